@@ -1,0 +1,1 @@
+//! Modules in, canonical text out (`featc fmt`).

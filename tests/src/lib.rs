@@ -1,0 +1,97 @@
+//! Shared helpers for the corpus, docs and property tests: load specs, find `feat` blocks in
+//! Markdown, and render a spec with its diagnostics for snapshots.
+
+use std::path::{Path, PathBuf};
+
+use featc::diagnostic::{json, render};
+use featc::{check_project, Checked, Options, SourceMap};
+
+/// The workspace root.
+pub fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().map(Path::to_path_buf).unwrap_or_default()
+}
+
+/// Checks one spec text as a one-file project named `name`.
+pub fn check_text(name: &str, text: &str) -> (SourceMap, Checked) {
+    let mut sources = SourceMap::new();
+    sources.add(name, text);
+    let checked = check_project(&sources, &Options::default());
+    (sources, checked)
+}
+
+/// The codes of a check's diagnostics, in order.
+pub fn codes(checked: &Checked) -> Vec<&'static str> {
+    checked.diagnostics.iter().map(|d| d.code.id).collect()
+}
+
+/// A snapshot body: the source, then the rendered diagnostics, then the JSON form.
+pub fn snapshot_body(sources: &SourceMap, checked: &Checked, with_json: bool) -> String {
+    let text = sources.files().map(|(_, f)| f.text.as_str()).collect::<Vec<_>>().join("\n");
+    let mut out = format!("----- SOURCE\n{text}\n----- DIAGNOSTICS\n{}", render::render(&checked.diagnostics, sources, false));
+    if with_json {
+        out.push_str("----- JSON\n");
+        out.push_str(&json::to_json(&checked.diagnostics, sources));
+        out.push('\n');
+    }
+    out
+}
+
+/// A fenced block of a Markdown file.
+#[derive(Debug, Clone)]
+pub struct Block {
+    /// The words after the fence: `feat`, `feat error E0301`, ...
+    pub info: Vec<String>,
+    pub code: String,
+    /// 1-based line of the opening fence.
+    pub line: usize,
+}
+
+/// Every fenced block whose info string starts with `feat`.
+pub fn feat_blocks(markdown: &str) -> Vec<Block> {
+    let mut blocks = Vec::new();
+    let mut current: Option<Block> = None;
+    for (i, line) in markdown.lines().enumerate() {
+        let trimmed = line.trim_start();
+        if let Some(rest) = trimmed.strip_prefix("```") {
+            match current.take() {
+                Some(block) => blocks.push(block),
+                None => {
+                    let info: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
+                    if info.first().map(String::as_str) == Some("feat") {
+                        current = Some(Block { info, code: String::new(), line: i + 1 });
+                    } else {
+                        // Skip a non-feat block to its closing fence.
+                        current = None;
+                        blocks.push(Block { info, code: String::new(), line: 0 });
+                    }
+                }
+            }
+            continue;
+        }
+        if let Some(block) = current.as_mut() {
+            block.code.push_str(line);
+            block.code.push('\n');
+        }
+    }
+    // Non-feat blocks were only placeholders to pair the fences.
+    blocks.into_iter().filter(|b| b.line > 0).collect()
+}
+
+/// Every Markdown file under `dir`, sorted.
+pub fn markdown_files(dir: &Path) -> Vec<PathBuf> {
+    let mut out = Vec::new();
+    let mut stack = vec![dir.to_path_buf()];
+    while let Some(d) = stack.pop() {
+        let Ok(entries) = std::fs::read_dir(&d) else { continue };
+        for e in entries.flatten() {
+            let p = e.path();
+            if p.is_dir() {
+                stack.push(p);
+            } else if p.extension().is_some_and(|x| x == "md") {
+                out.push(p);
+            }
+        }
+    }
+    out.sort();
+    out
+}
