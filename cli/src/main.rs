@@ -1,1 +1,193 @@
-fn main() {}
+//! The `featc` command line: arguments in, files read, compiler stages called, output and exit codes out.
+
+mod files;
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand, ValueEnum};
+use featc::diagnostic::{codes, json, render};
+use featc::{Options, Severity, Target, check_project};
+
+/// featc: a compiler for ML feature pipelines.
+#[derive(Debug, Parser)]
+#[command(name = "featc", version, about, propagate_version = true)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Check specs without running anything: no data, no network.
+    ///
+    /// Each folder holding .feat files is one project; files named on the command line form
+    /// one project together. Exit status: 0 clean, 1 errors (or warnings with
+    /// --deny-warnings), 2 usage or I/O errors.
+    Check {
+        /// Files and folders to check (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
+        /// Treat warnings as errors.
+        #[arg(long)]
+        deny_warnings: bool,
+        /// Check for one target only (default: both).
+        #[arg(long, value_enum)]
+        target: Option<TargetArg>,
+        /// When to colour human output.
+        #[arg(long, value_enum, default_value_t = Color::Auto)]
+        color: Color,
+    },
+    /// Rewrite specs in the canonical layout, or with --check list those that differ.
+    Fmt {
+        /// Files and folders to format (default: the current folder).
+        paths: Vec<PathBuf>,
+        /// Change nothing; exit 1 if a file is not formatted.
+        #[arg(long)]
+        check: bool,
+    },
+    /// Print the page of a diagnostic code, e.g. `featc explain E0301`.
+    Explain {
+        /// The code, e.g. E0301 or W0003.
+        code: String,
+    },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Format {
+    Human,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum TargetArg {
+    Lambda,
+    Kappa,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Color {
+    Auto,
+    Always,
+    Never,
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let result = match cli.command {
+        Command::Check { paths, format, deny_warnings, target, color } => {
+            check(&paths, format, deny_warnings, target, color)
+        }
+        Command::Fmt { paths, check } => fmt(&paths, check),
+        Command::Explain { code } => explain(&code),
+    };
+    match result {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("featc: {message}");
+            ExitCode::from(2)
+        }
+    }
+}
+
+fn check(
+    paths: &[PathBuf],
+    format: Format,
+    deny_warnings: bool,
+    target: Option<TargetArg>,
+    color: Color,
+) -> Result<ExitCode, String> {
+    let projects = files::projects(paths)?;
+    let targets = match target {
+        Some(TargetArg::Lambda) => vec![Target::Lambda],
+        Some(TargetArg::Kappa) => vec![Target::Kappa],
+        None => Target::ALL.to_vec(),
+    };
+    let options = Options { targets };
+    let color = match color {
+        Color::Always => true,
+        Color::Never => false,
+        Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
+    };
+    let (mut errors, mut warnings, mut reports) = (0, 0, Vec::new());
+    let mut file_count = 0;
+    for project in &projects {
+        let sources = files::load(project)?;
+        file_count += sources.len();
+        let checked = check_project(&sources, &options);
+        errors += checked.diagnostics.iter().filter(|d| d.severity() == Severity::Error).count();
+        warnings += checked.warnings();
+        match format {
+            Format::Human => eprint!("{}", render::render(&checked.diagnostics, &sources, color)),
+            Format::Json => reports
+                .push(serde_json::to_value(json::report(&checked.diagnostics, &sources)).map_err(|e| e.to_string())?),
+        }
+    }
+    let failed = errors > 0 || (deny_warnings && warnings > 0);
+    match format {
+        Format::Human => {
+            let status = if failed { "failed" } else { "ok" };
+            eprintln!(
+                "check {status}: {file_count} files in {} projects, {errors} errors, {warnings} warnings",
+                projects.len()
+            );
+        }
+        Format::Json => {
+            let diagnostics: Vec<serde_json::Value> = reports
+                .iter_mut()
+                .flat_map(|r| r.get_mut("diagnostics").map(serde_json::Value::take))
+                .flat_map(|d| d.as_array().cloned().unwrap_or_default())
+                .collect();
+            let out = serde_json::json!({
+                "version": json::JSON_VERSION,
+                "diagnostics": diagnostics,
+                "summary": { "projects": projects.len(), "files": file_count, "errors": errors, "warnings": warnings },
+            });
+            let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
+            writeln!(std::io::stdout(), "{text}").map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn fmt(paths: &[PathBuf], check: bool) -> Result<ExitCode, String> {
+    let mut unformatted = 0;
+    let mut broken = 0;
+    for path in files::projects(paths)?.into_iter().flatten() {
+        let text = std::fs::read_to_string(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        match featc::format::format_text(&text) {
+            Ok(formatted) if formatted == text => {}
+            Ok(formatted) => {
+                unformatted += 1;
+                if check {
+                    println!("would reformat {}", path.display());
+                } else {
+                    std::fs::write(&path, formatted).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+                    println!("formatted {}", path.display());
+                }
+            }
+            Err(problems) => {
+                broken += 1;
+                let mut sources = featc::SourceMap::new();
+                sources.add(path.display().to_string(), text);
+                let diagnostics: Vec<_> = problems.iter().map(featc::Problem::to_diagnostic).collect();
+                eprint!("{}", render::render(&diagnostics, &sources, false));
+                eprintln!("cannot format {}: it does not parse", path.display());
+            }
+        }
+    }
+    Ok(if broken > 0 || (check && unformatted > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn explain(code: &str) -> Result<ExitCode, String> {
+    match codes::lookup(code) {
+        Some(c) => {
+            print!("{}", c.explanation);
+            Ok(ExitCode::SUCCESS)
+        }
+        None => Err(format!("no diagnostic code `{code}`; codes run from E0100 to E0705 and W0001 to W0007")),
+    }
+}

@@ -3,7 +3,7 @@
 //! Stages push `Problem`s; they never format messages themselves. Adding a problem means adding
 //! a variant, its arm in [`Problem::to_diagnostic`], a registered code and a docs page.
 
-use crate::diagnostic::{codes, Code, Diagnostic, Target};
+use crate::diagnostic::{Code, Diagnostic, Target, codes};
 use crate::source::Span;
 use crate::types::Type;
 
@@ -382,7 +382,7 @@ fn divisor_help(hop_ms: u64, size_ms: u64) -> Option<String> {
     // The largest divisor of the size below the hop, in the largest whole unit that has one.
     for unit in [86_400_000, 3_600_000, 60_000, 1_000, 1] {
         let max_k = (hop_ms / unit).min(100_000);
-        if let Some(k) = (1..=max_k).rev().find(|k| size_ms % (k * unit) == 0) {
+        if let Some(k) = (1..=max_k).rev().find(|k| size_ms.is_multiple_of(k * unit)) {
             return Some(format!("a hop that divides it, e.g. `every: {}`", format_millis(k * unit)));
         }
     }

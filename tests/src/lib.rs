@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 
 use featc::diagnostic::{json, render};
-use featc::{check_project, Checked, Options, SourceMap};
+use featc::{Checked, Options, SourceMap, check_project};
 
 /// The workspace root.
 pub fn root() -> PathBuf {
@@ -27,7 +27,8 @@ pub fn codes(checked: &Checked) -> Vec<&'static str> {
 /// A snapshot body: the source, then the rendered diagnostics, then the JSON form.
 pub fn snapshot_body(sources: &SourceMap, checked: &Checked, with_json: bool) -> String {
     let text = sources.files().map(|(_, f)| f.text.as_str()).collect::<Vec<_>>().join("\n");
-    let mut out = format!("----- SOURCE\n{text}\n----- DIAGNOSTICS\n{}", render::render(&checked.diagnostics, sources, false));
+    let mut out =
+        format!("----- SOURCE\n{text}\n----- DIAGNOSTICS\n{}", render::render(&checked.diagnostics, sources, false));
     if with_json {
         out.push_str("----- JSON\n");
         out.push_str(&json::to_json(&checked.diagnostics, sources));

@@ -50,8 +50,7 @@ impl Typer<'_, '_> {
                     UnaryOp::Neg if t.is_numeric() => Some(t),
                     UnaryOp::Not if matches!(t.ty, Ty::Bool | Ty::Null) => Some(Type::new(Ty::Bool, t.nullable)),
                     _ => {
-                        let (sym, expected) =
-                            if *op == UnaryOp::Neg { ("-", "a number") } else { ("not", "a bool") };
+                        let (sym, expected) = if *op == UnaryOp::Neg { ("-", "a number") } else { ("not", "a bool") };
                         self.problems.push(Problem::OperandType { span: inner.span, op: sym, expected, found: t });
                         None
                     }
@@ -66,11 +65,11 @@ impl Typer<'_, '_> {
                         ok = false;
                         continue;
                     };
-                    if let Some(t) = &t {
-                        if t.ty.unify(&it.ty).is_none() {
-                            self.mismatch("an `in` list", span, (inner.span, t.clone()), (item.span, it), None);
-                            ok = false;
-                        }
+                    if let Some(t) = &t
+                        && t.ty.unify(&it.ty).is_none()
+                    {
+                        self.mismatch("an `in` list", span, (inner.span, t.clone()), (item.span, it), None);
+                        ok = false;
                     }
                 }
                 ok.then(|| Type::new(Ty::Bool, t.is_some_and(|t| t.nullable)))
@@ -96,11 +95,16 @@ impl Typer<'_, '_> {
                 let c = self.type_of(cond);
                 let a = self.type_of(then);
                 let b = self.type_of(otherwise);
-                if let Some(c) = &c {
-                    if !matches!(c.ty, Ty::Bool | Ty::Null) {
-                        self.problems.push(Problem::OperandType { span: cond.span, op: "if", expected: "a bool", found: c.clone() });
-                        return None;
-                    }
+                if let Some(c) = &c
+                    && !matches!(c.ty, Ty::Bool | Ty::Null)
+                {
+                    self.problems.push(Problem::OperandType {
+                        span: cond.span,
+                        op: "if",
+                        expected: "a bool",
+                        found: c.clone(),
+                    });
+                    return None;
                 }
                 let (_, a, b) = (c?, a?, b?);
                 match a.ty.unify(&b.ty) {
@@ -130,7 +134,13 @@ impl Typer<'_, '_> {
                 }
                 let suggestion = suggest(name, source.field_names());
                 let scope = Some((source.name_span, format!("fields of `{}`", source.checked.name)));
-                self.problems.push(Problem::Unknown { kind: NameKind::Field, name: name.to_owned(), span, suggestion, scope });
+                self.problems.push(Problem::Unknown {
+                    kind: NameKind::Field,
+                    name: name.to_owned(),
+                    span,
+                    suggestion,
+                    scope,
+                });
                 None
             }
             Scope::Features { features, source } => {
@@ -146,7 +156,13 @@ impl Typer<'_, '_> {
                     return None;
                 }
                 let suggestion = suggest(name, features.iter().map(|(n, _)| n.as_str()));
-                self.problems.push(Problem::Unknown { kind: NameKind::Feature, name: name.to_owned(), span, suggestion, scope: None });
+                self.problems.push(Problem::Unknown {
+                    kind: NameKind::Feature,
+                    name: name.to_owned(),
+                    span,
+                    suggestion,
+                    scope: None,
+                });
                 None
             }
         }
@@ -161,7 +177,12 @@ impl Typer<'_, '_> {
             BinOp::And | BinOp::Or => {
                 for (side, t) in [(lhs, &l), (rhs, &r)] {
                     if !matches!(t.ty, Ty::Bool | Ty::Null) {
-                        self.problems.push(Problem::OperandType { span: side.span, op: op.symbol(), expected: "bools", found: t.clone() });
+                        self.problems.push(Problem::OperandType {
+                            span: side.span,
+                            op: op.symbol(),
+                            expected: "bools",
+                            found: t.clone(),
+                        });
                         return None;
                     }
                 }
@@ -181,7 +202,12 @@ impl Typer<'_, '_> {
                 };
                 let ordered = matches!(op, BinOp::Eq | BinOp::Ne) || ty.is_ordered();
                 if !ordered || matches!(ty, Ty::List(_)) {
-                    self.problems.push(Problem::OperandType { span, op: op.symbol(), expected: "values with an order", found: l });
+                    self.problems.push(Problem::OperandType {
+                        span,
+                        op: op.symbol(),
+                        expected: "values with an order",
+                        found: l,
+                    });
                     return None;
                 }
                 Some(Type::new(Ty::Bool, nullable))
@@ -193,7 +219,12 @@ impl Typer<'_, '_> {
                         if help.is_some() || (l.is_numeric() || r.is_numeric()) {
                             self.mismatch("arithmetic", span, (lhs.span, l.clone()), (rhs.span, r.clone()), help);
                         } else {
-                            self.problems.push(Problem::OperandType { span: side.span, op: op.symbol(), expected: "numbers", found: t.clone() });
+                            self.problems.push(Problem::OperandType {
+                                span: side.span,
+                                op: op.symbol(),
+                                expected: "numbers",
+                                found: t.clone(),
+                            });
                         }
                         return None;
                     }
@@ -228,7 +259,12 @@ impl Typer<'_, '_> {
         let types: Vec<Option<Type>> = args.iter().map(|a| self.type_of(a)).collect();
         let expected = if func == "coalesce" { "at least 1 argument" } else { "1 argument" };
         if (func == "coalesce" && args.is_empty()) || (func != "coalesce" && args.len() != 1) {
-            self.problems.push(Problem::WrongArgCount { span, func: func.to_owned(), expected: expected.to_owned(), found: args.len() });
+            self.problems.push(Problem::WrongArgCount {
+                span,
+                func: func.to_owned(),
+                expected: expected.to_owned(),
+                found: args.len(),
+            });
             return None;
         }
         let types: Vec<Type> = types.into_iter().collect::<Option<_>>()?;
@@ -254,13 +290,25 @@ impl Typer<'_, '_> {
         };
         if !wanted {
             let expected = if matches!(func, "lower" | "upper" | "length") { "a string" } else { "a number" };
-            self.problems.push(Problem::OperandType { span: args[0].span, op: func_name(func), expected, found: t.clone() });
+            self.problems.push(Problem::OperandType {
+                span: args[0].span,
+                op: func_name(func),
+                expected,
+                found: t.clone(),
+            });
             return None;
         }
         Some(result)
     }
 
-    pub(super) fn mismatch(&mut self, what: &str, span: Span, left: (Span, Type), right: (Span, Type), help: Option<String>) {
+    pub(super) fn mismatch(
+        &mut self,
+        what: &str,
+        span: Span,
+        left: (Span, Type),
+        right: (Span, Type),
+        help: Option<String>,
+    ) {
         self.problems.push(Problem::TypeMismatch { span, what: what.to_owned(), left, right, help });
     }
 }

@@ -7,7 +7,7 @@ use super::expr::{Scope, Typer};
 use super::names::Items;
 use super::source::{EntityInfo, SourceInfo};
 use super::window::check_window;
-use super::{suggest, CheckedFeature, CheckedGroup, FeatureKind};
+use super::{CheckedFeature, CheckedGroup, FeatureKind, suggest};
 use crate::aggregates::{AggKind, MAX_LIST_LEN};
 use crate::problem::{NameKind, Problem};
 use crate::source::Span;
@@ -24,12 +24,14 @@ pub(super) fn check_groups(
         .groups
         .iter()
         .map(|group| {
-            let source = resolve(items.source(&group.source.name), sources, &group.source, NameKind::Source, problems, || {
-                items.sources.iter().map(|s| s.name.name.as_str()).collect()
-            });
-            let entity = resolve(items.entity(&group.entity.name), entities, &group.entity, NameKind::Entity, problems, || {
-                items.entities.iter().map(|e| e.name.name.as_str()).collect()
-            });
+            let source =
+                resolve(items.source(&group.source.name), sources, &group.source, NameKind::Source, problems, || {
+                    items.sources.iter().map(|s| s.name.name.as_str()).collect()
+                });
+            let entity =
+                resolve(items.entity(&group.entity.name), entities, &group.entity, NameKind::Entity, problems, || {
+                    items.entities.iter().map(|e| e.name.name.as_str()).collect()
+                });
             if let (Some(source), Some(entity)) = (source, entity) {
                 check_keys(group, source, entity, problems);
             }
@@ -88,7 +90,12 @@ fn check_group(group: &Group, source: Option<&SourceInfo>, problems: &mut Vec<Pr
     let mut duplicate = vec![false; group.features.len()];
     for (i, f) in group.features.iter().enumerate() {
         if let Some(first) = first_span.get(f.name.name.as_str()) {
-            problems.push(Problem::DuplicateName { kind: "feature", name: f.name.name.clone(), span: f.name.span, first: *first });
+            problems.push(Problem::DuplicateName {
+                kind: "feature",
+                name: f.name.name.clone(),
+                span: f.name.span,
+                first: *first,
+            });
             duplicate[i] = true;
         } else {
             first_span.insert(&f.name.name, f.name.span);
@@ -129,12 +136,18 @@ fn check_group(group: &Group, source: Option<&SourceInfo>, problems: &mut Vec<Pr
     }
 }
 
-fn check_filter(filter: &Expr, source: &SourceInfo, features: &[String], context: &'static str, problems: &mut Vec<Problem>) {
+fn check_filter(
+    filter: &Expr,
+    source: &SourceInfo,
+    features: &[String],
+    context: &'static str,
+    problems: &mut Vec<Problem>,
+) {
     let mut typer = Typer { scope: Scope::Fields { source, features }, problems, context };
-    if let Some(t) = typer.type_of(filter) {
-        if !matches!(t.ty, Ty::Bool | Ty::Null) {
-            problems.push(Problem::FilterNotBool { span: filter.span, found: t });
-        }
+    if let Some(t) = typer.type_of(filter)
+        && !matches!(t.ty, Ty::Bool | Ty::Null)
+    {
+        problems.push(Problem::FilterNotBool { span: filter.span, found: t });
     }
 }
 
@@ -155,15 +168,22 @@ fn check_aggregate_feature(
     problems: &mut Vec<Problem>,
 ) -> Option<(Type, FeatureKind)> {
     let aggregate = as_aggregate(&feature.expr);
-    if let (None, Some(_), ExprKind::Call { func, .. }) = (aggregate, &feature.window, &feature.expr.kind) {
-        if !super::expr::FUNCTIONS.contains(&func.name.as_str()) {
-            let suggestion = suggest(&func.name, AggKind::ALL.iter().map(|k| k.name()));
-            problems.push(Problem::Unknown { kind: NameKind::Function, name: func.name.clone(), span: func.span, suggestion, scope: None });
-            return None;
-        }
+    if let (None, Some(_), ExprKind::Call { func, .. }) = (aggregate, &feature.window, &feature.expr.kind)
+        && !super::expr::FUNCTIONS.contains(&func.name.as_str())
+    {
+        let suggestion = suggest(&func.name, AggKind::ALL.iter().map(|k| k.name()));
+        problems.push(Problem::Unknown {
+            kind: NameKind::Function,
+            name: func.name.clone(),
+            span: func.span,
+            suggestion,
+            scope: None,
+        });
+        return None;
     }
     let Some((agg, args, _)) = aggregate else {
-        let clause = feature.window.as_ref().map(|w| ("over", w.span)).or(feature.filter.as_ref().map(|f| ("where", f.span)));
+        let clause =
+            feature.window.as_ref().map(|w| ("over", w.span)).or(feature.filter.as_ref().map(|f| ("where", f.span)));
         if let Some((clause, span)) = clause {
             problems.push(Problem::WindowOnDerived { span, clause, expr_span: feature.expr.span });
         }
@@ -216,7 +236,8 @@ fn aggregate_type(
         return Some(Type::not_null(Ty::I64)); // count()
     };
     let context = "inside another aggregate";
-    let t = Typer { scope: Scope::Fields { source, features: names }, problems: &mut *problems, context }.type_of(value)?;
+    let t =
+        Typer { scope: Scope::Fields { source, features: names }, problems: &mut *problems, context }.type_of(value)?;
     let bad = |expected: &'static str, help: Option<String>| Problem::BadAggregateArg {
         span: value.span,
         func: agg.name().to_owned(),
@@ -299,20 +320,18 @@ fn check_derived(
 ) {
     let index: HashMap<&str, usize> =
         group.features.iter().enumerate().rev().map(|(i, f)| (f.name.name.as_str(), i)).collect();
-    let derived: Vec<usize> = (0..group.features.len())
-        .filter(|&i| !duplicate[i] && is_derived(&group.features[i]))
-        .collect();
+    let derived: Vec<usize> =
+        (0..group.features.len()).filter(|&i| !duplicate[i] && is_derived(&group.features[i])).collect();
     // Dependencies of each derived feature, by index.
     let mut deps: HashMap<usize, Vec<usize>> = HashMap::new();
     for &i in &derived {
         let mut d = Vec::new();
         group.features[i].expr.walk(&mut |e| {
-            if let ExprKind::Name(id) = &e.kind {
-                if let Some(&j) = index.get(id.name.as_str()) {
-                    if !d.contains(&j) {
-                        d.push(j);
-                    }
-                }
+            if let ExprKind::Name(id) = &e.kind
+                && let Some(&j) = index.get(id.name.as_str())
+                && !d.contains(&j)
+            {
+                d.push(j);
             }
         });
         deps.insert(i, d);

@@ -4,7 +4,7 @@ use std::collections::HashMap;
 
 use super::names::Items;
 use super::source::SourceInfo;
-use super::{suggest, CheckedGroup, FeatureKind, Options, WindowSpec};
+use super::{CheckedGroup, FeatureKind, Options, WindowSpec, suggest};
 use crate::aggregates::Algebra;
 use crate::diagnostic::Target;
 use crate::problem::{NameKind, Problem};
@@ -46,7 +46,8 @@ pub(super) fn check_lambda(
         let mut uses_batch: Vec<Span> = Vec::new();
         for feature in &mut group.features {
             let FeatureKind::Aggregate { agg, window, merge, merge_inferred, .. } = &mut feature.kind else { continue };
-            let feature_span = ast.features.iter().find(|f| f.name.name == feature.name).map_or(ast.name.span, |f| f.name.span);
+            let feature_span =
+                ast.features.iter().find(|f| f.name.name == feature.name).map_or(ast.name.span, |f| f.name.span);
             if let Some(&(rule, rule_span)) = explicit.get(feature.name.as_str()) {
                 *merge = rule;
                 *merge_inferred = false;
@@ -58,13 +59,17 @@ pub(super) fn check_lambda(
                         func: agg.name().to_owned(),
                         algebra: agg.algebra().describe(),
                         help: match agg.mergeable_alternative() {
-                            Some(alt) => format!("use `{}`, which merges, or the rule `speed` on a finite window", alt.name()),
+                            Some(alt) => {
+                                format!("use `{}`, which merges, or the rule `speed` on a finite window", alt.name())
+                            }
                             None => "use the rule `speed` on a finite window, or `batch`".to_owned(),
                         },
                     }),
-                    MergeRule::Speed if window.is_lifetime() => {
-                        problems.push(Problem::SpeedOnLifetime { span: rule_span, feature: feature.name.clone(), feature_span })
-                    }
+                    MergeRule::Speed if window.is_lifetime() => problems.push(Problem::SpeedOnLifetime {
+                        span: rule_span,
+                        feature: feature.name.clone(),
+                        feature_span,
+                    }),
                     _ => {}
                 }
             } else {
@@ -91,12 +96,17 @@ pub(super) fn check_lambda(
         }
         if lambda && !uses_batch.is_empty() {
             let source = items.source(&group.source).and_then(|i| sources.get(i));
-            if let Some(source) = source.filter(|s| s.checked.files.is_none() && !has_files_prop(items, &s.checked.name)) {
+            if let Some(source) =
+                source.filter(|s| s.checked.files.is_none() && !has_files_prop(items, &s.checked.name))
+            {
                 problems.push(Problem::TargetUnsupported {
                     target: Target::Lambda,
                     span: source.name_span,
                     reason: format!("source `{}` has no history files for the batch layer", source.checked.name),
-                    help: format!("add `files \"...\"` to `{}`, or mark the features `merge ... = speed`", source.checked.name),
+                    help: format!(
+                        "add `files \"...\"` to `{}`, or mark the features `merge ... = speed`",
+                        source.checked.name
+                    ),
                     others: uses_batch.iter().take(3).map(|s| (*s, "read from the batch view".to_owned())).collect(),
                 });
             }
@@ -106,9 +116,10 @@ pub(super) fn check_lambda(
 
 /// Whether the source has a `files` line, even one whose format did not resolve.
 fn has_files_prop(items: &Items<'_>, source: &str) -> bool {
-    items.source(source).and_then(|i| items.sources.get(i)).is_some_and(|s| {
-        s.props.iter().any(|p| matches!(p.kind, crate::syntax::ast::SourcePropKind::Files { .. }))
-    })
+    items
+        .source(source)
+        .and_then(|i| items.sources.get(i))
+        .is_some_and(|s| s.props.iter().any(|p| matches!(p.kind, crate::syntax::ast::SourcePropKind::Files { .. })))
 }
 
 fn check_cadence(block: &LambdaBlock, problems: &mut Vec<Problem>) -> Option<u64> {
@@ -168,9 +179,8 @@ fn matching<'g>(
     group: &'g CheckedGroup,
     problems: &mut Vec<Problem>,
 ) -> Vec<&'g str> {
-    let is_aggregate = |name: &str| {
-        group.features.iter().any(|f| f.name == name && matches!(f.kind, FeatureKind::Aggregate { .. }))
-    };
+    let is_aggregate =
+        |name: &str| group.features.iter().any(|f| f.name == name && matches!(f.kind, FeatureKind::Aggregate { .. }));
     if !pattern.name.contains('*') {
         let Some(feature) = ast.features.iter().find(|f| f.name.name == pattern.name) else {
             problems.push(Problem::Unknown {
@@ -183,16 +193,33 @@ fn matching<'g>(
             return vec![];
         };
         if group.features.iter().any(|f| f.name == pattern.name && matches!(f.kind, FeatureKind::Derived { .. })) {
-            problems.push(Problem::MergeOnDerived { span: pattern.span, feature: pattern.name.clone(), feature_span: feature.name.span });
+            problems.push(Problem::MergeOnDerived {
+                span: pattern.span,
+                feature: pattern.name.clone(),
+                feature_span: feature.name.span,
+            });
         }
-        return group.features.iter().filter(|f| f.name == pattern.name && is_aggregate(&f.name)).map(|f| f.name.as_str()).collect();
+        return group
+            .features
+            .iter()
+            .filter(|f| f.name == pattern.name && is_aggregate(&f.name))
+            .map(|f| f.name.as_str())
+            .collect();
     }
     let Ok(glob) = glob::Pattern::new(&pattern.name) else { return vec![] };
-    let matched: Vec<&str> =
-        group.features.iter().filter(|f| glob.matches(&f.name) && is_aggregate(&f.name)).map(|f| f.name.as_str()).collect();
+    let matched: Vec<&str> = group
+        .features
+        .iter()
+        .filter(|f| glob.matches(&f.name) && is_aggregate(&f.name))
+        .map(|f| f.name.as_str())
+        .collect();
     // Features that did not check are absent from `group`; stay quiet if the pattern names one.
     if matched.is_empty() && !ast.features.iter().any(|f| glob.matches(&f.name.name)) {
-        problems.push(Problem::PatternMatchesNothing { span: pattern.span, pattern: pattern.name.clone(), group: ast.name.name.clone() });
+        problems.push(Problem::PatternMatchesNothing {
+            span: pattern.span,
+            pattern: pattern.name.clone(),
+            group: ast.name.name.clone(),
+        });
     }
     matched
 }

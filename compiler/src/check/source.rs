@@ -3,7 +3,7 @@
 use std::collections::HashMap;
 
 use super::names::Items;
-use super::{suggest, CheckedEntity, CheckedSource, FileFormat, HistoryFiles};
+use super::{CheckedEntity, CheckedSource, FileFormat, HistoryFiles, suggest};
 use crate::problem::{NameKind, Problem};
 use crate::source::Span;
 use crate::syntax::ast::{Field, Source, SourcePropKind, TypeRef};
@@ -81,7 +81,11 @@ fn check_source(source: &Source, problems: &mut Vec<Problem>) -> SourceInfo {
                             name: path.value.rsplit_once('.').map_or("", |(_, e)| e).to_owned(),
                             span: path.span,
                             suggestion: None,
-                            scope: Some((path.span, "the extension does not say; add `format parquet`, `format csv` or `format ndjson`".to_owned())),
+                            scope: Some((
+                                path.span,
+                                "the extension does not say; add `format parquet`, `format csv` or `format ndjson`"
+                                    .to_owned(),
+                            )),
                         });
                         None
                     }),
@@ -159,8 +163,15 @@ pub(super) fn scalar_type(ty: &TypeRef, problems: &mut Vec<Problem>) -> Option<T
                 _ => None,
             };
             let suggestion = alias.map(str::to_owned).or_else(|| suggest(&ty.name.name, Ty::SCALAR_NAMES));
-            let scope = (ty.name.name == "list").then(|| (ty.span, "lists are results of aggregates, not event fields".to_owned()));
-            problems.push(Problem::Unknown { kind: NameKind::Type, name: ty.name.name.clone(), span: ty.name.span, suggestion, scope });
+            let scope = (ty.name.name == "list")
+                .then(|| (ty.span, "lists are results of aggregates, not event fields".to_owned()));
+            problems.push(Problem::Unknown {
+                kind: NameKind::Type,
+                name: ty.name.name.clone(),
+                span: ty.name.span,
+                suggestion,
+                scope,
+            });
             None
         }
     }
@@ -185,12 +196,21 @@ pub(super) fn check_entities(items: &Items<'_>, problems: &mut Vec<Problem>) -> 
                 });
             }
             for extra in entity.key_decls.iter().skip(1) {
-                problems.push(Problem::DuplicateProperty { span: extra.span, first: entity.key_decls[0].span, property: "key" });
+                problems.push(Problem::DuplicateProperty {
+                    span: extra.span,
+                    first: entity.key_decls[0].span,
+                    property: "key",
+                });
             }
             let mut by_name: HashMap<&str, Span> = HashMap::new();
             for Field { name, ty, .. } in entity.keys() {
                 if let Some(first) = by_name.get(name.name.as_str()) {
-                    problems.push(Problem::DuplicateName { kind: "key", name: name.name.clone(), span: name.span, first: *first });
+                    problems.push(Problem::DuplicateName {
+                        kind: "key",
+                        name: name.name.clone(),
+                        span: name.span,
+                        first: *first,
+                    });
                     keys_ok = false;
                     continue;
                 }

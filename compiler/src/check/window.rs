@@ -48,7 +48,8 @@ pub(super) fn check_window(window: &Window, problems: &mut Vec<Problem>) -> Opti
     let bad_args = || Problem::BadWindowArgs { span: window.span, window: kind.to_owned(), usage };
     // Positional arguments by name: `size` / `gap` first, `every` for the hop.
     let named = |n: &str| args.iter().find(|a| a.name.as_ref().is_some_and(|i| i.name == n));
-    let unknown_name = args.iter().any(|a| a.name.as_ref().is_some_and(|i| !["every", "size", "gap"].contains(&i.name.as_str())));
+    let unknown_name =
+        args.iter().any(|a| a.name.as_ref().is_some_and(|i| !["every", "size", "gap"].contains(&i.name.as_str())));
     if unknown_name {
         problems.push(bad_args());
         return None;

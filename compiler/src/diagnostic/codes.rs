@@ -100,12 +100,21 @@ mod tests {
     #[test]
     fn ids_are_unique_sorted_and_match_their_severity() {
         for pair in ALL.windows(2) {
-            assert!(pair[0].id < pair[1].id || pair[0].id.starts_with('E') && pair[1].id.starts_with('W'), "{} then {}", pair[0].id, pair[1].id);
+            assert!(
+                pair[0].id < pair[1].id || pair[0].id.starts_with('E') && pair[1].id.starts_with('W'),
+                "{} then {}",
+                pair[0].id,
+                pair[1].id
+            );
         }
         for code in ALL {
             let expected = if code.id.starts_with('E') { Severity::Error } else { Severity::Warning };
             assert_eq!(code.severity, expected, "{}", code.id);
-            assert!(code.explanation.starts_with(&format!("# {}", code.id)), "{} page must open with its code", code.id);
+            assert!(
+                code.explanation.starts_with(&format!("# {}", code.id)),
+                "{} page must open with its code",
+                code.id
+            );
         }
     }
 

@@ -3,7 +3,7 @@
 use serde::Serialize;
 
 use super::{Diagnostic, Severity, Target};
-use crate::source::{Span, SourceMap};
+use crate::source::{SourceMap, Span};
 
 /// The version of the JSON layout below; bumped on any incompatible change.
 pub const JSON_VERSION: u32 = 1;

@@ -44,7 +44,8 @@ pub fn render(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> S
         let rendered = to_codespan(diagnostic);
         if term::emit(&mut buffer, &config, sources, &rendered).is_err() {
             // A span outside its file is a compiler bug; still say what the diagnostic was.
-            let line = format!("{}[{}]: {}\n", severity_word(diagnostic.severity()), diagnostic.code.id, diagnostic.message);
+            let line =
+                format!("{}[{}]: {}\n", severity_word(diagnostic.severity()), diagnostic.code.id, diagnostic.message);
             buffer.clear();
             return render_plain(diagnostics, &line);
         }

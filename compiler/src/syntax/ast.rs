@@ -287,13 +287,37 @@ pub enum ExprKind {
     /// A duration where a value was expected; always an error, kept to say so precisely.
     Duration(Duration),
     Name(Ident),
-    Call { func: Ident, args: Vec<Expr> },
-    Unary { op: UnaryOp, expr: Box<Expr> },
-    Binary { op: BinOp, lhs: Box<Expr>, rhs: Box<Expr> },
-    InList { expr: Box<Expr>, list: Vec<Expr>, negated: bool },
-    IsNull { expr: Box<Expr>, negated: bool },
-    Cast { expr: Box<Expr>, ty: TypeRef },
-    If { cond: Box<Expr>, then: Box<Expr>, otherwise: Box<Expr> },
+    Call {
+        func: Ident,
+        args: Vec<Expr>,
+    },
+    Unary {
+        op: UnaryOp,
+        expr: Box<Expr>,
+    },
+    Binary {
+        op: BinOp,
+        lhs: Box<Expr>,
+        rhs: Box<Expr>,
+    },
+    InList {
+        expr: Box<Expr>,
+        list: Vec<Expr>,
+        negated: bool,
+    },
+    IsNull {
+        expr: Box<Expr>,
+        negated: bool,
+    },
+    Cast {
+        expr: Box<Expr>,
+        ty: TypeRef,
+    },
+    If {
+        cond: Box<Expr>,
+        then: Box<Expr>,
+        otherwise: Box<Expr>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
@@ -379,9 +403,7 @@ impl Expr {
         f(self);
         match &self.kind {
             ExprKind::Call { args, .. } => args.iter().for_each(|a| a.walk(f)),
-            ExprKind::Unary { expr, .. }
-            | ExprKind::IsNull { expr, .. }
-            | ExprKind::Cast { expr, .. } => expr.walk(f),
+            ExprKind::Unary { expr, .. } | ExprKind::IsNull { expr, .. } | ExprKind::Cast { expr, .. } => expr.walk(f),
             ExprKind::Binary { lhs, rhs, .. } => {
                 lhs.walk(f);
                 rhs.walk(f);

@@ -3,7 +3,7 @@
 use pest::iterators::Pair;
 
 use super::ast::*;
-use super::parser::{Cx, Rule, MAX_NESTING};
+use super::parser::{Cx, MAX_NESTING, Rule};
 use crate::problem::Problem;
 
 /// One element of the flat sequence the grammar produces for an expression.
@@ -36,12 +36,12 @@ impl<'c, 't> ExprBuilder<'c, 't> {
         let toks: Vec<Tok<'_>> = pair.into_inner().filter_map(tok).collect();
         let mut pos = 0;
         let built = self.climb(&toks, &mut pos, 0, depth);
-        if let Some((e, d)) = &built {
-            if *d > MAX_NESTING {
-                self.cx.problems.push(Problem::NestedTooDeeply { span: e.span, limit: MAX_NESTING });
-                self.failed = true;
-                return None;
-            }
+        if let Some((e, d)) = &built
+            && *d > MAX_NESTING
+        {
+            self.cx.problems.push(Problem::NestedTooDeeply { span: e.span, limit: MAX_NESTING });
+            self.failed = true;
+            return None;
         }
         built
     }

@@ -4,12 +4,13 @@ pub mod ast;
 mod expr;
 mod parser;
 
+pub(crate) use parser::comment_start;
 pub use parser::parse;
 
 /// Writes milliseconds in the largest unit that divides them exactly: `300000` gives `5m`.
 pub fn format_millis(ms: u64) -> String {
     for (unit, suffix) in [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1_000, "s")] {
-        if ms != 0 && ms % unit == 0 {
+        if ms != 0 && ms.is_multiple_of(unit) {
             return format!("{}{suffix}", ms / unit);
         }
     }

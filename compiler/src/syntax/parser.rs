@@ -4,9 +4,9 @@
 //! back from the grammar as `bad_item` and `bad_line`; each is parsed again alone with a probe
 //! rule to locate the error precisely, and parsing goes on after it.
 
+use pest::Parser as _;
 use pest::error::InputLocation;
 use pest::iterators::Pair;
-use pest::Parser as _;
 use pest_derive::Parser;
 
 use super::ast::*;
@@ -196,7 +196,10 @@ impl<'t> Cx<'t> {
         let len = if c.is_alphanumeric() || c == '_' {
             rest.find(|ch: char| !(ch.is_alphanumeric() || ch == '_')).unwrap_or(rest.len())
         } else if c == '"' {
-            rest[1..].find('"').filter(|&i| !rest[1..=i].contains('\n')).map_or_else(|| rest.find('\n').unwrap_or(rest.len()), |i| i + 2)
+            rest[1..]
+                .find('"')
+                .filter(|&i| !rest[1..=i].contains('\n'))
+                .map_or_else(|| rest.find('\n').unwrap_or(rest.len()), |i| i + 2)
         } else {
             c.len_utf8()
         };
@@ -204,7 +207,11 @@ impl<'t> Cx<'t> {
         if c == '"' && !(len > 1 && token.ends_with('"')) {
             return (self.span_at(pos, pos + len), "an unterminated string".to_owned());
         }
-        let shown = if token.chars().count() > 30 { format!("{}…", token.chars().take(30).collect::<String>()) } else { token.to_owned() };
+        let shown = if token.chars().count() > 30 {
+            format!("{}…", token.chars().take(30).collect::<String>())
+        } else {
+            token.to_owned()
+        };
         (self.span_at(pos, pos + len), format!("`{shown}`"))
     }
 
@@ -306,7 +313,8 @@ impl<'t> Cx<'t> {
         let amount = text[..digits].parse::<u64>().ok();
         let d = Duration::new(amount.unwrap_or(u64::MAX), unit, span);
         if amount.is_none() || d.millis.is_none() {
-            self.problems.push(Problem::InvalidLiteral { span, reason: "duration too long: more than 2^64 milliseconds" });
+            self.problems
+                .push(Problem::InvalidLiteral { span, reason: "duration too long: more than 2^64 milliseconds" });
         }
         d
     }
@@ -321,7 +329,8 @@ impl<'t> Cx<'t> {
             match member.as_rule() {
                 Rule::key_decl => {
                     let kspan = self.span(&member);
-                    let fields = member.into_inner().filter(|p| p.as_rule() == Rule::field).map(|p| self.field(p)).collect();
+                    let fields =
+                        member.into_inner().filter(|p| p.as_rule() == Rule::field).map(|p| self.field(p)).collect();
                     key_decls.push(KeyDecl { fields, span: kspan });
                 }
                 Rule::bad_line => self.bad_line(&member, Rule::entity_member_probe),
@@ -422,7 +431,10 @@ impl<'t> Cx<'t> {
                         }
                     }
                     if let Some((rule, rule_span)) = rule {
-                        stmts.push(LambdaStmt { kind: LambdaStmtKind::Merge { patterns, rule, rule_span }, span: mspan });
+                        stmts.push(LambdaStmt {
+                            kind: LambdaStmtKind::Merge { patterns, rule, rule_span },
+                            span: mspan,
+                        });
                     }
                 }
                 Rule::bad_line => self.bad_line(&member, Rule::lambda_member_probe),
@@ -515,9 +527,8 @@ fn expected_tokens(error: &pest::error::Error<Rule>) -> Vec<String> {
 const NOISE: &[&str] = &["//", "_", "\"", "", " "];
 
 /// What can start an operand, summed up as "an expression" when most of them are possible.
-const OPERAND_STARTS: &[&str] = &[
-    "a name", "an integer", "a number", "a string", "`null`", "`true`", "`false`", "`(`", "`-`", "`not`", "`if`",
-];
+const OPERAND_STARTS: &[&str] =
+    &["a name", "an integer", "a number", "a string", "`null`", "`true`", "`false`", "`(`", "`-`", "`not`", "`if`"];
 
 const OPERATORS: &[&str] = &["==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%"];
 
