@@ -54,7 +54,7 @@ impl NameKind {
 /// Every problem a stage can find. Spans point into the project's [`crate::SourceMap`].
 #[derive(Debug, Clone, PartialEq)]
 pub enum Problem {
-    Syntax { span: Span, expected: Vec<String>, found: String },
+    Syntax { span: Span, expected: Vec<String>, found: String, help: Option<String> },
     NestedTooDeeply { span: Span, limit: usize },
     InvalidLiteral { span: Span, reason: &'static str },
     DurationAsValue { span: Span },
@@ -121,13 +121,15 @@ impl Problem {
     pub fn to_diagnostic(&self) -> Diagnostic {
         use Problem as P;
         match self {
-            P::Syntax { span, expected, found } => {
+            P::Syntax { span, expected, found, help } => {
                 let message = if expected.is_empty() {
                     format!("unexpected {found}")
                 } else {
                     format!("expected {}, found {found}", quoted_list(expected))
                 };
-                Diagnostic::new(codes::SYNTAX_ERROR, message).primary(*span, format!("unexpected {found}"))
+                Diagnostic::new(codes::SYNTAX_ERROR, message)
+                    .primary(*span, format!("unexpected {found}"))
+                    .help_opt(help.clone())
             }
             P::NestedTooDeeply { span, limit } => Diagnostic::new(codes::SYNTAX_ERROR, "expression nested too deeply")
                 .primary(*span, format!("more than {limit} levels of nesting start here"))
@@ -156,13 +158,23 @@ impl Problem {
                 if let Some((scope_span, scope_text)) = scope {
                     d = d.secondary(*scope_span, scope_text.clone());
                 }
-                d.help_opt(suggestion.as_ref().map(|s| format!("did you mean `{s}`?")))
+                let fallback = match kind {
+                    NameKind::Window => Some("windows are `lifetime`, `tumbling(size)`, `sliding(size, every: hop)` and `session(gap)`"),
+                    NameKind::Format => Some("say the format: `format parquet`, `format csv` or `format ndjson`"),
+                    NameKind::Type => Some("types are `string`, `bool`, `i64`, `f64` and `timestamp`, and `T?` when nullable"),
+                    _ => None,
+                };
+                d.help_opt(suggestion.as_ref().map(|s| format!("did you mean `{s}`?")).or(fallback.map(str::to_owned)))
             }
             P::DuplicateName { kind, name, span, first } => {
                 Diagnostic::new(codes::DUPLICATE_NAME, format!("the {kind} `{name}` is defined twice"))
                     .primary(*span, "defined again here")
                     .secondary(*first, "first defined here")
-                    .help("rename one of them; names are shared by every file of the project")
+                    .help(if matches!(*kind, "source" | "entity" | "feature group" | "lambda block for") {
+                        "rename one of them; names are shared by every file of the project"
+                    } else {
+                        "rename or remove one of them"
+                    })
             }
             P::FieldInDerived { name, span, source } => Diagnostic::new(
                 codes::FIELD_IN_DERIVED,

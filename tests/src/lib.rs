@@ -96,3 +96,96 @@ pub fn markdown_files(dir: &Path) -> Vec<PathBuf> {
     out.sort();
     out
 }
+
+/// A project of the corpus: a `.feat` file alone, or a folder of them.
+#[derive(Debug)]
+pub struct CorpusProject {
+    /// Path relative to the workspace root, `/`-separated.
+    pub name: String,
+    pub files: Vec<PathBuf>,
+}
+
+/// The projects under `tests/corpus/<kind>`, sorted by name.
+pub fn corpus(kind: &str) -> Vec<CorpusProject> {
+    let dir = root().join("tests/corpus").join(kind);
+    let mut out = Vec::new();
+    let Ok(entries) = std::fs::read_dir(&dir) else { return out };
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let name = path.strip_prefix(root()).unwrap_or(&path).display().to_string().replace('\\', "/");
+        if path.is_dir() {
+            let mut files: Vec<PathBuf> = std::fs::read_dir(&path)
+                .map(|es| {
+                    es.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "feat")).collect()
+                })
+                .unwrap_or_default();
+            files.sort();
+            out.push(CorpusProject { name, files });
+        } else if path.extension().is_some_and(|x| x == "feat") {
+            out.push(CorpusProject { name, files: vec![path] });
+        }
+    }
+    out.sort_by(|a, b| a.name.cmp(&b.name));
+    out
+}
+
+/// Loads a corpus project, naming each file by its path from the workspace root.
+pub fn load(project: &CorpusProject) -> SourceMap {
+    let mut sources = SourceMap::new();
+    for file in &project.files {
+        let text = std::fs::read_to_string(file).unwrap_or_default();
+        let name = file.strip_prefix(root()).unwrap_or(file).display().to_string().replace('\\', "/");
+        sources.add(name, text);
+    }
+    sources
+}
+
+/// The `(file, line, code)` triples that `//~ CODE [CODE...]` markers announce.
+pub fn expected_markers(sources: &SourceMap) -> Vec<(String, usize, String)> {
+    let mut out = Vec::new();
+    for (_, file) in sources.files() {
+        for (i, line) in file.text.lines().enumerate() {
+            if let Some((_, codes)) = line.split_once("//~") {
+                for code in codes.split_whitespace() {
+                    out.push((file.name.clone(), i + 1, code.to_owned()));
+                }
+            }
+        }
+    }
+    out.sort();
+    out
+}
+
+/// The `(file, line, code)` of each diagnostic's primary label.
+pub fn actual_markers(sources: &SourceMap, checked: &Checked) -> Vec<(String, usize, String)> {
+    let mut out: Vec<(String, usize, String)> = checked
+        .diagnostics
+        .iter()
+        .filter_map(|d| {
+            let span = d.primary_span()?;
+            let file = sources.get(span.file)?;
+            Some((file.name.clone(), file.line_col(span.start as usize).0, d.code.id.to_owned()))
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The AST as JSON without spans, to compare trees that differ only in layout.
+pub fn ast_without_spans(module: &featc::Module) -> serde_json::Value {
+    fn strip(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                map.remove("span");
+                map.remove("rule_span");
+                map.remove("file");
+                map.values_mut().for_each(strip);
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(strip),
+            _ => {}
+        }
+    }
+    let mut v = serde_json::to_value(module).unwrap_or_default();
+    strip(&mut v);
+    v
+}

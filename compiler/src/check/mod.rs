@@ -162,7 +162,8 @@ pub(crate) fn suggest<'a>(name: &str, candidates: impl IntoIterator<Item = &'a s
             continue;
         }
         let score = strsim::jaro_winkler(&name.to_lowercase(), &c.to_lowercase());
-        let close = strsim::levenshtein(name, c) <= (name.len().max(c.len()) / 3).max(1);
+        let close =
+            name.len().min(c.len()) >= 3 && strsim::levenshtein(name, c) <= (name.len().max(c.len()) / 3).max(1);
         if (score >= 0.85 || close) && best.is_none_or(|(s, _)| score > s) {
             best = Some((score, c));
         }

@@ -69,8 +69,7 @@ fn check_source(source: &Source, problems: &mut Vec<Problem>) -> SourceInfo {
                             kind: NameKind::Format,
                             name: f.name.clone(),
                             span: f.span,
-                            suggestion: suggest(&f.name, FileFormat::NAMES)
-                                .or_else(|| Some(FileFormat::NAMES.join("`, `"))),
+                            suggestion: suggest(&f.name, FileFormat::NAMES),
                             scope: None,
                         });
                         None

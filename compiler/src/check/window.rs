@@ -39,7 +39,7 @@ pub(super) fn check_window(window: &Window, problems: &mut Vec<Problem>) -> Opti
                 kind: NameKind::Window,
                 name: kind.to_owned(),
                 span: window.kind.span,
-                suggestion: suggest(kind, KINDS).or_else(|| Some(KINDS.join("`, `"))),
+                suggestion: suggest(kind, KINDS),
                 scope: None,
             });
             return None;

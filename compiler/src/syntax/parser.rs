@@ -167,7 +167,7 @@ impl<'t> Cx<'t> {
             Ok(pairs) => {
                 let end = offset + pairs.as_str().len();
                 let (span, found) = self.found_at(end);
-                Problem::Syntax { span, expected: vec![], found: format!("{found} after this") }
+                Problem::Syntax { span, expected: vec![], found: format!("{found} after this"), help: None }
             }
         };
         self.problems.push(problem);
@@ -180,7 +180,9 @@ impl<'t> Cx<'t> {
                 InputLocation::Span((s, _)) => s,
             };
         let (span, found) = self.found_at(pos);
-        Problem::Syntax { span, expected: expected_tokens(error), found }
+        let expected = expected_tokens(error);
+        let help = syntax_help(&expected, &found);
+        Problem::Syntax { span, expected, found, help }
     }
 
     /// The token at `pos`, for "found ..." in messages, and its span.
@@ -507,6 +509,8 @@ fn expected_tokens(error: &pest::error::Error<Rule>) -> Vec<String> {
     }
     if operators > 0 {
         push("an operator".to_owned());
+        // After an operand, a `(` would make it a call: rarely what was meant.
+        words.retain(|w| w != "`(`");
     }
     if words.iter().any(|w| w == "a name") && words.iter().any(|w| w == "an integer") {
         words.retain(|w| !OPERAND_STARTS.contains(&w.as_str()));
@@ -530,7 +534,22 @@ const NOISE: &[&str] = &["//", "_", "\"", "", " "];
 const OPERAND_STARTS: &[&str] =
     &["a name", "an integer", "a number", "a string", "`null`", "`true`", "`false`", "`(`", "`-`", "`not`", "`if`"];
 
-const OPERATORS: &[&str] = &["==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%"];
+const OPERATORS: &[&str] =
+    &["==", "!=", "<=", ">=", "<", ">", "+", "-", "*", "/", "%", "and", "or", "in", "is", "as", "not"];
+
+/// A hint for common slips: a misspelt keyword, a duration without its unit.
+fn syntax_help(expected: &[String], found: &str) -> Option<String> {
+    let word = found.strip_prefix('`')?.strip_suffix('`')?;
+    if word.starts_with(|c: char| c.is_ascii_digit()) && expected.iter().any(|e| e.starts_with("a duration")) {
+        return Some("write a duration as a whole number and a unit (ms, s, m, h or d), e.g. `5m`".to_owned());
+    }
+    let keywords: Vec<&str> = expected.iter().filter_map(|e| e.strip_prefix('`')?.strip_suffix('`')).collect();
+    crate::check::suggest(
+        word,
+        keywords.iter().copied().filter(|k| k.chars().all(|c| c.is_ascii_alphabetic() || c == '_')),
+    )
+    .map(|k| format!("did you mean `{k}`?"))
+}
 
 fn describe(rule: Rule) -> Option<&'static str> {
     Some(match rule {
@@ -567,7 +586,6 @@ fn describe(rule: Rule) -> Option<&'static str> {
         Rule::kw_then => "`then`",
         Rule::kw_else => "`else`",
         Rule::kw_null => "`null`",
-        Rule::kw_in => "`in`",
         Rule::EOI => "end of file",
         _ => return None,
     })
