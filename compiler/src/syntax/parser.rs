@@ -61,8 +61,8 @@ fn too_deep(text: &str) -> Option<usize> {
                     i += 1;
                 }
             }
-            b'(' => depth += 1,
-            b')' => depth = depth.saturating_sub(1),
+            b'(' | b'{' => depth += 1,
+            b')' | b'}' => depth = depth.saturating_sub(1),
             b'-' => prefix_run += 1,
             c if c.is_ascii_alphabetic() => {
                 let start = i;

@@ -1,0 +1,158 @@
+//! The `featc` binary: exit codes, output formats and colour, run as a user would.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn featc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_featc")).args(args).current_dir(dir).output().expect("featc runs")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+/// A spec in the canonical layout; its only feature is on line 14, its argument at column 17.
+const CLEAN: &str = "source s {
+    event_time ts
+    files      \"s.parquet\"
+    schema {
+        k: string,
+        amount: f64,
+        ts: timestamp,
+    }
+}
+
+entity e { key k: string }
+
+features g(e) from s {
+    total = sum(amount) over lifetime
+}
+";
+
+fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (name, body) in files {
+        std::fs::write(dir.path().join(name), body).expect("write spec");
+    }
+    dir
+}
+
+#[test]
+fn check_of_the_examples_is_clean() {
+    let out = featc(&["check", "--deny-warnings", "examples"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("check ok: 2 files in 2 projects, 0 errors, 0 warnings"));
+}
+
+#[test]
+fn errors_exit_1_warnings_exit_0_unless_denied() {
+    let bad = CLEAN.replace("sum(amount)", "sum(k)");
+    let dir = project(&[("bad.feat", &bad)]);
+    let out = featc(&["check", "."], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stderr = text(&out.stderr);
+    assert!(stderr.contains("error[E0301]: `sum` takes a number, not `string`"), "{stderr}");
+    assert!(stderr.contains("./bad.feat:14:17"), "{stderr}");
+    assert!(!stderr.contains('\u{1b}'), "colour when not on a terminal");
+
+    let warned = CLEAN.replace("over lifetime", "over sliding(5m, every: 5m)");
+    let dir = project(&[("warn.feat", &warned)]);
+    assert_eq!(featc(&["check"], dir.path()).status.code(), Some(0));
+    assert_eq!(featc(&["check", "--deny-warnings"], dir.path()).status.code(), Some(1));
+}
+
+#[test]
+fn usage_and_io_errors_exit_2() {
+    let dir = project(&[]);
+    let missing = featc(&["check", "nope.feat"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(text(&missing.stderr).contains("cannot read nope.feat"));
+    assert_eq!(featc(&["check"], dir.path()).status.code(), Some(2), "a folder without specs");
+    assert_eq!(featc(&["check", "--format", "yaml"], dir.path()).status.code(), Some(2));
+    assert_eq!(featc(&["frobnicate"], dir.path()).status.code(), Some(2));
+}
+
+#[test]
+fn json_output_is_valid_and_complete() {
+    let bad = CLEAN.replace("sum(amount)", "sum(amout)");
+    let dir = project(&[("bad.feat", &bad)]);
+    let out = featc(&["check", "--format", "json"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let report: serde_json::Value = serde_json::from_slice(&out.stdout).expect("valid JSON");
+    assert_eq!(report["version"], 1);
+    assert_eq!(report["summary"]["errors"], 1);
+    let d = &report["diagnostics"][0];
+    assert_eq!(d["code"], "E0202");
+    assert_eq!(d["severity"], "error");
+    assert_eq!(d["message"], "unknown field `amout`");
+    assert_eq!(d["file"], "./bad.feat");
+    assert_eq!((d["line"].as_u64(), d["column"].as_u64()), (Some(14), Some(17)));
+    let start = d["byte_start"].as_u64().expect("byte_start") as usize;
+    let end = d["byte_end"].as_u64().expect("byte_end") as usize;
+    assert_eq!(&bad[start..end], "amout");
+    assert_eq!(d["help"], "did you mean `amount`?");
+    assert_eq!(d["labels"][0]["primary"], true);
+    assert!(d["labels"].as_array().is_some_and(|l| l.len() >= 2), "the source's label too");
+}
+
+#[test]
+fn colour_only_when_asked_or_on_a_terminal() {
+    let dir = project(&[("bad.feat", &CLEAN.replace("sum(amount)", "sum(k)"))]);
+    let out = featc(&["check", "--color", "always"], dir.path());
+    assert!(text(&out.stderr).contains('\u{1b}'));
+}
+
+#[test]
+fn explain_answers_for_every_code() {
+    for code in featc::diagnostic::codes::ALL {
+        let out = featc(&["explain", &code.id.to_lowercase()], &root());
+        assert_eq!(out.status.code(), Some(0), "{}", code.id);
+        assert!(text(&out.stdout).starts_with(&format!("# {}: {}", code.id, code.title)));
+    }
+    let out = featc(&["explain", "E9999"], &root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("no diagnostic code"));
+}
+
+#[test]
+fn fmt_check_lists_unformatted_files_and_fmt_rewrites_them() {
+    let messy = "source s { event_time ts\nfiles \"s.parquet\"\n  schema { k: string, x: f64, ts: timestamp } }\nentity e { key k: string }\nfeatures g(e) from s {\n total = sum( x ) over lifetime }\n";
+    let dir = project(&[
+        ("messy.feat", messy),
+        (
+            "clean.feat",
+            &CLEAN
+                .replace("s {", "t {")
+                .replace("from s", "from t")
+                .replace("g(e)", "h(e)")
+                .replace("entity e { key k: string }\n\n", ""),
+        ),
+    ]);
+    let out = featc(&["fmt", "--check"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    let stdout = text(&out.stdout);
+    assert!(stdout.contains("would reformat ./messy.feat") && !stdout.contains("clean.feat"), "{stdout}");
+    assert_eq!(std::fs::read_to_string(dir.path().join("messy.feat")).ok().as_deref(), Some(messy), "--check wrote");
+
+    assert_eq!(featc(&["fmt"], dir.path()).status.code(), Some(0));
+    assert_eq!(featc(&["fmt", "--check"], dir.path()).status.code(), Some(0));
+    let formatted = std::fs::read_to_string(dir.path().join("messy.feat")).expect("formatted file");
+    assert!(formatted.contains("    total = sum(x) over lifetime\n"), "{formatted}");
+    assert_eq!(featc(&["check"], dir.path()).status.code(), Some(0));
+}
+
+#[test]
+fn fmt_refuses_a_file_that_does_not_parse() {
+    let dir = project(&[("broken.feat", "source s {\n    lateness 5 minutes\n}\n")]);
+    let out = featc(&["fmt"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("cannot format ./broken.feat"));
+    assert_eq!(
+        std::fs::read_to_string(dir.path().join("broken.feat")).ok().as_deref(),
+        Some("source s {\n    lateness 5 minutes\n}\n")
+    );
+}
