@@ -112,23 +112,22 @@ fn check(
         Color::Never => false,
         Color::Auto => std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none(),
     };
-    let (mut errors, mut warnings, mut reports) = (0, 0, Vec::new());
-    let mut file_count = 0;
+    let mut checked = Vec::new();
     for project in &projects {
         let sources = files::load(project)?;
-        file_count += sources.len();
-        let checked = check_project(&sources, &options);
-        errors += checked.diagnostics.iter().filter(|d| d.severity() == Severity::Error).count();
-        warnings += checked.warnings();
-        match format {
-            Format::Human => eprint!("{}", render::render(&checked.diagnostics, &sources, color)),
-            Format::Json => reports
-                .push(serde_json::to_value(json::report(&checked.diagnostics, &sources)).map_err(|e| e.to_string())?),
-        }
+        let result = check_project(&sources, &options);
+        checked.push((sources, result));
     }
+    let errors: usize =
+        checked.iter().map(|(_, c)| c.diagnostics.iter().filter(|d| d.severity() == Severity::Error).count()).sum();
+    let warnings: usize = checked.iter().map(|(_, c)| c.warnings()).sum();
+    let file_count: usize = checked.iter().map(|(s, _)| s.len()).sum();
     let failed = errors > 0 || (deny_warnings && warnings > 0);
     match format {
         Format::Human => {
+            for (sources, result) in &checked {
+                eprint!("{}", render::render(&result.diagnostics, sources, color));
+            }
             let status = if failed { "failed" } else { "ok" };
             eprintln!(
                 "check {status}: {file_count} files in {} projects, {errors} errors, {warnings} warnings",
@@ -136,21 +135,33 @@ fn check(
             );
         }
         Format::Json => {
-            let diagnostics: Vec<serde_json::Value> = reports
-                .iter_mut()
-                .flat_map(|r| r.get_mut("diagnostics").map(serde_json::Value::take))
-                .flat_map(|d| d.as_array().cloned().unwrap_or_default())
-                .collect();
-            let out = serde_json::json!({
-                "version": json::JSON_VERSION,
-                "diagnostics": diagnostics,
-                "summary": { "projects": projects.len(), "files": file_count, "errors": errors, "warnings": warnings },
-            });
-            let text = serde_json::to_string_pretty(&out).map_err(|e| e.to_string())?;
+            let diagnostics = checked.iter().flat_map(|(s, c)| json::report(&c.diagnostics, s).diagnostics).collect();
+            let report = CheckReport {
+                version: json::JSON_VERSION,
+                diagnostics,
+                summary: Summary { projects: projects.len(), files: file_count, errors, warnings },
+            };
+            let text = serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?;
             writeln!(std::io::stdout(), "{text}").map_err(|e| e.to_string())?;
         }
     }
     Ok(if failed { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+/// `featc check --format json`: the diagnostics of every project, then a summary.
+#[derive(Debug, serde::Serialize)]
+struct CheckReport<'a> {
+    version: u32,
+    diagnostics: Vec<json::JsonDiagnostic<'a>>,
+    summary: Summary,
+}
+
+#[derive(Debug, serde::Serialize)]
+struct Summary {
+    projects: usize,
+    files: usize,
+    errors: usize,
+    warnings: usize,
 }
 
 fn fmt(paths: &[PathBuf], check: bool) -> Result<ExitCode, String> {

@@ -22,7 +22,9 @@ fn sexp(e: &Expr) -> String {
         ExprKind::Null => "null".into(),
         ExprKind::Duration(d) => format!("{}{}", d.amount, d.unit.suffix()),
         ExprKind::Name(i) => i.name.clone(),
-        ExprKind::Call { func, args } => format!("({}{})", func.name, args.iter().map(|a| format!(" {}", sexp(a))).collect::<String>()),
+        ExprKind::Call { func, args } => {
+            format!("({}{})", func.name, args.iter().map(|a| format!(" {}", sexp(a))).collect::<String>())
+        }
         ExprKind::Unary { op, expr } => format!("({} {})", if *op == UnaryOp::Neg { "neg" } else { "not" }, sexp(expr)),
         ExprKind::Binary { op, lhs, rhs } => format!("({} {} {})", op.symbol(), sexp(lhs), sexp(rhs)),
         ExprKind::InList { expr, list, negated } => format!(
@@ -31,8 +33,12 @@ fn sexp(e: &Expr) -> String {
             sexp(expr),
             list.iter().map(|a| format!(" {}", sexp(a))).collect::<String>()
         ),
-        ExprKind::IsNull { expr, negated } => format!("({} {})", if *negated { "is-not-null" } else { "is-null" }, sexp(expr)),
-        ExprKind::Cast { expr, ty } => format!("(as {} {}{})", sexp(expr), ty.name.name, if ty.nullable { "?" } else { "" }),
+        ExprKind::IsNull { expr, negated } => {
+            format!("({} {})", if *negated { "is-not-null" } else { "is-null" }, sexp(expr))
+        }
+        ExprKind::Cast { expr, ty } => {
+            format!("(as {} {}{})", sexp(expr), ty.name.name, if ty.nullable { "?" } else { "" })
+        }
         ExprKind::If { cond, then, otherwise } => format!("(if {} {} {})", sexp(cond), sexp(then), sexp(otherwise)),
     }
 }
@@ -97,7 +103,10 @@ fn sources_take_every_property() {
     let SourcePropKind::Files { path, format } = &s.props[2].kind else { panic!() };
     assert_eq!((path.value.as_str(), format.as_ref().map(|f| f.name.as_str())), ("data/*.csv", Some("csv")));
     let SourcePropKind::Schema(fields) = &s.props[4].kind else { panic!() };
-    let shown: Vec<String> = fields.iter().map(|f| format!("{}:{}{}", f.name.name, f.ty.name.name, if f.ty.nullable { "?" } else { "" })).collect();
+    let shown: Vec<String> = fields
+        .iter()
+        .map(|f| format!("{}:{}{}", f.name.name, f.ty.name.name, if f.ty.nullable { "?" } else { "" }))
+        .collect();
     assert_eq!(shown, ["a:string", "b:f64?", "c:list", "ts:timestamp"]);
     assert_eq!(fields[2].ty.arg.as_ref().map(|t| t.name.name.as_str()), Some("string"));
 }
@@ -130,7 +139,16 @@ fn groups_have_filters_aggregates_windows_and_derived_features() {
         .map(|f| {
             let window = f.window.as_ref().map(|w| {
                 let args = w.args.as_ref().map(|a| {
-                    a.iter().map(|a| format!("{}{}", a.name.as_ref().map(|n| format!("{}:", n.name)).unwrap_or_default(), a.value.millis.unwrap_or(0))).collect::<Vec<_>>().join(",")
+                    a.iter()
+                        .map(|a| {
+                            format!(
+                                "{}{}",
+                                a.name.as_ref().map(|n| format!("{}:", n.name)).unwrap_or_default(),
+                                a.value.millis.unwrap_or(0)
+                            )
+                        })
+                        .collect::<Vec<_>>()
+                        .join(",")
                 });
                 format!("{}{}", w.kind.name, args.map(|a| format!("({a})")).unwrap_or_default())
             });
@@ -151,7 +169,9 @@ fn groups_have_filters_aggregates_windows_and_derived_features() {
 
 #[test]
 fn lambda_blocks_have_a_cadence_and_merge_rules() {
-    let module = parse_ok("lambda g {\n  batch every 1d\n  merge a, b_* = speed\n  merge c = batch + speed\n  merge d = speed + batch\n  merge e = batch\n}");
+    let module = parse_ok(
+        "lambda g {\n  batch every 1d\n  merge a, b_* = speed\n  merge c = batch + speed\n  merge d = speed + batch\n  merge e = batch\n}",
+    );
     let Some(Item::Lambda(l)) = module.items.first() else { panic!("no lambda block") };
     let stmts: Vec<String> = l
         .stmts
@@ -159,7 +179,11 @@ fn lambda_blocks_have_a_cadence_and_merge_rules() {
         .map(|s| match &s.kind {
             LambdaStmtKind::BatchEvery(d) => format!("every {}", d.millis.unwrap_or(0)),
             LambdaStmtKind::Merge { patterns, rule, .. } => {
-                format!("{} = {}", patterns.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(","), rule.as_str())
+                format!(
+                    "{} = {}",
+                    patterns.iter().map(|p| p.name.as_str()).collect::<Vec<_>>().join(","),
+                    rule.as_str()
+                )
             }
         })
         .collect();

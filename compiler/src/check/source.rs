@@ -215,7 +215,7 @@ pub(super) fn check_entities(items: &Items<'_>, problems: &mut Vec<Problem>) -> 
                 }
                 by_name.insert(&name.name, name.span);
                 match scalar_type(ty, problems) {
-                    Some(t) if t.ty.is_hashable() => {
+                    Some(t) if t.ty.is_hashable() && !t.nullable => {
                         keys.push((name.name.clone(), t.ty));
                         key_spans.push(name.span);
                     }
