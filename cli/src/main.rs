@@ -1,5 +1,8 @@
 //! The `featc` command line: arguments in, files read, compiler stages called, output and exit codes out.
 
+// A panic is a bug the user sees: the product code uses `?` and diagnostics, tests may unwrap.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
+
 mod files;
 
 use std::io::{IsTerminal, Write};

@@ -1,4 +1,6 @@
 #![doc = include_str!("../ARCHITECTURE.md")]
+// A panic is a bug the user sees: the product code uses `?` and diagnostics, tests may unwrap.
+#![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregates;
 pub mod check;

@@ -275,7 +275,10 @@ proptest! {
                     }
                     text.replace_range(pos..end, "");
                 }
-                1 => text.insert_str(pos, token.get(TOKENS)),
+                1 => {
+                    let inserted: &&str = token.get(TOKENS);
+                    text.insert_str(pos, inserted);
+                }
                 2 => {
                     let line_start = text[..pos].rfind('\n').map_or(0, |i| i + 1);
                     let line_end = text[pos..].find('\n').map_or(text.len(), |i| pos + i);
