@@ -52,6 +52,26 @@ enum Command {
         #[arg(long)]
         check: bool,
     },
+    /// Print the plan of a project for one target, or the SQL of its batch layer or stream.
+    Plan {
+        /// The project: a folder of .feat files, or files.
+        paths: Vec<PathBuf>,
+        /// The target to plan for.
+        #[arg(long, value_enum)]
+        target: TargetArg,
+        /// Output format of the plan.
+        #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+        format: PlanFormat,
+        /// What to print: the plan, or SQL.
+        #[arg(long, value_enum, default_value_t = Emit::Plan)]
+        emit: Emit,
+        /// SQL dialect, with `--emit sql`.
+        #[arg(long, value_enum, default_value_t = SqlDialect::Datafusion)]
+        dialect: SqlDialect,
+        /// Batch cutoff in milliseconds since the epoch, with `--emit sql` (default: a parameter).
+        #[arg(long)]
+        cutoff_ms: Option<i64>,
+    },
     /// Print the page of a diagnostic code, e.g. `featc explain E0301`.
     Explain {
         /// The code, e.g. E0301 or W0003.
@@ -63,6 +83,26 @@ enum Command {
 enum Format {
     Human,
     Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    Plan,
+    Sql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SqlDialect {
+    Datafusion,
+    Spark,
+    Flink,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -85,6 +125,9 @@ fn main() -> ExitCode {
             check(&paths, format, deny_warnings, target, color)
         }
         Command::Fmt { paths, check } => fmt(&paths, check),
+        Command::Plan { paths, target, format, emit, dialect, cutoff_ms } => {
+            plan(&paths, target, format, emit, dialect, cutoff_ms)
+        }
         Command::Explain { code } => explain(&code),
     };
     match result {
@@ -194,6 +237,53 @@ fn fmt(paths: &[PathBuf], check: bool) -> Result<ExitCode, String> {
         }
     }
     Ok(if broken > 0 || (check && unformatted > 0) { ExitCode::from(1) } else { ExitCode::SUCCESS })
+}
+
+fn plan(
+    paths: &[PathBuf],
+    target: TargetArg,
+    format: PlanFormat,
+    emit: Emit,
+    dialect: SqlDialect,
+    cutoff_ms: Option<i64>,
+) -> Result<ExitCode, String> {
+    let projects = files::projects(paths)?;
+    let [project] = projects.as_slice() else {
+        return Err(format!("plan takes one project; found {} folders of .feat files", projects.len()));
+    };
+    let target = match target {
+        TargetArg::Lambda => Target::Lambda,
+        TargetArg::Kappa => Target::Kappa,
+    };
+    let sources = files::load(project)?;
+    let checked = check_project(&sources, &Options { targets: vec![target] });
+    if checked.has_errors() {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", render::render(&checked.diagnostics, &sources, color));
+        eprintln!("plan failed: the project has errors");
+        return Ok(ExitCode::from(1));
+    }
+    let ir = featc::ir::lower(&checked.project);
+    let text = match emit {
+        Emit::Sql => {
+            let dialect = match dialect {
+                SqlDialect::Datafusion => featc::sql::Dialect::DataFusion,
+                SqlDialect::Spark => featc::sql::Dialect::Spark,
+                SqlDialect::Flink => featc::sql::Dialect::Flink,
+            };
+            featc::sql::emit(&ir, dialect, cutoff_ms).to_script()
+        }
+        Emit::Plan => {
+            let plan = featc::plan::plan(&ir, target);
+            match format {
+                PlanFormat::Text => featc::plan::to_text(&plan),
+                PlanFormat::Json => featc::plan::to_json(&plan),
+                PlanFormat::Dot => featc::plan::to_dot(&plan),
+            }
+        }
+    };
+    write!(std::io::stdout(), "{text}").map_err(|e| e.to_string())?;
+    Ok(ExitCode::SUCCESS)
 }
 
 fn explain(code: &str) -> Result<ExitCode, String> {

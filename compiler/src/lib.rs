@@ -6,8 +6,11 @@ pub mod aggregates;
 pub mod check;
 pub mod diagnostic;
 pub mod format;
+pub mod ir;
+pub mod plan;
 pub mod problem;
 pub mod source;
+pub mod sql;
 pub mod syntax;
 pub mod types;
 

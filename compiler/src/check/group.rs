@@ -201,10 +201,11 @@ fn check_aggregate_feature(
         check_filter(filter, source, names, "in a `where` filter", problems);
     }
     let ty = aggregate_type(agg, args, feature.expr.span, source, names, problems);
-    let (ty, window) = (ty?, window?);
+    let ((ty, input), window) = (ty?, window?);
     let kind = FeatureKind::Aggregate {
         agg,
         args: args.to_vec(),
+        input,
         filter: feature.filter.clone(),
         window,
         merge: MergeRule::BatchPlusSpeed,
@@ -213,7 +214,8 @@ fn check_aggregate_feature(
     Some((ty, kind))
 }
 
-/// Checks an aggregate's arguments and gives its result type (see `docs/language.md`).
+/// Checks an aggregate's arguments and gives its result type and its input's type (see
+/// `docs/language.md`).
 fn aggregate_type(
     agg: AggKind,
     args: &[Expr],
@@ -221,7 +223,7 @@ fn aggregate_type(
     source: &SourceInfo,
     names: &[String],
     problems: &mut Vec<Problem>,
-) -> Option<Type> {
+) -> Option<(Type, Option<Type>)> {
     let arity_ok = match agg {
         AggKind::Count => args.len() <= 1,
         AggKind::FirstN | AggKind::LastN | AggKind::ApproxPercentile | AggKind::TopK => args.len() == 2,
@@ -233,7 +235,7 @@ fn aggregate_type(
         return None;
     }
     let Some(value) = args.first() else {
-        return Some(Type::not_null(Ty::I64)); // count()
+        return Some((Type::not_null(Ty::I64), None)); // count()
     };
     let context = "inside another aggregate";
     let t =
@@ -273,7 +275,7 @@ fn aggregate_type(
     if let Some(param) = args.get(1) {
         check_parameter(agg, param, problems)?;
     }
-    Some(result)
+    Some((result, Some(t)))
 }
 
 /// The constant second argument: `n`/`k` an integer in 1..=1000, `p` a number in [0, 1].

@@ -124,6 +124,8 @@ pub enum FeatureKind {
     Aggregate {
         agg: AggKind,
         args: Vec<Expr>,
+        /// The type of the aggregated value; `None` for `count()`.
+        input: Option<Type>,
         filter: Option<Expr>,
         window: WindowSpec,
         /// The Lambda merge rule, as written or inferred.

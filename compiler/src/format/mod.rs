@@ -7,6 +7,16 @@
 
 mod expr;
 
+/// A float literal in the shortest text that reads back to it, always with a `.`.
+pub fn float_text(v: f64) -> String {
+    expr::float(v)
+}
+
+/// An expression in canonical text, as `featc fmt` writes it.
+pub fn expr_text(e: &Expr) -> String {
+    expr::expr(e)
+}
+
 use crate::problem::Problem;
 use crate::source::FileId;
 use crate::syntax::ast::*;

@@ -1,0 +1,449 @@
+//! The feature IR in, SQL out (`featc plan --emit sql`), built as sqlparser ASTs and printed.
+//!
+//! - `datafusion` and `spark`: the Lambda batch layer. For each group and window, the partials
+//!   per key and pane up to the cutoff; for holistic and sketch aggregates, the count of each
+//!   value per key and pane, from which their state is built exactly.
+//! - `flink`: the stream, as group-window aggregations (`TUMBLE`, `HOP`, `SESSION`) and, for
+//!   lifetime windows, a continuous `GROUP BY`.
+
+mod build;
+
+use serde::Serialize;
+use sqlparser::ast::{BinaryOperator, DateTimeField, Expr, Interval, Statement};
+use sqlparser::dialect::{Dialect as ParserDialect, GenericDialect, SparkSqlDialect};
+use sqlparser::parser::Parser;
+
+use crate::aggregates::AggKind;
+use crate::ir::{FeatureIr, IrAggregate, IrGroup, IrSource, Param, WindowStrategy};
+use crate::plan::window_text;
+use crate::syntax::ast::MergeRule;
+use build::{
+    and_all, binary, call, call_with, cast, col, count_star, derived, int, nested, placeholder, select, table,
+};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Dialect {
+    /// The SQL DataFusion executes (sqlparser's generic dialect, `"` quotes).
+    DataFusion,
+    /// Spark SQL (backticks), for a batch layer on Spark.
+    Spark,
+    /// Flink SQL (backticks; parsed back with sqlparser's generic dialect, which has no Flink
+    /// dialect), for a stream on Flink.
+    Flink,
+}
+
+impl Dialect {
+    pub const ALL: [Dialect; 3] = [Dialect::DataFusion, Dialect::Spark, Dialect::Flink];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Dialect::DataFusion => "datafusion",
+            Dialect::Spark => "spark",
+            Dialect::Flink => "flink",
+        }
+    }
+
+    fn quote(self) -> char {
+        if self == Dialect::DataFusion { '"' } else { '`' }
+    }
+
+    /// The sqlparser dialect that reads this SQL back.
+    pub fn parser_dialect(self) -> Box<dyn ParserDialect> {
+        match self {
+            Dialect::Spark => Box::new(SparkSqlDialect {}),
+            Dialect::DataFusion | Dialect::Flink => Box::new(GenericDialect {}),
+        }
+    }
+
+    /// Milliseconds since the epoch of a timestamp column.
+    fn epoch_millis(self, ts: Expr) -> Expr {
+        match self {
+            Dialect::DataFusion => cast(call("to_timestamp_millis", vec![ts]), sqlparser::ast::DataType::BigInt(None)),
+            Dialect::Spark => call("unix_millis", vec![ts]),
+            Dialect::Flink => cast(ts, sqlparser::ast::DataType::BigInt(None)),
+        }
+    }
+
+    fn millis_to_timestamp(self, ms: Expr) -> Expr {
+        match self {
+            Dialect::DataFusion => call("to_timestamp_millis", vec![ms]),
+            Dialect::Spark => call("timestamp_millis", vec![ms]),
+            Dialect::Flink => call("TO_TIMESTAMP_LTZ", vec![ms, int(3)]),
+        }
+    }
+}
+
+/// One emitted statement.
+#[derive(Debug, Clone, Serialize)]
+pub struct SqlStatement {
+    /// `group__window__partials` or `group__feature__values`: the name of its result.
+    pub name: String,
+    /// What it computes, for a `--` comment above it.
+    pub comment: String,
+    pub sql: String,
+}
+
+/// What `--emit sql` gives: the statements, and the features it could not express.
+#[derive(Debug, Clone, Default, Serialize)]
+pub struct SqlOutput {
+    pub statements: Vec<SqlStatement>,
+    pub notes: Vec<String>,
+}
+
+impl SqlOutput {
+    /// The statements as one script, each under its comment.
+    pub fn to_script(&self) -> String {
+        let mut out = String::new();
+        for note in &self.notes {
+            out.push_str(&format!("-- note: {note}\n"));
+        }
+        for s in &self.statements {
+            if !out.is_empty() {
+                out.push('\n');
+            }
+            out.push_str(&format!("-- {}: {}\n{};\n", s.name, s.comment, s.sql));
+        }
+        out
+    }
+}
+
+/// Emits the SQL of every group for `dialect`. `cutoff_ms` fixes the batch cutoff; without it
+/// the statements take a `cutoff` parameter (`$cutoff` or `:cutoff`).
+pub fn emit(ir: &FeatureIr, dialect: Dialect, cutoff_ms: Option<i64>) -> SqlOutput {
+    let mut out = SqlOutput::default();
+    for g in &ir.groups {
+        let source = &ir.sources[g.source];
+        if dialect == Dialect::Flink {
+            flink_group(g, source, &mut out);
+        } else {
+            batch_group(g, source, dialect, cutoff_ms, &mut out);
+        }
+    }
+    out
+}
+
+/// Whether every statement parses back with sqlparser in its dialect; the first error if not.
+pub fn parse_back(dialect: Dialect, sql: &str) -> Result<(), String> {
+    Parser::parse_sql(dialect.parser_dialect().as_ref(), sql).map(|_| ()).map_err(|e| e.to_string())
+}
+
+fn print(statement: &Statement) -> String {
+    statement.to_string()
+}
+
+/// Aggregates whose state is built from per-value counts rather than SQL aggregates.
+fn from_value_counts(kind: AggKind) -> bool {
+    matches!(kind, AggKind::CountDistinct | AggKind::TopK | AggKind::ApproxCountDistinct | AggKind::ApproxPercentile)
+}
+
+fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff_ms: Option<i64>, out: &mut SqlOutput) {
+    let Some(from) = table(d, &source.name) else { return };
+    let ts = col(d, &source.event_time);
+    let cutoff = match (cutoff_ms, d) {
+        (Some(ms), _) => int(ms),
+        (None, Dialect::Spark) => placeholder(":cutoff"),
+        (None, _) => placeholder("$cutoff"),
+    };
+    let mut base_filter = vec![binary(d.epoch_millis(ts.clone()), BinaryOperator::LtEq, cutoff)];
+    if let Some(f) = &g.filter {
+        base_filter.push(build::expr(d, f));
+    }
+    let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
+    for w in &g.windows {
+        let aggregates: Vec<&IrAggregate> = w
+            .aggregates
+            .iter()
+            .map(|&a| &g.aggregates[a])
+            .filter(|a| matches!(a.merge, MergeRule::Batch | MergeRule::BatchPlusSpeed))
+            .collect();
+        if aggregates.is_empty() {
+            continue;
+        }
+        let window = window_text(w.spec);
+        if w.strategy == WindowStrategy::Session {
+            out.notes.push(format!(
+                "{}: session windows ({}) are computed by the runtime's session operator, not in SQL",
+                g.name,
+                aggregates.iter().map(|a| a.name.as_str()).collect::<Vec<_>>().join(", ")
+            ));
+            continue;
+        }
+        let pane = match (w.strategy, w.pane_ms) {
+            (WindowStrategy::Running, _) | (_, None) => None,
+            (_, Some(ms)) => Some(pane_start(d.epoch_millis(ts.clone()), i64::try_from(ms).unwrap_or(i64::MAX))),
+        };
+        let grain = w.pane_ms.filter(|_| pane.is_some()).map_or_else(
+            || "one partial per key".to_owned(),
+            |ms| format!("{} panes", crate::syntax::format_millis(ms)),
+        );
+        let mut group_by = keys.clone();
+        let mut projection: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
+        if let Some(p) = &pane {
+            group_by.push(p.clone());
+            projection.push((p.clone(), "pane_start".to_owned()));
+        }
+        let simple: Vec<&&IrAggregate> = aggregates.iter().filter(|a| !from_value_counts(a.kind)).collect();
+        if !simple.is_empty() {
+            // Each distinct partial is computed once, in a subquery; the outer query names it
+            // after every feature that uses it (an average and a variance share a sum).
+            let mut inner = projection.clone();
+            let mut outer: Vec<(Expr, String)> =
+                projection.iter().map(|(_, name)| (col(d, name), name.clone())).collect();
+            let mut seen: Vec<String> = Vec::new();
+            for a in &simple {
+                for (expr, name) in partials(d, g, a, &ts) {
+                    let text = expr.to_string();
+                    let i = seen.iter().position(|s| *s == text).unwrap_or_else(|| {
+                        seen.push(text);
+                        inner.push((expr, format!("p{}", seen.len() - 1)));
+                        seen.len() - 1
+                    });
+                    outer.push((col(d, &format!("p{i}")), name));
+                }
+            }
+            let statement = select(d, inner, from.clone(), and_all(base_filter.clone()), group_by.clone())
+                .and_then(|inner| derived(d, inner, "partials"))
+                .and_then(|sub| select(d, outer, sub, None, vec![]));
+            if let Some(statement) = statement {
+                out.statements.push(SqlStatement {
+                    name: format!("{}__{}__partials", g.name, window_slug(&window)),
+                    comment: format!("partials of {} per key, {window}, {grain}, up to the cutoff", g.name),
+                    sql: print(&statement),
+                });
+            }
+        }
+        for a in aggregates.iter().filter(|a| from_value_counts(a.kind)) {
+            let Some(value) = &a.value else { continue };
+            let value = build::expr(d, value);
+            let mut filter = base_filter.clone();
+            filter.push(Expr::IsNotNull(Box::new(nested(value.clone()))));
+            if let Some(p) = a.predicate.and_then(|p| g.predicates.get(p)) {
+                filter.push(build::expr(d, p));
+            }
+            let mut projection: Vec<(Expr, String)> =
+                g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
+            let mut group_by = keys.clone();
+            if let Some(p) = &pane {
+                projection.push((p.clone(), "pane_start".to_owned()));
+                group_by.push(p.clone());
+            }
+            projection.push((value.clone(), "value".to_owned()));
+            projection.push((count_star(None), "count".to_owned()));
+            group_by.push(value);
+            if let Some(statement) = select(d, projection, from.clone(), and_all(filter), group_by) {
+                out.statements.push(SqlStatement {
+                    name: format!("{}__{}__values", g.name, a.name),
+                    comment: format!(
+                        "count of each value of {} per key, {window}, {grain}: the exact input of `{}`",
+                        a.name,
+                        a.kind.name()
+                    ),
+                    sql: print(&statement),
+                });
+            }
+        }
+    }
+}
+
+/// `ms - ((ms % h) + h) % h`: the start of the pane holding `ms`, also before 1970.
+fn pane_start(ms: Expr, h: i64) -> Expr {
+    let rem = binary(
+        nested(binary(nested(binary(ms.clone(), BinaryOperator::Modulo, int(h))), BinaryOperator::Plus, int(h))),
+        BinaryOperator::Modulo,
+        int(h),
+    );
+    binary(ms, BinaryOperator::Minus, nested(rem))
+}
+
+fn window_slug(window: &str) -> String {
+    window
+        .chars()
+        .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
+        .collect::<String>()
+        .split('_')
+        .filter(|s| !s.is_empty() && *s != "every")
+        .collect::<Vec<_>>()
+        .join("_")
+}
+
+/// The partial-state columns of one aggregate, named `feature` or `feature__field`.
+fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, String)> {
+    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, p));
+    let value = a.value.as_ref().map(|v| build::expr(d, v));
+    let not_null_and = |v: &Expr| {
+        and_all(std::iter::once(Expr::IsNotNull(Box::new(nested(v.clone())))).chain(predicate.clone()).collect())
+    };
+    // Sums of squares and averages are real; an f64 input needs no cast.
+    let is_f64 = a.input.as_ref().is_some_and(|t| t.ty == crate::types::Ty::F64);
+    let double = |v: Expr| {
+        if is_f64 { v } else { cast(v, sqlparser::ast::DataType::Double(sqlparser::ast::ExactNumberInfo::None)) }
+    };
+    let name = |field: &str| if field.is_empty() { a.name.clone() } else { format!("{}__{field}", a.name) };
+    let n = match a.param {
+        Some(Param::Int(n)) => n,
+        _ => 1,
+    };
+    let Some(v) = value else {
+        return vec![(count_star(predicate), name(""))];
+    };
+    let agg = |f: &str, arg: Expr| call_with(f, vec![arg], vec![], predicate.clone());
+    match a.kind {
+        AggKind::Count => vec![(agg("COUNT", v), name(""))],
+        AggKind::Sum => vec![(agg("SUM", v), name(""))],
+        AggKind::Min => vec![(agg("MIN", v), name(""))],
+        AggKind::Max => vec![(agg("MAX", v), name(""))],
+        AggKind::Avg => vec![(agg("SUM", double(v.clone())), name("sum")), (agg("COUNT", v), name("count"))],
+        AggKind::Variance | AggKind::Stddev => vec![
+            (agg("COUNT", v.clone()), name("count")),
+            (agg("SUM", double(v.clone())), name("sum")),
+            (agg("SUM", binary(double(v.clone()), BinaryOperator::Multiply, double(v))), name("sum_sq")),
+        ],
+        AggKind::First | AggKind::Last => {
+            let filter = not_null_and(&v);
+            let expr = match d {
+                Dialect::DataFusion => call_with(
+                    if a.kind == AggKind::First { "first_value" } else { "last_value" },
+                    vec![v.clone()],
+                    vec![(ts.clone(), true), (v, true)],
+                    filter,
+                ),
+                _ => call_with(
+                    if a.kind == AggKind::First { "min_by" } else { "max_by" },
+                    vec![v.clone(), call("struct", vec![ts.clone(), v])],
+                    vec![],
+                    filter,
+                ),
+            };
+            vec![(expr, name(""))]
+        }
+        AggKind::FirstN | AggKind::LastN => {
+            let first = a.kind == AggKind::FirstN;
+            let filter = not_null_and(&v);
+            let expr = match d {
+                // Panes are whole time ranges, so each pane's first (last) n, oldest (newest)
+                // first, is all a merge needs.
+                Dialect::DataFusion => call(
+                    "array_slice",
+                    vec![
+                        call_with("array_agg", vec![v.clone()], vec![(ts.clone(), first), (v, first)], filter),
+                        int(1),
+                        int(n),
+                    ],
+                ),
+                _ => {
+                    let sorted = call(
+                        "array_sort",
+                        vec![call_with("collect_list", vec![call("struct", vec![ts.clone(), v])], vec![], filter)],
+                    );
+                    let ordered = if first { sorted } else { call("reverse", vec![sorted]) };
+                    call("slice", vec![ordered, int(1), int(n)])
+                }
+            };
+            vec![(expr, name(""))]
+        }
+        AggKind::CountDistinct | AggKind::TopK | AggKind::ApproxCountDistinct | AggKind::ApproxPercentile => vec![],
+    }
+}
+
+fn interval(ms: u64) -> Expr {
+    let (amount, field) = match ms {
+        ms if ms % 86_400_000 == 0 => (ms / 86_400_000, DateTimeField::Day),
+        ms if ms % 3_600_000 == 0 => (ms / 3_600_000, DateTimeField::Hour),
+        ms if ms % 60_000 == 0 => (ms / 60_000, DateTimeField::Minute),
+        ms => (ms / 1000, DateTimeField::Second),
+    };
+    let value = if !ms.is_multiple_of(1000) && field == DateTimeField::Second {
+        build::string(&format!("{}.{:03}", ms / 1000, ms % 1000))
+    } else {
+        build::string(&amount.to_string())
+    };
+    Expr::Interval(Interval {
+        value: Box::new(value),
+        leading_field: Some(field),
+        leading_precision: None,
+        last_field: None,
+        fractional_seconds_precision: None,
+    })
+}
+
+fn flink_group(g: &IrGroup, source: &IrSource, out: &mut SqlOutput) {
+    let d = Dialect::Flink;
+    let Some(from) = table(d, &source.name) else { return };
+    let ts = col(d, &source.event_time);
+    let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
+    for w in &g.windows {
+        let window = window_text(w.spec);
+        let (group_fn, end_fn, args): (Option<&str>, &str, Vec<Expr>) = match w.spec {
+            crate::check::WindowSpec::Lifetime => (None, "", vec![]),
+            crate::check::WindowSpec::Tumbling { size_ms } => {
+                (Some("TUMBLE"), "TUMBLE_END", vec![ts.clone(), interval(size_ms)])
+            }
+            // featc's sliding window as of a pane's end spans one pane more than its size (the
+            // sawtooth): HOP over size + hop reproduces it at every pane end.
+            crate::check::WindowSpec::Sliding { size_ms, hop_ms } => {
+                (Some("HOP"), "HOP_END", vec![ts.clone(), interval(hop_ms), interval(size_ms.saturating_add(hop_ms))])
+            }
+            crate::check::WindowSpec::Session { gap_ms } => {
+                (Some("SESSION"), "SESSION_END", vec![ts.clone(), interval(gap_ms)])
+            }
+        };
+        let mut projection: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
+        let mut group_by = keys.clone();
+        if let Some(f) = group_fn {
+            projection.push((call(end_fn, args.clone()), "window_end".to_owned()));
+            group_by.push(call(f, args));
+        }
+        let mut skipped = Vec::new();
+        for &ai in &w.aggregates {
+            let a = &g.aggregates[ai];
+            match flink_aggregate(g, a) {
+                Some(e) => projection.push((e, a.name.clone())),
+                None => skipped.push(a.name.clone()),
+            }
+        }
+        if !skipped.is_empty() {
+            out.notes.push(format!(
+                "{}: {} not expressible in Flink SQL; computed by the featc runtime",
+                g.name,
+                skipped.join(", ")
+            ));
+        }
+        if projection.len() == g.keys.len() + usize::from(group_fn.is_some()) {
+            continue;
+        }
+        let filter = g.filter.as_ref().map(|f| build::expr(d, f));
+        if let Some(statement) = select(d, projection, from.clone(), filter, group_by) {
+            out.statements.push(SqlStatement {
+                name: format!("{}__{}", g.name, window_slug(&window)),
+                comment: format!(
+                    "features of {} over {window}, per key{}",
+                    g.name,
+                    if group_fn.is_some() { " and window" } else { ", updated continuously" }
+                ),
+                sql: print(&statement),
+            });
+        }
+    }
+}
+
+/// The final value of an aggregate in Flink SQL, where Flink has an equivalent.
+fn flink_aggregate(g: &IrGroup, a: &IrAggregate) -> Option<Expr> {
+    let d = Dialect::Flink;
+    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, p));
+    let Some(v) = a.value.as_ref().map(|v| build::expr(d, v)) else {
+        return Some(count_star(predicate));
+    };
+    let agg = |f: &str, arg: Expr| call_with(f, vec![arg], vec![], predicate.clone());
+    let double = |v: Expr| cast(v, sqlparser::ast::DataType::Double(sqlparser::ast::ExactNumberInfo::None));
+    Some(match a.kind {
+        AggKind::Count => agg("COUNT", v),
+        AggKind::Sum => call("COALESCE", vec![agg("SUM", v), int(0)]),
+        AggKind::Avg => agg("AVG", double(v)),
+        AggKind::Min => agg("MIN", v),
+        AggKind::Max => agg("MAX", v),
+        AggKind::Variance => agg("VAR_SAMP", double(v)),
+        AggKind::Stddev => agg("STDDEV_SAMP", double(v)),
+        _ => return None,
+    })
+}
