@@ -12,7 +12,8 @@ pub fn to_text(plan: &Plan) -> String {
     for s in &plan.sources {
         let _ = writeln!(out, "\nsource {}", s.name);
         let follow = if s.stream.follow { ", then follows it" } else { "" };
-        let _ = writeln!(out, "  stream: {} from {}{follow}", s.stream.topic, s.stream.from);
+        let from = if s.stream.from == "start" { "offset 0" } else { "the batch cutoff" };
+        let _ = writeln!(out, "  stream: {} from {from}{follow}", s.stream.topic);
         if let Some(seed) = &s.stream.seed_from {
             let _ = writeln!(out, "  seed:   the log is seeded from {seed} when it does not exist");
         }
@@ -20,7 +21,7 @@ pub fn to_text(plan: &Plan) -> String {
             let _ = writeln!(out, "  history: {} ({:?})", h.glob, h.format);
         }
         let _ = writeln!(out, "  event time: {}, lateness {}", s.event_time, format_millis(s.lateness_ms));
-        let cols: Vec<String> = s.columns.iter().map(|(n, t)| format!("{n}: {t}")).collect();
+        let cols: Vec<String> = s.columns.iter().map(|c| format!("{}: {}", c.name, c.ty)).collect();
         let _ = writeln!(out, "  decode: {}", cols.join(", "));
     }
     for g in &plan.groups {
@@ -56,7 +57,7 @@ pub fn to_text(plan: &Plan) -> String {
         for op in &g.stream {
             match op {
                 Operator::Decode { source, dead_letter } => {
-                    let _ = writeln!(out, "    decode {source}; malformed events to the {dead_letter}");
+                    let _ = writeln!(out, "    decode {source}; malformed events to the {dead_letter}, with the reason, counted");
                 }
                 Operator::Filter { predicate } => {
                     let _ = writeln!(out, "    filter {predicate}");
@@ -70,7 +71,7 @@ pub fn to_text(plan: &Plan) -> String {
                 Operator::Lateness { event_time, lateness_ms, dead_letter } => {
                     let _ = writeln!(
                         out,
-                        "    lateness: {event_time} more than {} behind the key's latest goes to the {dead_letter}",
+                        "    lateness: {event_time} more than {} behind the key's latest goes to the {dead_letter}, counted",
                         format_millis(*lateness_ms)
                     );
                 }

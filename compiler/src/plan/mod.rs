@@ -40,14 +40,21 @@ pub struct SourcePlan {
     pub event_time: String,
     pub lateness_ms: u64,
     /// Columns decoded, with their types; everything else in an event is ignored.
-    pub columns: Vec<(String, String)>,
+    pub columns: Vec<Column>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct Column {
+    pub name: String,
+    #[serde(rename = "type")]
+    pub ty: String,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct StreamRead {
     /// The topic or embedded-log name.
     pub topic: String,
-    /// `offset 0` (Kappa replay) or `the batch cutoff` (Lambda speed layer).
+    /// `start`: offset 0 (Kappa replay); `cutoff`: the batch cutoff (Lambda speed layer).
     pub from: &'static str,
     /// Whether it keeps following the log once caught up.
     pub follow: bool,
@@ -158,17 +165,17 @@ pub fn plan(ir: &FeatureIr, target: Target) -> Plan {
         .iter()
         .map(|s| {
             let used: Vec<&IrGroup> = ir.groups.iter().filter(|g| ir.sources[g.source].name == s.name).collect();
-            let mut columns: Vec<(String, String)> = Vec::new();
-            for f in &s.fields {
-                if used.iter().any(|g| g.columns.contains(&f.name)) {
-                    columns.push((f.name.clone(), f.ty.to_string()));
-                }
-            }
+            let columns = s
+                .fields
+                .iter()
+                .filter(|f| used.iter().any(|g| g.columns.contains(&f.name)))
+                .map(|f| Column { name: f.name.clone(), ty: f.ty.to_string() })
+                .collect();
             SourcePlan {
                 name: s.name.clone(),
                 stream: StreamRead {
                     topic: s.topic.clone(),
-                    from: if lambda { "the batch cutoff" } else { "offset 0" },
+                    from: if lambda { "cutoff" } else { "start" },
                     follow: true,
                     seed_from: if lambda { None } else { s.history.as_ref().map(|h| h.glob.clone()) },
                 },

@@ -6,7 +6,8 @@ use crate::format::expr_text;
 use crate::ir::{IrAggregate, IrGroup, IrSource};
 use crate::syntax::ast::MergeRule;
 
-const DEAD_LETTER: &str = "dead-letter output, with the reason, counted";
+/// Where rejected events go: with the reason, and counted.
+const DEAD_LETTER: &str = "dead-letter output";
 
 pub(super) fn operators(g: &IrGroup, source: &IrSource, lambda: bool) -> Vec<Operator> {
     let mut ops = vec![Operator::Decode { source: source.name.clone(), dead_letter: DEAD_LETTER }];
