@@ -20,10 +20,17 @@ pub(crate) fn projects(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, String> {
             named.push(path.clone());
         }
     }
-    let mut out: Vec<Vec<PathBuf>> = by_dir.into_values().collect();
+    // A file reached twice (named and through its folder, or a folder named twice) counts once.
+    let mut seen = std::collections::HashSet::new();
+    let mut first_time = |p: &PathBuf| seen.insert(std::fs::canonicalize(p).unwrap_or_else(|_| p.clone()));
+    let mut out: Vec<Vec<PathBuf>> = by_dir
+        .into_values()
+        .map(|files| files.into_iter().filter(|f| first_time(f)).collect::<Vec<_>>())
+        .filter(|files| !files.is_empty())
+        .collect();
+    named.sort();
+    named.retain(|f| first_time(f));
     if !named.is_empty() {
-        named.sort();
-        named.dedup();
         out.push(named);
     }
     if out.is_empty() {

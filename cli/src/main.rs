@@ -175,9 +175,13 @@ fn check(
                 eprint!("{}", render::render(&result.diagnostics, sources, color));
             }
             let status = if failed { "failed" } else { "ok" };
+            let n = |count: usize, word: &str| format!("{count} {word}{}", if count == 1 { "" } else { "s" });
             eprintln!(
-                "check {status}: {file_count} files in {} projects, {errors} errors, {warnings} warnings",
-                projects.len()
+                "check {status}: {} in {}, {}, {}",
+                n(file_count, "file"),
+                n(projects.len(), "project"),
+                n(errors, "error"),
+                n(warnings, "warning")
             );
         }
         Format::Json => {

@@ -146,6 +146,43 @@ fn fmt_check_lists_unformatted_files_and_fmt_rewrites_them() {
 }
 
 #[test]
+fn a_file_reached_twice_is_checked_once() {
+    let out = featc(&["check", "examples", "examples", "examples/fraud/fraud.feat"], &root());
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    assert!(text(&out.stderr).contains("check ok: 2 files in 2 projects"), "{}", text(&out.stderr));
+}
+
+#[test]
+fn plan_prints_text_json_dot_and_sql() {
+    let text_plan = featc(&["plan", "examples/fraud", "--target", "lambda"], &root());
+    assert_eq!(text_plan.status.code(), Some(0), "{}", text(&text_plan.stderr));
+    let stdout = text(&text_plan.stdout);
+    assert!(stdout.starts_with("plan for target lambda") && stdout.contains("batch layer, every 1d:"), "{stdout}");
+    let json = featc(&["plan", "examples/recsys", "--target", "kappa", "--format", "json"], &root());
+    let value: serde_json::Value = serde_json::from_slice(&json.stdout).expect("valid JSON");
+    assert_eq!(value["format"], "featc.plan/v1");
+    assert_eq!(value["target"], "kappa");
+    let dot = featc(&["plan", "examples/recsys", "--target", "kappa", "--format", "dot"], &root());
+    assert!(text(&dot.stdout).starts_with("digraph plan {"));
+    for dialect in ["datafusion", "spark", "flink"] {
+        let sql =
+            featc(&["plan", "examples/fraud", "--target", "lambda", "--emit", "sql", "--dialect", dialect], &root());
+        assert_eq!(sql.status.code(), Some(0));
+        assert!(text(&sql.stdout).contains("SELECT"), "{dialect}");
+    }
+}
+
+#[test]
+fn plan_refuses_a_project_with_errors_or_several_projects() {
+    let dir = project(&[("bad.feat", &CLEAN.replace("sum(amount)", "sum(k)"))]);
+    let out = featc(&["plan", ".", "--target", "kappa"], dir.path());
+    assert_eq!(out.status.code(), Some(1));
+    assert!(text(&out.stderr).contains("error[E0301]"));
+    assert_eq!(featc(&["plan", "examples", "--target", "kappa"], &root()).status.code(), Some(2));
+    assert_eq!(featc(&["plan", "examples/fraud"], &root()).status.code(), Some(2), "--target is required");
+}
+
+#[test]
 fn fmt_refuses_a_file_that_does_not_parse() {
     let dir = project(&[("broken.feat", "source s {\n    lateness 5 minutes\n}\n")]);
     let out = featc(&["fmt"], dir.path());

@@ -90,6 +90,7 @@ pub enum Problem {
     MergeOnDerived { span: Span, feature: String, feature_span: Span },
     BadCadence { span: Span },
     TargetUnsupported { target: Target, span: Span, reason: String, help: String, others: Vec<(Span, String)> },
+    FormatNotInferred { span: Span, path: String },
     UnusedSource { span: Span, name: String },
     UnusedEntity { span: Span, name: String },
     SingleHop { span: Span },
@@ -108,15 +109,6 @@ fn quoted_list(items: &[String]) -> String {
 }
 
 impl Problem {
-    /// Whether this problem is an error (as opposed to a warning).
-    pub fn is_error(&self) -> bool {
-        self.code().severity == crate::diagnostic::Severity::Error
-    }
-
-    pub fn code(&self) -> Code {
-        self.to_diagnostic().code
-    }
-
     /// The diagnostic a user sees for this problem: the one place with the prose.
     pub fn to_diagnostic(&self) -> Diagnostic {
         use Problem as P;
@@ -351,6 +343,11 @@ impl Problem {
                 }
                 d
             }
+            P::FormatNotInferred { span, path } => {
+                Diagnostic::new(codes::UNKNOWN_FORMAT, format!("cannot tell the format of `{path}` from its name"))
+                    .primary(*span, "no .parquet, .csv or .ndjson extension")
+                    .help("say the format: `format parquet`, `format csv` or `format ndjson`")
+            }
             P::UnusedSource { span, name } => Diagnostic::new(codes::UNUSED_SOURCE, format!("source `{name}` is never used"))
                 .primary(*span, "no feature group reads it")
                 .help(format!("remove it, or add `features ...(...) from {name} {{ ... }}`")),
@@ -375,7 +372,11 @@ impl Problem {
                 "its value is as of the last batch run and lags by up to {}",
                 cadence.as_deref().unwrap_or("the batch cadence")
             ))
-            .help(format!("use `approx_count_distinct` for a fresh value, or write `merge {feature} = batch` to accept it")),
+            .help(if func == "count_distinct" {
+                format!("use `approx_count_distinct` for a fresh value, or write `merge {feature} = batch` to accept it")
+            } else {
+                format!("give it a finite window (served by `speed`), or write `merge {feature} = batch` to accept it")
+            }),
             P::EmptyGroup { span, name } => {
                 Diagnostic::new(codes::EMPTY_GROUP, format!("feature group `{name}` has no features")).primary(*span, "empty")
             }

@@ -105,11 +105,6 @@ impl SourceMap {
     pub fn is_empty(&self) -> bool {
         self.files.is_empty()
     }
-
-    /// The text a span covers, or "" when the span is out of range.
-    pub fn snippet(&self, span: Span) -> &str {
-        self.get(span.file).and_then(|f| f.text.get(span.range())).unwrap_or("")
-    }
 }
 
 #[cfg(test)]

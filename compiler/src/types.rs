@@ -37,11 +37,6 @@ impl Type {
         Type { ty, nullable: true }
     }
 
-    #[must_use]
-    pub fn with_nullable(self, nullable: bool) -> Self {
-        Type { nullable: self.nullable || nullable, ..self }
-    }
-
     pub fn is_numeric(&self) -> bool {
         self.ty.is_numeric()
     }

@@ -2,11 +2,11 @@
 //! snapshots, the JSON against its published schema, SQL in three dialects parsed back, and
 //! the promise that both targets are built from one IR.
 
-use featc::ir::{lower, FeatureIr};
-use featc::plan::{plan, to_dot, to_json, to_text, Operator, Plan};
-use featc::sql::{emit, parse_back, Dialect};
 use featc::Target;
-use featc_tests::{corpus, load, root, CorpusProject};
+use featc::ir::{FeatureIr, lower};
+use featc::plan::{Operator, Plan, plan, to_dot, to_json, to_text};
+use featc::sql::{Dialect, emit, parse_back};
+use featc_tests::{CorpusProject, corpus, load, root};
 
 /// The examples and the good corpus, each checked clean and lowered.
 fn projects() -> Vec<(String, FeatureIr)> {
@@ -47,7 +47,10 @@ fn plans_of_every_spec_for_both_targets() {
 #[test]
 fn dot_of_the_examples_renders_with_graphviz() {
     let dot_available = std::process::Command::new("dot").arg("-V").output().is_ok();
-    assert!(dot_available || std::env::var_os("FEATC_NO_GRAPHVIZ").is_some(), "Graphviz `dot` is not installed (.ci/run installs it)");
+    assert!(
+        dot_available || std::env::var_os("FEATC_NO_GRAPHVIZ").is_some(),
+        "Graphviz `dot` is not installed (.ci/run installs it)"
+    );
     for (name, ir) in projects().into_iter().filter(|(n, _)| n.starts_with("examples")) {
         for target in Target::ALL {
             let dot = to_dot(&plan(&ir, target));
@@ -79,7 +82,8 @@ fn json_plans_validate_against_the_published_schema_and_are_byte_stable() {
         for target in Target::ALL {
             let text = to_json(&plan(&ir, target));
             let value: serde_json::Value = serde_json::from_str(&text).unwrap();
-            let errors: Vec<String> = validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
+            let errors: Vec<String> =
+                validator.iter_errors(&value).map(|e| format!("{} at {}", e, e.instance_path)).collect();
             assert!(errors.is_empty(), "{name} ({}): {errors:#?}", target.as_str());
             // Byte-stable: the same spec gives the same bytes, lowered and planned again.
             let sources = load_named(&name);
@@ -97,11 +101,19 @@ fn json_plans_validate_against_the_published_schema_and_are_byte_stable() {
 fn load_named(name: &str) -> featc::SourceMap {
     let p = if let Some(example) = name.strip_prefix("examples_") {
         let dir = root().join("examples").join(example);
-        let mut files: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "feat")).collect();
+        let mut files: Vec<_> = std::fs::read_dir(&dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.path())
+            .filter(|p| p.extension().is_some_and(|x| x == "feat"))
+            .collect();
         files.sort();
         CorpusProject { name: name.to_owned(), files }
     } else {
-        corpus("ok").into_iter().find(|p| p.name.trim_start_matches("tests/corpus/").replace(['/', '.'], "_") == name).unwrap()
+        corpus("ok")
+            .into_iter()
+            .find(|p| p.name.trim_start_matches("tests/corpus/").replace(['/', '.'], "_") == name)
+            .unwrap()
     };
     load(&p)
 }
@@ -125,11 +137,19 @@ fn aggregate_ops(p: &Plan) -> Vec<(String, String)> {
     for g in &p.groups {
         for op in &g.stream {
             if let Operator::Window(w) = op {
-                out.extend(w.aggregates.iter().map(|a| (format!("{}.{}", g.name, a.feature), serde_json::to_string(a).unwrap())));
+                out.extend(
+                    w.aggregates
+                        .iter()
+                        .map(|a| (format!("{}.{}", g.name, a.feature), serde_json::to_string(a).unwrap())),
+                );
             }
         }
         for part in g.batch.iter().flat_map(|b| &b.partials) {
-            out.extend(part.aggregates.iter().map(|a| (format!("{}.{}", g.name, a.feature), serde_json::to_string(a).unwrap())));
+            out.extend(
+                part.aggregates
+                    .iter()
+                    .map(|a| (format!("{}.{}", g.name, a.feature), serde_json::to_string(a).unwrap())),
+            );
         }
     }
     out.sort();
@@ -149,13 +169,19 @@ fn both_targets_are_built_from_one_ir_with_the_same_feature_logic() {
         let k = aggregate_ops(&kappa);
         let l = aggregate_ops(&lambda);
         assert_eq!(k, l, "{name}: the targets compute aggregates differently");
-        let names = |p: &Plan| p.groups.iter().flat_map(|g| g.serving.iter().map(|f| f.name.clone())).collect::<Vec<_>>();
+        let names =
+            |p: &Plan| p.groups.iter().flat_map(|g| g.serving.iter().map(|f| f.name.clone())).collect::<Vec<_>>();
         assert_eq!(names(&lambda), names(&kappa), "{name}: the targets serve different features");
         // And checking for one target only does not change the IR.
         let sources = load_named(&name);
         for target in Target::ALL {
             let checked = featc::check_project(&sources, &featc::Options { targets: vec![target] });
-            assert_eq!(lower(&checked.project).spec_hash, ir.spec_hash, "{name}: --target {} changed the IR", target.as_str());
+            assert_eq!(
+                lower(&checked.project).spec_hash,
+                ir.spec_hash,
+                "{name}: --target {} changed the IR",
+                target.as_str()
+            );
         }
     }
 }

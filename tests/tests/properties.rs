@@ -293,6 +293,28 @@ proptest! {
 }
 
 #[test]
+fn a_long_chain_of_derived_features_checks_without_deep_recursion() {
+    let n = 20_000;
+    let mut text = String::from(
+        "source s {\n    event_time ts\n    files \"s.parquet\"\n    schema { k: string, ts: timestamp }\n}\n\nentity e { key k: string }\n\nfeatures g(e) from s {\n    f0 = count() over lifetime\n",
+    );
+    for i in 1..n {
+        text.push_str(&format!("    f{i} = f{} + 1\n", i - 1));
+    }
+    text.push_str("}\n");
+    let mut sources = featc::SourceMap::new();
+    sources.add("chain.feat", text);
+    // On a test thread's small stack, as an editor or a server would run it.
+    let handle = std::thread::Builder::new()
+        .stack_size(2 << 20)
+        .spawn(move || featc::check_project(&sources, &featc::Options::default()))
+        .unwrap();
+    let checked = handle.join().expect("checking a long chain must not overflow the stack");
+    assert!(checked.diagnostics.is_empty(), "{:?}", checked.diagnostics.first());
+    assert_eq!(checked.project.groups[0].features.len(), n);
+}
+
+#[test]
 fn deeply_nested_input_is_an_error_not_a_crash() {
     for text in [
         format!("features g(e) from s {{ x = {}1{} }}", "(".repeat(5000), ")".repeat(5000)),
@@ -301,6 +323,7 @@ fn deeply_nested_input_is_an_error_not_a_crash() {
         format!("features g(e) from s {{ x = {}1 }}", "if a then ".repeat(5000)),
         format!("features g(e) from s {{ x = 1{} }}", " + 1".repeat(20000)),
         "{".repeat(100_000),
+        format!("source s {{ schema {{ a: {}i64{} }} }}", "list<".repeat(50_000), ">".repeat(50_000)),
     ] {
         assert!(!run_all_stages(&text), "nested input formatted");
     }

@@ -59,6 +59,16 @@ impl Typer<'_, '_> {
             ExprKind::Binary { op, lhs, rhs } => self.binary(*op, lhs, rhs, span),
             ExprKind::InList { expr: inner, list, .. } => {
                 let t = self.type_of(inner);
+                if let Some(list_ty) = t.as_ref().filter(|t| matches!(t.ty, Ty::List(_))) {
+                    let found = list_ty.clone();
+                    self.problems.push(Problem::OperandType {
+                        span: inner.span,
+                        op: "in",
+                        expected: "a single value",
+                        found,
+                    });
+                    return None;
+                }
                 let mut ok = t.is_some();
                 for item in list {
                     let Some(it) = self.type_of(item) else {
@@ -85,7 +95,7 @@ impl Typer<'_, '_> {
                 if castable(&from.ty, &to.ty) {
                     // A string that does not parse casts to null.
                     let fallible = from.ty == Ty::String && to.ty != Ty::String;
-                    Some(Type::new(to.ty, from.nullable || fallible))
+                    Some(Type::new(to.ty, from.nullable || fallible || to.nullable))
                 } else {
                     self.problems.push(Problem::InvalidCast { span, from, to });
                     None

@@ -282,8 +282,18 @@ fn aggregate_type(
 fn check_parameter(agg: AggKind, param: &Expr, problems: &mut Vec<Problem>) -> Option<()> {
     let func = agg.name().to_owned();
     let span = param.span;
+    // A literal written with a minus sign is still a constant.
+    let negated = |e: &Expr| match &e.kind {
+        ExprKind::Unary { op: crate::syntax::ast::UnaryOp::Neg, expr } => match expr.kind {
+            ExprKind::Int(v) => Some(ExprKind::Int(-v)),
+            ExprKind::Float(v) => Some(ExprKind::Float(-v)),
+            _ => None,
+        },
+        _ => None,
+    };
+    let kind = negated(param).unwrap_or_else(|| param.kind.clone());
     if agg == AggKind::ApproxPercentile {
-        let p = match param.kind {
+        let p = match kind {
             ExprKind::Float(v) => v,
             ExprKind::Int(v) => v as f64,
             _ => {
@@ -298,7 +308,7 @@ fn check_parameter(agg: AggKind, param: &Expr, problems: &mut Vec<Problem>) -> O
         return Some(());
     }
     let arg = if agg == AggKind::TopK { "k" } else { "n" };
-    match param.kind {
+    match kind {
         ExprKind::Int(n) if (1..=MAX_LIST_LEN).contains(&n) => Some(()),
         ExprKind::Int(_) => {
             problems.push(Problem::ArgOutOfRange { span, func, arg, range: "an integer from 1 to 1000" });
@@ -341,8 +351,7 @@ fn check_derived(
     let mut state = vec![Visit::New; group.features.len()];
     let mut order = Vec::new();
     for &i in &derived {
-        let mut path = Vec::new();
-        visit(i, &deps, &mut state, &mut order, &mut path, group, problems);
+        visit(i, &deps, &mut state, &mut order, group, problems);
     }
     for i in order {
         let feature = &group.features[i];
@@ -350,8 +359,7 @@ fn check_derived(
         let t = if in_cycle {
             None
         } else {
-            let snapshot: Vec<(String, Option<Type>)> = types.to_vec();
-            let scope = Scope::Features { features: &snapshot, source };
+            let scope = Scope::Features { features: &*types, source };
             Typer { scope, problems: &mut *problems, context: "in a derived feature" }.type_of(&feature.expr)
         };
         types[i].1 = t;
@@ -371,27 +379,41 @@ enum Visit {
     Cyclic,
 }
 
-/// Depth-first search in dependency order; a back edge is a cycle, reported once.
+/// Depth-first search in dependency order, with an explicit stack so that a long chain of
+/// derived features cannot overflow the call stack; a back edge is a cycle, reported once.
 fn visit(
-    i: usize,
+    root: usize,
     deps: &HashMap<usize, Vec<usize>>,
     state: &mut [Visit],
     order: &mut Vec<usize>,
-    path: &mut Vec<usize>,
     group: &Group,
     problems: &mut Vec<Problem>,
 ) {
-    if state[i] != Visit::New {
+    if state[root] != Visit::New {
         return;
     }
-    state[i] = Visit::Active;
-    path.push(i);
-    for &j in deps.get(&i).map_or(&[][..], Vec::as_slice) {
+    state[root] = Visit::Active;
+    // The path from the root, each node with the index of its next dependency to visit.
+    let mut path: Vec<(usize, usize)> = vec![(root, 0)];
+    while let Some(&mut (i, ref mut next)) = path.last_mut() {
+        let node_deps = deps.get(&i).map_or(&[][..], Vec::as_slice);
+        let Some(&j) = node_deps.get(*next) else {
+            path.pop();
+            if state[i] == Visit::Active {
+                state[i] = Visit::Done;
+            }
+            order.push(i);
+            continue;
+        };
+        *next += 1;
         match state[j] {
-            Visit::New if deps.contains_key(&j) => visit(j, deps, state, order, path, group, problems),
+            Visit::New if deps.contains_key(&j) => {
+                state[j] = Visit::Active;
+                path.push((j, 0));
+            }
             Visit::Active => {
-                let start = path.iter().position(|&p| p == j).unwrap_or(0);
-                let cycle = &path[start..];
+                let start = path.iter().position(|&(p, _)| p == j).unwrap_or(0);
+                let cycle: Vec<usize> = path[start..].iter().map(|&(c, _)| c).collect();
                 let mut names: Vec<String> = cycle.iter().map(|&c| group.features[c].name.name.clone()).collect();
                 names.push(group.features[j].name.name.clone());
                 problems.push(Problem::DerivedCycle {
@@ -399,16 +421,11 @@ fn visit(
                     path: names,
                     others: cycle.iter().filter(|&&c| c != j).map(|&c| group.features[c].name.span).collect(),
                 });
-                for &c in cycle {
+                for c in cycle {
                     state[c] = Visit::Cyclic;
                 }
             }
             _ => {}
         }
     }
-    path.pop();
-    if state[i] == Visit::Active {
-        state[i] = Visit::Done;
-    }
-    order.push(i);
 }

@@ -123,21 +123,22 @@ fn has_files_prop(items: &Items<'_>, source: &str) -> bool {
 }
 
 fn check_cadence(block: &LambdaBlock, problems: &mut Vec<Problem>) -> Option<u64> {
-    let mut cadence: Option<(u64, Span)> = None;
+    let mut first: Option<Span> = None;
+    let mut cadence = None;
     for stmt in &block.stmts {
         if let LambdaStmtKind::BatchEvery(d) = &stmt.kind {
-            if let Some((_, first)) = cadence {
+            if let Some(first) = first {
                 problems.push(Problem::DuplicateProperty { span: stmt.span, first, property: "batch every" });
                 continue;
             }
+            first = Some(stmt.span);
             match d.millis {
                 Some(0) => problems.push(Problem::BadCadence { span: d.span }),
-                Some(ms) => cadence = Some((ms, stmt.span)),
-                None => {}
+                ms => cadence = ms,
             }
         }
     }
-    cadence.map(|(ms, _)| ms)
+    cadence
 }
 
 /// The explicit rule of each feature, from the block's `merge` lines.
@@ -206,7 +207,14 @@ fn matching<'g>(
             .map(|f| f.name.as_str())
             .collect();
     }
-    let Ok(glob) = glob::Pattern::new(&pattern.name) else { return vec![] };
+    let Ok(glob) = glob::Pattern::new(&pattern.name) else {
+        problems.push(Problem::PatternMatchesNothing {
+            span: pattern.span,
+            pattern: pattern.name.clone(),
+            group: ast.name.name.clone(),
+        });
+        return vec![];
+    };
     let matched: Vec<&str> = group
         .features
         .iter()

@@ -75,17 +75,7 @@ fn check_source(source: &Source, problems: &mut Vec<Problem>) -> SourceInfo {
                         None
                     }),
                     None => FileFormat::from_path(&path.value).or_else(|| {
-                        problems.push(Problem::Unknown {
-                            kind: NameKind::Format,
-                            name: path.value.rsplit_once('.').map_or("", |(_, e)| e).to_owned(),
-                            span: path.span,
-                            suggestion: None,
-                            scope: Some((
-                                path.span,
-                                "the extension does not say; add `format parquet`, `format csv` or `format ndjson`"
-                                    .to_owned(),
-                            )),
-                        });
+                        problems.push(Problem::FormatNotInferred { span: path.span, path: path.value.clone() });
                         None
                     }),
                 };

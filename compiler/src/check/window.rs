@@ -77,8 +77,12 @@ pub(super) fn check_window(window: &Window, problems: &mut Vec<Problem>) -> Opti
             if kind == "tumbling" { WindowSpec::Tumbling { size_ms: ms } } else { WindowSpec::Session { gap_ms: ms } }
         }
         _ => {
-            let size = positional.first().copied().or_else(|| named("size"));
-            let hop = named("every").or_else(|| positional.get(1).copied());
+            // `size:` may name the first argument; the hop is `every:` or the next positional one.
+            let (size, rest) = match named("size") {
+                Some(size) => (Some(size), positional.as_slice()),
+                None => (positional.first().copied(), positional.get(1..).unwrap_or(&[])),
+            };
+            let hop = named("every").or_else(|| rest.first().copied());
             let (Some(size), Some(hop)) = (size, hop) else {
                 problems.push(bad_args());
                 return None;

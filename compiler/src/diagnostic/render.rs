@@ -40,23 +40,16 @@ impl<'a> Files<'a> for SourceMap {
 pub fn render(diagnostics: &[Diagnostic], sources: &SourceMap, color: bool) -> String {
     let mut buffer = if color { termcolor::Buffer::ansi() } else { termcolor::Buffer::no_color() };
     let config = term::Config::default();
+    let mut out = String::new();
     for diagnostic in diagnostics {
-        let rendered = to_codespan(diagnostic);
-        if term::emit(&mut buffer, &config, sources, &rendered).is_err() {
+        buffer.clear();
+        if term::emit(&mut buffer, &config, sources, &to_codespan(diagnostic)).is_ok() {
+            out.push_str(&String::from_utf8_lossy(buffer.as_slice()));
+        } else {
             // A span outside its file is a compiler bug; still say what the diagnostic was.
-            let line =
-                format!("{}[{}]: {}\n", severity_word(diagnostic.severity()), diagnostic.code.id, diagnostic.message);
-            buffer.clear();
-            return render_plain(diagnostics, &line);
+            let word = severity_word(diagnostic.severity());
+            out.push_str(&format!("{word}[{}]: {}\n\n", diagnostic.code.id, diagnostic.message));
         }
-    }
-    String::from_utf8_lossy(buffer.as_slice()).into_owned()
-}
-
-fn render_plain(diagnostics: &[Diagnostic], first: &str) -> String {
-    let mut out = first.to_owned();
-    for d in diagnostics.iter().skip(1) {
-        out.push_str(&format!("{}[{}]: {}\n", severity_word(d.severity()), d.code.id, d.message));
     }
     out
 }

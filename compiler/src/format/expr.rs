@@ -1,6 +1,6 @@
 //! Expressions, types, windows and literals in, canonical text out, with minimal parentheses.
 
-use crate::syntax::ast::{Duration, Expr, ExprKind, TypeRef, UnaryOp, Window, prec};
+use crate::syntax::ast::{BinOp, Duration, Expr, ExprKind, TypeRef, UnaryOp, Window, prec};
 
 /// How tightly an expression binds, to decide where parentheses are needed.
 fn precedence(e: &Expr) -> u8 {
@@ -63,7 +63,14 @@ fn write_expr(e: &Expr, out: &mut String) {
         }
         ExprKind::Binary { op, lhs, rhs } => {
             let p = op.precedence();
-            write_operand(lhs, p, out);
+            // `x as i64 < y > z` would read back as a cast to `i64<y>`: keep the cast apart.
+            if matches!(op, BinOp::Lt | BinOp::Le) && ends_with_cast(lhs) {
+                out.push('(');
+                write_expr(lhs, out);
+                out.push(')');
+            } else {
+                write_operand(lhs, p, out);
+            }
             out.push(' ');
             out.push_str(op.symbol());
             out.push(' ');
@@ -98,6 +105,17 @@ fn write_expr(e: &Expr, out: &mut String) {
             out.push_str(" else ");
             write_expr(otherwise, out);
         }
+    }
+}
+
+/// Whether the text of `e` ends with a type (`... as T`).
+fn ends_with_cast(e: &Expr) -> bool {
+    match &e.kind {
+        ExprKind::Cast { .. } => true,
+        ExprKind::Binary { rhs, .. } => ends_with_cast(rhs),
+        ExprKind::Unary { expr, .. } => ends_with_cast(expr),
+        ExprKind::If { otherwise, .. } => ends_with_cast(otherwise),
+        _ => false,
     }
 }
 

@@ -63,6 +63,24 @@ pub fn format_module(module: &Module, text: &str) -> String {
     p.out
 }
 
+/// The offset of the first `{` at or after `from`, outside comments.
+fn brace_after(text: &str, from: usize) -> Option<usize> {
+    let mut i = from;
+    let bytes = text.as_bytes();
+    while i < bytes.len() {
+        match bytes[i] {
+            b'{' => return Some(i),
+            b'/' if bytes.get(i + 1) == Some(&b'/') => {
+                while i < bytes.len() && bytes[i] != b'\n' {
+                    i += 1;
+                }
+            }
+            _ => i += 1,
+        }
+    }
+    None
+}
+
 #[derive(Debug, Clone)]
 struct Comment {
     start: usize,
@@ -263,9 +281,20 @@ impl Printer<'_> {
         self.last_end = close + 1;
     }
 
+    /// Writes `{` (after `sep`) and the comment that follows it on its line, finding the brace
+    /// in the source after `after`.
+    fn open_block(&mut self, sep: &str, after: usize) {
+        let brace = brace_after(self.text, after);
+        self.out.push_str(sep);
+        self.out.push('{');
+        let trailing = brace.and_then(|b| self.take_trailing(b + 1));
+        self.end_line(trailing);
+        self.last_end = brace.map_or(after, |b| b + 1);
+    }
+
     fn source(&mut self, s: &Source) {
-        self.out.push_str(&format!("source {} {{\n", s.name.name));
-        self.last_end = s.name.span.end as usize;
+        self.out.push_str(&format!("source {}", s.name.name));
+        self.open_block(" ", s.name.span.end as usize);
         let mut lines = Vec::new();
         for prop in &s.props {
             let (start, end) = (prop.span.start as usize, prop.span.end as usize);
@@ -332,8 +361,8 @@ impl Printer<'_> {
             self.last_end = end;
             return;
         }
-        self.out.push_str(&format!("entity {} {{\n", e.name.name));
-        self.last_end = e.name.span.end as usize;
+        self.out.push_str(&format!("entity {}", e.name.name));
+        self.open_block(" ", e.name.span.end as usize);
         let lines: Vec<Line> =
             e.key_decls.iter().map(|d| self.line(d.span.start as usize, d.span.end as usize, vec![keys(d)])).collect();
         self.write_lines(lines, 1);
@@ -352,9 +381,9 @@ impl Printer<'_> {
                 let trailing = self.take_trailing_from(filter.span.start as usize, filter.span.end as usize);
                 self.end_line(trailing);
                 self.last_end = filter.span.end as usize;
-                self.out.push_str("{\n");
+                self.open_block("", filter.span.end as usize);
             }
-            None => self.out.push_str(" {\n"),
+            None => self.open_block(" ", g.source.span.end as usize),
         }
         let lines: Vec<Line> = g
             .features
@@ -378,8 +407,8 @@ impl Printer<'_> {
     }
 
     fn lambda(&mut self, l: &LambdaBlock) {
-        self.out.push_str(&format!("lambda {} {{\n", l.group.name));
-        self.last_end = l.group.span.end as usize;
+        self.out.push_str(&format!("lambda {}", l.group.name));
+        self.open_block(" ", l.group.span.end as usize);
         let lines: Vec<Line> = l
             .stmts
             .iter()

@@ -57,7 +57,10 @@ pub fn to_text(plan: &Plan) -> String {
         for op in &g.stream {
             match op {
                 Operator::Decode { source, dead_letter } => {
-                    let _ = writeln!(out, "    decode {source}; malformed events to the {dead_letter}, with the reason, counted");
+                    let _ = writeln!(
+                        out,
+                        "    decode {source}; malformed events to the {dead_letter}, with the reason, counted"
+                    );
                 }
                 Operator::Filter { predicate } => {
                     let _ = writeln!(out, "    filter {predicate}");

@@ -82,17 +82,6 @@ impl SourcePropKind {
             SourcePropKind::Schema(_) => "schema",
         }
     }
-
-    /// The canonical order of properties in a source block.
-    pub fn rank(&self) -> u8 {
-        match self {
-            SourcePropKind::EventTime(_) => 0,
-            SourcePropKind::Lateness(_) => 1,
-            SourcePropKind::Files { .. } => 2,
-            SourcePropKind::Topic(_) => 3,
-            SourcePropKind::Schema(_) => 4,
-        }
-    }
 }
 
 /// `name: type` in a schema or an entity key.
@@ -390,10 +379,6 @@ impl BinOp {
 
     pub fn is_comparison(self) -> bool {
         self.precedence() == prec::CMP
-    }
-
-    pub fn is_arithmetic(self) -> bool {
-        matches!(self.precedence(), prec::ADD | prec::MUL)
     }
 }
 

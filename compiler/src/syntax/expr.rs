@@ -50,7 +50,7 @@ impl<'c, 't> ExprBuilder<'c, 't> {
     /// tightly as `min_prec`. Left-associative infix operators loop instead of recursing.
     fn climb(&mut self, toks: &[Tok<'_>], pos: &mut usize, min_prec: u8, depth: usize) -> Option<Built> {
         if depth > MAX_NESTING {
-            self.failed = true;
+            self.too_deep(toks.get(*pos));
             return None;
         }
         let (mut lhs, mut lhs_depth) = match toks.get(*pos)? {
@@ -93,12 +93,26 @@ impl<'c, 't> ExprBuilder<'c, 't> {
                 _ => break,
             }
             if lhs_depth > MAX_NESTING {
-                self.cx.problems.push(Problem::NestedTooDeeply { span: lhs.span, limit: MAX_NESTING });
+                if !self.failed {
+                    self.cx.problems.push(Problem::NestedTooDeeply { span: lhs.span, limit: MAX_NESTING });
+                }
                 self.failed = true;
                 return None;
             }
         }
         Some((lhs, lhs_depth))
+    }
+
+    /// Reports nesting past the limit, once per expression, at the token where it happens.
+    fn too_deep(&mut self, at: Option<&Tok<'_>>) {
+        if !self.failed {
+            let span = match at {
+                Some(Tok::Prefix(_, p) | Tok::Operand(p) | Tok::Postfix(p)) => self.cx.span(p),
+                _ => self.cx.span_at(0, 0),
+            };
+            self.cx.problems.push(Problem::NestedTooDeeply { span, limit: MAX_NESTING });
+        }
+        self.failed = true;
     }
 
     fn postfix(&mut self, operand: Expr, pair: Pair<'_, Rule>, depth: usize) -> Option<Built> {

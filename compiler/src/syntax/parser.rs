@@ -18,8 +18,11 @@ use crate::source::{FileId, Span};
 #[grammar = "../grammar/feat.pest"]
 pub(super) struct FeatGrammar;
 
-/// Deepest nesting of parentheses, prefix operators and `if`s the parser accepts.
-pub(super) const MAX_NESTING: usize = 128;
+/// Deepest nesting the parser accepts: parentheses, prefix operators, `if`s, and the depth of an
+/// expression's tree (a chain of 300 `+` is 300 deep).
+pub(super) const MAX_NESTING: usize = 256;
+
+static PROBE_DETAIL: std::sync::Mutex<()> = std::sync::Mutex::new(());
 
 /// Parses one file. Always returns a module: the items that parsed, plus a problem for each
 /// part that did not.
@@ -35,7 +38,13 @@ pub fn parse(file: FileId, text: &str) -> (Module, Vec<Problem>) {
             file_pair.map(|p| p.into_inner().filter_map(|item| cx.item(item)).collect()).unwrap_or_default()
         }
         Err(error) => {
-            cx.problems.push(cx.syntax_problem(&error, 0));
+            // Only pest's own limits (the native stack guard) fail the whole file.
+            let limit = matches!(&error.variant, pest::error::ErrorVariant::CustomError { .. });
+            if limit {
+                cx.problems.push(Problem::NestedTooDeeply { span: cx.span_at(0, 1), limit: MAX_NESTING });
+            } else {
+                cx.problems.push(cx.syntax_problem(&error, 0));
+            }
             Vec::new()
         }
     };
@@ -158,9 +167,15 @@ impl<'t> Cx<'t> {
     /// Parses the text from `offset` with `rule` alone and reports where it fails.
     fn probe(&mut self, rule: Rule, offset: usize) {
         let rest = self.text.get(offset..).unwrap_or("");
-        pest::set_error_detail(true);
-        let result = FeatGrammar::parse(rule, rest);
-        pest::set_error_detail(false);
+        // pest's error detail is a process-wide switch: probes hold it in turn, so one probe's
+        // switching off cannot thin another's message.
+        let result = {
+            let _guard = PROBE_DETAIL.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+            pest::set_error_detail(true);
+            let result = FeatGrammar::parse(rule, rest);
+            pest::set_error_detail(false);
+            result
+        };
         let problem = match result {
             Err(error) => self.syntax_problem(&error, offset),
             // Parses alone but not in place: what follows it is what is wrong.
@@ -386,7 +401,7 @@ impl<'t> Cx<'t> {
 
     fn window(&mut self, pair: Pair<'_, Rule>) -> Window {
         let span = self.span(&pair);
-        let has_parens = pair.as_str().contains('(');
+        let has_parens = self.text.get(span.range()).is_some_and(|t| t.contains('('));
         let mut inner = pair.into_inner();
         let kind = inner.next().map(|p| self.ident(&p)).unwrap_or_else(|| self.missing_ident(span));
         let args: Vec<WindowArg> = inner
