@@ -129,6 +129,16 @@ pub fn corpus(kind: &str) -> Vec<CorpusProject> {
     out
 }
 
+/// An example project: the `.feat` files of `examples/<name>`.
+pub fn example(name: &str) -> CorpusProject {
+    let dir = root().join("examples").join(name);
+    let mut files: Vec<PathBuf> = std::fs::read_dir(&dir)
+        .map(|es| es.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "feat")).collect())
+        .unwrap_or_default();
+    files.sort();
+    CorpusProject { name: format!("examples/{name}"), files }
+}
+
 /// Loads a corpus project, naming each file by its path from the workspace root.
 pub fn load(project: &CorpusProject) -> SourceMap {
     let mut sources = SourceMap::new();

@@ -6,22 +6,12 @@ use featc::Target;
 use featc::ir::{FeatureIr, lower};
 use featc::plan::{Operator, Plan, plan, to_dot, to_json, to_text};
 use featc::sql::{Dialect, emit, parse_back};
-use featc_tests::{CorpusProject, corpus, load, root};
+use featc_tests::{CorpusProject, corpus, example, load, root};
 
 /// The examples and the good corpus, each checked clean and lowered.
 fn projects() -> Vec<(String, FeatureIr)> {
     let mut all: Vec<CorpusProject> = corpus("ok");
-    for example in ["fraud", "recsys"] {
-        let dir = root().join("examples").join(example);
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "feat"))
-            .collect();
-        files.sort();
-        all.push(CorpusProject { name: format!("examples/{example}"), files });
-    }
+    all.extend(["fraud", "recsys"].map(example));
     all.into_iter()
         .map(|p| {
             let sources = load(&p);
@@ -99,21 +89,12 @@ fn json_plans_validate_against_the_published_schema_and_are_byte_stable() {
 }
 
 fn load_named(name: &str) -> featc::SourceMap {
-    let p = if let Some(example) = name.strip_prefix("examples_") {
-        let dir = root().join("examples").join(example);
-        let mut files: Vec<_> = std::fs::read_dir(&dir)
-            .unwrap()
-            .flatten()
-            .map(|e| e.path())
-            .filter(|p| p.extension().is_some_and(|x| x == "feat"))
-            .collect();
-        files.sort();
-        CorpusProject { name: name.to_owned(), files }
-    } else {
-        corpus("ok")
+    let p = match name.strip_prefix("examples_") {
+        Some(name) => example(name),
+        None => corpus("ok")
             .into_iter()
             .find(|p| p.name.trim_start_matches("tests/corpus/").replace(['/', '.'], "_") == name)
-            .unwrap()
+            .unwrap(),
     };
     load(&p)
 }
