@@ -1,0 +1,165 @@
+//! Values' hashes in, an estimate of how many distinct values there were out: HyperLogLog with
+//! precision 12 and a sparse mode that is exact for small sets.
+//!
+//! The state depends only on the set of distinct hashes inserted, never on their order or on
+//! how inputs were split and merged: while sparse it *is* that set; it turns dense (4,096
+//! registers, each the max leading-zero rank seen) exactly when the set outgrows
+//! [`SPARSE_LIMIT`], and dense registers merge by max. So the estimate is bit-identical
+//! however the work was divided. Error: exact while sparse; relative standard error
+//! 1.04 / sqrt(4096) = 1.6% once dense.
+
+use std::collections::BTreeSet;
+
+/// Precision: 2^12 registers.
+pub(crate) const PRECISION: u32 = 12;
+const REGISTERS: usize = 1 << PRECISION;
+/// The largest set kept exactly; beyond it, registers. 512 hashes of 8 bytes is 4 KiB, the
+/// size of the dense registers.
+pub const SPARSE_LIMIT: usize = 512;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Hll {
+    Sparse(BTreeSet<u64>),
+    Dense(Box<[u8; REGISTERS]>),
+}
+
+impl Default for Hll {
+    fn default() -> Self {
+        Hll::Sparse(BTreeSet::new())
+    }
+}
+
+/// A 64-bit hash that is the same on every machine and in every release (SipHash with fixed
+/// keys would do as well; this keeps the state portable without a dependency).
+pub fn hash64(bytes: &[u8]) -> u64 {
+    // FNV-1a, then a murmur3 finaliser for avalanche.
+    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    for &b in bytes {
+        h ^= u64::from(b);
+        h = h.wrapping_mul(0x0100_0000_01b3);
+    }
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+    h ^= h >> 33;
+    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+    h ^ (h >> 33)
+}
+
+impl Hll {
+    pub fn insert_hash(&mut self, hash: u64) {
+        match self {
+            Hll::Sparse(set) => {
+                set.insert(hash);
+                if set.len() > SPARSE_LIMIT {
+                    self.densify();
+                }
+            }
+            Hll::Dense(registers) => set_register(registers, hash),
+        }
+    }
+
+    fn densify(&mut self) {
+        if let Hll::Sparse(set) = self {
+            let mut registers = Box::new([0u8; REGISTERS]);
+            for &h in set.iter() {
+                set_register(&mut registers, h);
+            }
+            *self = Hll::Dense(registers);
+        }
+    }
+
+    pub fn merge(&mut self, other: &Hll) {
+        match other {
+            Hll::Sparse(theirs) => {
+                for &h in theirs {
+                    self.insert_hash(h);
+                }
+            }
+            Hll::Dense(theirs) => {
+                self.densify();
+                if let Hll::Dense(mine) = self {
+                    for (m, t) in mine.iter_mut().zip(theirs.iter()) {
+                        *m = (*m).max(*t);
+                    }
+                }
+            }
+        }
+    }
+
+    /// The estimated number of distinct values: exact while sparse.
+    pub fn estimate(&self) -> u64 {
+        match self {
+            Hll::Sparse(set) => set.len() as u64,
+            Hll::Dense(registers) => {
+                let m = REGISTERS as f64;
+                let alpha = 0.7213 / (1.0 + 1.079 / m);
+                let (mut sum, mut zeros) = (0.0f64, 0usize);
+                for &r in registers.iter() {
+                    sum += 2f64.powi(-i32::from(r));
+                    if r == 0 {
+                        zeros += 1;
+                    }
+                }
+                let raw = alpha * m * m / sum;
+                let estimate = if raw <= 2.5 * m && zeros > 0 { m * (m / zeros as f64).ln() } else { raw };
+                estimate.round() as u64
+            }
+        }
+    }
+
+    /// Bytes of state, for state accounting.
+    pub fn bytes(&self) -> usize {
+        match self {
+            Hll::Sparse(set) => 24 + set.len() * 8,
+            Hll::Dense(_) => REGISTERS,
+        }
+    }
+}
+
+fn set_register(registers: &mut [u8; REGISTERS], hash: u64) {
+    let index = (hash >> (64 - PRECISION)) as usize;
+    let rest = hash << PRECISION;
+    // Rank of the first 1 bit in the remaining 52 bits, from 1.
+    let rank = (rest.leading_zeros().min(64 - PRECISION) + 1) as u8;
+    if let Some(r) = registers.get_mut(index) {
+        *r = (*r).max(rank);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn sketch(range: std::ops::Range<u64>) -> Hll {
+        let mut h = Hll::default();
+        for i in range {
+            h.insert_hash(hash64(&i.to_le_bytes()));
+        }
+        h
+    }
+
+    #[test]
+    fn exact_while_sparse_then_within_the_stated_error() {
+        assert_eq!(sketch(0..100).estimate(), 100);
+        assert_eq!(sketch(0..SPARSE_LIMIT as u64).estimate(), SPARSE_LIMIT as u64);
+        for n in [1_000u64, 10_000, 100_000, 1_000_000] {
+            let e = sketch(0..n).estimate() as f64;
+            // Four standard errors: a failure here is not bad luck.
+            assert!((e - n as f64).abs() / (n as f64) < 4.0 * 0.0163, "n = {n}, estimate {e}");
+        }
+    }
+
+    #[test]
+    fn splits_and_merge_order_give_identical_state() {
+        let whole = sketch(0..5_000);
+        let mut a = sketch(0..100);
+        let b = sketch(100..2_000);
+        let c = sketch(1_500..5_000);
+        a.merge(&c);
+        a.merge(&b);
+        assert_eq!(a, whole);
+        let mut small = sketch(0..10);
+        small.merge(&sketch(5..400));
+        assert_eq!(small, sketch(0..400));
+    }
+}

@@ -1,0 +1,316 @@
+//! An aggregate's spec and events' values in, partial states and final values out: the one
+//! aggregate library every layer uses (batch, stream, serving merge, training sets).
+//!
+//! Every partial follows the algebra the IR states (`featc::ir::AggregateAlgebra`): `new` is
+//! init, then `update`, `merge`, `retract` (invertible aggregates and value counts) and
+//! `finalize`. Results never depend on the order of events, on batching or on how partials were
+//! split and merged: sums are exact (`ExactSum`), ties break by value, and sketches are
+//! functions of their input multiset.
+
+mod exact_sum;
+mod hll;
+mod quantile;
+
+pub use exact_sum::ExactSum;
+pub use hll::{Hll, SPARSE_LIMIT, hash64};
+pub use quantile::{Quantiles, RELATIVE_ACCURACY};
+
+use std::collections::BTreeMap;
+
+use featc::aggregates::AggKind;
+use featc::ir::Param;
+
+use crate::value::Value;
+
+/// What an aggregate computes: its kind and its constant parameter.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct AggSpec {
+    pub kind: AggKind,
+    pub param: Option<Param>,
+}
+
+impl AggSpec {
+    pub fn new(kind: AggKind, param: Option<Param>) -> Self {
+        AggSpec { kind, param }
+    }
+
+    fn n(self) -> usize {
+        match self.param {
+            Some(Param::Int(n)) => usize::try_from(n).unwrap_or(1).max(1),
+            _ => 1,
+        }
+    }
+
+    fn p(self) -> f64 {
+        match self.param {
+            Some(Param::Float(p)) => p,
+            Some(Param::Int(p)) => p as f64,
+            None => 0.5,
+        }
+    }
+}
+
+/// The partial state of one aggregate over some events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Partial {
+    Count(i64),
+    /// An integer sum, kept in 128 bits so no order of additions overflows.
+    SumI(i128),
+    SumF(ExactSum),
+    Avg {
+        sum: ExactSum,
+        count: i64,
+    },
+    Moments {
+        count: i64,
+        sum: ExactSum,
+        sum_sq: ExactSum,
+    },
+    Min(Option<Value>),
+    Max(Option<Value>),
+    /// The smallest `(ts, value)`.
+    First(Option<(i64, Value)>),
+    /// The largest `(ts, value)`.
+    Last(Option<(i64, Value)>),
+    /// The n smallest `(ts, value)`, ascending.
+    FirstN(Vec<(i64, Value)>),
+    /// The n largest `(ts, value)`, ascending.
+    LastN(Vec<(i64, Value)>),
+    /// How many times each value was seen (`count_distinct`, `top_k`).
+    Counts(BTreeMap<Value, i64>),
+    Hll(Hll),
+    Quantiles(Quantiles),
+}
+
+impl Partial {
+    /// The empty partial (init).
+    pub fn new(spec: AggSpec, integer_input: bool) -> Partial {
+        match spec.kind {
+            AggKind::Count => Partial::Count(0),
+            AggKind::Sum if integer_input => Partial::SumI(0),
+            AggKind::Sum => Partial::SumF(ExactSum::new()),
+            AggKind::Avg => Partial::Avg { sum: ExactSum::new(), count: 0 },
+            AggKind::Variance | AggKind::Stddev => {
+                Partial::Moments { count: 0, sum: ExactSum::new(), sum_sq: ExactSum::new() }
+            }
+            AggKind::Min => Partial::Min(None),
+            AggKind::Max => Partial::Max(None),
+            AggKind::First => Partial::First(None),
+            AggKind::Last => Partial::Last(None),
+            AggKind::FirstN => Partial::FirstN(Vec::new()),
+            AggKind::LastN => Partial::LastN(Vec::new()),
+            AggKind::CountDistinct | AggKind::TopK => Partial::Counts(BTreeMap::new()),
+            AggKind::ApproxCountDistinct => Partial::Hll(Hll::default()),
+            AggKind::ApproxPercentile => Partial::Quantiles(Quantiles::default()),
+        }
+    }
+
+    /// Adds one event. `value` is `None` for `count()`; a null value is skipped.
+    pub fn update(&mut self, spec: AggSpec, ts: i64, value: Option<&Value>) {
+        let Some(v) = value else {
+            if let Partial::Count(c) = self {
+                *c += 1;
+            }
+            return;
+        };
+        if v.is_null() {
+            return;
+        }
+        match self {
+            Partial::Count(c) => *c += 1,
+            Partial::SumI(s) => {
+                if let Value::I64(x) = v {
+                    *s += i128::from(*x);
+                }
+            }
+            Partial::SumF(s) => s.add(v.as_f64().unwrap_or(0.0)),
+            Partial::Avg { sum, count } => {
+                sum.add(v.as_f64().unwrap_or(0.0));
+                *count += 1;
+            }
+            Partial::Moments { count, sum, sum_sq } => {
+                let x = v.as_f64().unwrap_or(0.0);
+                *count += 1;
+                sum.add(x);
+                sum_sq.add(x * x);
+            }
+            Partial::Min(m) => keep(m, v, |new, old| new < old),
+            Partial::Max(m) => keep(m, v, |new, old| new > old),
+            Partial::First(f) => keep_pair(f, (ts, v.clone()), |new, old| new < old),
+            Partial::Last(l) => keep_pair(l, (ts, v.clone()), |new, old| new > old),
+            Partial::FirstN(items) => insert_bounded(items, (ts, v.clone()), spec.n(), true),
+            Partial::LastN(items) => insert_bounded(items, (ts, v.clone()), spec.n(), false),
+            Partial::Counts(counts) => *counts.entry(v.clone()).or_insert(0) += 1,
+            Partial::Hll(h) => h.insert_hash(value_hash(v)),
+            Partial::Quantiles(q) => q.insert(v.as_f64().unwrap_or(0.0)),
+        }
+    }
+
+    /// Folds another partial of the same aggregate into this one.
+    pub fn merge(&mut self, spec: AggSpec, other: &Partial) {
+        match (self, other) {
+            (Partial::Count(a), Partial::Count(b)) => *a += b,
+            (Partial::SumI(a), Partial::SumI(b)) => *a += b,
+            (Partial::SumF(a), Partial::SumF(b)) => a.merge(b),
+            (Partial::Avg { sum, count }, Partial::Avg { sum: s2, count: c2 }) => {
+                sum.merge(s2);
+                *count += c2;
+            }
+            (Partial::Moments { count, sum, sum_sq }, Partial::Moments { count: c2, sum: s2, sum_sq: q2 }) => {
+                *count += c2;
+                sum.merge(s2);
+                sum_sq.merge(q2);
+            }
+            (Partial::Min(a), Partial::Min(Some(b))) => keep(a, b, |new, old| new < old),
+            (Partial::Max(a), Partial::Max(Some(b))) => keep(a, b, |new, old| new > old),
+            (Partial::First(a), Partial::First(Some(b))) => keep_pair(a, b.clone(), |new, old| new < old),
+            (Partial::Last(a), Partial::Last(Some(b))) => keep_pair(a, b.clone(), |new, old| new > old),
+            (Partial::FirstN(a), Partial::FirstN(b)) => {
+                b.iter().for_each(|item| insert_bounded(a, item.clone(), spec.n(), true));
+            }
+            (Partial::LastN(a), Partial::LastN(b)) => {
+                b.iter().for_each(|item| insert_bounded(a, item.clone(), spec.n(), false));
+            }
+            (Partial::Counts(a), Partial::Counts(b)) => {
+                for (v, c) in b {
+                    *a.entry(v.clone()).or_insert(0) += c;
+                }
+            }
+            (Partial::Hll(a), Partial::Hll(b)) => a.merge(b),
+            (Partial::Quantiles(a), Partial::Quantiles(b)) => a.merge(b),
+            _ => {}
+        }
+    }
+
+    /// Takes another partial out of this one, for subtract-on-evict. Only invertible partials
+    /// and value counts support it; returns `false` (changing nothing) for the others.
+    pub fn retract(&mut self, other: &Partial) -> bool {
+        match (self, other) {
+            (Partial::Count(a), Partial::Count(b)) => *a -= b,
+            (Partial::SumI(a), Partial::SumI(b)) => *a -= b,
+            (Partial::SumF(a), Partial::SumF(b)) => a.retract(b),
+            (Partial::Avg { sum, count }, Partial::Avg { sum: s2, count: c2 }) => {
+                sum.retract(s2);
+                *count -= c2;
+            }
+            (Partial::Moments { count, sum, sum_sq }, Partial::Moments { count: c2, sum: s2, sum_sq: q2 }) => {
+                *count -= c2;
+                sum.retract(s2);
+                sum_sq.retract(q2);
+            }
+            (Partial::Counts(a), Partial::Counts(b)) => {
+                for (v, c) in b {
+                    if let Some(n) = a.get_mut(v) {
+                        *n -= c;
+                        if *n <= 0 {
+                            a.remove(v);
+                        }
+                    }
+                }
+            }
+            _ => return false,
+        }
+        true
+    }
+
+    /// The aggregate's value (see `docs/language.md`, section 7, for each one over no input).
+    pub fn finalize(&self, spec: AggSpec) -> Value {
+        match self {
+            Partial::Count(c) => Value::I64(*c),
+            Partial::SumI(s) => Value::I64(i64::try_from(*s).unwrap_or(if *s < 0 { i64::MIN } else { i64::MAX })),
+            Partial::SumF(s) => Value::F64(s.value()),
+            Partial::Avg { sum, count } => {
+                if *count == 0 {
+                    Value::Null
+                } else {
+                    Value::F64(sum.value() / *count as f64)
+                }
+            }
+            Partial::Moments { count, sum, sum_sq } => {
+                if *count < 2 {
+                    return Value::Null;
+                }
+                let n = *count as f64;
+                let (s, q) = (sum.value(), sum_sq.value());
+                let variance = ((q - s * s / n) / (n - 1.0)).max(0.0);
+                Value::F64(if spec.kind == AggKind::Stddev { variance.sqrt() } else { variance })
+            }
+            Partial::Min(m) | Partial::Max(m) => m.clone().unwrap_or(Value::Null),
+            Partial::First(p) | Partial::Last(p) => p.as_ref().map_or(Value::Null, |(_, v)| v.clone()),
+            Partial::FirstN(items) | Partial::LastN(items) => {
+                if items.is_empty() {
+                    Value::Null
+                } else {
+                    Value::List(items.iter().map(|(_, v)| v.clone()).collect())
+                }
+            }
+            Partial::Counts(counts) => match spec.kind {
+                AggKind::TopK => {
+                    if counts.is_empty() {
+                        return Value::Null;
+                    }
+                    let mut ranked: Vec<(&Value, &i64)> = counts.iter().collect();
+                    // Most frequent first; ties by value ascending (the map is already sorted).
+                    ranked.sort_by(|a, b| b.1.cmp(a.1).then_with(|| a.0.cmp(b.0)));
+                    Value::List(ranked.into_iter().take(spec.n()).map(|(v, _)| v.clone()).collect())
+                }
+                _ => Value::I64(counts.len() as i64),
+            },
+            Partial::Hll(h) => Value::I64(i64::try_from(h.estimate()).unwrap_or(i64::MAX)),
+            Partial::Quantiles(q) => q.quantile(spec.p()).map_or(Value::Null, Value::F64),
+        }
+    }
+}
+
+fn keep(slot: &mut Option<Value>, candidate: &Value, better: impl Fn(&Value, &Value) -> bool) {
+    match slot {
+        Some(current) if !better(candidate, current) => {}
+        _ => *slot = Some(candidate.clone()),
+    }
+}
+
+fn keep_pair(
+    slot: &mut Option<(i64, Value)>,
+    candidate: (i64, Value),
+    better: impl Fn(&(i64, Value), &(i64, Value)) -> bool,
+) {
+    match slot {
+        Some(current) if !better(&candidate, current) => {}
+        _ => *slot = Some(candidate),
+    }
+}
+
+/// Keeps the `n` smallest (`smallest`) or largest items, sorted ascending.
+fn insert_bounded(items: &mut Vec<(i64, Value)>, item: (i64, Value), n: usize, smallest: bool) {
+    let at = items.partition_point(|x| *x < item);
+    items.insert(at, item);
+    if items.len() > n {
+        if smallest {
+            items.truncate(n);
+        } else {
+            items.drain(..items.len() - n);
+        }
+    }
+}
+
+/// The hash of a value for sketches: the same for equal values on every machine.
+pub fn value_hash(v: &Value) -> u64 {
+    match v {
+        Value::Null => hash64(&[0]),
+        Value::Bool(b) => hash64(&[1, u8::from(*b)]),
+        Value::I64(x) => hash64(&[&[2u8][..], &x.to_le_bytes()].concat()),
+        Value::F64(x) => hash64(&[&[3u8][..], &x.to_bits().to_le_bytes()].concat()),
+        Value::Str(s) => hash64(&[&[4u8][..], s.as_bytes()].concat()),
+        Value::Ts(x) => hash64(&[&[5u8][..], &x.to_le_bytes()].concat()),
+        Value::List(items) => {
+            let mut bytes = vec![6u8];
+            for item in items {
+                bytes.extend_from_slice(&value_hash(item).to_le_bytes());
+            }
+            hash64(&bytes)
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests;

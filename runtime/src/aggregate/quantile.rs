@@ -1,0 +1,133 @@
+//! Numbers in, quantiles out: a DDSketch with 1% relative accuracy, mergeable and exact in
+//! its counts.
+//!
+//! Each value falls in a logarithmic bucket `ceil(log_gamma(|x|))`, `gamma = (1 + a) / (1 - a)`
+//! with `a = 0.01`; zeros are counted apart. The state is bucket counts, so merging adds counts
+//! and the result depends only on the multiset of values. The quantile `p` is the value at rank
+//! `floor(p * (n - 1))` among the sorted values; the sketch returns its bucket's representative,
+//! within 1% of the true value (relative).
+
+use std::collections::BTreeMap;
+
+/// Relative accuracy of every quantile.
+pub const RELATIVE_ACCURACY: f64 = 0.01;
+
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct Quantiles {
+    positive: BTreeMap<i32, u64>,
+    negative: BTreeMap<i32, u64>,
+    zeros: u64,
+}
+
+fn gamma() -> f64 {
+    (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)
+}
+
+/// Values smaller in magnitude than this count as zero (buckets stay bounded).
+const MIN_MAGNITUDE: f64 = 1e-9;
+
+impl Quantiles {
+    pub fn insert(&mut self, x: f64) {
+        self.insert_n(x, 1);
+    }
+
+    pub fn insert_n(&mut self, x: f64, n: u64) {
+        if !x.is_finite() {
+            return;
+        }
+        if x.abs() < MIN_MAGNITUDE {
+            self.zeros += n;
+            return;
+        }
+        let index = (x.abs().ln() / gamma().ln()).ceil() as i32;
+        let store = if x > 0.0 { &mut self.positive } else { &mut self.negative };
+        *store.entry(index).or_insert(0) += n;
+    }
+
+    pub fn merge(&mut self, other: &Quantiles) {
+        for (&i, &c) in &other.positive {
+            *self.positive.entry(i).or_insert(0) += c;
+        }
+        for (&i, &c) in &other.negative {
+            *self.negative.entry(i).or_insert(0) += c;
+        }
+        self.zeros += other.zeros;
+    }
+
+    pub fn count(&self) -> u64 {
+        self.zeros + self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>()
+    }
+
+    fn representative(index: i32) -> f64 {
+        let g = gamma();
+        2.0 * g.powi(index) / (g + 1.0)
+    }
+
+    /// The `p` quantile, `None` over no value.
+    pub fn quantile(&self, p: f64) -> Option<f64> {
+        let n = self.count();
+        if n == 0 {
+            return None;
+        }
+        let rank = (p.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
+        let mut seen = 0u64;
+        // Ascending: most negative first (largest magnitude), then zeros, then positives.
+        for (&i, &c) in self.negative.iter().rev() {
+            seen += c;
+            if seen > rank {
+                return Some(-Self::representative(i));
+            }
+        }
+        seen += self.zeros;
+        if seen > rank {
+            return Some(0.0);
+        }
+        for (&i, &c) in &self.positive {
+            seen += c;
+            if seen > rank {
+                return Some(Self::representative(i));
+            }
+        }
+        None
+    }
+
+    pub fn bytes(&self) -> usize {
+        8 + 12 * (self.positive.len() + self.negative.len())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use proptest::prelude::*;
+
+    fn exact(values: &mut [f64], p: f64) -> f64 {
+        values.sort_by(f64::total_cmp);
+        values[(p * (values.len() - 1) as f64).floor() as usize]
+    }
+
+    proptest! {
+        #[test]
+        fn within_one_percent_of_the_exact_quantile_and_split_independent(
+            values in prop::collection::vec(prop_oneof![-1e6f64..1e6, 0.001f64..10.0, Just(0.0)], 1..300),
+            p in 0.0f64..=1.0,
+            split in any::<prop::sample::Index>(),
+        ) {
+            let mut whole = Quantiles::default();
+            values.iter().for_each(|&v| whole.insert(v));
+            let got = whole.quantile(p).unwrap();
+            let want = exact(&mut values.clone(), p);
+            if want.abs() < MIN_MAGNITUDE {
+                prop_assert!(got.abs() < MIN_MAGNITUDE * 1.01 || got == 0.0);
+            } else {
+                prop_assert!((got - want).abs() <= RELATIVE_ACCURACY * want.abs() * 1.000_001, "p={} got {} want {}", p, got, want);
+            }
+            let at = split.index(values.len() + 1);
+            let (mut a, mut b) = (Quantiles::default(), Quantiles::default());
+            values[..at].iter().for_each(|&v| a.insert(v));
+            values[at..].iter().for_each(|&v| b.insert(v));
+            b.merge(&a);
+            prop_assert_eq!(b, whole);
+        }
+    }
+}
