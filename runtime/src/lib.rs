@@ -1,7 +1,11 @@
 //! The featc runtime. So far: the aggregate library that every layer (batch, stream, serving
-//! merge, training sets) computes with, and the scalar values it works on.
+//! merge, training sets) computes with, expression evaluation, and the keyed window operators of
+//! the streaming plan with per-key lateness and lookups as of a time.
 // A panic is a bug the user sees: the product code uses `?` and diagnostics, tests may unwrap.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregate;
+pub mod eval;
+pub mod group;
 pub mod value;
+pub mod window;

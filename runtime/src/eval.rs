@@ -1,0 +1,284 @@
+//! A checked featc expression and a row of values in, a value out: filters, aggregate arguments
+//! and derived features, with the semantics of `docs/language.md` (section 9).
+
+use std::sync::Arc;
+
+use featc::syntax::ast::{BinOp, Expr, ExprKind, UnaryOp};
+use featc::types::Ty;
+
+use crate::value::Value;
+
+/// An expression with its names resolved to row positions.
+#[derive(Debug, Clone)]
+pub enum Compiled {
+    Lit(Value),
+    Col(usize),
+    Call(String, Vec<Compiled>),
+    Unary(UnaryOp, Box<Compiled>),
+    Binary(BinOp, Box<Compiled>, Box<Compiled>),
+    InList(Box<Compiled>, Vec<Compiled>, bool),
+    IsNull(Box<Compiled>, bool),
+    Cast(Box<Compiled>, Ty),
+    If(Box<Compiled>, Box<Compiled>, Box<Compiled>),
+}
+
+/// Resolves every name with `resolve` (a column or feature position). Fails on a name that does
+/// not resolve, which a checked spec never has.
+pub fn compile(e: &Expr, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<Compiled, String> {
+    let c = |x: &Expr| compile(x, resolve).map(Box::new);
+    Ok(match &e.kind {
+        ExprKind::Int(v) => Compiled::Lit(Value::I64(*v)),
+        ExprKind::Float(v) => Compiled::Lit(Value::F64(*v)),
+        ExprKind::Str(s) => Compiled::Lit(Value::Str(Arc::from(s.as_str()))),
+        ExprKind::Bool(b) => Compiled::Lit(Value::Bool(*b)),
+        ExprKind::Null | ExprKind::Duration(_) => Compiled::Lit(Value::Null),
+        ExprKind::Name(id) => Compiled::Col(resolve(&id.name).ok_or_else(|| format!("unknown name `{}`", id.name))?),
+        ExprKind::Call { func, args } => {
+            Compiled::Call(func.name.clone(), args.iter().map(|a| compile(a, resolve)).collect::<Result<_, _>>()?)
+        }
+        ExprKind::Unary { op, expr } => Compiled::Unary(*op, c(expr)?),
+        ExprKind::Binary { op, lhs, rhs } => Compiled::Binary(*op, c(lhs)?, c(rhs)?),
+        ExprKind::InList { expr, list, negated } => {
+            Compiled::InList(c(expr)?, list.iter().map(|a| compile(a, resolve)).collect::<Result<_, _>>()?, *negated)
+        }
+        ExprKind::IsNull { expr, negated } => Compiled::IsNull(c(expr)?, *negated),
+        ExprKind::Cast { expr, ty } => Compiled::Cast(c(expr)?, Ty::from_name(&ty.name.name).unwrap_or(Ty::String)),
+        ExprKind::If { cond, then, otherwise } => Compiled::If(c(cond)?, c(then)?, c(otherwise)?),
+    })
+}
+
+impl Compiled {
+    pub fn eval(&self, row: &[Value]) -> Value {
+        match self {
+            Compiled::Lit(v) => v.clone(),
+            Compiled::Col(i) => row.get(*i).cloned().unwrap_or(Value::Null),
+            Compiled::Call(name, args) => call(name, &args.iter().map(|a| a.eval(row)).collect::<Vec<_>>()),
+            Compiled::Unary(op, e) => match (op, e.eval(row)) {
+                (_, Value::Null) => Value::Null,
+                (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
+                (UnaryOp::Neg, Value::I64(v)) => v.checked_neg().map_or(Value::Null, Value::I64),
+                (UnaryOp::Neg, Value::F64(v)) => Value::F64(-v),
+                _ => Value::Null,
+            },
+            Compiled::Binary(op, l, r) => binary(*op, l, r, row),
+            Compiled::InList(e, list, negated) => {
+                let v = e.eval(row);
+                if v.is_null() {
+                    return Value::Null;
+                }
+                let found = list.iter().any(|item| equal(&v, &item.eval(row)) == Some(true));
+                Value::Bool(found != *negated)
+            }
+            Compiled::IsNull(e, negated) => Value::Bool(e.eval(row).is_null() != *negated),
+            Compiled::Cast(e, ty) => cast(e.eval(row), ty),
+            Compiled::If(c, t, o) => {
+                if matches!(c.eval(row), Value::Bool(true)) {
+                    t.eval(row)
+                } else {
+                    o.eval(row)
+                }
+            }
+        }
+    }
+}
+
+fn binary(op: BinOp, l: &Compiled, r: &Compiled, row: &[Value]) -> Value {
+    // Three-valued logic: `false and null` is false, `true or null` is true.
+    if matches!(op, BinOp::And | BinOp::Or) {
+        let a = l.eval(row);
+        let short = if op == BinOp::And { Value::Bool(false) } else { Value::Bool(true) };
+        if a == short {
+            return short;
+        }
+        let b = r.eval(row);
+        if b == short {
+            return short;
+        }
+        return if a.is_null() || b.is_null() { Value::Null } else { Value::Bool(op == BinOp::And) };
+    }
+    let (a, b) = (l.eval(row), r.eval(row));
+    if a.is_null() || b.is_null() {
+        return Value::Null;
+    }
+    match op {
+        BinOp::Eq => equal(&a, &b).map_or(Value::Null, Value::Bool),
+        BinOp::Ne => equal(&a, &b).map_or(Value::Null, |e| Value::Bool(!e)),
+        BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => {
+            let Some(ord) = compare(&a, &b) else { return Value::Null };
+            Value::Bool(match op {
+                BinOp::Lt => ord.is_lt(),
+                BinOp::Le => ord.is_le(),
+                BinOp::Gt => ord.is_gt(),
+                _ => ord.is_ge(),
+            })
+        }
+        BinOp::Div => match (a.as_f64(), b.as_f64()) {
+            (Some(_), Some(y)) if y == 0.0 => Value::Null,
+            (Some(x), Some(y)) => Value::F64(x / y),
+            _ => Value::Null,
+        },
+        _ => match (&a, &b) {
+            (Value::I64(x), Value::I64(y)) => {
+                let r = match op {
+                    BinOp::Add => x.checked_add(*y),
+                    BinOp::Sub => x.checked_sub(*y),
+                    BinOp::Mul => x.checked_mul(*y),
+                    _ => x.checked_rem(*y),
+                };
+                r.map_or(Value::Null, Value::I64)
+            }
+            _ => match (a.as_f64(), b.as_f64()) {
+                (Some(x), Some(y)) => match op {
+                    BinOp::Add => Value::F64(x + y),
+                    BinOp::Sub => Value::F64(x - y),
+                    BinOp::Mul => Value::F64(x * y),
+                    _ if y == 0.0 => Value::Null,
+                    _ => Value::F64(x % y),
+                },
+                _ => Value::Null,
+            },
+        },
+    }
+}
+
+/// Equality across numeric kinds; `None` when the kinds cannot compare.
+fn equal(a: &Value, b: &Value) -> Option<bool> {
+    compare(a, b).map(|o| o.is_eq())
+}
+
+fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
+    match (a, b) {
+        (Value::Null, _) | (_, Value::Null) => None,
+        (Value::I64(x), Value::I64(y)) | (Value::Ts(x), Value::Ts(y)) => Some(x.cmp(y)),
+        (Value::Str(x), Value::Str(y)) => Some(x.as_bytes().cmp(y.as_bytes())),
+        (Value::Bool(x), Value::Bool(y)) => Some(x.cmp(y)),
+        _ => a.as_f64().zip(b.as_f64()).and_then(|(x, y)| x.partial_cmp(&y)),
+    }
+}
+
+fn call(name: &str, args: &[Value]) -> Value {
+    if name == "coalesce" {
+        return args.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null);
+    }
+    let Some(a) = args.first() else { return Value::Null };
+    match (name, a) {
+        (_, Value::Null) => Value::Null,
+        ("abs", Value::I64(v)) => v.checked_abs().map_or(Value::Null, Value::I64),
+        ("abs", Value::F64(v)) => Value::F64(v.abs()),
+        ("round", Value::I64(v)) => Value::I64(*v),
+        ("round", Value::F64(v)) => Value::F64(v.round()),
+        ("sqrt", v) => v.as_f64().filter(|x| *x >= 0.0).map_or(Value::Null, |x| Value::F64(x.sqrt())),
+        ("ln", v) => v.as_f64().filter(|x| *x > 0.0).map_or(Value::Null, |x| Value::F64(x.ln())),
+        ("lower", Value::Str(s)) => Value::Str(Arc::from(s.to_lowercase().as_str())),
+        ("upper", Value::Str(s)) => Value::Str(Arc::from(s.to_uppercase().as_str())),
+        ("length", Value::Str(s)) => Value::I64(s.chars().count() as i64),
+        _ => Value::Null,
+    }
+}
+
+fn cast(v: Value, to: &Ty) -> Value {
+    match (v, to) {
+        (Value::Null, _) => Value::Null,
+        (Value::I64(x), Ty::F64) => Value::F64(x as f64),
+        (Value::F64(x), Ty::I64) => Value::I64(x as i64),
+        (Value::Bool(b), Ty::I64) => Value::I64(i64::from(b)),
+        (Value::Bool(b), Ty::F64) => Value::F64(if b { 1.0 } else { 0.0 }),
+        (Value::I64(x), Ty::Timestamp) => Value::Ts(x),
+        (Value::Ts(x), Ty::I64) => Value::I64(x),
+        (Value::Str(s), Ty::I64) => s.parse().map_or(Value::Null, Value::I64),
+        (Value::Str(s), Ty::F64) => s.parse::<f64>().ok().filter(|x| x.is_finite()).map_or(Value::Null, Value::F64),
+        (Value::Str(s), Ty::Bool) => match &*s {
+            "true" => Value::Bool(true),
+            "false" => Value::Bool(false),
+            _ => Value::Null,
+        },
+        (v @ Value::Str(_), Ty::String) => v,
+        (Value::Ts(ms), Ty::String) => Value::Str(Arc::from(rfc3339(ms).as_str())),
+        (Value::F64(x), Ty::String) => Value::Str(Arc::from(format!("{x:?}").as_str())),
+        (Value::I64(x), Ty::String) => Value::Str(Arc::from(x.to_string().as_str())),
+        (Value::Bool(b), Ty::String) => Value::Str(Arc::from(b.to_string().as_str())),
+        (v, t) if kind_of(&v) == Some(t.clone()) => v,
+        _ => Value::Null,
+    }
+}
+
+fn kind_of(v: &Value) -> Option<Ty> {
+    Some(match v {
+        Value::Bool(_) => Ty::Bool,
+        Value::I64(_) => Ty::I64,
+        Value::F64(_) => Ty::F64,
+        Value::Str(_) => Ty::String,
+        Value::Ts(_) => Ty::Timestamp,
+        _ => return None,
+    })
+}
+
+/// Milliseconds since the epoch as RFC 3339 in UTC: `2024-01-31T12:00:00.000Z`.
+pub fn rfc3339(ms: i64) -> String {
+    let days = ms.div_euclid(86_400_000);
+    let in_day = ms.rem_euclid(86_400_000);
+    // Days to civil date (Howard Hinnant's algorithm).
+    let z = days + 719_468;
+    let era = z.div_euclid(146_097);
+    let doe = z.rem_euclid(146_097);
+    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
+    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+    let mp = (5 * doy + 2) / 153;
+    let day = doy - (153 * mp + 2) / 5 + 1;
+    let month = if mp < 10 { mp + 3 } else { mp - 9 };
+    let year = yoe + era * 400 + i64::from(month <= 2);
+    format!(
+        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
+        in_day / 3_600_000,
+        in_day / 60_000 % 60,
+        in_day / 1000 % 60,
+        in_day % 1000
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use featc::source::FileId;
+
+    fn eval(text: &str, row: &[Value]) -> Value {
+        let (module, problems) = featc::syntax::parse(FileId(0), &format!("features g(e) from s {{ x = {text} }}"));
+        assert!(problems.is_empty(), "{problems:?}");
+        let featc::syntax::ast::Item::Group(g) = &module.items[0] else { panic!() };
+        let names = ["a", "b", "s", "n"];
+        let c = compile(&g.features[0].expr, &|n| names.iter().position(|x| *x == n)).unwrap();
+        c.eval(row)
+    }
+
+    #[test]
+    fn operators_follow_the_language_semantics() {
+        let row = [Value::I64(7), Value::F64(2.0), Value::from("Hello"), Value::Null];
+        assert_eq!(eval("a / 2", &row), Value::F64(3.5));
+        assert_eq!(eval("a / 0", &row), Value::Null);
+        assert_eq!(eval("a % 0", &row), Value::Null);
+        assert_eq!(eval("-a % 4", &row), Value::I64(-3));
+        assert_eq!(eval("a + b", &row), Value::F64(9.0));
+        assert_eq!(eval("n + 1", &row), Value::Null);
+        assert_eq!(eval("n > 1 or a > 1", &row), Value::Bool(true));
+        assert_eq!(eval("n > 1 and a > 100", &row), Value::Bool(false));
+        assert_eq!(eval("n > 1 and a > 1", &row), Value::Null);
+        assert_eq!(eval("a in (1, 7.0)", &row), Value::Bool(true));
+        assert_eq!(eval("n in (1)", &row), Value::Null);
+        assert_eq!(eval("a not in (null)", &row), Value::Bool(true));
+        assert_eq!(eval("if n > 0 then 1 else 2", &row), Value::I64(2));
+        assert_eq!(eval("coalesce(n, b)", &row), Value::F64(2.0));
+        assert_eq!(eval("length(lower(s))", &row), Value::I64(5));
+        assert_eq!(eval("\"42\" as i64 + 1", &row), Value::I64(43));
+        assert_eq!(eval("\"4x\" as i64", &row), Value::Null);
+        assert_eq!(eval("2.9 as i64", &row), Value::I64(2));
+        assert_eq!(eval("sqrt(-1.0)", &row), Value::Null);
+        assert_eq!(eval("round(2.5)", &row), Value::F64(3.0));
+        assert_eq!(eval("0 as timestamp as string", &row), Value::from("1970-01-01T00:00:00.000Z"));
+    }
+
+    #[test]
+    fn timestamps_format_as_rfc3339() {
+        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
+        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
+    }
+}

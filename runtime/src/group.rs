@@ -1,0 +1,206 @@
+//! A group of the feature IR and rows of events in, per-key window state, dead letters and
+//! feature vectors as of a time out: the keyed part of the streaming plan.
+
+use std::collections::HashMap;
+
+use featc::check::WindowSpec;
+use featc::ir::{FeatureIr, IrGroup};
+use featc::types::Ty;
+
+use crate::aggregate::{AggSpec, Partial};
+use crate::eval::{Compiled, compile};
+use crate::value::Value;
+use crate::window::{WindowAggs, WindowState};
+
+/// An event the stream did not count, with why.
+#[derive(Debug, Clone, PartialEq)]
+pub struct DeadLetter {
+    pub reason: String,
+    pub row: Vec<Value>,
+}
+
+#[derive(Debug, Clone)]
+struct AggRuntime {
+    name: String,
+    spec: AggSpec,
+    integer: bool,
+    value: Option<Compiled>,
+    predicate: Option<usize>,
+    window: usize,
+    /// Position within its window's partials.
+    slot: usize,
+}
+
+/// The streaming state of one feature group.
+#[derive(Debug, Clone)]
+pub struct GroupRuntime {
+    pub name: String,
+    /// Source columns the group reads, in the order rows hold them.
+    pub columns: Vec<String>,
+    /// Feature names, in declaration order.
+    pub outputs: Vec<String>,
+    key_cols: Vec<usize>,
+    ts_col: usize,
+    lateness_ms: u64,
+    filter: Option<Compiled>,
+    predicates: Vec<Compiled>,
+    windows: Vec<(WindowSpec, WindowAggs)>,
+    aggs: Vec<AggRuntime>,
+    /// Derived features: output position and expression over the feature vector.
+    derived: Vec<(usize, Compiled)>,
+    state: HashMap<Vec<Value>, KeyState>,
+    dead_letters: Vec<DeadLetter>,
+    accepted: u64,
+}
+
+#[derive(Debug, Clone)]
+struct KeyState {
+    max_ts: i64,
+    windows: Vec<WindowState>,
+}
+
+impl GroupRuntime {
+    /// Compiles a group of the IR. Fails only on an IR that did not come from a checked spec.
+    pub fn new(ir: &FeatureIr, group: &IrGroup) -> Result<GroupRuntime, String> {
+        let source = ir.sources.get(group.source).ok_or("group without source")?;
+        let columns = group.columns.clone();
+        let col = |name: &str| columns.iter().position(|c| c == name);
+        let key_cols = group.keys.iter().map(|k| col(&k.name).ok_or("key not projected")).collect::<Result<_, _>>()?;
+        let ts_col = col(&source.event_time).ok_or("event time not projected")?;
+        let filter = group.filter.as_ref().map(|f| compile(f, &col)).transpose()?;
+        let predicates = group.predicates.iter().map(|p| compile(p, &col)).collect::<Result<_, _>>()?;
+        let mut windows: Vec<(WindowSpec, WindowAggs)> =
+            group.windows.iter().map(|w| (w.spec, WindowAggs { specs: Vec::new() })).collect();
+        let mut aggs = Vec::with_capacity(group.aggregates.len());
+        for a in &group.aggregates {
+            let spec = AggSpec::new(a.kind, a.param);
+            let integer = a.input.as_ref().is_some_and(|t| t.ty == Ty::I64);
+            let window = windows.get_mut(a.window).ok_or("aggregate without window")?;
+            window.1.specs.push((spec, integer));
+            aggs.push(AggRuntime {
+                name: a.name.clone(),
+                spec,
+                integer,
+                value: a.value.as_ref().map(|v| compile(v, &col)).transpose()?,
+                predicate: a.predicate,
+                window: a.window,
+                slot: window.1.specs.len() - 1,
+            });
+        }
+        let outputs = group.outputs.clone();
+        let out = |name: &str| outputs.iter().position(|o| o == name);
+        let derived = group
+            .derived
+            .iter()
+            .map(|d| Ok((out(&d.name).ok_or("derived feature not in outputs")?, compile(&d.expr, &out)?)))
+            .collect::<Result<_, String>>()?;
+        Ok(GroupRuntime {
+            name: group.name.clone(),
+            columns,
+            outputs,
+            key_cols,
+            ts_col,
+            lateness_ms: source.lateness_ms,
+            filter,
+            predicates,
+            windows,
+            aggs,
+            derived,
+            state: HashMap::new(),
+            dead_letters: Vec::new(),
+            accepted: 0,
+        })
+    }
+
+    /// Processes one event, a row of values in [`GroupRuntime::columns`] order.
+    pub fn process(&mut self, row: Vec<Value>) {
+        let Some(Value::Ts(ts)) = row.get(self.ts_col).cloned() else {
+            self.dead_letters.push(DeadLetter { reason: "missing event time".to_owned(), row });
+            return;
+        };
+        if let Some(f) = &self.filter
+            && f.eval(&row) != Value::Bool(true)
+        {
+            return;
+        }
+        let key: Vec<Value> = self.key_cols.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect();
+        if key.iter().any(Value::is_null) {
+            self.dead_letters.push(DeadLetter { reason: "null key".to_owned(), row });
+            return;
+        }
+        let lateness = i64::try_from(self.lateness_ms).unwrap_or(i64::MAX);
+        let windows = &self.windows;
+        let entry = self.state.entry(key).or_insert_with(|| KeyState {
+            max_ts: i64::MIN,
+            windows: windows.iter().map(|(spec, aggs)| WindowState::new(*spec, aggs)).collect(),
+        });
+        if entry.max_ts != i64::MIN && ts < entry.max_ts.saturating_sub(lateness) {
+            let behind = entry.max_ts - ts;
+            self.dead_letters.push(DeadLetter {
+                reason: format!("late: {behind} ms behind the key's latest event, lateness is {} ms", self.lateness_ms),
+                row,
+            });
+            return;
+        }
+        entry.max_ts = entry.max_ts.max(ts);
+        self.accepted += 1;
+        let matched: Vec<bool> = self.predicates.iter().map(|p| p.eval(&row) == Value::Bool(true)).collect();
+        let values: Vec<Option<Value>> = self.aggs.iter().map(|a| a.value.as_ref().map(|v| v.eval(&row))).collect();
+        for (w, (spec, aggs)) in self.windows.iter().enumerate() {
+            let members: Vec<usize> = (0..self.aggs.len()).filter(|&i| self.aggs[i].window == w).collect();
+            let runtime = &self.aggs;
+            entry.windows[w].add(*spec, aggs, ts, entry.max_ts, self.lateness_ms, |partials| {
+                for &i in &members {
+                    let a = &runtime[i];
+                    if a.predicate.is_some_and(|p| !matched.get(p).copied().unwrap_or(false)) {
+                        continue;
+                    }
+                    if let Some(p) = partials.get_mut(a.slot) {
+                        p.update(a.spec, ts, values[i].as_ref());
+                    }
+                }
+            });
+        }
+    }
+
+    /// The feature vector of `key` as of `t`, derived features included. `None` for a key never
+    /// seen; an error for a time before the key's latest event.
+    pub fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        let Some(state) = self.state.get(key) else { return Ok(None) };
+        if t < state.max_ts {
+            return Err(format!(
+                "{t} is before the key's latest event ({}); past values come from the batch view",
+                state.max_ts
+            ));
+        }
+        let window_partials: Vec<Vec<Partial>> =
+            self.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect();
+        let mut vector = vec![Value::Null; self.outputs.len()];
+        for a in &self.aggs {
+            let value = window_partials
+                .get(a.window)
+                .and_then(|p| p.get(a.slot))
+                .map_or_else(|| Partial::new(a.spec, a.integer).finalize(a.spec), |p| p.finalize(a.spec));
+            if let Some(i) = self.outputs.iter().position(|o| *o == a.name) {
+                vector[i] = value;
+            }
+        }
+        for (i, expr) in &self.derived {
+            vector[*i] = expr.eval(&vector);
+        }
+        Ok(Some(vector))
+    }
+
+    pub fn dead_letters(&self) -> &[DeadLetter] {
+        &self.dead_letters
+    }
+
+    /// Events counted, and events dead-lettered.
+    pub fn counters(&self) -> (u64, u64) {
+        (self.accepted, self.dead_letters.len() as u64)
+    }
+
+    pub fn keys(&self) -> impl Iterator<Item = &Vec<Value>> {
+        self.state.keys()
+    }
+}
