@@ -113,7 +113,7 @@ fn binary(op: BinOp, l: &Compiled, r: &Compiled, row: &[Value]) -> Value {
             })
         }
         BinOp::Div => match (a.as_f64(), b.as_f64()) {
-            (Some(_), Some(y)) if y == 0.0 => Value::Null,
+            (Some(_), Some(0.0)) => Value::Null,
             (Some(x), Some(y)) => Value::F64(x / y),
             _ => Value::Null,
         },
