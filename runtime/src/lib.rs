@@ -5,7 +5,9 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregate;
+pub mod decode;
 pub mod eval;
 pub mod group;
+pub mod log;
 pub mod value;
 pub mod window;
