@@ -4,6 +4,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 mod files;
+mod runtime_cmds;
 
 use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
@@ -72,6 +73,47 @@ enum Command {
         #[arg(long)]
         cutoff_ms: Option<i64>,
     },
+    /// Run a project: replay each source's log from offset 0 through the plan, then follow it.
+    ///
+    /// The embedded log of each source lives under `--data-dir` (default: `.featc` in the
+    /// project); an empty log is first seeded from the source's history files.
+    Run {
+        /// The project folder.
+        paths: Vec<PathBuf>,
+        /// The target to run.
+        #[arg(long, value_enum)]
+        target: TargetArg,
+        /// Stop once the logs are drained instead of following them.
+        #[arg(long)]
+        until_caught_up: bool,
+        /// Where the logs, state and dead letters live.
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Print the feature vector of a key as of a time (default: its latest event), as JSON.
+    Get {
+        /// The project folder.
+        paths: Vec<PathBuf>,
+        /// A key field and its value, e.g. `--key user_id=u00042`; one per key field.
+        #[arg(long = "key", required = true)]
+        keys: Vec<String>,
+        /// As of this time: RFC 3339, or milliseconds since the epoch.
+        #[arg(long)]
+        at: Option<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Work with the embedded log.
+    #[command(subcommand)]
+    Log(LogCommand),
+    /// Write the sample data of an example (deterministic) into `examples/<name>/data`.
+    ExampleData {
+        /// `fraud` or `recsys`.
+        example: String,
+        /// The folder holding the examples.
+        #[arg(long, default_value = "examples")]
+        dir: PathBuf,
+    },
     /// Print the page of a diagnostic code, e.g. `featc explain E0301`.
     Explain {
         /// The code, e.g. E0301 or W0003.
@@ -83,6 +125,23 @@ enum Command {
 enum Format {
     Human,
     Json,
+}
+
+#[derive(Debug, Subcommand)]
+enum LogCommand {
+    /// Append events from Parquet, CSV or NDJSON files to a source's log.
+    Append {
+        /// The project folder.
+        project: PathBuf,
+        /// The source whose log receives the events.
+        #[arg(long)]
+        source: String,
+        /// The files to append, in order.
+        #[arg(required = true)]
+        files: Vec<PathBuf>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -128,6 +187,14 @@ fn main() -> ExitCode {
         Command::Plan { paths, target, format, emit, dialect, cutoff_ms } => {
             plan(&paths, target, format, emit, dialect, cutoff_ms)
         }
+        Command::Run { paths, target, until_caught_up, data_dir } => {
+            runtime_cmds::run(&paths, target == TargetArg::Lambda, data_dir, until_caught_up)
+        }
+        Command::Get { paths, keys, at, data_dir } => runtime_cmds::get(&paths, &keys, at.as_deref(), data_dir),
+        Command::Log(LogCommand::Append { project, source, files, data_dir }) => {
+            runtime_cmds::log_append(&[project], &source, &files, data_dir)
+        }
+        Command::ExampleData { example, dir } => runtime_cmds::example_data(&example, &dir),
         Command::Explain { code } => explain(&code),
     };
     match result {

@@ -193,3 +193,80 @@ fn fmt_refuses_a_file_that_does_not_parse() {
         Some("source s {\n    lateness 5 minutes\n}\n")
     );
 }
+
+/// The recsys example's sample data, read independently of the runtime: per (user, category),
+/// the counts of each event type among views, clicks and purchases.
+fn recsys_counts() -> std::collections::HashMap<(String, String), (i64, i64, i64)> {
+    let text = std::fs::read_to_string(root().join("examples/recsys/data/user_events.ndjson")).expect("sample data");
+    let mut counts = std::collections::HashMap::new();
+    for line in text.lines() {
+        let v: serde_json::Value = serde_json::from_str(line).expect("NDJSON line");
+        let key =
+            (v["user_id"].as_str().unwrap_or("").to_owned(), v["product_category"].as_str().unwrap_or("").to_owned());
+        let e: &mut (i64, i64, i64) = counts.entry(key).or_default();
+        match v["event_type"].as_str() {
+            Some("view") => e.0 += 1,
+            Some("click") => e.1 += 1,
+            Some("purchase") => e.2 += 1,
+            _ => {}
+        }
+    }
+    counts
+}
+
+#[test]
+fn run_replays_the_example_and_get_serves_its_features() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8 path");
+    let run =
+        featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let stderr = text(&run.stderr);
+    assert!(stderr.contains("seeded log `user_events` with 20000 events"), "{stderr}");
+    assert!(stderr.contains("replayed 20000 events"), "{stderr}");
+
+    let counts = recsys_counts();
+    let mut keys: Vec<_> = counts.keys().cloned().collect();
+    keys.sort();
+    for (user, category) in keys.iter().step_by(97).take(12) {
+        let out = featc(
+            &[
+                "get",
+                "examples/recsys",
+                "--key",
+                &format!("user_id={user}"),
+                "--key",
+                &format!("product_category={category}"),
+                "--data-dir",
+                data_dir,
+            ],
+            &root(),
+        );
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+        let f = &v[0]["features"];
+        let (views, clicks, purchases) = counts[&(user.clone(), category.clone())];
+        assert_eq!(
+            (f["views"].as_i64(), f["clicks"].as_i64(), f["purchases"].as_i64()),
+            (Some(views), Some(clicks), Some(purchases)),
+            "{user}/{category}"
+        );
+        assert_eq!(f["preference_score"].as_f64(), Some((purchases * 10 + clicks * 2 + views) as f64));
+    }
+    // The second run reads the existing log; it does not seed it again.
+    let again =
+        featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root());
+    assert!(!text(&again.stderr).contains("seeded"), "{}", text(&again.stderr));
+}
+
+#[test]
+fn example_data_is_what_the_deterministic_generator_writes() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    for (example, file) in [("fraud", "transactions.parquet"), ("recsys", "user_events.ndjson")] {
+        let out = featc(&["example-data", example, "--dir", dir.path().to_str().expect("utf-8")], &root());
+        assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+        let fresh = std::fs::read(dir.path().join(example).join("data").join(file)).expect("generated");
+        let bundled = std::fs::read(root().join("examples").join(example).join("data").join(file)).expect("bundled");
+        assert!(fresh == bundled, "examples/{example}/data/{file} differs from the generator's output");
+    }
+}

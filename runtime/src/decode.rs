@@ -68,10 +68,16 @@ fn cell(a: &dyn Array, r: usize, ty: &Ty) -> Result<Value, String> {
         (Ty::F64, DataType::Int64) => Value::F64(a.as_primitive::<arrow::datatypes::Int64Type>().value(r) as f64),
         (Ty::Timestamp, DataType::Timestamp(unit, _)) => {
             let raw = match unit {
-                TimeUnit::Second => a.as_primitive::<arrow::datatypes::TimestampSecondType>().value(r).checked_mul(1000),
+                TimeUnit::Second => {
+                    a.as_primitive::<arrow::datatypes::TimestampSecondType>().value(r).checked_mul(1000)
+                }
                 TimeUnit::Millisecond => Some(a.as_primitive::<arrow::datatypes::TimestampMillisecondType>().value(r)),
-                TimeUnit::Microsecond => Some(a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(r) / 1000),
-                TimeUnit::Nanosecond => Some(a.as_primitive::<arrow::datatypes::TimestampNanosecondType>().value(r) / 1_000_000),
+                TimeUnit::Microsecond => {
+                    Some(a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>().value(r) / 1000)
+                }
+                TimeUnit::Nanosecond => {
+                    Some(a.as_primitive::<arrow::datatypes::TimestampNanosecondType>().value(r) / 1_000_000)
+                }
             };
             timestamp(raw)?
         }

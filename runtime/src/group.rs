@@ -191,6 +191,11 @@ impl GroupRuntime {
         Ok(Some(vector))
     }
 
+    /// Adds events rejected before they reached the group (at decode).
+    pub fn record_dead_letters(&mut self, dead: Vec<DeadLetter>) {
+        self.dead_letters.extend(dead);
+    }
+
     pub fn dead_letters(&self) -> &[DeadLetter] {
         &self.dead_letters
     }
@@ -198,6 +203,16 @@ impl GroupRuntime {
     /// Events counted, and events dead-lettered.
     pub fn counters(&self) -> (u64, u64) {
         (self.accepted, self.dead_letters.len() as u64)
+    }
+
+    /// The latest event time seen for a key.
+    pub fn latest(&self, key: &[Value]) -> Option<i64> {
+        self.state.get(key).map(|s| s.max_ts)
+    }
+
+    /// The names of the key columns, in key order.
+    pub fn key_names(&self) -> Vec<&str> {
+        self.key_cols.iter().filter_map(|&i| self.columns.get(i).map(String::as_str)).collect()
     }
 
     pub fn keys(&self) -> impl Iterator<Item = &Vec<Value>> {

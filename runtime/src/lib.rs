@@ -7,7 +7,10 @@
 pub mod aggregate;
 pub mod decode;
 pub mod eval;
+pub mod generate;
 pub mod group;
+pub mod history;
+pub mod kappa;
 pub mod log;
 pub mod value;
 pub mod window;

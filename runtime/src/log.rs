@@ -135,7 +135,8 @@ impl EventSource for LogReader {
             };
             let path = self.log.dir.join(segment.file_name());
             let file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let reader = StreamReader::try_new(BufReader::new(file), None).map_err(|e| format!("corrupt segment {}: {e}", path.display()))?;
+            let reader = StreamReader::try_new(BufReader::new(file), None)
+                .map_err(|e| format!("corrupt segment {}: {e}", path.display()))?;
             self.current = Some((segment, segment.start, reader));
         }
     }
@@ -185,7 +186,8 @@ mod tests {
         log.append(&[batch(9..10)]).unwrap();
         assert_eq!(reader.next_batch().unwrap().map(|(o, b)| (o, b.num_rows())), Some((9, 1)));
         // A segment left half-written by a crash is invisible.
-        fs::write(dir.join("events").join(".00000000000000000010-00000000000000000020.arrows.tmp"), b"partial").unwrap();
+        fs::write(dir.join("events").join(".00000000000000000010-00000000000000000020.arrows.tmp"), b"partial")
+            .unwrap();
         assert_eq!(log.end().unwrap(), 10);
         assert!(Log::open(&dir, "../escape").is_err());
         let _ = fs::remove_dir_all(&dir);

@@ -1,0 +1,220 @@
+//! `featc run`, `get`, `log append` and `example-data`: the CLI's side of the runtime.
+
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+use std::sync::Arc;
+
+use featc_runtime::kappa::{KappaRunner, json_value};
+use featc_runtime::value::Value;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::files;
+
+/// Checks a project and lowers it; diagnostics are printed and `Err(1)` returned on errors.
+fn load_ir(paths: &[PathBuf]) -> Result<Result<(featc::ir::FeatureIr, PathBuf), ExitCode>, String> {
+    let projects = files::projects(paths)?;
+    let [project] = projects.as_slice() else {
+        return Err(format!("one project at a time; found {} folders of .feat files", projects.len()));
+    };
+    let sources = files::load(project)?;
+    let checked = featc::check_project(&sources, &featc::Options { targets: vec![featc::Target::Kappa] });
+    if checked.has_errors() {
+        eprint!("{}", featc::diagnostic::render::render(&checked.diagnostics, &sources, false));
+        eprintln!("the project has errors");
+        return Ok(Err(ExitCode::from(1)));
+    }
+    let dir = project.first().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(Ok((featc::ir::lower(&checked.project), dir)))
+}
+
+fn open_runner(
+    paths: &[PathBuf],
+    data_dir: Option<PathBuf>,
+    quiet: bool,
+) -> Result<Result<KappaRunner, ExitCode>, String> {
+    let (ir, dir) = match load_ir(paths)? {
+        Ok(x) => x,
+        Err(code) => return Ok(Err(code)),
+    };
+    let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
+    let (runner, seeded) = KappaRunner::open(ir, &dir, &data_dir)?;
+    if !quiet {
+        for line in seeded {
+            eprintln!("{line}");
+        }
+    }
+    Ok(Ok(runner))
+}
+
+fn catch_up(runner: &mut KappaRunner, quiet: bool) -> Result<featc_runtime::kappa::ReplayReport, String> {
+    let total = runner.backlog()?;
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template("replay {bar:40} {pos}/{len} events, {per_sec}, eta {eta}")
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    let report = runner.catch_up(|n| bar.inc(n))?;
+    bar.finish_and_clear();
+    Ok(report)
+}
+
+pub(crate) fn run(
+    paths: &[PathBuf],
+    lambda: bool,
+    data_dir: Option<PathBuf>,
+    until_caught_up: bool,
+) -> Result<ExitCode, String> {
+    if lambda {
+        return Err(
+            "the Lambda runtime (batch layer, speed layer, serving merge) is not built yet; run `--target kappa`"
+                .to_owned(),
+        );
+    }
+    let mut runner = match open_runner(paths, data_dir, false)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    let started = std::time::Instant::now();
+    let report = catch_up(&mut runner, false)?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "replayed {} events in {seconds:.2} s: {} counted, {} dead-lettered, {} keys",
+        report.events, report.accepted, report.dead_letters, report.keys
+    );
+    for g in runner.groups() {
+        let (accepted, dead) = g.counters();
+        eprintln!("  group {}: {} keys, {accepted} events counted, {dead} dead-lettered", g.name, g.keys().count());
+    }
+    for path in runner.write_dead_letters()? {
+        eprintln!("  dead letters: {}", path.display());
+    }
+    if until_caught_up {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("following the logs (Ctrl-C to stop)");
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let report = catch_up(&mut runner, true)?;
+        if report.events > 0 {
+            eprintln!("read {} new events", report.events);
+            runner.write_dead_letters()?;
+        }
+    }
+}
+
+/// `--key name=value`: the value typed like the key column.
+fn key_value(text: &str, ty: &featc::types::Ty) -> Value {
+    match ty {
+        featc::types::Ty::I64 => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::I64),
+        featc::types::Ty::Bool => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::Bool),
+        _ => Value::Str(Arc::from(text)),
+    }
+}
+
+pub(crate) fn get(
+    paths: &[PathBuf],
+    keys: &[String],
+    at: Option<&str>,
+    data_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let pairs: Vec<(&str, &str)> = keys
+        .iter()
+        .map(|k| k.split_once('=').ok_or_else(|| format!("`--key {k}`: write name=value")))
+        .collect::<Result<_, _>>()?;
+    let at_ms = at
+        .map(|t| {
+            t.parse::<i64>()
+                .ok()
+                .or_else(|| featc_runtime::decode::parse_rfc3339(t))
+                .ok_or(format!("`--at {t}`: an RFC 3339 time or milliseconds"))
+        })
+        .transpose()?;
+    let mut runner = match open_runner(paths, data_dir, true)? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    catch_up(&mut runner, true)?;
+    let mut results = Vec::new();
+    for (gi, g) in runner.groups().iter().enumerate() {
+        let names = g.key_names();
+        if names.len() != pairs.len() || !names.iter().all(|n| pairs.iter().any(|(k, _)| k == n)) {
+            continue;
+        }
+        let ir_group = &runner.ir().groups[gi];
+        let key: Vec<Value> = ir_group
+            .keys
+            .iter()
+            .map(|k| key_value(pairs.iter().find(|(n, _)| *n == k.name).map_or("", |(_, v)| v), &k.ty.ty))
+            .collect();
+        let Some(latest) = g.latest(&key) else {
+            results.push(serde_json::json!({ "group": g.name, "found": false }));
+            continue;
+        };
+        let t = at_ms.unwrap_or(latest);
+        let vector = g.lookup(&key, t)?.unwrap_or_default();
+        let features: serde_json::Map<String, serde_json::Value> =
+            g.outputs.iter().cloned().zip(vector.iter().map(json_value)).collect();
+        results.push(serde_json::json!({
+            "group": g.name,
+            "found": true,
+            "as_of": featc_runtime::eval::rfc3339(t),
+            "features": features,
+        }));
+    }
+    if results.is_empty() {
+        return Err(format!(
+            "no feature group is keyed by {}",
+            pairs.iter().map(|(k, _)| *k).collect::<Vec<_>>().join(", ")
+        ));
+    }
+    println!("{}", serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn log_append(
+    paths: &[PathBuf],
+    source: &str,
+    files: &[PathBuf],
+    data_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let (ir, dir) = match load_ir(paths)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let Some(src) = ir.sources.iter().find(|s| s.name == source) else {
+        return Err(format!("no source `{source}` in the project"));
+    };
+    let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
+    let log = featc_runtime::log::Log::open(&data_dir.join("log"), &src.topic)?;
+    for file in files {
+        let name = file.to_string_lossy();
+        let format =
+            featc::check::FileFormat::from_path(&name).ok_or(format!("{name}: say .parquet, .csv or .ndjson"))?;
+        let mut one = src.clone();
+        one.history = Some(featc::check::HistoryFiles { glob: name.into_owned(), format });
+        let batches = featc_runtime::history::read(Path::new(""), &one)?;
+        let (start, end) = log.append(&batches)?;
+        eprintln!(
+            "appended {} events from {} to log `{}` (offsets {start}..{end})",
+            end - start,
+            file.display(),
+            src.topic
+        );
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn example_data(example: &str, dir: &Path) -> Result<ExitCode, String> {
+    let out = dir.join(example).join("data");
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    match example {
+        "fraud" => {
+            let batch = featc_runtime::generate::fraud(20_000, 7)?;
+            featc_runtime::generate::write_parquet(&out.join("transactions.parquet"), &batch)?;
+        }
+        "recsys" => featc_runtime::generate::recsys_ndjson(&out.join("user_events.ndjson"), 20_000, 11)?,
+        other => return Err(format!("no example `{other}`: fraud or recsys")),
+    }
+    eprintln!("wrote {}", out.display());
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,172 @@
+//! A project's IR and its folders in, the Kappa plan running out: the log of each source
+//! (seeded from its history files when empty) replayed from offset 0 through every group's
+//! operators, then followed; lookups of feature vectors as of a time.
+
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+use featc::ir::{FeatureIr, IrField};
+
+use crate::decode;
+use crate::group::{DeadLetter, GroupRuntime};
+use crate::history;
+use crate::log::{EventSource, Log, LogReader};
+use crate::value::Value;
+
+/// What a replay did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ReplayReport {
+    pub events: u64,
+    pub accepted: u64,
+    pub dead_letters: u64,
+    pub keys: u64,
+}
+
+struct Stream {
+    source: usize,
+    reader: LogReader,
+    /// For each group reading this source: its index and the fields it decodes.
+    groups: Vec<(usize, Vec<IrField>)>,
+}
+
+/// The Kappa runtime of one project.
+pub struct KappaRunner {
+    ir: FeatureIr,
+    groups: Vec<GroupRuntime>,
+    streams: Vec<Stream>,
+    data_dir: PathBuf,
+}
+
+impl std::fmt::Debug for KappaRunner {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("KappaRunner").field("data_dir", &self.data_dir).finish()
+    }
+}
+
+impl KappaRunner {
+    /// Opens the logs under `data_dir/log`, seeding each empty one from the source's history
+    /// files (relative to `project_dir`). Returns the runner and what was seeded.
+    pub fn open(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
+        let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
+        let mut streams = Vec::new();
+        let mut seeded = Vec::new();
+        for (si, source) in ir.sources.iter().enumerate() {
+            let readers: Vec<(usize, Vec<IrField>)> = ir
+                .groups
+                .iter()
+                .enumerate()
+                .filter(|(_, g)| g.source == si)
+                .map(|(gi, g)| {
+                    let fields =
+                        g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect();
+                    (gi, fields)
+                })
+                .collect();
+            if readers.is_empty() {
+                continue;
+            }
+            let log = Log::open(&data_dir.join("log"), &source.topic)?;
+            if log.end()? == 0 && source.history.is_some() {
+                let batches = history::read(project_dir, source)?;
+                let (_, end) = log.append(&batches)?;
+                seeded.push(format!(
+                    "seeded log `{}` with {end} events from {}",
+                    source.topic,
+                    source.history.as_ref().map_or("", |h| h.glob.as_str())
+                ));
+            }
+            streams.push(Stream { source: si, reader: log.reader(0), groups: readers });
+        }
+        Ok((KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() }, seeded))
+    }
+
+    /// Events in the logs not read yet.
+    pub fn backlog(&self) -> Result<u64, String> {
+        let mut total = 0;
+        for s in &self.streams {
+            let log = Log::open(&self.data_dir.join("log"), &self.ir.sources[s.source].topic)?;
+            total += log.end()?.saturating_sub(s.reader.position());
+        }
+        Ok(total)
+    }
+
+    /// Reads every log to its end through the operators; `progress` is told the events read.
+    pub fn catch_up(&mut self, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
+        let mut report = ReplayReport::default();
+        for stream in &mut self.streams {
+            while let Some((_, batch)) = stream.reader.next_batch()? {
+                report.events += batch.num_rows() as u64;
+                for (gi, fields) in &stream.groups {
+                    let (rows, dead) = decode::rows(&batch, fields);
+                    let group = &mut self.groups[*gi];
+                    group.record_dead_letters(dead);
+                    for row in rows {
+                        group.process(row);
+                    }
+                }
+                progress(batch.num_rows() as u64);
+            }
+        }
+        for g in &self.groups {
+            let (accepted, dead) = g.counters();
+            report.accepted += accepted;
+            report.dead_letters += dead;
+            report.keys += g.keys().count() as u64;
+        }
+        Ok(report)
+    }
+
+    /// Writes the dead letters of every group to `data_dir/dead_letters/<group>.ndjson`, one
+    /// JSON object per event with its reason; returns the files written.
+    pub fn write_dead_letters(&self) -> Result<Vec<PathBuf>, String> {
+        let dir = self.data_dir.join("dead_letters");
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let mut written = Vec::new();
+        for g in &self.groups {
+            if g.dead_letters().is_empty() {
+                continue;
+            }
+            let path = dir.join(format!("{}.ndjson", g.name));
+            let mut out = std::io::BufWriter::new(
+                std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+            );
+            for d in g.dead_letters() {
+                writeln!(out, "{}", dead_letter_json(&g.columns, d)).map_err(|e| e.to_string())?;
+            }
+            out.flush().map_err(|e| e.to_string())?;
+            written.push(path);
+        }
+        Ok(written)
+    }
+
+    pub fn groups(&self) -> &[GroupRuntime] {
+        &self.groups
+    }
+
+    pub fn ir(&self) -> &FeatureIr {
+        &self.ir
+    }
+}
+
+fn dead_letter_json(columns: &[String], d: &DeadLetter) -> serde_json::Value {
+    let mut object = serde_json::Map::new();
+    object.insert("reason".to_owned(), serde_json::Value::String(d.reason.clone()));
+    for (c, v) in columns.iter().zip(&d.row) {
+        object.insert(c.clone(), json_value(v));
+    }
+    serde_json::Value::Object(object)
+}
+
+/// A value as JSON: numbers, strings, booleans, null; timestamps as RFC 3339 text.
+pub fn json_value(v: &Value) -> serde_json::Value {
+    use serde_json::Value as J;
+    match v {
+        Value::Null => J::Null,
+        Value::Bool(b) => J::Bool(*b),
+        Value::I64(x) => J::from(*x),
+        Value::F64(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
+        Value::Str(s) => J::String(s.to_string()),
+        Value::Ts(ms) => J::String(crate::eval::rfc3339(*ms)),
+        Value::List(items) => J::Array(items.iter().map(json_value).collect()),
+    }
+}
