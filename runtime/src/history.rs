@@ -50,37 +50,31 @@ pub fn read(base: &Path, source: &IrSource) -> Result<Vec<RecordBatch>, String> 
     for path in files(base, &history.glob)? {
         let file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
         let context = |e: &dyn std::fmt::Display| format!("{}: {e}", path.display());
-        match history.format {
-            FileFormat::Parquet => {
-                let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+        let read: Box<dyn Iterator<Item = Result<RecordBatch, arrow::error::ArrowError>>> = match history.format {
+            FileFormat::Parquet => Box::new(
+                parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
                     .map_err(|e| context(&e))?
                     .with_batch_size(BATCH_ROWS)
                     .build()
-                    .map_err(|e| context(&e))?;
-                for b in reader {
-                    batches.push(b.map_err(|e| context(&e))?);
-                }
-            }
-            FileFormat::Csv => {
-                let reader = arrow::csv::ReaderBuilder::new(text_schema(source))
+                    .map_err(|e| context(&e))?,
+            ),
+            FileFormat::Csv => Box::new(
+                arrow::csv::ReaderBuilder::new(text_schema(source))
                     .with_header(true)
                     .with_batch_size(BATCH_ROWS)
                     .build(file)
-                    .map_err(|e| context(&e))?;
-                for b in reader {
-                    batches.push(b.map_err(|e| context(&e))?);
-                }
-            }
-            FileFormat::Ndjson => {
-                let reader = arrow::json::ReaderBuilder::new(text_schema(source))
+                    .map_err(|e| context(&e))?,
+            ),
+            FileFormat::Ndjson => Box::new(
+                arrow::json::ReaderBuilder::new(text_schema(source))
                     .with_batch_size(BATCH_ROWS)
                     .with_coerce_primitive(true)
                     .build(std::io::BufReader::new(file))
-                    .map_err(|e| context(&e))?;
-                for b in reader {
-                    batches.push(b.map_err(|e| context(&e))?);
-                }
-            }
+                    .map_err(|e| context(&e))?,
+            ),
+        };
+        for batch in read {
+            batches.push(batch.map_err(|e| context(&e))?);
         }
     }
     Ok(batches)
