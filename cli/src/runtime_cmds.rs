@@ -88,6 +88,7 @@ pub(crate) fn run(
     for path in runner.write_dead_letters()? {
         eprintln!("  dead letters: {}", path.display());
     }
+    eprintln!("  state snapshot: {}", runner.snapshot()?.display());
     if until_caught_up {
         return Ok(ExitCode::SUCCESS);
     }
@@ -98,6 +99,7 @@ pub(crate) fn run(
         if report.events > 0 {
             eprintln!("read {} new events", report.events);
             runner.write_dead_letters()?;
+            runner.snapshot()?;
         }
     }
 }

@@ -13,10 +13,19 @@ use crate::value::Value;
 use crate::window::{WindowAggs, WindowState};
 
 /// An event the stream did not count, with why.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct DeadLetter {
     pub reason: String,
     pub row: Vec<Value>,
+}
+
+/// The state of a group at some log offsets (see [`crate::kappa::KappaRunner::snapshot`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct GroupSnapshot {
+    name: String,
+    keys: Vec<(Vec<Value>, KeyState)>,
+    dead_letters: Vec<DeadLetter>,
+    accepted: u64,
 }
 
 #[derive(Debug, Clone)]
@@ -53,7 +62,7 @@ pub struct GroupRuntime {
     accepted: u64,
 }
 
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 struct KeyState {
     max_ts: i64,
     windows: Vec<WindowState>,
@@ -189,6 +198,25 @@ impl GroupRuntime {
             vector[*i] = expr.eval(&vector);
         }
         Ok(Some(vector))
+    }
+
+    /// The group's whole state, keys in order, for a snapshot.
+    pub fn snapshot(&self) -> GroupSnapshot {
+        let mut keys: Vec<(Vec<Value>, KeyState)> = self.state.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        GroupSnapshot {
+            name: self.name.clone(),
+            keys,
+            dead_letters: self.dead_letters.clone(),
+            accepted: self.accepted,
+        }
+    }
+
+    /// Replaces the state with a snapshot's.
+    pub fn restore(&mut self, snapshot: GroupSnapshot) {
+        self.state = snapshot.keys.into_iter().collect();
+        self.dead_letters = snapshot.dead_letters;
+        self.accepted = snapshot.accepted;
     }
 
     /// Adds events rejected before they reached the group (at decode).

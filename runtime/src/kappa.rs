@@ -13,6 +13,14 @@ use crate::history;
 use crate::log::{EventSource, Log, LogReader};
 use crate::value::Value;
 
+/// Every group's state and the offsets it includes.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Snapshot {
+    spec_hash: String,
+    offsets: Vec<(String, u64)>,
+    groups: Vec<crate::group::GroupSnapshot>,
+}
+
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayReport {
@@ -77,7 +85,9 @@ impl KappaRunner {
             }
             streams.push(Stream { source: si, reader: log.reader(0), groups: readers });
         }
-        Ok((KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() }, seeded))
+        let mut runner = KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() };
+        seeded.extend(runner.restore()?);
+        Ok((runner, seeded))
     }
 
     /// Events in the logs not read yet.
@@ -91,11 +101,25 @@ impl KappaRunner {
     }
 
     /// Reads every log to its end through the operators; `progress` is told the events read.
-    pub fn catch_up(&mut self, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
+    pub fn catch_up(&mut self, progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
+        self.step(u64::MAX, progress)
+    }
+
+    /// Reads at most `budget` events (to the exact offset) through the operators.
+    pub fn step(&mut self, mut budget: u64, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
         let mut report = ReplayReport::default();
         for stream in &mut self.streams {
-            while let Some((_, batch)) = stream.reader.next_batch()? {
-                report.events += batch.num_rows() as u64;
+            while budget > 0 {
+                let Some((first, mut batch)) = stream.reader.next_batch()? else { break };
+                if batch.num_rows() as u64 > budget {
+                    // Stop exactly at the budget; the rest is read next time.
+                    let take = usize::try_from(budget).unwrap_or(usize::MAX);
+                    batch = batch.slice(0, take);
+                    stream.reader.seek(first + budget);
+                }
+                let n = batch.num_rows() as u64;
+                budget -= n;
+                report.events += n;
                 for (gi, fields) in &stream.groups {
                     let (rows, dead) = decode::rows(&batch, fields);
                     let group = &mut self.groups[*gi];
@@ -104,7 +128,7 @@ impl KappaRunner {
                         group.process(row);
                     }
                 }
-                progress(batch.num_rows() as u64);
+                progress(n);
             }
         }
         for g in &self.groups {
@@ -137,6 +161,55 @@ impl KappaRunner {
             written.push(path);
         }
         Ok(written)
+    }
+
+    fn snapshot_path(&self) -> PathBuf {
+        self.data_dir.join("state").join("snapshot.json")
+    }
+
+    /// Writes the state of every group with the log offset it includes, atomically
+    /// (`data_dir/state/snapshot.json`). A runner opened later resumes from there.
+    pub fn snapshot(&self) -> Result<PathBuf, String> {
+        let snapshot = Snapshot {
+            spec_hash: self.ir.spec_hash.clone(),
+            offsets: self
+                .streams
+                .iter()
+                .map(|s| (self.ir.sources[s.source].topic.clone(), s.reader.position()))
+                .collect(),
+            groups: self.groups.iter().map(GroupRuntime::snapshot).collect(),
+        };
+        let path = self.snapshot_path();
+        let dir = path.parent().unwrap_or(&self.data_dir);
+        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        let tmp = dir.join(".snapshot.json.tmp");
+        let bytes = serde_json::to_vec(&snapshot).map_err(|e| e.to_string())?;
+        std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot publish the snapshot: {e}"))?;
+        Ok(path)
+    }
+
+    /// Loads the snapshot if there is one for this spec; returns what happened, for the user.
+    fn restore(&mut self) -> Result<Option<String>, String> {
+        let path = self.snapshot_path();
+        let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
+        let snapshot: Snapshot =
+            serde_json::from_slice(&bytes).map_err(|e| format!("unreadable snapshot {}: {e}", path.display()))?;
+        if snapshot.spec_hash != self.ir.spec_hash {
+            return Ok(Some(format!(
+                "ignored the snapshot of another spec version ({}); replaying from offset 0",
+                snapshot.spec_hash
+            )));
+        }
+        for (group, state) in self.groups.iter_mut().zip(snapshot.groups) {
+            group.restore(state);
+        }
+        for stream in &mut self.streams {
+            let topic = &self.ir.sources[stream.source].topic;
+            let offset = snapshot.offsets.iter().find(|(t, _)| t == topic).map_or(0, |(_, o)| *o);
+            stream.reader.seek(offset);
+        }
+        Ok(Some(format!("resumed from the snapshot at offsets {:?}", snapshot.offsets)))
     }
 
     pub fn groups(&self) -> &[GroupRuntime] {

@@ -108,6 +108,14 @@ impl std::fmt::Debug for LogReader {
     }
 }
 
+impl LogReader {
+    /// Moves the reader to `offset`.
+    pub fn seek(&mut self, offset: u64) {
+        self.position = offset;
+        self.current = None;
+    }
+}
+
 impl EventSource for LogReader {
     fn next_batch(&mut self) -> Result<Option<(u64, RecordBatch)>, String> {
         loop {

@@ -29,7 +29,7 @@ impl WindowAggs {
 }
 
 /// The state of one window for one key.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum WindowState {
     Lifetime(Vec<Partial>),
     /// The current window's start and partials.

@@ -7,7 +7,7 @@
 //! the same inputs gives the same bits, and adding `-x` undoes adding `x` exactly.
 
 /// An exact running sum of finite f64 values.
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct ExactSum {
     /// Non-overlapping partials, increasing in magnitude.
     partials: Vec<f64>,

@@ -17,10 +17,11 @@ const REGISTERS: usize = 1 << PRECISION;
 /// size of the dense registers.
 pub const SPARSE_LIMIT: usize = 512;
 
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Hll {
     Sparse(BTreeSet<u64>),
-    Dense(Box<[u8; REGISTERS]>),
+    /// `REGISTERS` registers.
+    Dense(Vec<u8>),
 }
 
 impl Default for Hll {
@@ -60,7 +61,7 @@ impl Hll {
 
     fn densify(&mut self) {
         if let Hll::Sparse(set) = self {
-            let mut registers = Box::new([0u8; REGISTERS]);
+            let mut registers = vec![0u8; REGISTERS];
             for &h in set.iter() {
                 set_register(&mut registers, h);
             }
@@ -116,7 +117,7 @@ impl Hll {
     }
 }
 
-fn set_register(registers: &mut [u8; REGISTERS], hash: u64) {
+fn set_register(registers: &mut [u8], hash: u64) {
     let index = (hash >> (64 - PRECISION)) as usize;
     let rest = hash << PRECISION;
     // Rank of the first 1 bit in the remaining 52 bits, from 1.

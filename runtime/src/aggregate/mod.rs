@@ -51,7 +51,7 @@ impl AggSpec {
 }
 
 /// The partial state of one aggregate over some events.
-#[derive(Debug, Clone, PartialEq)]
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Partial {
     Count(i64),
     /// An integer sum, kept in 128 bits so no order of additions overflows.
@@ -77,7 +77,7 @@ pub enum Partial {
     /// The n largest `(ts, value)`, ascending.
     LastN(Vec<(i64, Value)>),
     /// How many times each value was seen (`count_distinct`, `top_k`).
-    Counts(BTreeMap<Value, i64>),
+    Counts(#[serde(with = "value_counts")] BTreeMap<Value, i64>),
     Hll(Hll),
     Quantiles(Quantiles),
 }
@@ -290,6 +290,23 @@ fn insert_bounded(items: &mut Vec<(i64, Value)>, item: (i64, Value), n: usize, s
         } else {
             items.drain(..items.len() - n);
         }
+    }
+}
+
+/// Value counts as a list of pairs: JSON maps only take string keys.
+mod value_counts {
+    use std::collections::BTreeMap;
+
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+
+    use crate::value::Value;
+
+    pub(super) fn serialize<S: Serializer>(map: &BTreeMap<Value, i64>, s: S) -> Result<S::Ok, S::Error> {
+        map.iter().collect::<Vec<_>>().serialize(s)
+    }
+
+    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Value, i64>, D::Error> {
+        Ok(Vec::<(Value, i64)>::deserialize(d)?.into_iter().collect())
     }
 }
 

@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 /// Relative accuracy of every quantile.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
 
-#[derive(Debug, Clone, Default, PartialEq)]
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quantiles {
     positive: BTreeMap<i32, u64>,
     negative: BTreeMap<i32, u64>,

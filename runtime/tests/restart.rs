@@ -1,0 +1,87 @@
+//! A Kappa runner stopped at random offsets and restarted from its snapshot each time ends
+//! with exactly the features of an uninterrupted run.
+
+use std::path::Path;
+
+use featc_runtime::kappa::KappaRunner;
+use featc_runtime::value::Value;
+use proptest::prelude::*;
+
+const SPEC: &str = include_str!("../../examples/fraud/fraud.feat");
+
+fn ir() -> featc::ir::FeatureIr {
+    let mut sources = featc::SourceMap::new();
+    sources.add("fraud.feat", SPEC);
+    let checked = featc::check_project(&sources, &featc::Options::default());
+    assert!(!checked.has_errors());
+    featc::ir::lower(&checked.project)
+}
+
+/// A project folder with generated transactions where the spec expects them.
+fn project(dir: &Path, events: usize) {
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let batch = featc_runtime::generate::fraud(events, 3).unwrap();
+    featc_runtime::generate::write_parquet(&dir.join("data/transactions.parquet"), &batch).unwrap();
+}
+
+/// Every key's feature vector as of its latest event, sorted by key.
+fn features(runner: &KappaRunner) -> Vec<(Vec<Value>, Vec<Value>)> {
+    let g = &runner.groups()[0];
+    let mut out: Vec<(Vec<Value>, Vec<Value>)> = g
+        .keys()
+        .map(|k| {
+            let t = g.latest(k).unwrap();
+            (k.clone(), g.lookup(k, t).unwrap().unwrap())
+        })
+        .collect();
+    out.sort_by(|a, b| a.0.cmp(&b.0));
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 6, ..ProptestConfig::default() })]
+
+    #[test]
+    fn restarts_from_snapshots_end_with_the_uninterrupted_features(
+        stops in prop::collection::vec(1u64..2_500, 1..5),
+    ) {
+        let root = tempfile_dir();
+        let dir = root.join("project");
+        project(&dir, 3_000);
+
+        let (mut whole, _) = KappaRunner::open(ir(), &dir, &root.join("uninterrupted")).unwrap();
+        whole.catch_up(|_| {}).unwrap();
+        let expected = features(&whole);
+
+        let data = root.join("restarted");
+        for stop in &stops {
+            let (mut runner, _) = KappaRunner::open(ir(), &dir, &data).unwrap();
+            runner.step(*stop, |_| {}).unwrap();
+            runner.snapshot().unwrap();
+            // Dropped without any other goodbye, as a killed process would be.
+        }
+        let (mut runner, messages) = KappaRunner::open(ir(), &dir, &data).unwrap();
+        prop_assert!(messages.iter().any(|m| m.starts_with("resumed from the snapshot")), "{:?}", messages);
+        runner.catch_up(|_| {}).unwrap();
+        let got = features(&runner);
+        prop_assert_eq!(got.len(), expected.len());
+        for (g, e) in got.iter().zip(&expected) {
+            prop_assert_eq!(g, e, "features of key {:?} differ after restarts", e.0);
+        }
+        let (accepted, dead) = runner.groups()[0].counters();
+        prop_assert_eq!((accepted, dead), whole.groups()[0].counters());
+        let _ = std::fs::remove_dir_all(&root);
+    }
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    use std::sync::atomic::{AtomicU32, Ordering};
+    static N: AtomicU32 = AtomicU32::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "featc-restart-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    let _ = std::fs::remove_dir_all(&dir);
+    dir
+}
