@@ -194,14 +194,18 @@ pub(crate) fn log_append(
             featc::check::FileFormat::from_path(&name).ok_or(format!("{name}: say .parquet, .csv or .ndjson"))?;
         let mut one = src.clone();
         one.history = Some(featc::check::HistoryFiles { glob: name.into_owned(), format });
-        let batches = featc_runtime::history::read(Path::new(""), &one)?;
-        let (start, end) = log.append(&batches)?;
+        let history = featc_runtime::history::read(Path::new(""), &one)?;
+        let (start, end) = log.append(&history.batches)?;
         eprintln!(
             "appended {} events from {} to log `{}` (offsets {start}..{end})",
             end - start,
             file.display(),
             src.topic
         );
+        if !history.rejected.is_empty() {
+            let path = featc_runtime::kappa::write_rejected(&data_dir, &src.name, &history.rejected)?;
+            eprintln!("{} malformed lines dead-lettered to {}", history.rejected.len(), path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -270,3 +270,48 @@ fn example_data_is_what_the_deterministic_generator_writes() {
         assert!(fresh == bundled, "examples/{example}/data/{file} differs from the generator's output");
     }
 }
+
+#[test]
+fn malformed_events_reach_the_dead_letters_and_the_rest_is_counted() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8 path");
+    let extra = data.path().join("more.ndjson");
+    std::fs::write(
+        &extra,
+        "{\"user_id\": \"zz\", \"product_category\": \"books\", \"event_type\": \"view\", \"ts\": \"2024-02-01T00:00:00Z\"}\n\
+         {\"user_id\": \"zz\", \"product_category\": \n\
+         {\"user_id\": \"zz\", \"product_category\": \"books\", \"event_type\": \"view\", \"ts\": \"last tuesday\"}\n\
+         {\"user_id\": \"zz\", \"product_category\": \"books\", \"event_type\": \"click\", \"ts\": \"2024-02-01T00:00:05Z\"}\n",
+    )
+    .expect("write events");
+    let run =
+        featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    let append = featc(
+        &[
+            "log",
+            "append",
+            "examples/recsys",
+            "--source",
+            "user_events",
+            extra.to_str().expect("utf-8"),
+            "--data-dir",
+            data_dir,
+        ],
+        &root(),
+    );
+    assert_eq!(append.status.code(), Some(0), "{}", text(&append.stderr));
+    assert!(text(&append.stderr).contains("appended 3 events"), "{}", text(&append.stderr));
+    assert!(text(&append.stderr).contains("1 malformed lines dead-lettered"), "{}", text(&append.stderr));
+    let again =
+        featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root());
+    assert!(text(&again.stderr).contains("1 dead-lettered"), "{}", text(&again.stderr));
+    let dead = std::fs::read_to_string(data.path().join("dead_letters/preferences.ndjson")).expect("dead letters");
+    assert!(dead.contains("`last tuesday` is not an RFC 3339 time"), "{dead}");
+    let out = featc(
+        &["get", "examples/recsys", "--key", "user_id=zz", "--key", "product_category=books", "--data-dir", data_dir],
+        &root(),
+    );
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert_eq!((v[0]["features"]["views"].as_i64(), v[0]["features"]["clicks"].as_i64()), (Some(1), Some(1)));
+}

@@ -75,13 +75,18 @@ impl KappaRunner {
             }
             let log = Log::open(&data_dir.join("log"), &source.topic)?;
             if log.end()? == 0 && source.history.is_some() {
-                let batches = history::read(project_dir, source)?;
-                let (_, end) = log.append(&batches)?;
-                seeded.push(format!(
-                    "seeded log `{}` with {end} events from {}",
-                    source.topic,
-                    source.history.as_ref().map_or("", |h| h.glob.as_str())
-                ));
+                let history = history::read(project_dir, source)?;
+                let (_, end) = log.append(&history.batches)?;
+                let glob = source.history.as_ref().map_or("", |h| h.glob.as_str());
+                seeded.push(format!("seeded log `{}` with {end} events from {glob}", source.topic));
+                if !history.rejected.is_empty() {
+                    let path = write_rejected(data_dir, &source.name, &history.rejected)?;
+                    seeded.push(format!(
+                        "{} malformed lines dead-lettered to {}",
+                        history.rejected.len(),
+                        path.display()
+                    ));
+                }
             }
             streams.push(Stream { source: si, reader: log.reader(0), groups: readers });
         }
@@ -219,6 +224,27 @@ impl KappaRunner {
     pub fn ir(&self) -> &FeatureIr {
         &self.ir
     }
+}
+
+/// Writes rejected history lines to `data_dir/dead_letters/<source>.history.ndjson`.
+pub fn write_rejected(data_dir: &Path, source: &str, rejected: &[history::Rejected]) -> Result<PathBuf, String> {
+    let dir = data_dir.join("dead_letters");
+    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    let path = dir.join(format!("{source}.history.ndjson"));
+    let mut out = std::io::BufWriter::new(
+        std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
+    );
+    for r in rejected {
+        let line = serde_json::json!({
+            "reason": r.reason,
+            "file": r.file.display().to_string(),
+            "line": r.line,
+            "text": r.text,
+        });
+        writeln!(out, "{line}").map_err(|e| e.to_string())?;
+    }
+    out.flush().map_err(|e| e.to_string())?;
+    Ok(path)
 }
 
 fn dead_letter_json(columns: &[String], d: &DeadLetter) -> serde_json::Value {
