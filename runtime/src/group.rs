@@ -55,6 +55,8 @@ pub struct GroupRuntime {
     predicates: Vec<Compiled>,
     windows: Vec<(WindowSpec, WindowAggs)>,
     aggs: Vec<AggRuntime>,
+    /// For each window, the aggregates over it (indices into `aggs`).
+    members: Vec<Vec<usize>>,
     /// Derived features: output position and expression over the feature vector.
     derived: Vec<(usize, Compiled)>,
     state: HashMap<Vec<Value>, KeyState>,
@@ -96,6 +98,7 @@ impl GroupRuntime {
                 slot: window.1.specs.len() - 1,
             });
         }
+        let members = (0..windows.len()).map(|w| (0..aggs.len()).filter(|&i| aggs[i].window == w).collect()).collect();
         let outputs = group.outputs.clone();
         let out = |name: &str| outputs.iter().position(|o| o == name);
         let derived = group
@@ -114,6 +117,7 @@ impl GroupRuntime {
             predicates,
             windows,
             aggs,
+            members,
             derived,
             state: HashMap::new(),
             dead_letters: Vec::new(),
@@ -156,10 +160,10 @@ impl GroupRuntime {
         let matched: Vec<bool> = self.predicates.iter().map(|p| p.eval(&row) == Value::Bool(true)).collect();
         let values: Vec<Option<Value>> = self.aggs.iter().map(|a| a.value.as_ref().map(|v| v.eval(&row))).collect();
         for (w, (spec, aggs)) in self.windows.iter().enumerate() {
-            let members: Vec<usize> = (0..self.aggs.len()).filter(|&i| self.aggs[i].window == w).collect();
             let runtime = &self.aggs;
+            let members = &self.members[w];
             entry.windows[w].add(*spec, aggs, ts, entry.max_ts, self.lateness_ms, |partials| {
-                for &i in &members {
+                for &i in members {
                     let a = &runtime[i];
                     if a.predicate.is_some_and(|p| !matched.get(p).copied().unwrap_or(false)) {
                         continue;

@@ -51,31 +51,28 @@ pub struct Block {
 pub fn feat_blocks(markdown: &str) -> Vec<Block> {
     let mut blocks = Vec::new();
     let mut current: Option<Block> = None;
+    // Inside a fenced block of another language, skipped to its closing fence.
+    let mut in_other = false;
     for (i, line) in markdown.lines().enumerate() {
-        let trimmed = line.trim_start();
-        if let Some(rest) = trimmed.strip_prefix("```") {
-            match current.take() {
-                Some(block) => blocks.push(block),
-                None => {
-                    let info: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
-                    if info.first().map(String::as_str) == Some("feat") {
-                        current = Some(Block { info, code: String::new(), line: i + 1 });
-                    } else {
-                        // Skip a non-feat block to its closing fence.
-                        current = None;
-                        blocks.push(Block { info, code: String::new(), line: 0 });
-                    }
+        if let Some(rest) = line.trim_start().strip_prefix("```") {
+            if let Some(block) = current.take() {
+                blocks.push(block);
+            } else if in_other {
+                in_other = false;
+            } else {
+                let info: Vec<String> = rest.split_whitespace().map(str::to_owned).collect();
+                if info.first().map(String::as_str) == Some("feat") {
+                    current = Some(Block { info, code: String::new(), line: i + 1 });
+                } else {
+                    in_other = true;
                 }
             }
-            continue;
-        }
-        if let Some(block) = current.as_mut() {
+        } else if let Some(block) = current.as_mut() {
             block.code.push_str(line);
             block.code.push('\n');
         }
     }
-    // Non-feat blocks were only placeholders to pair the fences.
-    blocks.into_iter().filter(|b| b.line > 0).collect()
+    blocks
 }
 
 /// Every Markdown file under `dir`, sorted.
