@@ -103,6 +103,24 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Write every key's feature vector as of a time, one Parquet or CSV file per group.
+    ///
+    /// Replays the logs from offset 0, reading only the events at or before `--at`, so the
+    /// files hold exactly the features as of that time.
+    Materialize {
+        /// The project folder.
+        paths: Vec<PathBuf>,
+        /// As of this time: RFC 3339, or milliseconds since the epoch.
+        #[arg(long)]
+        at: String,
+        /// The folder the files go to (default: `materialized` under the data dir).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: FileFormatArg,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
     /// Work with the embedded log.
     #[command(subcommand)]
     Log(LogCommand),
@@ -142,6 +160,12 @@ enum LogCommand {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum FileFormatArg {
+    Parquet,
+    Csv,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -191,6 +215,13 @@ fn main() -> ExitCode {
             runtime_cmds::run(&paths, target == TargetArg::Lambda, data_dir, until_caught_up)
         }
         Command::Get { paths, keys, at, data_dir } => runtime_cmds::get(&paths, &keys, at.as_deref(), data_dir),
+        Command::Materialize { paths, at, out, format, data_dir } => {
+            let format = match format {
+                FileFormatArg::Parquet => featc_runtime::materialize::Format::Parquet,
+                FileFormatArg::Csv => featc_runtime::materialize::Format::Csv,
+            };
+            runtime_cmds::materialize(&paths, &at, out, format, data_dir)
+        }
         Command::Log(LogCommand::Append { project, source, files, data_dir }) => {
             runtime_cmds::log_append(&[project], &source, &files, data_dir)
         }

@@ -32,12 +32,25 @@ fn open_runner(
     data_dir: Option<PathBuf>,
     quiet: bool,
 ) -> Result<Result<KappaRunner, ExitCode>, String> {
+    open_runner_as_of(paths, data_dir, quiet, None)
+}
+
+/// A runner on the live state, or (`as_of`) on a replay of the events up to a time.
+fn open_runner_as_of(
+    paths: &[PathBuf],
+    data_dir: Option<PathBuf>,
+    quiet: bool,
+    as_of: Option<i64>,
+) -> Result<Result<KappaRunner, ExitCode>, String> {
     let (ir, dir) = match load_ir(paths)? {
         Ok(x) => x,
         Err(code) => return Ok(Err(code)),
     };
     let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
-    let (runner, seeded) = KappaRunner::open(ir, &dir, &data_dir)?;
+    let (runner, seeded) = match as_of {
+        None => KappaRunner::open(ir, &dir, &data_dir)?,
+        Some(t) => KappaRunner::open_as_of(ir, &dir, &data_dir, t)?,
+    };
     if !quiet {
         for line in seeded {
             eprintln!("{line}");
@@ -83,7 +96,7 @@ pub(crate) fn run(
     );
     for g in runner.groups() {
         let (accepted, dead) = g.counters();
-        eprintln!("  group {}: {} keys, {accepted} events counted, {dead} dead-lettered", g.name, g.keys().count());
+        eprintln!("  group {}: {} keys, {accepted} events counted, {dead} dead-lettered", g.name, g.key_count());
     }
     for path in runner.write_dead_letters()? {
         eprintln!("  dead letters: {}", path.display());
@@ -123,14 +136,7 @@ pub(crate) fn get(
         .iter()
         .map(|k| k.split_once('=').ok_or_else(|| format!("`--key {k}`: write name=value")))
         .collect::<Result<_, _>>()?;
-    let at_ms = at
-        .map(|t| {
-            t.parse::<i64>()
-                .ok()
-                .or_else(|| featc_runtime::decode::parse_rfc3339(t))
-                .ok_or(format!("`--at {t}`: an RFC 3339 time or milliseconds"))
-        })
-        .transpose()?;
+    let at_ms = at.map(parse_time).transpose()?;
     let mut runner = match open_runner(paths, data_dir, true)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
@@ -170,6 +176,58 @@ pub(crate) fn get(
         ));
     }
     println!("{}", serde_json::to_string_pretty(&results).map_err(|e| e.to_string())?);
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `--at`: RFC 3339 or milliseconds since the epoch.
+fn parse_time(t: &str) -> Result<i64, String> {
+    t.parse::<i64>()
+        .ok()
+        .or_else(|| featc_runtime::decode::parse_rfc3339(t))
+        .ok_or(format!("`--at {t}`: an RFC 3339 time or milliseconds"))
+}
+
+pub(crate) fn materialize(
+    paths: &[PathBuf],
+    at: &str,
+    out: Option<PathBuf>,
+    format: featc_runtime::materialize::Format,
+    data_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let t = parse_time(at)?;
+    let mut runner = match open_runner_as_of(paths, data_dir.clone(), false, Some(t))? {
+        Ok(r) => r,
+        Err(code) => return Ok(code),
+    };
+    catch_up(&mut runner, false)?;
+    let out = match (out, data_dir) {
+        (Some(out), _) => out,
+        (None, Some(d)) => d.join("materialized"),
+        (None, None) => {
+            let (_, dir) = match load_ir(paths)? {
+                Ok(x) => x,
+                Err(code) => return Ok(code),
+            };
+            dir.join(".featc").join("materialized")
+        }
+    };
+    std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
+    let ext = match format {
+        featc_runtime::materialize::Format::Parquet => "parquet",
+        featc_runtime::materialize::Format::Csv => "csv",
+    };
+    for (g, ir_group) in runner.groups().iter().zip(&runner.ir().groups) {
+        let batch = featc_runtime::materialize::snapshot(g, ir_group, t)?;
+        let path = out.join(format!("{}.{ext}", g.name));
+        featc_runtime::materialize::write(&batch, &path, format)?;
+        eprintln!(
+            "wrote {} keys of group {} as of {} to {}",
+            batch.num_rows(),
+            g.name,
+            featc_runtime::eval::rfc3339(t),
+            path.display()
+        );
+    }
     Ok(ExitCode::SUCCESS)
 }
 

@@ -1,16 +1,22 @@
-//! Stream aggregation throughput of the window operators on decoded rows, against a plain hash
-//! aggregation of the same events (the floor: one hash update per event, no windows).
+//! Stream aggregation throughput of the window operators on decoded Arrow batches at 1M keys,
+//! against a plain hash aggregation of the same events (the floor: one hash update per event,
+//! no windows) and against the row path.
 //! Run: `cargo bench -p featc-runtime --bench windows`.
 
 use std::collections::HashMap;
 use std::hint::black_box;
+use std::sync::Arc;
 
-use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use featc_runtime::group::GroupRuntime;
-use featc_runtime::value::Value;
+use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
+use featc::ir::IrField;
+use featc_runtime::group::{GroupRuntime, Path};
 
 const KEYS: u64 = 1_000_000;
 const EVENTS: usize = 2_000_000;
+const BATCH: usize = 8192;
 
 fn ir(window: &str) -> featc::ir::FeatureIr {
     let text = format!(
@@ -23,66 +29,133 @@ fn ir(window: &str) -> featc::ir::FeatureIr {
     featc::ir::lower(&checked.project)
 }
 
-/// Events in time order over a day, keys spread with a multiplicative hash; rows in the
-/// group's column order (k, ts, x).
-fn rows(columns: &[String]) -> Vec<Vec<Value>> {
+/// The event `i` of day `day`: in time order over the day, keys spread uniformly with a
+/// multiplicative hash, or skewed (`k = KEYS^u` for a uniform `u`: a few keys take most events,
+/// as users' activity does).
+fn event(day: i64, i: u64, skewed: bool) -> (i64, i64, f64) {
+    let h = (i ^ (day as u64) << 40).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+    let k = if skewed {
+        ((KEYS as f64).powf((h >> 11) as f64 / (1u64 << 53) as f64) as u64 - 1).min(KEYS - 1)
+    } else {
+        h % KEYS
+    };
+    let ts = 1_700_000_000_000 + day * 86_400_000 + (i as i64) * 86_400_000 / EVENTS as i64;
+    (k as i64, ts, (i % 1000) as f64 * 0.25)
+}
+
+/// One day of events, in batches.
+fn batches(day: i64, skewed: bool) -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("x", DataType::Float64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
     (0..EVENTS as u64)
-        .map(|i| {
-            let k = i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % KEYS;
-            let ts = 1_700_000_000_000 + (i as i64) * 86_400_000 / EVENTS as i64;
-            let x = (i % 1000) as f64 * 0.25;
-            columns
-                .iter()
-                .map(|c| match c.as_str() {
-                    "k" => Value::I64(k as i64),
-                    "ts" => Value::Ts(ts),
-                    _ => Value::F64(x),
-                })
-                .collect()
+        .step_by(BATCH)
+        .map(|start| {
+            let evs: Vec<(i64, i64, f64)> =
+                (start..(start + BATCH as u64).min(EVENTS as u64)).map(|i| event(day, i, skewed)).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(evs.iter().map(|e| e.0))),
+                    Arc::new(Float64Array::from_iter_values(evs.iter().map(|e| e.2))),
+                    Arc::new(TimestampMillisecondArray::from_iter_values(evs.iter().map(|e| e.1))),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
         })
         .collect()
 }
 
-fn bench(c: &mut Criterion) {
-    let mut group = c.benchmark_group("stream_aggregation_1M_keys");
-    group.sample_size(10);
-    group.throughput(Throughput::Elements(EVENTS as u64));
-    let probe = ir("lifetime");
-    let events = rows(&probe.groups[0].columns);
-    group.bench_function("baseline: hash count+sum+min+max, no windows", |b| {
-        b.iter(|| {
-            let mut state: HashMap<i64, (i64, f64, f64, f64)> = HashMap::with_capacity(KEYS as usize);
-            for row in &events {
-                let (Value::I64(k), Value::F64(x)) = (&row[0], &row[2]) else { continue };
-                let e = state.entry(*k).or_insert((0, 0.0, f64::MAX, f64::MIN));
-                e.0 += 1;
-                e.1 += x;
-                e.2 = e.2.min(*x);
-                e.3 = e.3.max(*x);
-            }
-            black_box(state.len())
-        })
-    });
-    for (name, window) in [
-        ("tumbling(1h)", "tumbling(1h)"),
-        ("sliding, 1 hop per window", "sliding(1h, every: 1h)"),
-        ("sliding, 60 hops per window", "sliding(1h, every: 1m)"),
-        ("sliding, 1440 hops per window", "sliding(1d, every: 1m)"),
-    ] {
-        let ir = ir(window);
-        let g = &ir.groups[0];
-        let events: Vec<Vec<Value>> = events.clone();
-        group.bench_function(name, |b| {
-            b.iter(|| {
-                let mut runtime = GroupRuntime::new(&ir, g).unwrap_or_else(|e| panic!("{e}"));
-                for row in &events {
-                    runtime.process(row.clone());
-                }
-                black_box(runtime.counters())
-            })
-        });
+fn fields(ir: &featc::ir::FeatureIr) -> Vec<IrField> {
+    let g = &ir.groups[0];
+    g.columns.iter().filter_map(|c| ir.sources[0].fields.iter().find(|f| &f.name == c).cloned()).collect()
+}
+
+/// The state after a first day in which every key had an event: the stream at 1M keys.
+fn warm(ir: &featc::ir::FeatureIr, path: Path, fields: &[IrField]) -> GroupRuntime {
+    let mut runtime = GroupRuntime::on_path(ir, &ir.groups[0], path).unwrap_or_else(|e| panic!("{e}"));
+    let schema = batches(0, false)[0].schema();
+    for start in (0..KEYS as i64).step_by(BATCH) {
+        let keys: Vec<i64> = (start..(start + BATCH as i64).min(KEYS as i64)).collect();
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![
+                Arc::new(Int64Array::from_iter_values(keys.iter().copied())),
+                Arc::new(Float64Array::from_iter_values(keys.iter().map(|k| (k % 7) as f64))),
+                Arc::new(TimestampMillisecondArray::from_iter_values(keys.iter().map(|_| 1_700_000_000_000))),
+            ],
+        )
+        .unwrap_or_else(|e| panic!("{e}"));
+        runtime.process_batch(&batch, fields);
     }
-    group.finish();
+    runtime
+}
+
+fn bench(c: &mut Criterion) {
+    for skewed in [false, true] {
+        let mut group = c.benchmark_group(if skewed {
+            "stream_aggregation_1M_keys_skewed"
+        } else {
+            "stream_aggregation_1M_keys_uniform"
+        });
+        group.sample_size(10);
+        group.throughput(Throughput::Elements(EVENTS as u64));
+        let batches = batches(1, skewed);
+        let mut base: HashMap<i64, (i64, f64, f64, f64)> = HashMap::with_capacity(KEYS as usize);
+        (0..KEYS as i64).for_each(|k| {
+            base.insert(k, (1, 0.0, 0.0, 0.0));
+        });
+        group.bench_function("baseline: std HashMap count+sum+min+max, no windows", |b| {
+            b.iter_batched_ref(
+                || base.clone(),
+                |state| {
+                    for batch in &batches {
+                        let k = batch.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.values());
+                        let x = batch.column(1).as_any().downcast_ref::<Float64Array>().map(|a| a.values());
+                        let (Some(k), Some(x)) = (k, x) else { continue };
+                        for (k, x) in k.iter().zip(x.iter()) {
+                            let e = state.entry(*k).or_insert((0, 0.0, f64::MAX, f64::MIN));
+                            e.0 += 1;
+                            e.1 += x;
+                            e.2 = e.2.min(*x);
+                            e.3 = e.3.max(*x);
+                        }
+                    }
+                    black_box(state.len())
+                },
+                BatchSize::PerIteration,
+            )
+        });
+        let mut runs: Vec<(&str, &str, Path)> = vec![
+            ("tumbling(1h)", "tumbling(1h)", Path::Auto),
+            ("sliding, 1 hop per window", "sliding(1h, every: 1h)", Path::Auto),
+            ("sliding, 60 hops per window", "sliding(1h, every: 1m)", Path::Auto),
+            ("sliding, 1440 hops per window", "sliding(1d, every: 1m)", Path::Auto),
+        ];
+        if !skewed {
+            runs.insert(0, ("row path: tumbling(1h)", "tumbling(1h)", Path::Rows));
+        }
+        for (name, window, path) in runs {
+            let ir = ir(window);
+            let fields = fields(&ir);
+            let warm = warm(&ir, path, &fields);
+            group.bench_function(name, |b| {
+                b.iter_batched_ref(
+                    || warm.clone(),
+                    |runtime| {
+                        for batch in &batches {
+                            runtime.process_batch(batch, &fields);
+                        }
+                        black_box(runtime.counters())
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+        }
+        group.finish();
+    }
 }
 
 criterion_group!(benches, bench);

@@ -13,8 +13,8 @@ use crate::group::DeadLetter;
 use crate::value::Value;
 
 /// Timestamps outside these bounds (years 1900 to 2200) are absurd, not events.
-const MIN_TS: i64 = -2_208_988_800_000;
-const MAX_TS: i64 = 7_258_118_400_000;
+pub(crate) const MIN_TS: i64 = -2_208_988_800_000;
+pub(crate) const MAX_TS: i64 = 7_258_118_400_000;
 
 /// Decodes `columns` (with their declared types) from a batch: one row per event, or a dead
 /// letter when a value is missing, of the wrong type, NaN or an absurd timestamp.
@@ -48,6 +48,11 @@ pub fn rows(batch: &RecordBatch, columns: &[IrField]) -> (Vec<Vec<Value>>, Vec<D
         }
     }
     (rows, dead)
+}
+
+/// One value of a column as its declared type; `None` when it cannot be one.
+pub(crate) fn cell_of(a: &dyn Array, r: usize, ty: &Ty) -> Option<Value> {
+    cell(a, r, ty).ok()
 }
 
 /// One value of a column, converted to the declared type.

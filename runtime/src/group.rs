@@ -3,11 +3,14 @@
 
 use std::collections::HashMap;
 
+use arrow::record_batch::RecordBatch;
 use featc::check::WindowSpec;
-use featc::ir::{FeatureIr, IrGroup};
+use featc::ir::{FeatureIr, IrField, IrGroup};
 use featc::types::Ty;
 
 use crate::aggregate::{AggSpec, Partial};
+use crate::columnar::Columnar;
+use crate::decode;
 use crate::eval::{Compiled, compile};
 use crate::value::Value;
 use crate::window::{WindowAggs, WindowState};
@@ -59,20 +62,46 @@ pub struct GroupRuntime {
     members: Vec<Vec<usize>>,
     /// Derived features: output position and expression over the feature vector.
     derived: Vec<(usize, Compiled)>,
-    state: HashMap<Vec<Value>, KeyState>,
+    state: Store,
     dead_letters: Vec<DeadLetter>,
     accepted: u64,
+    /// Events after this time are not read (see [`GroupRuntime::read_until`]).
+    cutoff: i64,
 }
 
+/// One key's state, as the row path keeps it and as snapshots hold it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-struct KeyState {
-    max_ts: i64,
-    windows: Vec<WindowState>,
+pub(crate) struct KeyState {
+    pub(crate) max_ts: i64,
+    pub(crate) windows: Vec<WindowState>,
+}
+
+/// Where a group keeps its per-key state.
+#[derive(Debug, Clone)]
+enum Store {
+    /// Per-key objects over rows of values: every aggregate and window.
+    Rows(HashMap<Vec<Value>, KeyState>),
+    /// Flat slot arrays over Arrow columns: groups of simple aggregates (see [`crate::columnar`]).
+    Columnar(Box<Columnar>),
+}
+
+/// Which path a group runs on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Path {
+    /// The columnar path when the group allows it, else the row path.
+    Auto,
+    /// The row path, whatever the group (the baseline the columnar path is tested against).
+    Rows,
 }
 
 impl GroupRuntime {
     /// Compiles a group of the IR. Fails only on an IR that did not come from a checked spec.
     pub fn new(ir: &FeatureIr, group: &IrGroup) -> Result<GroupRuntime, String> {
+        GroupRuntime::on_path(ir, group, Path::Auto)
+    }
+
+    /// Compiles a group for a given path.
+    pub fn on_path(ir: &FeatureIr, group: &IrGroup, path: Path) -> Result<GroupRuntime, String> {
         let source = ir.sources.get(group.source).ok_or("group without source")?;
         let columns = group.columns.clone();
         let col = |name: &str| columns.iter().position(|c| c == name);
@@ -119,10 +148,64 @@ impl GroupRuntime {
             aggs,
             members,
             derived,
-            state: HashMap::new(),
+            state: match (path, Columnar::new(ir, group)) {
+                (Path::Auto, Some(c)) => Store::Columnar(Box::new(c)),
+                _ => Store::Rows(HashMap::new()),
+            },
             dead_letters: Vec::new(),
             accepted: 0,
+            cutoff: i64::MAX,
         })
+    }
+
+    /// Reads only events at or before `t` from now on; later ones are skipped, neither counted
+    /// nor dead-lettered. For a snapshot of the features as of a past time.
+    pub fn read_until(&mut self, t: i64) {
+        self.cutoff = t;
+    }
+
+    /// Whether the group runs on the columnar path.
+    pub fn is_columnar(&self) -> bool {
+        matches!(self.state, Store::Columnar(_))
+    }
+
+    /// Processes a batch of a source's events; `fields` are the group's columns with their
+    /// declared types. Malformed events become dead letters, as with [`decode::rows`].
+    pub fn process_batch(&mut self, batch: &RecordBatch, fields: &[IrField]) {
+        if let Store::Columnar(c) = &mut self.state
+            && let Some(left) = c.accept_batch(batch, self.cutoff)
+        {
+            for &r in &left.malformed {
+                let (rows, dead) = decode::rows(&batch.slice(r, 1), fields);
+                self.dead_letters.extend(dead);
+                rows.into_iter().for_each(|row| self.process(row));
+            }
+            for &(r, latest) in &left.late {
+                let (rows, dead) = decode::rows(&batch.slice(r, 1), fields);
+                self.dead_letters.extend(dead);
+                for row in rows {
+                    let behind = match row.get(self.ts_col) {
+                        Some(Value::Ts(ts)) => latest - ts,
+                        _ => 0,
+                    };
+                    self.dead_letters.push(self.late(behind, row));
+                }
+            }
+            self.accepted += left.accepted;
+            return;
+        }
+        let (rows, dead) = decode::rows(batch, fields);
+        self.record_dead_letters(dead);
+        for row in rows {
+            self.process(row);
+        }
+    }
+
+    fn late(&self, behind: i64, row: Vec<Value>) -> DeadLetter {
+        DeadLetter {
+            reason: format!("late: {behind} ms behind the key's latest event, lateness is {} ms", self.lateness_ms),
+            row,
+        }
     }
 
     /// Processes one event, a row of values in [`GroupRuntime::columns`] order.
@@ -131,28 +214,42 @@ impl GroupRuntime {
             self.dead_letters.push(DeadLetter { reason: "missing event time".to_owned(), row });
             return;
         };
+        if ts > self.cutoff {
+            return;
+        }
         if let Some(f) = &self.filter
             && f.eval(&row) != Value::Bool(true)
         {
             return;
         }
-        let key: Vec<Value> = self.key_cols.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect();
-        if key.iter().any(Value::is_null) {
+        if self.key_cols.iter().any(|&i| row.get(i).is_none_or(Value::is_null)) {
             self.dead_letters.push(DeadLetter { reason: "null key".to_owned(), row });
             return;
         }
+        let state = match &mut self.state {
+            Store::Columnar(c) => {
+                match c.accept_row(&row, ts) {
+                    Ok(()) => self.accepted += 1,
+                    Err(latest) => self.dead_letters.push(self.late(latest - ts, row)),
+                }
+                return;
+            }
+            Store::Rows(state) => state,
+        };
+        let key: Vec<Value> = self.key_cols.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect();
         let lateness = i64::try_from(self.lateness_ms).unwrap_or(i64::MAX);
         let windows = &self.windows;
-        let entry = self.state.entry(key).or_insert_with(|| KeyState {
+        let entry = state.entry(key).or_insert_with(|| KeyState {
             max_ts: i64::MIN,
             windows: windows.iter().map(|(spec, aggs)| WindowState::new(*spec, aggs)).collect(),
         });
         if entry.max_ts != i64::MIN && ts < entry.max_ts.saturating_sub(lateness) {
             let behind = entry.max_ts - ts;
-            self.dead_letters.push(DeadLetter {
+            let letter = DeadLetter {
                 reason: format!("late: {behind} ms behind the key's latest event, lateness is {} ms", self.lateness_ms),
                 row,
-            });
+            };
+            self.dead_letters.push(letter);
             return;
         }
         entry.max_ts = entry.max_ts.max(ts);
@@ -176,10 +273,18 @@ impl GroupRuntime {
         }
     }
 
+    /// The state of a key, in the row path's form.
+    fn key_state(&self, key: &[Value]) -> Option<std::borrow::Cow<'_, KeyState>> {
+        match &self.state {
+            Store::Rows(state) => state.get(key).map(std::borrow::Cow::Borrowed),
+            Store::Columnar(c) => c.keys.find(key).map(|id| std::borrow::Cow::Owned(c.export(id))),
+        }
+    }
+
     /// The feature vector of `key` as of `t`, derived features included. `None` for a key never
     /// seen; an error for a time before the key's latest event.
     pub fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
-        let Some(state) = self.state.get(key) else { return Ok(None) };
+        let Some(state) = self.key_state(key) else { return Ok(None) };
         if t < state.max_ts {
             return Err(format!(
                 "{t} is before the key's latest event ({}); past values come from the batch view",
@@ -204,9 +309,13 @@ impl GroupRuntime {
         Ok(Some(vector))
     }
 
-    /// The group's whole state, keys in order, for a snapshot.
+    /// The group's whole state, keys in order, for a snapshot. Both paths give the same form,
+    /// so a snapshot restores on either.
     pub fn snapshot(&self) -> GroupSnapshot {
-        let mut keys: Vec<(Vec<Value>, KeyState)> = self.state.iter().map(|(k, s)| (k.clone(), s.clone())).collect();
+        let mut keys: Vec<(Vec<Value>, KeyState)> = match &self.state {
+            Store::Rows(state) => state.iter().map(|(k, s)| (k.clone(), s.clone())).collect(),
+            Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| (c.keys.key(id), c.export(id))).collect(),
+        };
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         GroupSnapshot {
             name: self.name.clone(),
@@ -218,7 +327,17 @@ impl GroupRuntime {
 
     /// Replaces the state with a snapshot's.
     pub fn restore(&mut self, snapshot: GroupSnapshot) {
-        self.state = snapshot.keys.into_iter().collect();
+        match &mut self.state {
+            Store::Rows(state) => *state = snapshot.keys.into_iter().collect(),
+            Store::Columnar(c) => {
+                if let Some(fresh) = Columnar::new_like(c) {
+                    **c = fresh;
+                }
+                for (key, state) in &snapshot.keys {
+                    c.import(key, state);
+                }
+            }
+        }
         self.dead_letters = snapshot.dead_letters;
         self.accepted = snapshot.accepted;
     }
@@ -239,7 +358,10 @@ impl GroupRuntime {
 
     /// The latest event time seen for a key.
     pub fn latest(&self, key: &[Value]) -> Option<i64> {
-        self.state.get(key).map(|s| s.max_ts)
+        match &self.state {
+            Store::Rows(state) => state.get(key).map(|s| s.max_ts),
+            Store::Columnar(c) => c.keys.find(key).map(|id| c.keys.latest(id)),
+        }
     }
 
     /// The names of the key columns, in key order.
@@ -247,7 +369,30 @@ impl GroupRuntime {
         self.key_cols.iter().filter_map(|&i| self.columns.get(i).map(String::as_str)).collect()
     }
 
-    pub fn keys(&self) -> impl Iterator<Item = &Vec<Value>> {
-        self.state.keys()
+    /// How many keys have state.
+    pub fn key_count(&self) -> usize {
+        match &self.state {
+            Store::Rows(state) => state.len(),
+            Store::Columnar(c) => c.keys.len(),
+        }
+    }
+
+    /// Every key with state, in key order.
+    pub fn keys(&self) -> Vec<Vec<Value>> {
+        let mut keys = match &self.state {
+            Store::Rows(state) => state.keys().cloned().collect(),
+            Store::Columnar(c) => c.key_list(),
+        };
+        keys.sort();
+        keys
+    }
+
+    /// Bytes of per-key state the group holds (columnar path; `None` on the row path, whose
+    /// per-key objects the allocator does not report).
+    pub fn state_bytes(&self) -> Option<usize> {
+        match &self.state {
+            Store::Rows(_) => None,
+            Store::Columnar(c) => Some(c.bytes()),
+        }
     }
 }

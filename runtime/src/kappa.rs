@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrField};
 
-use crate::decode;
 use crate::group::{DeadLetter, GroupRuntime};
 use crate::history;
 use crate::log::{EventSource, Log, LogReader};
@@ -55,6 +54,26 @@ impl KappaRunner {
     /// Opens the logs under `data_dir/log`, seeding each empty one from the source's history
     /// files (relative to `project_dir`). Returns the runner and what was seeded.
     pub fn open(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
+        let (mut runner, mut seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
+        seeded.extend(runner.restore()?);
+        Ok((runner, seeded))
+    }
+
+    /// Opens the logs for a replay from offset 0 of the events at or before `t` only, ignoring
+    /// any snapshot: the state as of `t`, for `featc materialize`. Lateness is judged among the
+    /// events read. Do not [`KappaRunner::snapshot`] such a runner: its state is not the live one.
+    pub fn open_as_of(
+        ir: FeatureIr,
+        project_dir: &Path,
+        data_dir: &Path,
+        t: i64,
+    ) -> Result<(KappaRunner, Vec<String>), String> {
+        let (mut runner, seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
+        runner.groups.iter_mut().for_each(|g| g.read_until(t));
+        Ok((runner, seeded))
+    }
+
+    fn open_logs(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
         let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
         let mut streams = Vec::new();
         let mut seeded = Vec::new();
@@ -90,9 +109,7 @@ impl KappaRunner {
             }
             streams.push(Stream { source: si, reader: log.reader(0), groups: readers });
         }
-        let mut runner = KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() };
-        seeded.extend(runner.restore()?);
-        Ok((runner, seeded))
+        Ok((KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() }, seeded))
     }
 
     /// Events in the logs not read yet.
@@ -126,12 +143,7 @@ impl KappaRunner {
                 budget -= n;
                 report.events += n;
                 for (gi, fields) in &stream.groups {
-                    let (rows, dead) = decode::rows(&batch, fields);
-                    let group = &mut self.groups[*gi];
-                    group.record_dead_letters(dead);
-                    for row in rows {
-                        group.process(row);
-                    }
+                    self.groups[*gi].process_batch(&batch, fields);
                 }
                 progress(n);
             }
@@ -140,7 +152,7 @@ impl KappaRunner {
             let (accepted, dead) = g.counters();
             report.accepted += accepted;
             report.dead_letters += dead;
-            report.keys += g.keys().count() as u64;
+            report.keys += g.key_count() as u64;
         }
         Ok(report)
     }

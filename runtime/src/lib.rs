@@ -5,6 +5,7 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregate;
+mod columnar;
 pub mod decode;
 pub mod eval;
 pub mod generate;
@@ -12,5 +13,6 @@ pub mod group;
 pub mod history;
 pub mod kappa;
 pub mod log;
+pub mod materialize;
 pub mod value;
 pub mod window;

@@ -29,9 +29,11 @@ fn features(runner: &KappaRunner) -> Vec<(Vec<Value>, Vec<Value>)> {
     let g = &runner.groups()[0];
     let mut out: Vec<(Vec<Value>, Vec<Value>)> = g
         .keys()
+        .into_iter()
         .map(|k| {
-            let t = g.latest(k).unwrap();
-            (k.clone(), g.lookup(k, t).unwrap().unwrap())
+            let t = g.latest(&k).unwrap();
+            let vector = g.lookup(&k, t).unwrap().unwrap();
+            (k, vector)
         })
         .collect();
     out.sort_by(|a, b| a.0.cmp(&b.0));

@@ -1,0 +1,542 @@
+//! Arrow record batches of a group of simple aggregates in, per-key window state in flat slot
+//! arrays out: the columnar fast path of the stream operators.
+//!
+//! A group takes this path when every aggregate is `count`, `sum`, `avg`, `min` or `max` of a
+//! numeric column (or `count()`), over a lifetime, tumbling or sliding window, with no group
+//! filter and no feature filter. Other groups take the row path of [`crate::group`]. The two
+//! paths keep the same semantics: this one exports a key's state as the row path's
+//! [`KeyState`] (so lookups, snapshots and restores share one code path) and the tests run both
+//! over the same events. As in DataFusion's `GroupsAccumulator`, keys become dense ids and
+//! each window's accumulators live in one flat array per window, not in per-key objects.
+
+mod keys;
+mod slots;
+
+use std::collections::VecDeque;
+
+use arrow::array::{Array, AsArray};
+use arrow::buffer::NullBuffer;
+use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMillisecondType};
+use arrow::record_batch::RecordBatch;
+use featc::check::WindowSpec;
+use featc::ir::{FeatureIr, IrGroup};
+use featc::syntax::ast::ExprKind;
+use featc::types::Ty;
+
+use crate::aggregate::AggSpec;
+use crate::decode::{MAX_TS, MIN_TS};
+use crate::group::KeyState;
+use crate::value::Value;
+use crate::window::WindowState;
+pub(crate) use keys::KeyRef;
+use keys::{KeyIndex, Keys};
+use slots::{AggInput, Num, Slots};
+
+/// A value column an aggregate reads.
+#[derive(Debug, Clone)]
+struct ValueCol {
+    /// Position in the group's columns.
+    col: usize,
+    name: String,
+    integer: bool,
+    nullable: bool,
+}
+
+#[derive(Debug, Clone)]
+struct ColWindow {
+    spec: WindowSpec,
+    slots: Slots,
+    /// Sliding windows: each key's panes `(start, slot)`, oldest first.
+    panes: Vec<VecDeque<(i64, u32)>>,
+}
+
+/// What the batch path leaves to the row path: rows to decode one by one (a null, NaN or
+/// absurd value, which the row decoder turns into a dead letter with its reason), and late rows
+/// with the latest event time of their key.
+#[derive(Debug, Default)]
+pub(crate) struct Leftovers {
+    pub(crate) accepted: u64,
+    pub(crate) malformed: Vec<usize>,
+    pub(crate) late: Vec<(usize, i64)>,
+}
+
+#[derive(Debug, Clone)]
+pub(crate) struct Columnar {
+    pub(crate) keys: KeyIndex,
+    windows: Vec<ColWindow>,
+    values: Vec<ValueCol>,
+    key_cols: Vec<(usize, String, Ty)>,
+    ts_col: (usize, String),
+    lateness: i64,
+    scratch: Vec<Num>,
+}
+
+fn floor(t: i64, width: u64) -> i64 {
+    let w = i64::try_from(width).unwrap_or(i64::MAX).max(1);
+    t - t.rem_euclid(w)
+}
+
+impl Columnar {
+    /// The columnar form of a group, or `None` when the group needs the row path.
+    pub(crate) fn new(ir: &FeatureIr, group: &IrGroup) -> Option<Columnar> {
+        if group.filter.is_some() || !group.predicates.is_empty() {
+            return None;
+        }
+        let source = ir.sources.get(group.source)?;
+        let field = |name: &str| source.fields.iter().find(|f| f.name == name);
+        let col = |name: &str| group.columns.iter().position(|c| c == name);
+        let mut values: Vec<ValueCol> = Vec::new();
+        let mut per_window: Vec<Vec<AggInput>> = vec![Vec::new(); group.windows.len()];
+        for a in &group.aggregates {
+            if a.predicate.is_some() {
+                return None;
+            }
+            let column = match &a.value {
+                None => None,
+                Some(e) => {
+                    let ExprKind::Name(id) = &e.kind else { return None };
+                    let f = field(&id.name)?;
+                    let integer = match f.ty.ty {
+                        Ty::I64 => true,
+                        Ty::F64 => false,
+                        _ => return None,
+                    };
+                    let at = match values.iter().position(|v| v.name == id.name) {
+                        Some(at) => at,
+                        None => {
+                            values.push(ValueCol {
+                                col: col(&id.name)?,
+                                name: id.name.clone(),
+                                integer,
+                                nullable: f.ty.nullable,
+                            });
+                            values.len() - 1
+                        }
+                    };
+                    Some((at, f.ty.nullable))
+                }
+            };
+            let integer = a.input.as_ref().is_some_and(|t| t.ty == Ty::I64);
+            per_window.get_mut(a.window)?.push((AggSpec::new(a.kind, a.param), integer, column));
+        }
+        let mut windows = Vec::with_capacity(group.windows.len());
+        for (w, aggs) in group.windows.iter().zip(&per_window) {
+            if matches!(w.spec, WindowSpec::Session { .. }) {
+                return None;
+            }
+            windows.push(ColWindow { spec: w.spec, slots: Slots::new(aggs)?, panes: Vec::new() });
+        }
+        let key_cols: Vec<(usize, String, Ty)> =
+            group.keys.iter().map(|k| Some((col(&k.name)?, k.name.clone(), k.ty.ty.clone()))).collect::<Option<_>>()?;
+        let ts_col = (col(&source.event_time)?, source.event_time.clone());
+        // Every column the group reads must be a key, the event time or a value column, so
+        // that the batch path checks each of them as the row decoder would.
+        let known =
+            |c: &String| key_cols.iter().any(|k| k.1 == *c) || ts_col.1 == *c || values.iter().any(|v| v.name == *c);
+        if !group.columns.iter().all(known) {
+            return None;
+        }
+        let single = |ty: Ty| group.keys.len() == 1 && group.keys[0].ty.ty == ty;
+        Some(Columnar {
+            keys: KeyIndex::new(single(Ty::I64), single(Ty::String)),
+            windows,
+            scratch: vec![Num::Null; values.len()],
+            values,
+            key_cols,
+            ts_col,
+            lateness: i64::try_from(source.lateness_ms).unwrap_or(i64::MAX),
+        })
+    }
+
+    /// An empty state of the same group.
+    pub(crate) fn new_like(other: &Columnar) -> Option<Columnar> {
+        let mut fresh = other.clone();
+        fresh.keys = KeyIndex::new(matches!(other.keys.keys, Keys::I64(_)), matches!(other.keys.keys, Keys::Str(_)));
+        for w in &mut fresh.windows {
+            w.slots.clear();
+            w.panes.clear();
+        }
+        Some(fresh)
+    }
+
+    /// Adds one event; `Err(latest)` when it is late for its key (the state is unchanged).
+    #[inline]
+    fn accept(&mut self, key: KeyRef<'_>, ts: i64, values: &[Num]) -> Result<(), i64> {
+        let id = self.keys.intern(key);
+        self.accept_id(id, ts, values)
+    }
+
+    /// Adds one event of the key `id`.
+    #[inline]
+    fn accept_id(&mut self, id: u32, ts: i64, values: &[Num]) -> Result<(), i64> {
+        let latest = self.keys.latest(id);
+        let first = latest == i64::MIN;
+        if !first && ts < latest.saturating_sub(self.lateness) {
+            return Err(latest);
+        }
+        let max_ts = latest.max(ts);
+        self.keys.set_latest(id, max_ts);
+        let n = self.keys.len();
+        for w in &mut self.windows {
+            match w.spec {
+                WindowSpec::Lifetime => {
+                    w.slots.ensure(n);
+                    w.slots.update(id, values);
+                }
+                WindowSpec::Tumbling { size_ms } => {
+                    w.slots.ensure(n);
+                    let s = floor(ts, size_ms);
+                    if first || s > floor(latest, size_ms) {
+                        w.slots.reset(id);
+                        w.slots.update(id, values);
+                    } else if s == floor(latest, size_ms) {
+                        w.slots.update(id, values);
+                    }
+                    // An event of an earlier window can no longer change an answerable value.
+                }
+                WindowSpec::Sliding { size_ms, hop_ms } => {
+                    if w.panes.len() < n {
+                        w.panes.resize_with(n, VecDeque::new);
+                    }
+                    let panes = &mut w.panes[id as usize];
+                    let oldest = floor(max_ts.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+                    while let Some(&(start, slot)) = panes.front()
+                        && start < oldest
+                    {
+                        panes.pop_front();
+                        w.slots.release(slot);
+                    }
+                    let s = floor(ts, hop_ms);
+                    if s < oldest {
+                        continue;
+                    }
+                    let slot = match panes.back() {
+                        Some(&(last, slot)) if last == s => slot,
+                        Some(&(last, _)) if last > s => {
+                            let at = panes.partition_point(|(p, _)| *p < s);
+                            match panes.get(at) {
+                                Some(&(p, slot)) if p == s => slot,
+                                _ => {
+                                    let slot = w.slots.alloc();
+                                    panes.insert(at, (s, slot));
+                                    slot
+                                }
+                            }
+                        }
+                        _ => {
+                            let slot = w.slots.alloc();
+                            panes.push_back((s, slot));
+                            slot
+                        }
+                    };
+                    w.slots.update(slot, values);
+                }
+                WindowSpec::Session { .. } => {}
+            }
+        }
+        Ok(())
+    }
+
+    /// Adds one decoded row (in the group's column order) whose key is not null and whose
+    /// event time is `ts`; `Err(latest)` when it is late.
+    pub(crate) fn accept_row(&mut self, row: &[Value], ts: i64) -> Result<(), i64> {
+        let mut values = std::mem::take(&mut self.scratch);
+        for (v, c) in values.iter_mut().zip(&self.values) {
+            *v = match row.get(c.col) {
+                Some(Value::I64(x)) if c.integer => Num::I(*x),
+                Some(Value::F64(x)) if !c.integer => Num::F(*x),
+                Some(Value::I64(x)) => Num::F(*x as f64),
+                _ => Num::Null,
+            };
+        }
+        let key: Vec<Value> =
+            self.key_cols.iter().map(|(i, _, _)| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
+        let result = match key.as_slice() {
+            [Value::I64(k)] => self.accept(KeyRef::I64(*k), ts, &values),
+            [Value::Str(s)] => self.accept(KeyRef::Str(s), ts, &values),
+            k => self.accept(KeyRef::Values(k), ts, &values),
+        };
+        self.scratch = values;
+        result
+    }
+
+    /// Adds every well-formed, on-time event of a batch at or before `cutoff`. `None` when a column's Arrow type is
+    /// not one the batch path reads (the caller then takes the row path for the batch);
+    /// otherwise the rows it left for the row path.
+    pub(crate) fn accept_batch(&mut self, batch: &RecordBatch, cutoff: i64) -> Option<Leftovers> {
+        let ts = TsColumn::read(batch.column_by_name(&self.ts_col.1)?.as_ref())?;
+        let key = KeyColumn::read(batch, &self.key_cols)?;
+        let cols: Vec<NumColumn<'_>> = self
+            .values
+            .iter()
+            .map(|v| NumColumn::read(batch.column_by_name(&v.name)?.as_ref(), v.integer))
+            .collect::<Option<_>>()?;
+        let mut left = Leftovers::default();
+        let mut values = std::mem::take(&mut self.scratch);
+        // Two passes: the key ids of the whole batch first, then the updates. Each pass is a
+        // short loop whose iterations do not depend on each other, so the processor overlaps
+        // the memory accesses of many events (the key table, then the slots).
+        let mut ids = vec![u32::MAX; batch.num_rows()];
+        'rows: for (r, id) in ids.iter_mut().enumerate() {
+            match ts.get(r) {
+                None => {
+                    left.malformed.push(r);
+                    continue;
+                }
+                Some(t) if t > cutoff => continue,
+                Some(_) => {}
+            }
+            for (c, spec) in cols.iter().zip(&self.values) {
+                let bad = match c.get(r) {
+                    Num::Null => !spec.nullable,
+                    Num::F(x) => !x.is_finite(),
+                    Num::I(_) => false,
+                };
+                if bad {
+                    left.malformed.push(r);
+                    continue 'rows;
+                }
+            }
+            match key.get(r) {
+                Some(k) => *id = self.keys.intern(k),
+                None => left.malformed.push(r),
+            }
+        }
+        for (r, &id) in ids.iter().enumerate() {
+            let Some(t) = ts.get(r).filter(|_| id != u32::MAX) else { continue };
+            for (slot, c) in values.iter_mut().zip(&cols) {
+                *slot = c.get(r);
+            }
+            match self.accept_id(id, t, &values) {
+                Ok(()) => left.accepted += 1,
+                Err(latest) => left.late.push((r, latest)),
+            }
+        }
+        self.scratch = values;
+        Some(left)
+    }
+
+    /// A key's state as the row path keeps it.
+    pub(crate) fn export(&self, id: u32) -> KeyState {
+        let max_ts = self.keys.latest(id);
+        let windows = self
+            .windows
+            .iter()
+            .map(|w| match w.spec {
+                WindowSpec::Lifetime => WindowState::Lifetime(w.slots.partials(id)),
+                WindowSpec::Tumbling { size_ms } => {
+                    WindowState::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials(id) }
+                }
+                _ => WindowState::Panes(
+                    w.panes
+                        .get(id as usize)
+                        .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
+                        .unwrap_or_default(),
+                ),
+            })
+            .collect();
+        KeyState { max_ts, windows }
+    }
+
+    /// Loads a key's state (from a snapshot, in the row path's form).
+    pub(crate) fn import(&mut self, key: &[Value], state: &KeyState) {
+        let id = self.keys.intern(KeyRef::Values(key));
+        self.keys.set_latest(id, state.max_ts);
+        let n = self.keys.len();
+        for (w, st) in self.windows.iter_mut().zip(&state.windows) {
+            match st {
+                WindowState::Lifetime(p) => {
+                    w.slots.ensure(n);
+                    w.slots.load(id, p);
+                }
+                WindowState::Tumbling { start, partials } => {
+                    w.slots.ensure(n);
+                    if let WindowSpec::Tumbling { size_ms } = w.spec
+                        && *start == floor(state.max_ts, size_ms)
+                    {
+                        w.slots.load(id, partials);
+                    }
+                }
+                WindowState::Panes(panes) => {
+                    if w.panes.len() < n {
+                        w.panes.resize_with(n, VecDeque::new);
+                    }
+                    for (start, partials) in panes {
+                        let slot = w.slots.alloc();
+                        w.slots.load(slot, partials);
+                        w.panes[id as usize].push_back((*start, slot));
+                    }
+                }
+                WindowState::Sessions(_) => {}
+            }
+        }
+    }
+
+    /// Every key, by id.
+    pub(crate) fn key_list(&self) -> Vec<Vec<Value>> {
+        (0..self.keys.len() as u32).map(|id| self.keys.key(id)).collect()
+    }
+
+    /// Bytes of state: the key table, the slots and the pane rings.
+    pub(crate) fn bytes(&self) -> usize {
+        self.keys.bytes()
+            + self
+                .windows
+                .iter()
+                .map(|w| {
+                    w.slots.bytes()
+                        + w.panes.capacity() * size_of::<VecDeque<(i64, u32)>>()
+                        + w.panes.iter().map(|p| p.capacity() * 16).sum::<usize>()
+                })
+                .sum::<usize>()
+    }
+}
+
+/// Event times of a batch in milliseconds; `None` for a null or absurd one.
+enum TsColumn<'a> {
+    Millis(&'a [i64], Option<&'a NullBuffer>),
+    Converted(Vec<Option<i64>>),
+}
+
+impl<'a> TsColumn<'a> {
+    fn read(a: &'a dyn Array) -> Option<TsColumn<'a>> {
+        let scaled =
+            |f: &dyn Fn(usize) -> Option<i64>| (0..a.len()).map(|r| if a.is_null(r) { None } else { f(r) }).collect();
+        Some(match a.data_type() {
+            DataType::Timestamp(TimeUnit::Millisecond, _) => {
+                TsColumn::Millis(a.as_primitive::<TimestampMillisecondType>().values(), a.nulls())
+            }
+            DataType::Int64 => TsColumn::Millis(a.as_primitive::<Int64Type>().values(), a.nulls()),
+            DataType::Timestamp(TimeUnit::Second, _) => {
+                let p = a.as_primitive::<arrow::datatypes::TimestampSecondType>();
+                TsColumn::Converted(scaled(&|r| p.value(r).checked_mul(1000)))
+            }
+            DataType::Timestamp(TimeUnit::Microsecond, _) => {
+                let p = a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
+                TsColumn::Converted(scaled(&|r| Some(p.value(r) / 1000)))
+            }
+            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
+                let p = a.as_primitive::<arrow::datatypes::TimestampNanosecondType>();
+                TsColumn::Converted(scaled(&|r| Some(p.value(r) / 1_000_000)))
+            }
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    fn get(&self, r: usize) -> Option<i64> {
+        let t = match self {
+            TsColumn::Millis(v, nulls) => {
+                if nulls.is_some_and(|n| n.is_null(r)) {
+                    return None;
+                }
+                v[r]
+            }
+            TsColumn::Converted(v) => v[r]?,
+        };
+        (MIN_TS..=MAX_TS).contains(&t).then_some(t)
+    }
+}
+
+/// A numeric column of a batch, read as its declared type.
+enum NumColumn<'a> {
+    F64(&'a [f64], Option<&'a NullBuffer>),
+    I64(&'a [i64], Option<&'a NullBuffer>, bool),
+    Converted(Vec<Num>),
+}
+
+impl<'a> NumColumn<'a> {
+    fn read(a: &'a dyn Array, integer: bool) -> Option<NumColumn<'a>> {
+        let convert =
+            |f: &dyn Fn(usize) -> Num| (0..a.len()).map(|r| if a.is_null(r) { Num::Null } else { f(r) }).collect();
+        Some(match (a.data_type(), integer) {
+            (DataType::Float64, false) => NumColumn::F64(a.as_primitive::<Float64Type>().values(), a.nulls()),
+            (DataType::Int64, _) => NumColumn::I64(a.as_primitive::<Int64Type>().values(), a.nulls(), integer),
+            (DataType::Float32, false) => {
+                let p = a.as_primitive::<arrow::datatypes::Float32Type>();
+                NumColumn::Converted(convert(&|r| Num::F(f64::from(p.value(r)))))
+            }
+            (DataType::Int32, true) => {
+                let p = a.as_primitive::<arrow::datatypes::Int32Type>();
+                NumColumn::Converted(convert(&|r| Num::I(i64::from(p.value(r)))))
+            }
+            _ => return None,
+        })
+    }
+
+    #[inline]
+    fn get(&self, r: usize) -> Num {
+        match self {
+            NumColumn::F64(v, nulls) => {
+                if nulls.is_some_and(|n| n.is_null(r)) {
+                    Num::Null
+                } else {
+                    Num::F(v[r])
+                }
+            }
+            NumColumn::I64(v, nulls, integer) => {
+                if nulls.is_some_and(|n| n.is_null(r)) {
+                    Num::Null
+                } else if *integer {
+                    Num::I(v[r])
+                } else {
+                    Num::F(v[r] as f64)
+                }
+            }
+            NumColumn::Converted(v) => v[r],
+        }
+    }
+}
+
+/// The key of each event of a batch; `None` for a null key.
+enum KeyColumn<'a> {
+    I64(&'a [i64], Option<&'a NullBuffer>),
+    Str(&'a arrow::array::StringArray),
+    LargeStr(&'a arrow::array::LargeStringArray),
+    View(&'a arrow::array::StringViewArray),
+    Values(Vec<Option<Vec<Value>>>),
+}
+
+impl<'a> KeyColumn<'a> {
+    fn read(batch: &'a RecordBatch, keys: &[(usize, String, Ty)]) -> Option<KeyColumn<'a>> {
+        let arrays: Vec<&dyn Array> =
+            keys.iter().map(|(_, name, _)| batch.column_by_name(name).map(|a| a.as_ref())).collect::<Option<_>>()?;
+        if let ([a], [(_, _, ty)]) = (arrays.as_slice(), keys) {
+            match (ty, a.data_type()) {
+                (Ty::I64, DataType::Int64) => {
+                    return Some(KeyColumn::I64(a.as_primitive::<Int64Type>().values(), a.nulls()));
+                }
+                (Ty::String, DataType::Utf8) => return Some(KeyColumn::Str(a.as_string::<i32>())),
+                (Ty::String, DataType::LargeUtf8) => return Some(KeyColumn::LargeStr(a.as_string::<i64>())),
+                (Ty::String, DataType::Utf8View) => return Some(KeyColumn::View(a.as_string_view())),
+                _ => {}
+            }
+        }
+        // Other keys: decoded cell by cell as the row decoder does; any problem leaves the row
+        // to the row path.
+        let rows = (0..batch.num_rows())
+            .map(|r| {
+                arrays
+                    .iter()
+                    .zip(keys)
+                    .map(|(a, (_, _, ty))| match crate::decode::cell_of(*a, r, ty) {
+                        Some(Value::Null) | None => None,
+                        Some(v) => Some(v),
+                    })
+                    .collect::<Option<Vec<Value>>>()
+            })
+            .collect();
+        Some(KeyColumn::Values(rows))
+    }
+
+    #[inline]
+    fn get(&self, r: usize) -> Option<KeyRef<'_>> {
+        match self {
+            KeyColumn::I64(v, nulls) => (!nulls.is_some_and(|n| n.is_null(r))).then(|| KeyRef::I64(v[r])),
+            KeyColumn::Str(a) => a.is_valid(r).then(|| KeyRef::Str(a.value(r))),
+            KeyColumn::LargeStr(a) => a.is_valid(r).then(|| KeyRef::Str(a.value(r))),
+            KeyColumn::View(a) => a.is_valid(r).then(|| KeyRef::Str(a.value(r))),
+            KeyColumn::Values(rows) => rows[r].as_deref().map(KeyRef::Values),
+        }
+    }
+}

@@ -1,0 +1,371 @@
+//! Events' numeric values in, the primitive accumulators of one window out: slots of fixed-size
+//! words (one slot per key, or per pane), and their conversion to and from the aggregate
+//! library's partials.
+//!
+//! Each aggregate of the window is split into primitives, shared when equal: `avg(x)` is
+//! `sum(x)` and `count(x)`, so `sum(x)` and `avg(x)` over the same window keep one sum. A slot
+//! is `stride` consecutive words, one per primitive, so an event updates one cache line.
+//! Float sums stay exact (the contract of [`ExactSum`]): a word holds the sum while every
+//! addition was exact in one f64, and spills to an `ExactSum` beside the slots (the word then
+//! holds NaN, which no sum of finite values is) when one is not. Integer sums spill to `i128`
+//! on overflow the same way.
+
+use featc::aggregates::AggKind;
+use std::collections::HashMap;
+
+use crate::aggregate::{AggSpec, ExactSum, Partial};
+use crate::value::Value;
+
+/// One primitive accumulator; the index is a value column of the columnar group.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Prim {
+    Rows,
+    NonNull(usize),
+    SumF(usize),
+    SumI(usize),
+    MinF(usize),
+    MaxF(usize),
+    MinI(usize),
+    MaxI(usize),
+}
+
+impl Prim {
+    fn init(self) -> u64 {
+        match self {
+            Prim::Rows | Prim::NonNull(_) | Prim::SumI(_) => 0,
+            Prim::SumF(_) => 0f64.to_bits(),
+            Prim::MinF(_) => f64::INFINITY.to_bits(),
+            Prim::MaxF(_) => f64::NEG_INFINITY.to_bits(),
+            Prim::MinI(_) => i64::MAX as u64,
+            Prim::MaxI(_) => i64::MIN as u64,
+        }
+    }
+}
+
+/// One event's value of a value column.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub(crate) enum Num {
+    Null,
+    F(f64),
+    I(i64),
+}
+
+impl Num {
+    fn f64(self) -> Option<f64> {
+        match self {
+            Num::F(x) => Some(x),
+            Num::I(x) => Some(x as f64),
+            Num::Null => None,
+        }
+    }
+}
+
+/// How an aggregate reads its primitives: indices into the window's primitives.
+#[derive(Debug, Clone)]
+pub(crate) struct AggPrims {
+    pub(crate) spec: AggSpec,
+    pub(crate) integer: bool,
+    /// The count of the values it saw (rows for `count()`).
+    count: usize,
+    /// Its sum, min or max, when it has one.
+    value: Option<usize>,
+}
+
+/// An aggregate as the columnar path sees it: its spec, whether its input is an integer, and
+/// its value column with whether that column can be null.
+pub(crate) type AggInput = (AggSpec, bool, Option<(usize, bool)>);
+
+/// Every slot of one window.
+#[derive(Debug, Clone)]
+pub(crate) struct Slots {
+    prims: Vec<Prim>,
+    pub(crate) aggs: Vec<AggPrims>,
+    words: Vec<u64>,
+    free: Vec<u32>,
+    spill_f: HashMap<usize, ExactSum>,
+    spill_i: HashMap<usize, i128>,
+}
+
+impl Slots {
+    /// The primitives of a window's aggregates, given each aggregate's kind, whether its input
+    /// is an integer, its value column and whether that column can be null. `None` when an
+    /// aggregate has no columnar form.
+    pub(crate) fn new(aggs: &[AggInput]) -> Option<Slots> {
+        let mut prims = Vec::new();
+        let mut add = |p: Prim| match prims.iter().position(|q| *q == p) {
+            Some(i) => i,
+            None => {
+                prims.push(p);
+                prims.len() - 1
+            }
+        };
+        let mut out = Vec::with_capacity(aggs.len());
+        for &(spec, integer, column) in aggs {
+            // A non-nullable column has as many values as rows.
+            let count = match column {
+                Some((c, true)) => add(Prim::NonNull(c)),
+                _ => add(Prim::Rows),
+            };
+            let value = match (spec.kind, column) {
+                (AggKind::Count, _) => None,
+                (AggKind::Sum, Some((c, _))) if integer => Some(add(Prim::SumI(c))),
+                (AggKind::Sum | AggKind::Avg, Some((c, _))) => Some(add(Prim::SumF(c))),
+                (AggKind::Min, Some((c, _))) => Some(add(if integer { Prim::MinI(c) } else { Prim::MinF(c) })),
+                (AggKind::Max, Some((c, _))) => Some(add(if integer { Prim::MaxI(c) } else { Prim::MaxF(c) })),
+                _ => return None,
+            };
+            out.push(AggPrims { spec, integer, count, value });
+        }
+        Some(Slots {
+            prims,
+            aggs: out,
+            words: Vec::new(),
+            free: Vec::new(),
+            spill_f: HashMap::new(),
+            spill_i: HashMap::new(),
+        })
+    }
+
+    /// Drops every slot.
+    pub(crate) fn clear(&mut self) {
+        self.words.clear();
+        self.free.clear();
+        self.spill_f.clear();
+        self.spill_i.clear();
+    }
+
+    fn stride(&self) -> usize {
+        self.prims.len()
+    }
+
+    /// Makes sure slots `0..n` exist (one per key for running and tumbling windows).
+    pub(crate) fn ensure(&mut self, n: usize) {
+        while self.words.len() < n * self.stride() {
+            self.words.extend(self.prims.iter().map(|p| p.init()));
+        }
+    }
+
+    /// A fresh slot (for a pane).
+    pub(crate) fn alloc(&mut self) -> u32 {
+        if let Some(slot) = self.free.pop() {
+            return slot;
+        }
+        let slot = (self.words.len() / self.stride().max(1)) as u32;
+        self.words.extend(self.prims.iter().map(|p| p.init()));
+        slot
+    }
+
+    /// Returns a pane's slot, emptied.
+    pub(crate) fn release(&mut self, slot: u32) {
+        self.reset(slot);
+        self.free.push(slot);
+    }
+
+    /// Empties a slot.
+    pub(crate) fn reset(&mut self, slot: u32) {
+        let base = slot as usize * self.stride();
+        for (i, p) in self.prims.iter().enumerate() {
+            let w = &mut self.words[base + i];
+            match p {
+                Prim::SumF(_) if f64::from_bits(*w).is_nan() => {
+                    self.spill_f.remove(&(base + i));
+                }
+                Prim::SumI(_) if *w == i64::MIN as u64 => {
+                    self.spill_i.remove(&(base + i));
+                }
+                _ => {}
+            }
+            *w = p.init();
+        }
+    }
+
+    /// Folds one event's values (by value column) into a slot.
+    #[inline]
+    pub(crate) fn update(&mut self, slot: u32, values: &[Num]) {
+        let base = slot as usize * self.prims.len();
+        let Slots { prims, words, spill_f, spill_i, .. } = self;
+        let words = &mut words[base..base + prims.len()];
+        for (i, (p, w)) in prims.iter().zip(words.iter_mut()).enumerate() {
+            match *p {
+                Prim::Rows => *w += 1,
+                Prim::NonNull(c) => *w += u64::from(values[c] != Num::Null),
+                Prim::SumF(c) => {
+                    if let Some(x) = values[c].f64() {
+                        add_f(w, x, base + i, spill_f);
+                    }
+                }
+                Prim::SumI(c) => {
+                    if let Num::I(x) = values[c] {
+                        add_i(w, x, base + i, spill_i);
+                    }
+                }
+                Prim::MinF(c) => {
+                    if let Num::F(x) = values[c]
+                        && x.total_cmp(&f64::from_bits(*w)).is_lt()
+                    {
+                        *w = x.to_bits();
+                    }
+                }
+                Prim::MaxF(c) => {
+                    if let Num::F(x) = values[c]
+                        && x.total_cmp(&f64::from_bits(*w)).is_gt()
+                    {
+                        *w = x.to_bits();
+                    }
+                }
+                Prim::MinI(c) => {
+                    if let Num::I(x) = values[c] {
+                        *w = (*w as i64).min(x) as u64;
+                    }
+                }
+                Prim::MaxI(c) => {
+                    if let Num::I(x) = values[c] {
+                        *w = (*w as i64).max(x) as u64;
+                    }
+                }
+            }
+        }
+    }
+
+    fn word(&self, slot: u32, prim: usize) -> (usize, u64) {
+        let at = slot as usize * self.stride() + prim;
+        (at, self.words[at])
+    }
+
+    fn exact(&self, slot: u32, prim: usize) -> ExactSum {
+        let (at, w) = self.word(slot, prim);
+        let x = f64::from_bits(w);
+        if x.is_nan() {
+            return self.spill_f.get(&at).cloned().unwrap_or_default();
+        }
+        let mut s = ExactSum::new();
+        s.add(x);
+        s
+    }
+
+    fn integer_sum(&self, slot: u32, prim: usize) -> i128 {
+        let (at, w) = self.word(slot, prim);
+        match self.spill_i.get(&at) {
+            Some(s) if w == i64::MIN as u64 => *s,
+            _ => i128::from(w as i64),
+        }
+    }
+
+    /// The partials of a slot, one per aggregate, as the aggregate library keeps them.
+    pub(crate) fn partials(&self, slot: u32) -> Vec<Partial> {
+        self.aggs
+            .iter()
+            .map(|a| {
+                let count = self.word(slot, a.count).1 as i64;
+                let bound = |integer: bool, w: u64| {
+                    (count > 0).then(|| if integer { Value::I64(w as i64) } else { Value::F64(f64::from_bits(w)) })
+                };
+                match (a.spec.kind, a.value) {
+                    (AggKind::Sum, Some(v)) if a.integer => Partial::SumI(self.integer_sum(slot, v)),
+                    (AggKind::Sum, Some(v)) => Partial::SumF(self.exact(slot, v)),
+                    (AggKind::Avg, Some(v)) => Partial::Avg { sum: self.exact(slot, v), count },
+                    (AggKind::Min, Some(v)) => Partial::Min(bound(a.integer, self.word(slot, v).1)),
+                    (AggKind::Max, Some(v)) => Partial::Max(bound(a.integer, self.word(slot, v).1)),
+                    _ => Partial::Count(count),
+                }
+            })
+            .collect()
+    }
+
+    /// Writes partials (as [`Slots::partials`] gives them) into an empty slot.
+    pub(crate) fn load(&mut self, slot: u32, partials: &[Partial]) {
+        let base = slot as usize * self.stride();
+        for (a, p) in self.aggs.clone().iter().zip(partials) {
+            let mut set = |prim: usize, w: u64| self.words[base + prim] = w;
+            match (p, a.value) {
+                (Partial::Count(c), _) => set(a.count, *c as u64),
+                (Partial::SumI(s), Some(v)) => match i64::try_from(*s) {
+                    Ok(x) if x != i64::MIN => set(v, x as u64),
+                    _ => {
+                        set(v, i64::MIN as u64);
+                        self.spill_i.insert(base + v, *s);
+                    }
+                },
+                (Partial::SumF(s), Some(v)) => self.load_exact(base + v, s),
+                (Partial::Avg { sum, count }, Some(v)) => {
+                    set(a.count, *count as u64);
+                    self.load_exact(base + v, sum);
+                }
+                (Partial::Min(m) | Partial::Max(m), Some(v)) => {
+                    let bits = match m {
+                        Some(Value::I64(x)) => *x as u64,
+                        Some(Value::F64(x)) => x.to_bits(),
+                        _ => continue,
+                    };
+                    set(v, bits);
+                    // The partial says only that values were seen; an aggregate that keeps
+                    // the exact count (sharing this word) sets it.
+                    let count = &mut self.words[base + a.count];
+                    *count = (*count).max(1);
+                }
+                _ => {}
+            }
+        }
+    }
+
+    fn load_exact(&mut self, at: usize, s: &ExactSum) {
+        let mut single = ExactSum::new();
+        single.add(s.value());
+        if single == *s {
+            self.words[at] = s.value().to_bits();
+        } else {
+            self.words[at] = f64::NAN.to_bits();
+            self.spill_f.insert(at, s.clone());
+        }
+    }
+
+    /// Bytes the slots hold, spilled sums included.
+    pub(crate) fn bytes(&self) -> usize {
+        self.words.capacity() * 8
+            + self.free.capacity() * 4
+            + self.spill_f.values().map(|s| 16 + size_of::<ExactSum>() + s.heap_bytes()).sum::<usize>()
+            + self.spill_i.len() * 32
+    }
+}
+
+#[inline]
+fn add_f(w: &mut u64, x: f64, at: usize, spill: &mut HashMap<usize, ExactSum>) {
+    let s = f64::from_bits(*w);
+    if s.is_nan() {
+        if let Some(e) = spill.get_mut(&at) {
+            e.add(x);
+        }
+        return;
+    }
+    // Two-sum: `hi` is the rounded sum and `lo` what rounding lost.
+    let hi = s + x;
+    let z = hi - s;
+    let lo = (s - (hi - z)) + (x - z);
+    if lo == 0.0 && hi.is_finite() {
+        *w = hi.to_bits();
+    } else {
+        let mut e = ExactSum::new();
+        e.add(s);
+        e.add(x);
+        spill.insert(at, e);
+        *w = f64::NAN.to_bits();
+    }
+}
+
+#[inline]
+fn add_i(w: &mut u64, x: i64, at: usize, spill: &mut HashMap<usize, i128>) {
+    let s = *w as i64;
+    if s == i64::MIN
+        && let Some(e) = spill.get_mut(&at)
+    {
+        *e += i128::from(x);
+        return;
+    }
+    match s.checked_add(x) {
+        Some(t) if t != i64::MIN => *w = t as u64,
+        _ => {
+            spill.insert(at, i128::from(s) + i128::from(x));
+            *w = i64::MIN as u64;
+        }
+    }
+}

@@ -1,0 +1,138 @@
+//! A group's state and a time in, one Arrow record batch of every key's feature vector as of
+//! that time out, written as Parquet or CSV: `featc materialize`.
+
+use std::fs::File;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{
+    ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder, TimestampMillisecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use featc::ir::IrGroup;
+use featc::types::{Ty, Type};
+
+use crate::group::GroupRuntime;
+use crate::kappa::json_value;
+use crate::value::Value;
+
+/// The file formats a snapshot is written in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Parquet,
+    Csv,
+}
+
+/// A column of values of one declared type. Lists are written as JSON text, which both
+/// formats hold.
+enum Column {
+    Bool(BooleanBuilder),
+    I64(Int64Builder),
+    F64(Float64Builder),
+    Str(StringBuilder),
+    Ts(TimestampMillisecondBuilder),
+}
+
+impl Column {
+    fn new(ty: &Ty) -> (Column, DataType) {
+        match ty {
+            Ty::Bool => (Column::Bool(BooleanBuilder::new()), DataType::Boolean),
+            Ty::I64 => (Column::I64(Int64Builder::new()), DataType::Int64),
+            Ty::F64 => (Column::F64(Float64Builder::new()), DataType::Float64),
+            Ty::Timestamp => (
+                Column::Ts(TimestampMillisecondBuilder::new().with_timezone("+00:00")),
+                DataType::Timestamp(TimeUnit::Millisecond, Some("+00:00".into())),
+            ),
+            Ty::String | Ty::List(_) | Ty::Null => (Column::Str(StringBuilder::new()), DataType::Utf8),
+        }
+    }
+
+    fn push(&mut self, v: &Value) {
+        match (self, v) {
+            (Column::Bool(b), Value::Bool(x)) => b.append_value(*x),
+            (Column::I64(b), Value::I64(x)) => b.append_value(*x),
+            (Column::F64(b), Value::F64(x)) => b.append_value(*x),
+            (Column::F64(b), Value::I64(x)) => b.append_value(*x as f64),
+            (Column::Ts(b), Value::Ts(x) | Value::I64(x)) => b.append_value(*x),
+            (Column::Str(b), Value::Str(s)) => b.append_value(s),
+            (Column::Str(b), Value::List(_)) => b.append_value(json_value(v).to_string()),
+            (Column::Bool(b), _) => b.append_null(),
+            (Column::I64(b), _) => b.append_null(),
+            (Column::F64(b), _) => b.append_null(),
+            (Column::Ts(b), _) => b.append_null(),
+            (Column::Str(b), _) => b.append_null(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Column::Bool(mut b) => Arc::new(b.finish()),
+            Column::I64(mut b) => Arc::new(b.finish()),
+            Column::F64(mut b) => Arc::new(b.finish()),
+            Column::Str(mut b) => Arc::new(b.finish()),
+            Column::Ts(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// The type of each feature of a group, in output order.
+fn output_types(group: &IrGroup) -> Vec<Type> {
+    group
+        .outputs
+        .iter()
+        .map(|name| {
+            let aggregate = group.aggregates.iter().find(|a| a.name == *name).map(|a| a.ty.clone());
+            let derived = || group.derived.iter().find(|d| d.name == *name).map(|d| d.ty.clone());
+            aggregate.or_else(derived).unwrap_or(Type::new(Ty::String, true))
+        })
+        .collect()
+}
+
+/// Every key of `runtime` with its feature vector as of `t`: the key columns, `as_of`, then
+/// the features. `t` is at or after every key's latest event (see
+/// [`crate::kappa::KappaRunner::open_as_of`]).
+pub fn snapshot(runtime: &GroupRuntime, group: &IrGroup, t: i64) -> Result<RecordBatch, String> {
+    let mut fields = Vec::new();
+    let mut columns = Vec::new();
+    for k in &group.keys {
+        let (c, ty) = Column::new(&k.ty.ty);
+        fields.push(Field::new(&k.name, ty, false));
+        columns.push(c);
+    }
+    let (c, ty) = Column::new(&Ty::Timestamp);
+    fields.push(Field::new("as_of", ty, false));
+    columns.push(c);
+    for (name, ty) in group.outputs.iter().zip(output_types(group)) {
+        let (c, arrow_ty) = Column::new(&ty.ty);
+        fields.push(Field::new(name, arrow_ty, true));
+        columns.push(c);
+    }
+    for key in runtime.keys() {
+        let Some(vector) = runtime.lookup(&key, t)? else { continue };
+        let as_of = Value::Ts(t);
+        let row = key.iter().chain(std::iter::once(&as_of)).chain(vector.iter());
+        for (c, v) in columns.iter_mut().zip(row) {
+            c.push(v);
+        }
+    }
+    let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())
+}
+
+/// Writes a snapshot to `path`.
+pub fn write(batch: &RecordBatch, path: &Path, format: Format) -> Result<(), String> {
+    let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    match format {
+        Format::Parquet => {
+            let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| e.to_string())?;
+            w.write(batch).map_err(|e| e.to_string())?;
+            w.close().map_err(|e| e.to_string())?;
+        }
+        Format::Csv => {
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(file);
+            w.write(batch).map_err(|e| e.to_string())?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,182 @@
+//! The columnar path against the row path, over random groups of simple aggregates and random
+//! Arrow batches: the same features at every probe time, the same dead letters (malformed and
+//! late events) and counters, whatever the batch boundaries, and snapshots that restore across
+//! the two paths. The row path itself is checked against the brute-force reference in
+//! `stream_vs_reference.rs`.
+
+use std::sync::Arc;
+
+use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use featc::ir::{FeatureIr, IrField, lower};
+use featc_runtime::group::{GroupRuntime, Path};
+use featc_runtime::value::Value;
+use proptest::prelude::*;
+
+const AGGREGATES: &[&str] =
+    &["count()", "count(x)", "sum(x)", "sum(n)", "avg(x)", "avg(n)", "min(x)", "max(x)", "min(n)", "max(n)"];
+const BASE: i64 = 1_700_000_000_000;
+
+fn window() -> impl Strategy<Value = String> {
+    prop_oneof![
+        Just("lifetime".to_owned()),
+        prop::sample::select(vec![5, 10, 30]).prop_map(|s| format!("tumbling({s}s)")),
+        (prop::sample::select(vec![1, 2, 5]), 1u64..7).prop_map(|(h, m)| format!("sliding({}s, every: {h}s)", h * m)),
+    ]
+}
+
+/// A random group of simple aggregates; keys are strings or integers.
+fn spec() -> impl Strategy<Value = (String, bool)> {
+    (prop::collection::vec((prop::sample::select(AGGREGATES.to_vec()), window()), 1..7), 0u64..10, any::<bool>())
+        .prop_map(|(features, lateness, int_key)| {
+            let key_ty = if int_key { "i64" } else { "string" };
+            let mut text = format!(
+                "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s {{\n"
+            );
+            for (i, (agg, window)) in features.iter().enumerate() {
+                text.push_str(&format!("    f{i} = {agg} over {window}\n"));
+            }
+            text.push_str("    twice = f0 + f0\n}\n");
+            (text, int_key)
+        })
+}
+
+fn compiled(text: &str) -> FeatureIr {
+    let mut sources = featc::SourceMap::new();
+    sources.add("random.feat", text);
+    let checked = featc::check_project(&sources, &featc::Options::default());
+    assert!(!checked.has_errors(), "{text}\n{:?}", checked.diagnostics);
+    lower(&checked.project)
+}
+
+/// One raw event: key, x (None = null), n (None = null: malformed, `n` is not nullable), and
+/// the time in half seconds; some times go far back (late) and some x are NaN (malformed).
+type Raw = (u8, Option<f64>, Option<i64>, i64);
+
+fn raw_events() -> impl Strategy<Value = Vec<Raw>> {
+    let x = prop_oneof![8 => (-40i64..40).prop_map(|v| Some(v as f64 * 0.25)), 1 => Just(None), 1 => Just(Some(f64::NAN)), 1 => (-1e6f64..1e6).prop_map(Some)];
+    let n = prop_oneof![12 => (-5i64..20).prop_map(Some), 1 => Just(None)];
+    prop::collection::vec((0u8..6, x, n, 0i64..240), 0..150)
+}
+
+fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
+    let key: ArrayRef = if int_key {
+        Arc::new(Int64Array::from_iter_values(raw.iter().map(|r| i64::from(r.0) * 1000)))
+    } else {
+        Arc::new(StringArray::from_iter_values(raw.iter().map(|r| format!("k{}", r.0))))
+    };
+    let schema = Schema::new(vec![
+        Field::new("k", if int_key { DataType::Int64 } else { DataType::Utf8 }, false),
+        Field::new("x", DataType::Float64, true),
+        Field::new("n", DataType::Int64, true),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]);
+    RecordBatch::try_new(
+        Arc::new(schema),
+        vec![
+            key,
+            Arc::new(raw.iter().map(|r| r.1).collect::<Float64Array>()),
+            Arc::new(raw.iter().map(|r| r.2).collect::<Int64Array>()),
+            Arc::new(TimestampMillisecondArray::from_iter_values(raw.iter().map(|r| BASE + r.3 * 500))),
+        ],
+    )
+    .unwrap()
+}
+
+fn fields(ir: &FeatureIr) -> Vec<IrField> {
+    let g = &ir.groups[0];
+    let source = &ir.sources[g.source];
+    g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect()
+}
+
+fn sorted_letters(g: &GroupRuntime) -> Vec<String> {
+    let mut out: Vec<String> = g.dead_letters().iter().map(|d| format!("{} {:?}", d.reason, d.row)).collect();
+    out.sort();
+    out
+}
+
+/// Every key's features at its latest event and at the probes after it.
+fn features(g: &GroupRuntime, probes: &[i64]) -> Vec<(Vec<Value>, i64, Vec<Value>)> {
+    let mut out = Vec::new();
+    for key in g.keys() {
+        let latest = g.latest(&key).unwrap();
+        for t in std::iter::once(latest).chain(probes.iter().map(|p| latest + p)) {
+            out.push((key.clone(), t, g.lookup(&key, t).unwrap().unwrap()));
+        }
+    }
+    out
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 256, ..ProptestConfig::default() })]
+
+    #[test]
+    fn columnar_path_equals_row_path(
+        (text, int_key) in spec(),
+        raw in raw_events(),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        stop in any::<prop::sample::Index>(),
+        probes in prop::collection::vec(0i64..20_000, 1..4),
+    ) {
+        let ir = compiled(&text);
+        let g = &ir.groups[0];
+        let fields = fields(&ir);
+        let whole = batch(&raw, int_key);
+
+        let mut rows = GroupRuntime::on_path(&ir, g, Path::Rows).unwrap();
+        rows.process_batch(&whole, &fields);
+
+        // The columnar path over the same events cut into random batches, and stopped once
+        // midway: its snapshot restored into a fresh runtime of each path, which both go on.
+        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(raw.len() + 1)).collect();
+        edges.extend([0, raw.len()]);
+        edges.sort_unstable();
+        let stop = stop.index(raw.len() + 1);
+        let mut columnar = GroupRuntime::new(&ir, g).unwrap();
+        prop_assert!(columnar.is_columnar(), "{}", text);
+        let mut resumed_rows: Option<GroupRuntime> = None;
+        for pair in edges.windows(2) {
+            let (from, to) = (pair[0], pair[1]);
+            for (a, b) in [(from, stop.clamp(from, to)), (stop.clamp(from, to), to)] {
+                if a == b {
+                    continue;
+                }
+                let part = whole.slice(a, b - a);
+                columnar.process_batch(&part, &fields);
+                if let Some(r) = resumed_rows.as_mut() {
+                    r.process_batch(&part, &fields);
+                }
+                if b == stop && resumed_rows.is_none() {
+                    let snapshot = columnar.snapshot();
+                    let mut r = GroupRuntime::on_path(&ir, g, Path::Rows).unwrap();
+                    r.restore(snapshot.clone());
+                    resumed_rows = Some(r);
+                    let mut c = GroupRuntime::new(&ir, g).unwrap();
+                    c.restore(snapshot);
+                    columnar = c;
+                }
+            }
+        }
+
+        prop_assert_eq!(columnar.counters(), rows.counters());
+        prop_assert_eq!(sorted_letters(&columnar), sorted_letters(&rows));
+        let want = features(&rows, &probes);
+        prop_assert_eq!(&features(&columnar, &probes), &want, "{}", text);
+        if let Some(r) = resumed_rows {
+            prop_assert_eq!(&features(&r, &probes), &want);
+        }
+    }
+}
+
+#[test]
+fn groups_outside_the_columnar_subset_take_the_row_path() {
+    for feature in
+        ["n = count() where x > 0 over lifetime", "d = count_distinct(n) over lifetime", "s = sum(x) over session(5s)"]
+    {
+        let ir = compiled(&format!(
+            "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    {feature}\n}}\n"
+        ));
+        assert!(!GroupRuntime::new(&ir, &ir.groups[0]).unwrap().is_columnar(), "{feature}");
+    }
+}
