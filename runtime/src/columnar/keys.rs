@@ -130,6 +130,25 @@ impl KeyIndex {
         }
     }
 
+    /// The id of an integer key already seen, for an index of integer keys.
+    #[inline]
+    pub(crate) fn find_i64(&self, k: i64) -> Option<u32> {
+        match &self.keys {
+            Keys::I64(keys) => self.table.find(self.hasher.hash_one(k), |&id| keys[id as usize].0 == k).copied(),
+            _ => None,
+        }
+    }
+
+    /// Asks the processor to start loading the entry of `id` (its latest time).
+    #[inline]
+    pub(crate) fn prefetch(&self, id: u32) {
+        match &self.keys {
+            Keys::I64(k) => k.get(id as usize).map(super::prefetch),
+            Keys::Str(k) => k.get(id as usize).map(super::prefetch),
+            Keys::Values(k) => k.get(id as usize).map(super::prefetch),
+        };
+    }
+
     /// The id of a key already seen.
     pub(crate) fn find(&self, key: &[Value]) -> Option<u32> {
         match (&self.keys, key) {

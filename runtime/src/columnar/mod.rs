@@ -71,6 +71,15 @@ pub(crate) struct Columnar {
     scratch: Vec<Num>,
 }
 
+/// Starts loading the cache line of `x` (a hint; nothing on other processors).
+#[inline]
+fn prefetch<T>(x: &T) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    safe_arch::prefetch_t0(x);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = x;
+}
+
 fn floor(t: i64, width: u64) -> i64 {
     let w = i64::try_from(width).unwrap_or(i64::MAX).max(1);
     t - t.rem_euclid(w)
@@ -163,7 +172,39 @@ impl Columnar {
     #[inline]
     fn accept(&mut self, key: KeyRef<'_>, ts: i64, values: &[Num]) -> Result<(), i64> {
         let id = self.keys.intern(key);
+        self.grow();
         self.accept_id(id, ts, values)
+    }
+
+    /// Makes room in every window for the keys interned so far.
+    fn grow(&mut self) {
+        let n = self.keys.len();
+        for w in &mut self.windows {
+            match w.spec {
+                WindowSpec::Sliding { .. } => {
+                    if w.panes.len() < n {
+                        w.panes.resize_with(n, VecDeque::new);
+                    }
+                }
+                _ => w.slots.ensure(n),
+            }
+        }
+    }
+
+    /// Starts loading what the event of key `id` will touch.
+    #[inline]
+    fn prefetch(&self, id: u32) {
+        self.keys.prefetch(id);
+        for w in &self.windows {
+            match w.spec {
+                WindowSpec::Sliding { .. } => {
+                    if let Some(p) = w.panes.get(id as usize) {
+                        prefetch(p);
+                    }
+                }
+                _ => w.slots.prefetch(id),
+            }
+        }
     }
 
     /// Adds one event of the key `id`.
@@ -176,15 +217,10 @@ impl Columnar {
         }
         let max_ts = latest.max(ts);
         self.keys.set_latest(id, max_ts);
-        let n = self.keys.len();
         for w in &mut self.windows {
             match w.spec {
-                WindowSpec::Lifetime => {
-                    w.slots.ensure(n);
-                    w.slots.update(id, values);
-                }
+                WindowSpec::Lifetime => w.slots.update(id, values),
                 WindowSpec::Tumbling { size_ms } => {
-                    w.slots.ensure(n);
                     let s = floor(ts, size_ms);
                     if first || s > floor(latest, size_ms) {
                         w.slots.reset(id);
@@ -195,9 +231,6 @@ impl Columnar {
                     // An event of an earlier window can no longer change an answerable value.
                 }
                 WindowSpec::Sliding { size_ms, hop_ms } => {
-                    if w.panes.len() < n {
-                        w.panes.resize_with(n, VecDeque::new);
-                    }
                     let panes = &mut w.panes[id as usize];
                     let oldest = floor(max_ts.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
                     while let Some(&(start, slot)) = panes.front()
@@ -276,7 +309,9 @@ impl Columnar {
         // Two passes: the key ids of the whole batch first, then the updates. Each pass is a
         // short loop whose iterations do not depend on each other, so the processor overlaps
         // the memory accesses of many events (the key table, then the slots).
-        let mut ids = vec![u32::MAX; batch.num_rows()];
+        const SKIP: u32 = u32::MAX;
+        const PENDING: u32 = u32::MAX - 1;
+        let mut ids = vec![SKIP; batch.num_rows()];
         'rows: for (r, id) in ids.iter_mut().enumerate() {
             match ts.get(r) {
                 None => {
@@ -297,13 +332,40 @@ impl Columnar {
                     continue 'rows;
                 }
             }
-            match key.get(r) {
-                Some(k) => *id = self.keys.intern(k),
-                None => left.malformed.push(r),
+            if key.is_null(r) {
+                left.malformed.push(r);
+                continue;
+            }
+            *id = PENDING;
+        }
+        // Keys seen before: a lookup loop with no inserts, whose iterations overlap.
+        if let KeyColumn::I64(k, _) = &key {
+            for (id, k) in ids.iter_mut().zip(k.iter()) {
+                if *id == PENDING
+                    && let Some(found) = self.keys.find_i64(*k)
+                {
+                    *id = found;
+                }
             }
         }
-        for (r, &id) in ids.iter().enumerate() {
-            let Some(t) = ts.get(r).filter(|_| id != u32::MAX) else { continue };
+        // New keys, in row order so that ids follow first appearance.
+        for (r, id) in ids.iter_mut().enumerate() {
+            if *id == PENDING
+                && let Some(k) = key.get(r)
+            {
+                *id = self.keys.intern(k);
+            }
+        }
+        self.grow();
+        const AHEAD: usize = 16;
+        for r in 0..ids.len() {
+            if let Some(&next) = ids.get(r + AHEAD)
+                && next < PENDING
+            {
+                self.prefetch(next);
+            }
+            let id = ids[r];
+            let Some(t) = ts.get(r).filter(|_| id < PENDING) else { continue };
             for (slot, c) in values.iter_mut().zip(&cols) {
                 *slot = c.get(r);
             }
@@ -527,6 +589,16 @@ impl<'a> KeyColumn<'a> {
             })
             .collect();
         Some(KeyColumn::Values(rows))
+    }
+
+    fn is_null(&self, r: usize) -> bool {
+        match self {
+            KeyColumn::I64(_, nulls) => nulls.is_some_and(|n| n.is_null(r)),
+            KeyColumn::Str(a) => a.is_null(r),
+            KeyColumn::LargeStr(a) => a.is_null(r),
+            KeyColumn::View(a) => a.is_null(r),
+            KeyColumn::Values(rows) => rows[r].is_none(),
+        }
     }
 
     #[inline]

@@ -161,9 +161,24 @@ impl Slots {
         self.free.push(slot);
     }
 
+    /// Asks the processor to start loading a slot.
+    #[inline]
+    pub(crate) fn prefetch(&self, slot: u32) {
+        if let Some(w) = self.words.get(slot as usize * self.stride()) {
+            super::prefetch(w);
+        }
+    }
+
     /// Empties a slot.
+    #[inline]
     pub(crate) fn reset(&mut self, slot: u32) {
         let base = slot as usize * self.stride();
+        if self.spill_f.is_empty() && self.spill_i.is_empty() {
+            for (w, p) in self.words[base..base + self.prims.len()].iter_mut().zip(&self.prims) {
+                *w = p.init();
+            }
+            return;
+        }
         for (i, p) in self.prims.iter().enumerate() {
             let w = &mut self.words[base + i];
             match p {

@@ -1,0 +1,119 @@
+//! Kappa replay of the embedded log through a plan, against a raw read of the same log (the
+//! Arrow IPC segments decoded, nothing else).
+//! Run: `cargo bench -p featc-runtime --bench replay`.
+
+use std::hint::black_box;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use featc_runtime::kappa::KappaRunner;
+use featc_runtime::log::{EventSource, Log};
+
+const EVENTS: i64 = 2_000_000;
+const KEYS: i64 = 100_000;
+
+const SPEC: &str = "source s {
+    event_time ts
+    lateness 1m
+    schema { k: i64, x: f64, ts: timestamp }
+}
+
+entity e { key k: i64 }
+
+features g(e) from s {
+    n = count() over lifetime
+    total = sum(x) over tumbling(1h)
+    mean = avg(x) over sliding(1h, every: 5m)
+    high = max(x) over sliding(1d, every: 1h)
+}
+";
+
+fn ir() -> featc::ir::FeatureIr {
+    let mut sources = featc::SourceMap::new();
+    sources.add("replay.feat", SPEC);
+    let checked = featc::check_project(&sources, &featc::Options { targets: vec![featc::Target::Kappa] });
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
+    featc::ir::lower(&checked.project)
+}
+
+/// Writes the events to the log of topic `s` under `data_dir/log`, a week in time order with a
+/// little disorder, keys spread uniformly.
+fn write_log(data_dir: &Path) {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("x", DataType::Float64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    let batches: Vec<RecordBatch> = (0..EVENTS)
+        .step_by(8192)
+        .map(|start| {
+            let rows: Vec<i64> = (start..(start + 8192).min(EVENTS)).collect();
+            let ts = |i: i64| 1_700_000_000_000 + i * 604_800_000 / EVENTS - (i * 7919 % 13) * 1000;
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|i| i.wrapping_mul(2_654_435_761) % KEYS))),
+                    Arc::new(Float64Array::from_iter_values(rows.iter().map(|i| (i % 1000) as f64 * 0.5))),
+                    Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|i| ts(*i)))),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect();
+    let log = Log::open(&data_dir.join("log"), "s").unwrap_or_else(|e| panic!("{e}"));
+    log.append(&batches).unwrap_or_else(|e| panic!("{e}"));
+}
+
+fn bench(c: &mut Criterion) {
+    let dir = std::env::temp_dir().join(format!("featc-replay-bench-{}", std::process::id()));
+    let data_dir = dir.join(".featc");
+    write_log(&data_dir);
+    let ir = ir();
+    let mut group = c.benchmark_group("replay_2M_events");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(EVENTS as u64));
+    group.bench_function("baseline: raw read of the log", |b| {
+        b.iter(|| {
+            let log = Log::open(&data_dir.join("log"), "s").unwrap_or_else(|e| panic!("{e}"));
+            let mut reader = log.reader(0);
+            let mut rows = 0;
+            while let Some((_, batch)) = reader.next_batch().unwrap_or_else(|e| panic!("{e}")) {
+                rows += batch.num_rows();
+            }
+            assert_eq!(rows as i64, EVENTS);
+            black_box(rows)
+        })
+    });
+    let in_memory: Vec<RecordBatch> = {
+        let log = Log::open(&data_dir.join("log"), "s").unwrap_or_else(|e| panic!("{e}"));
+        let mut reader = log.reader(0);
+        std::iter::from_fn(|| reader.next_batch().unwrap_or_else(|e| panic!("{e}")).map(|(_, b)| b)).collect()
+    };
+    let g = &ir.groups[0];
+    let fields: Vec<_> =
+        g.columns.iter().filter_map(|c| ir.sources[0].fields.iter().find(|f| &f.name == c).cloned()).collect();
+    group.bench_function("operators alone on the same batches in memory", |b| {
+        b.iter(|| {
+            let mut runtime = featc_runtime::group::GroupRuntime::new(&ir, g).unwrap_or_else(|e| panic!("{e}"));
+            in_memory.iter().for_each(|batch| runtime.process_batch(batch, &fields));
+            black_box(runtime.counters())
+        })
+    });
+    group.bench_function("kappa replay through the plan (100K keys)", |b| {
+        b.iter(|| {
+            let (mut runner, _) = KappaRunner::open(ir.clone(), &dir, &data_dir).unwrap_or_else(|e| panic!("{e}"));
+            let report = runner.catch_up(|_| {}).unwrap_or_else(|e| panic!("{e}"));
+            assert_eq!(report.events as i64, EVENTS);
+            black_box(report.accepted)
+        })
+    });
+    group.finish();
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);

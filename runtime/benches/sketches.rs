@@ -1,0 +1,98 @@
+//! The sketches: HyperLogLog (`approx_count_distinct`) and DDSketch (`approx_percentile`)
+//! updates and merges, against the exact aggregates they stand in for (a value-count map for
+//! `count_distinct`, a sorted copy for a percentile).
+//! Run: `cargo bench -p featc-runtime --bench sketches`.
+
+use std::collections::BTreeMap;
+use std::hint::black_box;
+
+use criterion::{Criterion, Throughput, criterion_group, criterion_main};
+use featc_runtime::aggregate::{Hll, Quantiles, hash64};
+
+const VALUES: u64 = 1_000_000;
+
+fn bench(c: &mut Criterion) {
+    let mut group = c.benchmark_group("sketches_1M_values");
+    group.sample_size(10);
+    group.throughput(Throughput::Elements(VALUES));
+    // 100K distinct values, each seen about 10 times.
+    let values: Vec<u64> = (0..VALUES).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 100_000).collect();
+    let hashes: Vec<u64> = values.iter().map(|v| hash64(&v.to_le_bytes())).collect();
+    group.bench_function("baseline: exact count_distinct (value counts)", |b| {
+        b.iter(|| {
+            let mut counts: BTreeMap<u64, i64> = BTreeMap::new();
+            values.iter().for_each(|v| *counts.entry(*v).or_insert(0) += 1);
+            black_box(counts.len())
+        })
+    });
+    group.bench_function("approx_count_distinct: HLL insert (hash given)", |b| {
+        b.iter(|| {
+            let mut h = Hll::default();
+            hashes.iter().for_each(|x| h.insert_hash(*x));
+            black_box(h.estimate())
+        })
+    });
+    group.bench_function("approx_count_distinct: hash + HLL insert", |b| {
+        b.iter(|| {
+            let mut h = Hll::default();
+            values.iter().for_each(|v| h.insert_hash(hash64(&v.to_le_bytes())));
+            black_box(h.estimate())
+        })
+    });
+    let amounts: Vec<f64> =
+        (0..VALUES).map(|i| ((i.wrapping_mul(2_654_435_761) % 100_000) as f64) * 0.37 + 1.0).collect();
+    group.bench_function("baseline: exact percentile (sort a copy)", |b| {
+        b.iter(|| {
+            let mut sorted = amounts.clone();
+            sorted.sort_by(f64::total_cmp);
+            black_box(sorted[(sorted.len() - 1) * 95 / 100])
+        })
+    });
+    group.bench_function("approx_percentile: DDSketch insert", |b| {
+        b.iter(|| {
+            let mut q = Quantiles::default();
+            amounts.iter().for_each(|x| q.insert(*x));
+            black_box(q.quantile(0.95))
+        })
+    });
+    group.finish();
+
+    // Merges: 1,000 partials (panes) of 1,000 values each folded into one.
+    let mut merges = c.benchmark_group("sketch_merges_1000_partials");
+    merges.sample_size(10);
+    merges.throughput(Throughput::Elements(1000));
+    let hlls: Vec<Hll> = hashes
+        .chunks(1000)
+        .map(|c| {
+            let mut h = Hll::default();
+            c.iter().for_each(|x| h.insert_hash(*x));
+            h
+        })
+        .collect();
+    let sketches: Vec<Quantiles> = amounts
+        .chunks(1000)
+        .map(|c| {
+            let mut q = Quantiles::default();
+            c.iter().for_each(|x| q.insert(*x));
+            q
+        })
+        .collect();
+    merges.bench_function("HLL merge", |b| {
+        b.iter(|| {
+            let mut acc = Hll::default();
+            hlls.iter().for_each(|h| acc.merge(h));
+            black_box(acc.estimate())
+        })
+    });
+    merges.bench_function("DDSketch merge", |b| {
+        b.iter(|| {
+            let mut acc = Quantiles::default();
+            sketches.iter().for_each(|q| acc.merge(q));
+            black_box(acc.quantile(0.95))
+        })
+    });
+    merges.finish();
+}
+
+criterion_group!(benches, bench);
+criterion_main!(benches);
