@@ -94,6 +94,9 @@ enum Command {
     Get {
         /// The project folder.
         paths: Vec<PathBuf>,
+        /// The target whose runtime answers.
+        #[arg(long, value_enum, default_value = "kappa")]
+        target: TargetArg,
         /// A key field and its value, e.g. `--key user_id=u00042`; one per key field.
         #[arg(long = "key", required = true)]
         keys: Vec<String>,
@@ -110,6 +113,9 @@ enum Command {
     Materialize {
         /// The project folder.
         paths: Vec<PathBuf>,
+        /// The target whose runtime answers (Lambda: `--at` must be at or after the cutoff).
+        #[arg(long, value_enum, default_value = "kappa")]
+        target: TargetArg,
         /// As of this time: RFC 3339, or milliseconds since the epoch.
         #[arg(long)]
         at: String,
@@ -118,6 +124,34 @@ enum Command {
         out: Option<PathBuf>,
         #[arg(long, value_enum, default_value = "parquet")]
         format: FileFormatArg,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run the Lambda batch layer: recompute the batch view over the whole history as of a
+    /// cutoff and swap it in (the speed layer then reads only events after the new cutoff).
+    Batch {
+        /// The project folder.
+        paths: Vec<PathBuf>,
+        /// The cutoff: RFC 3339 or milliseconds (default: the latest history event, floored to
+        /// the batch cadence).
+        #[arg(long)]
+        cutoff: Option<String>,
+        #[arg(long)]
+        data_dir: Option<PathBuf>,
+    },
+    /// Run both targets and the brute-force reference over the project's data and report every
+    /// feature value on which they differ, with the late events that explain a difference.
+    ///
+    /// Exits 0 when every difference is explained by late events (none, for on-time data), 1
+    /// otherwise.
+    Verify {
+        /// The project folder.
+        paths: Vec<PathBuf>,
+        /// The Lambda batch cutoff (default: as `featc batch`).
+        #[arg(long)]
+        cutoff: Option<String>,
+        #[arg(long, value_enum, default_value = "human")]
+        format: Format,
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
@@ -214,13 +248,19 @@ fn main() -> ExitCode {
         Command::Run { paths, target, until_caught_up, data_dir } => {
             runtime_cmds::run(&paths, target == TargetArg::Lambda, data_dir, until_caught_up)
         }
-        Command::Get { paths, keys, at, data_dir } => runtime_cmds::get(&paths, &keys, at.as_deref(), data_dir),
-        Command::Materialize { paths, at, out, format, data_dir } => {
+        Command::Get { paths, target, keys, at, data_dir } => {
+            runtime_cmds::get(&paths, target == TargetArg::Lambda, &keys, at.as_deref(), data_dir)
+        }
+        Command::Batch { paths, cutoff, data_dir } => runtime_cmds::batch(&paths, cutoff.as_deref(), data_dir),
+        Command::Verify { paths, cutoff, format, data_dir } => {
+            runtime_cmds::verify(&paths, cutoff.as_deref(), format == Format::Json, data_dir)
+        }
+        Command::Materialize { paths, target, at, out, format, data_dir } => {
             let format = match format {
                 FileFormatArg::Parquet => featc_runtime::materialize::Format::Parquet,
                 FileFormatArg::Csv => featc_runtime::materialize::Format::Csv,
             };
-            runtime_cmds::materialize(&paths, &at, out, format, data_dir)
+            runtime_cmds::materialize(&paths, target == TargetArg::Lambda, &at, out, format, data_dir)
         }
         Command::Log(LogCommand::Append { project, source, files, data_dir }) => {
             runtime_cmds::log_append(&[project], &source, &files, data_dir)

@@ -12,12 +12,20 @@ use crate::files;
 
 /// Checks a project and lowers it; diagnostics are printed and `Err(1)` returned on errors.
 fn load_ir(paths: &[PathBuf]) -> Result<Result<(featc::ir::FeatureIr, PathBuf), ExitCode>, String> {
+    load_ir_for(paths, featc::Target::Kappa)
+}
+
+/// Checks a project for `target` and lowers it.
+fn load_ir_for(
+    paths: &[PathBuf],
+    target: featc::Target,
+) -> Result<Result<(featc::ir::FeatureIr, PathBuf), ExitCode>, String> {
     let projects = files::projects(paths)?;
     let [project] = projects.as_slice() else {
         return Err(format!("one project at a time; found {} folders of .feat files", projects.len()));
     };
     let sources = files::load(project)?;
-    let checked = featc::check_project(&sources, &featc::Options { targets: vec![featc::Target::Kappa] });
+    let checked = featc::check_project(&sources, &featc::Options { targets: vec![target] });
     if checked.has_errors() {
         eprint!("{}", featc::diagnostic::render::render(&checked.diagnostics, &sources, false));
         eprintln!("the project has errors");
@@ -78,10 +86,7 @@ pub(crate) fn run(
     until_caught_up: bool,
 ) -> Result<ExitCode, String> {
     if lambda {
-        return Err(
-            "the Lambda runtime (batch layer, speed layer, serving merge) is not built yet; run `--target kappa`"
-                .to_owned(),
-        );
+        return run_lambda(paths, data_dir, until_caught_up);
     }
     let mut runner = match open_runner(paths, data_dir, false)? {
         Ok(r) => r,
@@ -117,6 +122,245 @@ pub(crate) fn run(
     }
 }
 
+/// A progress bar for `total` events (hidden when `quiet`).
+fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} events, {{per_sec}}, eta {{eta}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The events of the sources' history files, for a progress bar's length.
+fn history_events(ir: &featc::ir::FeatureIr, dir: &Path) -> u64 {
+    ir.sources
+        .iter()
+        .filter_map(|s| featc_runtime::history::read(dir, s).ok())
+        .map(|h| h.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>())
+        .sum()
+}
+
+/// Computes the batch view as of `cutoff` (default: the latest history event, floored to the
+/// batch cadence) and stores it as the current view.
+fn backfill(
+    ir: &featc::ir::FeatureIr,
+    dir: &Path,
+    data_dir: &Path,
+    cutoff: Option<i64>,
+    quiet: bool,
+) -> Result<featc_runtime::lambda::BatchView, String> {
+    use featc_runtime::lambda::{batch, store};
+    let cutoff = match cutoff {
+        Some(c) => c,
+        None => batch::default_cutoff(
+            ir,
+            batch::latest_event(ir, dir)?.ok_or("no history events to compute a batch view from")?,
+        ),
+    };
+    let started = std::time::Instant::now();
+    let progress = bar(history_events(ir, dir), "batch", quiet);
+    let view = batch::compute(ir, dir, cutoff, &mut |n| progress.inc(n))?;
+    progress.finish_and_clear();
+    let folder = store::write(&view, data_dir)?;
+    if !quiet {
+        eprintln!(
+            "batch view as of {} ({} keys) computed in {:.2} s and stored in {}",
+            featc_runtime::eval::rfc3339(cutoff),
+            view.groups.iter().map(|g| g.key_count()).sum::<usize>(),
+            started.elapsed().as_secs_f64(),
+            folder.display()
+        );
+    }
+    Ok(view)
+}
+
+/// A runner of either target, for the commands that read features.
+enum Served {
+    Kappa(Box<KappaRunner>),
+    Lambda(Box<featc_runtime::lambda::LambdaRunner>),
+}
+
+impl Served {
+    /// Opens a project's runtime: Kappa on the live state, or as of `as_of`; Lambda on the
+    /// stored batch view (computed first when there is none).
+    fn open(
+        paths: &[PathBuf],
+        lambda: bool,
+        data_dir: Option<PathBuf>,
+        as_of: Option<i64>,
+        quiet: bool,
+    ) -> Result<Result<Served, ExitCode>, String> {
+        if !lambda {
+            return Ok(open_runner_as_of(paths, data_dir, quiet, as_of)?.map(|r| Served::Kappa(Box::new(r))));
+        }
+        let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+            Ok(x) => x,
+            Err(code) => return Ok(Err(code)),
+        };
+        let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
+        let view = match featc_runtime::lambda::store::read(&ir, &data_dir)? {
+            Some(v) => v,
+            None => backfill(&ir, &dir, &data_dir, None, quiet)?,
+        };
+        let (mut runner, seeded) = featc_runtime::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
+        if !quiet {
+            seeded.iter().for_each(|line| eprintln!("{line}"));
+        }
+        if let Some(t) = as_of {
+            runner.read_until(t);
+        }
+        Ok(Ok(Served::Lambda(Box::new(runner))))
+    }
+
+    fn catch_up(&mut self, quiet: bool) -> Result<featc_runtime::kappa::ReplayReport, String> {
+        match self {
+            Served::Kappa(r) => catch_up(r, quiet),
+            Served::Lambda(r) => {
+                let progress = bar(r.backlog()?, "speed layer", quiet);
+                let report = r.catch_up(|n| progress.inc(n))?;
+                progress.finish_and_clear();
+                Ok(report)
+            }
+        }
+    }
+
+    fn ir(&self) -> &featc::ir::FeatureIr {
+        match self {
+            Served::Kappa(r) => r.ir(),
+            Served::Lambda(r) => r.ir(),
+        }
+    }
+
+    fn keys(&self, gi: usize) -> Vec<Vec<Value>> {
+        match self {
+            Served::Kappa(r) => r.groups().get(gi).map(|g| g.keys()).unwrap_or_default(),
+            Served::Lambda(r) => r.keys(gi),
+        }
+    }
+
+    fn latest(&self, gi: usize, key: &[Value]) -> Option<i64> {
+        match self {
+            Served::Kappa(r) => r.groups().get(gi).and_then(|g| g.latest(key)),
+            Served::Lambda(r) => r.latest(gi, key),
+        }
+    }
+
+    fn lookup(&self, gi: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        match self {
+            Served::Kappa(r) => r.groups().get(gi).map_or(Ok(None), |g| g.lookup(key, t)),
+            Served::Lambda(r) => r.lookup(gi, key, t),
+        }
+    }
+}
+
+fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool) -> Result<ExitCode, String> {
+    let mut served = match Served::open(paths, true, data_dir, None, false)? {
+        Ok(s) => s,
+        Err(code) => return Ok(code),
+    };
+    let started = std::time::Instant::now();
+    let report = served.catch_up(false)?;
+    let Served::Lambda(runner) = &served else { return Ok(ExitCode::SUCCESS) };
+    eprintln!(
+        "speed layer: read {} events after the cutoff {} in {:.2} s: {} counted, {} dead-lettered",
+        report.events,
+        featc_runtime::eval::rfc3339(runner.view.cutoff),
+        started.elapsed().as_secs_f64(),
+        report.accepted,
+        report.dead_letters
+    );
+    for (gi, g) in runner.speed_groups().iter().enumerate() {
+        let (accepted, dead) = g.counters();
+        eprintln!(
+            "  group {}: {} keys, {accepted} events after the cutoff counted, {dead} dead-lettered",
+            g.name,
+            runner.keys(gi).len()
+        );
+    }
+    if until_caught_up {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("following the logs (Ctrl-C to stop)");
+    loop {
+        std::thread::sleep(std::time::Duration::from_millis(500));
+        let report = served.catch_up(true)?;
+        if report.events > 0 {
+            eprintln!("read {} new events", report.events);
+        }
+    }
+}
+
+/// `featc batch`: recomputes the batch view over the whole history and swaps it in.
+pub(crate) fn batch(paths: &[PathBuf], cutoff: Option<&str>, data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
+    let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
+    let cutoff = cutoff.map(parse_time).transpose()?;
+    backfill(&ir, &dir, &data_dir, cutoff, false)?;
+    Ok(ExitCode::SUCCESS)
+}
+
+/// `featc verify`: both targets and the reference over the same events.
+pub(crate) fn verify(
+    paths: &[PathBuf],
+    cutoff: Option<&str>,
+    json: bool,
+    data_dir: Option<PathBuf>,
+) -> Result<ExitCode, String> {
+    let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
+    let cutoff = cutoff.map(parse_time).transpose()?;
+    let progress = bar(0, "verify", json);
+    progress.set_length(3 * history_events(&ir, &dir));
+    let report = featc_runtime::verify::verify(&ir, &dir, &data_dir, cutoff, &mut |n| progress.inc(n))?;
+    progress.finish_and_clear();
+    let unexplained = report.unexplained();
+    if json {
+        println!("{}", serde_json::to_string_pretty(&report).map_err(|e| e.to_string())?);
+    } else {
+        println!(
+            "verified {} keys at {} feature values per target ({} events, batch cutoff {}): {} differences, {} of them unexplained",
+            report.keys,
+            report.compared,
+            report.events,
+            featc_runtime::eval::rfc3339(report.cutoff),
+            report.differences.len(),
+            unexplained
+        );
+        for d in &report.differences {
+            let key: Vec<String> = d.key.iter().map(|v| json_value(v).to_string()).collect();
+            println!(
+                "  {}[{}].{} at {}: lambda {}, kappa {}, reference {}{}",
+                d.group,
+                key.join(", "),
+                d.feature,
+                featc_runtime::eval::rfc3339(d.at),
+                json_value(&d.lambda),
+                json_value(&d.kappa),
+                json_value(&d.reference),
+                if d.late_events > 0 {
+                    format!(
+                        " (explained: {} late events for this key, dead-lettered by Kappa, counted by the batch layer)",
+                        d.late_events
+                    )
+                } else {
+                    String::new()
+                }
+            );
+        }
+        for (group, reason, _) in &report.late {
+            println!("  late event in {group}: {reason}");
+        }
+    }
+    Ok(if unexplained == 0 { ExitCode::SUCCESS } else { ExitCode::from(1) })
+}
+
 /// `--key name=value`: the value typed like the key column.
 fn key_value(text: &str, ty: &featc::types::Ty) -> Value {
     match ty {
@@ -128,6 +372,7 @@ fn key_value(text: &str, ty: &featc::types::Ty) -> Value {
 
 pub(crate) fn get(
     paths: &[PathBuf],
+    lambda: bool,
     keys: &[String],
     at: Option<&str>,
     data_dir: Option<PathBuf>,
@@ -137,33 +382,32 @@ pub(crate) fn get(
         .map(|k| k.split_once('=').ok_or_else(|| format!("`--key {k}`: write name=value")))
         .collect::<Result<_, _>>()?;
     let at_ms = at.map(parse_time).transpose()?;
-    let mut runner = match open_runner(paths, data_dir, true)? {
+    let mut served = match Served::open(paths, lambda, data_dir, None, true)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    catch_up(&mut runner, true)?;
+    served.catch_up(true)?;
     let mut results = Vec::new();
-    for (gi, g) in runner.groups().iter().enumerate() {
-        let names = g.key_names();
+    for (gi, ir_group) in served.ir().groups.iter().enumerate() {
+        let names: Vec<&str> = ir_group.keys.iter().map(|k| k.name.as_str()).collect();
         if names.len() != pairs.len() || !names.iter().all(|n| pairs.iter().any(|(k, _)| k == n)) {
             continue;
         }
-        let ir_group = &runner.ir().groups[gi];
         let key: Vec<Value> = ir_group
             .keys
             .iter()
             .map(|k| key_value(pairs.iter().find(|(n, _)| *n == k.name).map_or("", |(_, v)| v), &k.ty.ty))
             .collect();
-        let Some(latest) = g.latest(&key) else {
-            results.push(serde_json::json!({ "group": g.name, "found": false }));
+        let Some(latest) = served.latest(gi, &key) else {
+            results.push(serde_json::json!({ "group": ir_group.name, "found": false }));
             continue;
         };
         let t = at_ms.unwrap_or(latest);
-        let vector = g.lookup(&key, t)?.unwrap_or_default();
+        let vector = served.lookup(gi, &key, t)?.unwrap_or_default();
         let features: serde_json::Map<String, serde_json::Value> =
-            g.outputs.iter().cloned().zip(vector.iter().map(json_value)).collect();
+            ir_group.outputs.iter().cloned().zip(vector.iter().map(json_value)).collect();
         results.push(serde_json::json!({
-            "group": g.name,
+            "group": ir_group.name,
             "found": true,
             "as_of": featc_runtime::eval::rfc3339(t),
             "features": features,
@@ -189,17 +433,18 @@ fn parse_time(t: &str) -> Result<i64, String> {
 
 pub(crate) fn materialize(
     paths: &[PathBuf],
+    lambda: bool,
     at: &str,
     out: Option<PathBuf>,
     format: featc_runtime::materialize::Format,
     data_dir: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     let t = parse_time(at)?;
-    let mut runner = match open_runner_as_of(paths, data_dir.clone(), false, Some(t))? {
+    let mut served = match Served::open(paths, lambda, data_dir.clone(), Some(t), false)? {
         Ok(r) => r,
         Err(code) => return Ok(code),
     };
-    catch_up(&mut runner, false)?;
+    served.catch_up(false)?;
     let out = match (out, data_dir) {
         (Some(out), _) => out,
         (None, Some(d)) => d.join("materialized"),
@@ -216,14 +461,15 @@ pub(crate) fn materialize(
         featc_runtime::materialize::Format::Parquet => "parquet",
         featc_runtime::materialize::Format::Csv => "csv",
     };
-    for (g, ir_group) in runner.groups().iter().zip(&runner.ir().groups) {
-        let batch = featc_runtime::materialize::snapshot(g, ir_group, t)?;
-        let path = out.join(format!("{}.{ext}", g.name));
+    for (gi, ir_group) in served.ir().groups.iter().enumerate() {
+        let keys = served.keys(gi);
+        let batch = featc_runtime::materialize::snapshot(ir_group, &keys, &|k| served.lookup(gi, k, t), t)?;
+        let path = out.join(format!("{}.{ext}", ir_group.name));
         featc_runtime::materialize::write(&batch, &path, format)?;
         eprintln!(
             "wrote {} keys of group {} as of {} to {}",
             batch.num_rows(),
-            g.name,
+            ir_group.name,
             featc_runtime::eval::rfc3339(t),
             path.display()
         );

@@ -65,8 +65,9 @@ pub struct GroupRuntime {
     state: Store,
     dead_letters: Vec<DeadLetter>,
     accepted: u64,
-    /// Events after this time are not read (see [`GroupRuntime::read_until`]).
-    cutoff: i64,
+    /// Only events with `after < ts <= until` are read (see [`GroupRuntime::read_range`]).
+    after: i64,
+    until: i64,
 }
 
 /// One key's state, as the row path keeps it and as snapshots hold it.
@@ -154,14 +155,22 @@ impl GroupRuntime {
             },
             dead_letters: Vec::new(),
             accepted: 0,
-            cutoff: i64::MAX,
+            after: i64::MIN,
+            until: i64::MAX,
         })
     }
 
     /// Reads only events at or before `t` from now on; later ones are skipped, neither counted
     /// nor dead-lettered. For a snapshot of the features as of a past time.
     pub fn read_until(&mut self, t: i64) {
-        self.cutoff = t;
+        self.until = t;
+    }
+
+    /// Reads only events with `after < ts <= until`; the others are skipped, neither counted nor
+    /// dead-lettered. The Lambda batch layer reads up to its cutoff, the speed layer after it.
+    pub fn read_range(&mut self, after: i64, until: i64) {
+        self.after = after;
+        self.until = until;
     }
 
     /// Whether the group runs on the columnar path.
@@ -173,7 +182,7 @@ impl GroupRuntime {
     /// declared types. Malformed events become dead letters, as with [`decode::rows`].
     pub fn process_batch(&mut self, batch: &RecordBatch, fields: &[IrField]) {
         if let Store::Columnar(c) = &mut self.state
-            && let Some(left) = c.accept_batch(batch, self.cutoff)
+            && let Some(left) = c.accept_batch(batch, self.after, self.until)
         {
             for &r in &left.malformed {
                 let (rows, dead) = decode::rows(&batch.slice(r, 1), fields);
@@ -214,7 +223,7 @@ impl GroupRuntime {
             self.dead_letters.push(DeadLetter { reason: "missing event time".to_owned(), row });
             return;
         };
-        if ts > self.cutoff {
+        if ts <= self.after || ts > self.until {
             return;
         }
         if let Some(f) = &self.filter
@@ -284,6 +293,13 @@ impl GroupRuntime {
     /// The feature vector of `key` as of `t`, derived features included. `None` for a key never
     /// seen; an error for a time before the key's latest event.
     pub fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        Ok(self.partials(key, t)?.map(|p| self.finish(&p)))
+    }
+
+    /// The partial of every aggregate of `key` as of `t`, in the IR's aggregate order, before
+    /// finalizing: what the Lambda serving merge combines. `None` for a key never seen; an error
+    /// for a time before the key's latest event.
+    pub fn partials(&self, key: &[Value], t: i64) -> Result<Option<Vec<Partial>>, String> {
         let Some(state) = self.key_state(key) else { return Ok(None) };
         if t < state.max_ts {
             return Err(format!(
@@ -293,20 +309,61 @@ impl GroupRuntime {
         }
         let window_partials: Vec<Vec<Partial>> =
             self.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect();
+        Ok(Some(
+            self.aggs
+                .iter()
+                .map(|a| {
+                    window_partials
+                        .get(a.window)
+                        .and_then(|p| p.get(a.slot))
+                        .cloned()
+                        .unwrap_or_else(|| Partial::new(a.spec, a.integer))
+                })
+                .collect(),
+        ))
+    }
+
+    /// For each aggregate over a session window, the key's last session `(start, end, partial)`
+    /// whatever the time; `None` for other windows and for a key without sessions. The Lambda
+    /// merge needs it: a session of the speed layer can continue one of the batch view.
+    pub fn last_sessions(&self, key: &[Value]) -> Vec<Option<(i64, i64, Partial)>> {
+        let state = self.key_state(key);
+        self.aggs
+            .iter()
+            .map(|a| match state.as_ref().and_then(|s| s.windows.get(a.window)) {
+                Some(WindowState::Sessions(sessions)) => {
+                    sessions.last().and_then(|(start, end, p)| Some((*start, *end, p.get(a.slot)?.clone())))
+                }
+                _ => None,
+            })
+            .collect()
+    }
+
+    /// The empty partial of every aggregate (a key with no events in a layer).
+    pub fn empty_partials(&self) -> Vec<Partial> {
+        self.aggs.iter().map(|a| Partial::new(a.spec, a.integer)).collect()
+    }
+
+    /// Merges another layer's partials into `into`, aggregate by aggregate.
+    pub fn merge_partials(&self, into: &mut [Partial], from: &[Partial]) {
+        for ((acc, p), a) in into.iter_mut().zip(from).zip(&self.aggs) {
+            acc.merge(a.spec, p);
+        }
+    }
+
+    /// A feature vector from one partial per aggregate: each finalized, then the derived
+    /// features.
+    pub fn finish(&self, partials: &[Partial]) -> Vec<Value> {
         let mut vector = vec![Value::Null; self.outputs.len()];
-        for a in &self.aggs {
-            let value = window_partials
-                .get(a.window)
-                .and_then(|p| p.get(a.slot))
-                .map_or_else(|| Partial::new(a.spec, a.integer).finalize(a.spec), |p| p.finalize(a.spec));
+        for (a, p) in self.aggs.iter().zip(partials) {
             if let Some(i) = self.outputs.iter().position(|o| *o == a.name) {
-                vector[i] = value;
+                vector[i] = p.finalize(a.spec);
             }
         }
         for (i, expr) in &self.derived {
             vector[*i] = expr.eval(&vector);
         }
-        Ok(Some(vector))
+        vector
     }
 
     /// The group's whole state, keys in order, for a snapshot. Both paths give the same form,
@@ -323,6 +380,36 @@ impl GroupRuntime {
             dead_letters: self.dead_letters.clone(),
             accepted: self.accepted,
         }
+    }
+
+    /// Every key's state as a pair of JSON texts `(key, state)`, keys in order: the rows of a
+    /// stored batch view.
+    pub fn state_rows(&self) -> Result<Vec<(String, String)>, String> {
+        self.snapshot()
+            .keys
+            .iter()
+            .map(|(k, s)| {
+                Ok((
+                    serde_json::to_string(k).map_err(|e| e.to_string())?,
+                    serde_json::to_string(s).map_err(|e| e.to_string())?,
+                ))
+            })
+            .collect()
+    }
+
+    /// Replaces the state with rows written by [`GroupRuntime::state_rows`].
+    pub fn load_state_rows(&mut self, rows: &[(String, String)]) -> Result<(), String> {
+        let keys = rows
+            .iter()
+            .map(|(k, s)| {
+                Ok((
+                    serde_json::from_str(k).map_err(|e| format!("bad key in a stored view: {e}"))?,
+                    serde_json::from_str(s).map_err(|e| format!("bad state in a stored view: {e}"))?,
+                ))
+            })
+            .collect::<Result<Vec<_>, String>>()?;
+        self.restore(GroupSnapshot { name: self.name.clone(), keys, dead_letters: Vec::new(), accepted: 0 });
+        Ok(())
     }
 
     /// Replaces the state with a snapshot's.

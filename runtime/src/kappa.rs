@@ -73,6 +73,25 @@ impl KappaRunner {
         Ok((runner, seeded))
     }
 
+    /// Opens the logs for a replay from offset 0 of the events after `after` only, ignoring any
+    /// snapshot: the Lambda speed layer. Lateness is judged among the events read, which for an
+    /// event after `after` is the same judgement as over the whole log.
+    pub fn open_after(
+        ir: FeatureIr,
+        project_dir: &Path,
+        data_dir: &Path,
+        after: i64,
+    ) -> Result<(KappaRunner, Vec<String>), String> {
+        let (mut runner, seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
+        runner.groups.iter_mut().for_each(|g| g.read_range(after, i64::MAX));
+        Ok((runner, seeded))
+    }
+
+    /// Reads only events at or before `t` from now on (see [`GroupRuntime::read_until`]).
+    pub fn read_until(&mut self, t: i64) {
+        self.groups.iter_mut().for_each(|g| g.read_until(t));
+    }
+
     fn open_logs(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
         let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
         let mut streams = Vec::new();

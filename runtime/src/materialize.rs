@@ -13,7 +13,6 @@ use arrow::record_batch::RecordBatch;
 use featc::ir::IrGroup;
 use featc::types::{Ty, Type};
 
-use crate::group::GroupRuntime;
 use crate::kappa::json_value;
 use crate::value::Value;
 
@@ -89,10 +88,13 @@ fn output_types(group: &IrGroup) -> Vec<Type> {
         .collect()
 }
 
-/// Every key of `runtime` with its feature vector as of `t`: the key columns, `as_of`, then
-/// the features. `t` is at or after every key's latest event (see
+/// The feature vector of a key as of the snapshot's time (`None` for a key without state).
+pub type Lookup<'a> = &'a dyn Fn(&[Value]) -> Result<Option<Vec<Value>>, String>;
+
+/// Every key of `keys` with its feature vector as of `t` (from `lookup`): the key columns,
+/// `as_of`, then the features. `t` is at or after every key's latest event (see
 /// [`crate::kappa::KappaRunner::open_as_of`]).
-pub fn snapshot(runtime: &GroupRuntime, group: &IrGroup, t: i64) -> Result<RecordBatch, String> {
+pub fn snapshot(group: &IrGroup, keys: &[Vec<Value>], lookup: Lookup<'_>, t: i64) -> Result<RecordBatch, String> {
     let mut fields = Vec::new();
     let mut columns = Vec::new();
     for k in &group.keys {
@@ -108,8 +110,8 @@ pub fn snapshot(runtime: &GroupRuntime, group: &IrGroup, t: i64) -> Result<Recor
         fields.push(Field::new(name, arrow_ty, true));
         columns.push(c);
     }
-    for key in runtime.keys() {
-        let Some(vector) = runtime.lookup(&key, t)? else { continue };
+    for key in keys {
+        let Some(vector) = lookup(key)? else { continue };
         let as_of = Value::Ts(t);
         let row = key.iter().chain(std::iter::once(&as_of)).chain(vector.iter());
         for (c, v) in columns.iter_mut().zip(row) {

@@ -293,10 +293,10 @@ impl Columnar {
         result
     }
 
-    /// Adds every well-formed, on-time event of a batch at or before `cutoff`. `None` when a column's Arrow type is
+    /// Adds every well-formed, on-time event of a batch with `after < ts <= until`. `None` when a column's Arrow type is
     /// not one the batch path reads (the caller then takes the row path for the batch);
     /// otherwise the rows it left for the row path.
-    pub(crate) fn accept_batch(&mut self, batch: &RecordBatch, cutoff: i64) -> Option<Leftovers> {
+    pub(crate) fn accept_batch(&mut self, batch: &RecordBatch, after: i64, until: i64) -> Option<Leftovers> {
         let ts = TsColumn::read(batch.column_by_name(&self.ts_col.1)?.as_ref())?;
         let key = KeyColumn::read(batch, &self.key_cols)?;
         let cols: Vec<NumColumn<'_>> = self
@@ -318,7 +318,7 @@ impl Columnar {
                     left.malformed.push(r);
                     continue;
                 }
-                Some(t) if t > cutoff => continue,
+                Some(t) if t <= after || t > until => continue,
                 Some(_) => {}
             }
             for (c, spec) in cols.iter().zip(&self.values) {

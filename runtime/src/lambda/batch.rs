@@ -1,0 +1,157 @@
+//! History files and a cutoff in, the batch view out: each group's state over the events at or
+//! before the cutoff, computed by the stream operators over the history in event-time order.
+//!
+//! DataFusion reads the history (Parquet natively, with projection and the cutoff pushed into
+//! the scan; CSV and NDJSON through the runtime's line-by-line reader, so that a malformed line
+//! is rejected alone), filters it to the cutoff and sorts it by event time. Sorted, no event is
+//! late: the batch layer counts every event, including those the speed layer rejected.
+
+use std::path::Path;
+
+use arrow::datatypes::{DataType, TimeUnit};
+use datafusion::common::ScalarValue;
+use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, ident, lit, try_cast};
+use featc::check::FileFormat;
+use featc::ir::{FeatureIr, IrField};
+use futures::StreamExt;
+
+use crate::group::GroupRuntime;
+use crate::history;
+
+/// The column the sort key is computed into.
+const TS: &str = "__featc_event_ms";
+
+/// Each group's state as of a cutoff, and what it was built from.
+#[derive(Debug, Clone)]
+pub struct BatchView {
+    pub cutoff: i64,
+    pub spec_hash: String,
+    /// One per group of the IR, in order.
+    pub groups: Vec<GroupRuntime>,
+    /// Lines of text history that could not be read as events.
+    pub rejected: usize,
+}
+
+/// The fields each group of a source decodes, by group index.
+pub(crate) fn readers(ir: &FeatureIr, source: usize) -> Vec<(usize, Vec<IrField>)> {
+    let Some(src) = ir.sources.get(source) else { return Vec::new() };
+    ir.groups
+        .iter()
+        .enumerate()
+        .filter(|(_, g)| g.source == source)
+        .map(|(gi, g)| {
+            (gi, g.columns.iter().filter_map(|c| src.fields.iter().find(|f| &f.name == c).cloned()).collect())
+        })
+        .collect()
+}
+
+/// Runs `f` on a small async runtime (DataFusion is async; the CLI is not).
+pub(crate) fn block_on<T>(f: impl Future<Output = T>) -> Result<T, String> {
+    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
+    Ok(rt.block_on(f))
+}
+
+/// Reads a source's history at or before `until`, sorted by event time, and hands each batch
+/// to `each`. Events whose time cannot be read come first, for decode to dead-letter. Returns
+/// the number of text lines rejected.
+pub(crate) fn sorted_history(
+    ir: &FeatureIr,
+    source: usize,
+    project_dir: &Path,
+    until: i64,
+    each: &mut dyn FnMut(&arrow::record_batch::RecordBatch),
+) -> Result<usize, String> {
+    let src = ir.sources.get(source).ok_or("no such source")?;
+    let Some(files) = &src.history else { return Ok(0) };
+    let config = SessionConfig::new().with_target_partitions(2).with_batch_size(8192);
+    let ctx = SessionContext::new_with_config(config);
+    let df_err = |e: datafusion::error::DataFusionError| format!("batch layer, source `{}`: {e}", src.name);
+    block_on(async {
+        let (df, rejected) = match files.format {
+            FileFormat::Parquet => {
+                let paths: Vec<String> = history::files(project_dir, &files.glob)?
+                    .iter()
+                    .map(|p| p.to_string_lossy().into_owned())
+                    .collect();
+                if paths.is_empty() {
+                    return Ok(0);
+                }
+                (ctx.read_parquet(paths, ParquetReadOptions::default()).await.map_err(df_err)?, 0)
+            }
+            _ => {
+                let h = history::read(project_dir, src)?;
+                if h.batches.is_empty() {
+                    return Ok(h.rejected.len());
+                }
+                (ctx.read_batches(h.batches).map_err(df_err)?, h.rejected.len())
+            }
+        };
+        let ts = try_cast(ident(&src.event_time), DataType::Timestamp(TimeUnit::Millisecond, None));
+        let bound = lit(ScalarValue::TimestampMillisecond(Some(until), None));
+        let df = df
+            .with_column(TS, ts)
+            .and_then(|df| df.filter(col(TS).lt_eq(bound).or(col(TS).is_null())))
+            .and_then(|df| df.sort(vec![col(TS).sort(true, true)]))
+            .map_err(df_err)?;
+        let mut stream = df.execute_stream().await.map_err(df_err)?;
+        while let Some(batch) = stream.next().await {
+            each(&batch.map_err(df_err)?);
+        }
+        Ok(rejected)
+    })?
+}
+
+/// Computes the batch view of every group as of `cutoff`; `progress` is told the events read.
+pub fn compute(
+    ir: &FeatureIr,
+    project_dir: &Path,
+    cutoff: i64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<BatchView, String> {
+    let mut groups = ir.groups.iter().map(|g| GroupRuntime::new(ir, g)).collect::<Result<Vec<_>, _>>()?;
+    groups.iter_mut().for_each(|g| g.read_range(i64::MIN, cutoff));
+    let mut rejected = 0;
+    for source in 0..ir.sources.len() {
+        let readers = readers(ir, source);
+        if readers.is_empty() {
+            continue;
+        }
+        rejected += sorted_history(ir, source, project_dir, cutoff, &mut |batch| {
+            for (gi, fields) in &readers {
+                groups[*gi].process_batch(batch, fields);
+            }
+            progress(batch.num_rows() as u64);
+        })?;
+    }
+    Ok(BatchView { cutoff, spec_hash: ir.spec_hash.clone(), groups, rejected })
+}
+
+/// The latest event time in the sources' history, for the default cutoff.
+pub fn latest_event(ir: &FeatureIr, project_dir: &Path) -> Result<Option<i64>, String> {
+    let mut latest: Option<i64> = None;
+    for (si, source) in ir.sources.iter().enumerate() {
+        if readers(ir, si).is_empty() || source.history.is_none() {
+            continue;
+        }
+        let h = history::read(project_dir, source)?;
+        for batch in &h.batches {
+            let Some(a) = batch.column_by_name(&source.event_time) else { continue };
+            for r in 0..a.len() {
+                if let Some(crate::value::Value::Ts(t)) =
+                    crate::decode::cell_of(a.as_ref(), r, &featc::types::Ty::Timestamp)
+                {
+                    latest = Some(latest.map_or(t, |l| l.max(t)));
+                }
+            }
+        }
+    }
+    Ok(latest)
+}
+
+/// The cutoff a batch run takes by default: the latest history event, floored to the shortest
+/// batch cadence of the groups (one day when none is written).
+pub fn default_cutoff(ir: &FeatureIr, latest: i64) -> i64 {
+    let every = ir.groups.iter().filter_map(|g| g.batch_every_ms).min().unwrap_or(86_400_000);
+    let w = i64::try_from(every).unwrap_or(i64::MAX).max(1);
+    latest - latest.rem_euclid(w)
+}

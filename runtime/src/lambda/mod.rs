@@ -1,0 +1,193 @@
+//! The Lambda plan at run time: a batch view (the stream operators over the history up to a
+//! cutoff, see [`batch`]), a speed layer over the log after it, and the serving merge that
+//! combines them per feature by its merge rule, then computes the derived features.
+//!
+//! The speed layer is two replays of the log with the same operators: `delta` reads the events
+//! after the cutoff, for `batch + speed` features (the batch partial up to the cutoff merged with
+//! the delta partial after it); `speed` reads from the earliest time a `speed` feature's window
+//! can reach back to at the cutoff (all of the log for lifetime and session windows), so those
+//! features are exact on their own. `batch` features read the view as of the cutoff.
+
+pub mod batch;
+pub mod store;
+
+use std::path::Path;
+
+use featc::check::WindowSpec;
+use featc::ir::FeatureIr;
+use featc::syntax::ast::MergeRule;
+
+use crate::aggregate::AggSpec;
+use crate::group::GroupRuntime;
+use crate::kappa::{KappaRunner, ReplayReport};
+use crate::value::Value;
+pub use batch::BatchView;
+
+/// The earliest event time the `speed` features need at query times from `cutoff` on; `None`
+/// when there are none; `i64::MIN` when one needs the whole log.
+fn speed_horizon(ir: &FeatureIr, cutoff: i64) -> Option<i64> {
+    let floor = |t: i64, w: u64| {
+        let w = i64::try_from(w).unwrap_or(i64::MAX).max(1);
+        t - t.rem_euclid(w)
+    };
+    ir.groups
+        .iter()
+        .flat_map(|g| g.aggregates.iter().filter(|a| a.merge == MergeRule::Speed).map(|a| g.windows[a.window].spec))
+        .map(|spec| match spec {
+            WindowSpec::Tumbling { size_ms } => floor(cutoff, size_ms),
+            WindowSpec::Sliding { size_ms, hop_ms } => {
+                floor(cutoff.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms)
+            }
+            WindowSpec::Lifetime | WindowSpec::Session { .. } => i64::MIN,
+        })
+        .min()
+}
+
+/// The Lambda runtime of a project.
+#[derive(Debug)]
+pub struct LambdaRunner {
+    ir: FeatureIr,
+    pub view: BatchView,
+    delta: KappaRunner,
+    speed: Option<KappaRunner>,
+}
+
+impl LambdaRunner {
+    /// Opens the speed layer over the logs (seeding empty logs from the history) beside a
+    /// batch view of this spec.
+    pub fn open(
+        ir: FeatureIr,
+        project_dir: &Path,
+        data_dir: &Path,
+        view: BatchView,
+    ) -> Result<(LambdaRunner, Vec<String>), String> {
+        if view.spec_hash != ir.spec_hash {
+            return Err("the batch view was built from another version of the spec: run `featc batch`".to_owned());
+        }
+        let (delta, seeded) = KappaRunner::open_after(ir.clone(), project_dir, data_dir, view.cutoff)?;
+        let speed = match speed_horizon(&ir, view.cutoff) {
+            None => None,
+            Some(h) => Some(KappaRunner::open_after(ir.clone(), project_dir, data_dir, h.saturating_sub(1))?.0),
+        };
+        Ok((LambdaRunner { ir, view, delta, speed }, seeded))
+    }
+
+    pub fn ir(&self) -> &FeatureIr {
+        &self.ir
+    }
+
+    /// Events in the logs the speed layer has not read yet (each replay counted).
+    pub fn backlog(&self) -> Result<u64, String> {
+        Ok(self.delta.backlog()? + self.speed.as_ref().map_or(Ok(0), KappaRunner::backlog)?)
+    }
+
+    /// Reads the logs to their end through the speed layer.
+    pub fn catch_up(&mut self, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
+        let mut report = self.delta.catch_up(&mut progress)?;
+        if let Some(s) = &mut self.speed {
+            let r = s.catch_up(&mut progress)?;
+            report.events += r.events;
+        }
+        Ok(report)
+    }
+
+    /// The speed layer reads only events at or before `t` (for a snapshot as of `t`).
+    pub fn read_until(&mut self, t: i64) {
+        self.delta.read_until(t);
+        if let Some(s) = &mut self.speed {
+            s.read_until(t);
+        }
+    }
+
+    /// The speed layer's groups (events after the cutoff), for counters and dead letters.
+    pub fn speed_groups(&self) -> &[GroupRuntime] {
+        self.delta.groups()
+    }
+
+    /// Every key with state in any layer of group `gi`, in order.
+    pub fn keys(&self, gi: usize) -> Vec<Vec<Value>> {
+        let mut keys: Vec<Vec<Value>> = self.layers(gi).into_iter().flat_map(GroupRuntime::keys).collect();
+        keys.sort();
+        keys.dedup();
+        keys
+    }
+
+    /// The latest event time of a key over the layers.
+    pub fn latest(&self, gi: usize, key: &[Value]) -> Option<i64> {
+        self.layers(gi).into_iter().filter_map(|g| g.latest(key)).max()
+    }
+
+    fn layers(&self, gi: usize) -> Vec<&GroupRuntime> {
+        let mut layers: Vec<&GroupRuntime> =
+            [self.view.groups.get(gi), self.delta.groups().get(gi)].into_iter().flatten().collect();
+        if let Some(s) = &self.speed {
+            layers.extend(s.groups().get(gi));
+        }
+        layers
+    }
+
+    /// The feature vector of `key` in group `gi` as of `t` (at or after the cutoff and the key's
+    /// latest event), each feature merged by its rule, derived features included.
+    pub fn lookup(&self, gi: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        let cutoff = self.view.cutoff;
+        if t < cutoff {
+            return Err(format!(
+                "{t} is before the batch view's cutoff ({cutoff}): past values come from training sets"
+            ));
+        }
+        let (Some(g), Some(view), Some(delta)) =
+            (self.ir.groups.get(gi), self.view.groups.get(gi), self.delta.groups().get(gi))
+        else {
+            return Err(format!("no group {gi}"));
+        };
+        let at_cutoff = view.partials(key, cutoff)?;
+        let batch_now = view.partials(key, t)?;
+        let after = delta.partials(key, t)?;
+        let speed = match &self.speed {
+            Some(s) => s.groups().get(gi).map(|s| s.partials(key, t)).transpose()?.flatten(),
+            None => None,
+        };
+        if at_cutoff.is_none() && after.is_none() && speed.is_none() {
+            return Ok(None);
+        }
+        let empty = view.empty_partials();
+        let (batch_sessions, delta_sessions) = (view.last_sessions(key), delta.last_sessions(key));
+        let pick = |layer: &Option<Vec<crate::aggregate::Partial>>, i: usize| {
+            layer.as_ref().and_then(|p| p.get(i)).or(empty.get(i)).cloned()
+        };
+        let mut merged = Vec::with_capacity(g.aggregates.len());
+        for (i, a) in g.aggregates.iter().enumerate() {
+            let p = match a.merge {
+                MergeRule::Batch => pick(&at_cutoff, i),
+                MergeRule::Speed => pick(&speed, i),
+                MergeRule::BatchPlusSpeed => match g.windows.get(a.window).map(|w| w.spec) {
+                    // The session open at t is the speed layer's last one, continuing the batch
+                    // view's last one when it starts within the gap of its end; or, when the
+                    // speed layer has no open session, the batch view's own.
+                    Some(WindowSpec::Session { gap_ms }) => {
+                        let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
+                        match delta_sessions.get(i).cloned().flatten() {
+                            Some((start, end, mut p)) if start <= t && t.saturating_sub(end) <= gap => {
+                                if let Some((_, b_end, b)) = batch_sessions.get(i).cloned().flatten()
+                                    && start.saturating_sub(gap) <= b_end
+                                {
+                                    p.merge(AggSpec::new(a.kind, a.param), &b);
+                                }
+                                Some(p)
+                            }
+                            _ => pick(&batch_now, i),
+                        }
+                    }
+                    _ => pick(&batch_now, i).map(|mut p| {
+                        if let Some(d) = after.as_ref().and_then(|d| d.get(i)) {
+                            p.merge(AggSpec::new(a.kind, a.param), d);
+                        }
+                        p
+                    }),
+                },
+            };
+            merged.push(p.ok_or("partials of another group")?);
+        }
+        Ok(Some(view.finish(&merged)))
+    }
+}
