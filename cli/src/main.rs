@@ -127,6 +127,23 @@ enum Command {
         #[arg(long)]
         data_dir: Option<PathBuf>,
     },
+    /// Write a training set: for each row of a spine (key columns, a time, any other columns
+    /// such as a label), the features as of that time, from the events at or before it only.
+    TrainingSet {
+        /// The project folder.
+        paths: Vec<PathBuf>,
+        /// The spine: a Parquet or CSV file with the entity's key columns and a time column.
+        #[arg(long)]
+        spine: PathBuf,
+        /// The spine's time column (a timestamp, epoch milliseconds or RFC 3339 text).
+        #[arg(long, default_value = "ts")]
+        time_column: String,
+        /// The output file (default: the spine's name with `.features.parquet` or `.csv`).
+        #[arg(long)]
+        out: Option<PathBuf>,
+        #[arg(long, value_enum, default_value = "parquet")]
+        format: FileFormatArg,
+    },
     /// Run the Lambda batch layer: recompute the batch view over the whole history as of a
     /// cutoff and swap it in (the speed layer then reads only events after the new cutoff).
     Batch {
@@ -250,6 +267,13 @@ fn main() -> ExitCode {
         }
         Command::Get { paths, target, keys, at, data_dir } => {
             runtime_cmds::get(&paths, target == TargetArg::Lambda, &keys, at.as_deref(), data_dir)
+        }
+        Command::TrainingSet { paths, spine, time_column, out, format } => {
+            let format = match format {
+                FileFormatArg::Parquet => featc_runtime::materialize::Format::Parquet,
+                FileFormatArg::Csv => featc_runtime::materialize::Format::Csv,
+            };
+            runtime_cmds::training_set(&paths, &spine, &time_column, out, format)
         }
         Command::Batch { paths, cutoff, data_dir } => runtime_cmds::batch(&paths, cutoff.as_deref(), data_dir),
         Command::Verify { paths, cutoff, format, data_dir } => {

@@ -239,10 +239,12 @@ impl Served {
         }
     }
 
-    fn latest(&self, gi: usize, key: &[Value]) -> Option<i64> {
+    /// The earliest time the runtime answers for a key: its latest event, and for Lambda not
+    /// before the batch view's cutoff. `None` for a key without state.
+    fn present(&self, gi: usize, key: &[Value]) -> Option<i64> {
         match self {
             Served::Kappa(r) => r.groups().get(gi).and_then(|g| g.latest(key)),
-            Served::Lambda(r) => r.latest(gi, key),
+            Served::Lambda(r) => r.latest(gi, key).map(|t| t.max(r.view.cutoff)),
         }
     }
 
@@ -398,7 +400,7 @@ pub(crate) fn get(
             .iter()
             .map(|k| key_value(pairs.iter().find(|(n, _)| *n == k.name).map_or("", |(_, v)| v), &k.ty.ty))
             .collect();
-        let Some(latest) = served.latest(gi, &key) else {
+        let Some(latest) = served.present(gi, &key) else {
             results.push(serde_json::json!({ "group": ir_group.name, "found": false }));
             continue;
         };
@@ -474,6 +476,39 @@ pub(crate) fn materialize(
             path.display()
         );
     }
+    Ok(ExitCode::SUCCESS)
+}
+
+pub(crate) fn training_set(
+    paths: &[PathBuf],
+    spine: &Path,
+    time_column: &str,
+    out: Option<PathBuf>,
+    format: featc_runtime::materialize::Format,
+) -> Result<ExitCode, String> {
+    let (ir, dir) = match load_ir(paths)? {
+        Ok(x) => x,
+        Err(code) => return Ok(code),
+    };
+    let rows = featc_runtime::training::read_spine(spine)?;
+    let started = std::time::Instant::now();
+    let progress = bar(history_events(&ir, &dir), "training set", false);
+    let set = featc_runtime::training::training_set(&ir, &dir, &rows, time_column, &mut |n| progress.inc(n))?;
+    progress.finish_and_clear();
+    let ext = match format {
+        featc_runtime::materialize::Format::Parquet => "parquet",
+        featc_runtime::materialize::Format::Csv => "csv",
+    };
+    let out = out.unwrap_or_else(|| spine.with_extension(format!("features.{ext}")));
+    featc_runtime::materialize::write(&set, &out, format)?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "wrote {} training rows ({} columns) to {} in {seconds:.2} s ({:.0} rows/s)",
+        set.num_rows(),
+        set.num_columns(),
+        out.display(),
+        set.num_rows() as f64 / seconds.max(1e-9)
+    );
     Ok(ExitCode::SUCCESS)
 }
 

@@ -16,6 +16,7 @@ pub mod lambda;
 pub mod log;
 pub mod materialize;
 pub mod reference;
+pub mod training;
 pub mod value;
 pub mod verify;
 pub mod window;

@@ -25,7 +25,7 @@ pub enum Format {
 
 /// A column of values of one declared type. Lists are written as JSON text, which both
 /// formats hold.
-enum Column {
+pub(crate) enum Column {
     Bool(BooleanBuilder),
     I64(Int64Builder),
     F64(Float64Builder),
@@ -34,7 +34,7 @@ enum Column {
 }
 
 impl Column {
-    fn new(ty: &Ty) -> (Column, DataType) {
+    pub(crate) fn new(ty: &Ty) -> (Column, DataType) {
         match ty {
             Ty::Bool => (Column::Bool(BooleanBuilder::new()), DataType::Boolean),
             Ty::I64 => (Column::I64(Int64Builder::new()), DataType::Int64),
@@ -47,7 +47,7 @@ impl Column {
         }
     }
 
-    fn push(&mut self, v: &Value) {
+    pub(crate) fn push(&mut self, v: &Value) {
         match (self, v) {
             (Column::Bool(b), Value::Bool(x)) => b.append_value(*x),
             (Column::I64(b), Value::I64(x)) => b.append_value(*x),
@@ -64,7 +64,7 @@ impl Column {
         }
     }
 
-    fn finish(self) -> ArrayRef {
+    pub(crate) fn finish(self) -> ArrayRef {
         match self {
             Column::Bool(mut b) => Arc::new(b.finish()),
             Column::I64(mut b) => Arc::new(b.finish()),
@@ -76,7 +76,7 @@ impl Column {
 }
 
 /// The type of each feature of a group, in output order.
-fn output_types(group: &IrGroup) -> Vec<Type> {
+pub(crate) fn output_types(group: &IrGroup) -> Vec<Type> {
     group
         .outputs
         .iter()

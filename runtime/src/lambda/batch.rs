@@ -19,7 +19,7 @@ use crate::group::GroupRuntime;
 use crate::history;
 
 /// The column the sort key is computed into.
-const TS: &str = "__featc_event_ms";
+pub(crate) const TS: &str = "__featc_event_ms";
 
 /// Each group's state as of a cutoff, and what it was built from.
 #[derive(Debug, Clone)]

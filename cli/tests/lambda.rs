@@ -1,0 +1,200 @@
+//! The Lambda commands run as a user would: `verify` on the examples and on data with late
+//! events or with a log that strays from the history, `run`/`get` with `--target lambda`,
+//! `batch` refusing a view of another spec version, and `training-set` against the raw data.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn featc(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_featc")).args(args).current_dir(dir).output().expect("featc runs")
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
+}
+
+fn text(bytes: &[u8]) -> String {
+    String::from_utf8_lossy(bytes).into_owned()
+}
+
+#[test]
+fn verify_finds_no_difference_on_the_examples() {
+    for example in ["examples/fraud", "examples/recsys"] {
+        let data = tempfile::tempdir().expect("temp dir");
+        let out = featc(&["verify", example, "--data-dir", data.path().to_str().expect("utf-8")], &root());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{example}: {stdout}{}", text(&out.stderr));
+        assert!(stdout.contains(": 0 differences"), "{stdout}");
+        // Something was compared: every key at several times, each feature.
+        let keys: u64 = stdout.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("key count");
+        assert!(keys > 1000, "{stdout}");
+    }
+}
+
+/// A project whose NDJSON history holds `lines` (one key `u1` unless a line says otherwise).
+fn project(lines: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("clicks.feat"),
+        "source clicks {
+    event_time ts
+    lateness   1m
+    files      \"clicks.ndjson\"
+    schema { user_id: string, amount: f64, ts: timestamp }
+}
+
+entity user { key user_id: string }
+
+features user_clicks(user) from clicks {
+    clicks = count() over lifetime
+    spent  = sum(amount) over sliding(1h, every: 10m)
+}
+
+lambda user_clicks {
+    batch every 1h
+}
+",
+    )
+    .expect("spec");
+    std::fs::write(dir.path().join("clicks.ndjson"), lines.join("\n") + "\n").expect("history");
+    dir
+}
+
+#[test]
+fn verify_explains_late_events_by_the_batch_layer() {
+    // The third event arrives 30 minutes behind the key's latest: late for the stream, counted
+    // by the batch layer (whose cutoff, 02:00, is after it).
+    let dir = project(&[
+        r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
+        r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T01:40:00Z"}"#,
+        r#"{"user_id":"u1","amount":4.0,"ts":"2024-01-01T01:10:00Z"}"#,
+        r#"{"user_id":"u1","amount":8.0,"ts":"2024-01-01T02:30:00Z"}"#,
+    ]);
+    let out = featc(&["verify", "."], dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "late events explain the differences: {stdout}");
+    assert!(stdout.contains("0 of them unexplained"), "{stdout}");
+    assert!(stdout.contains("user_clicks[\"u1\"].clicks"), "{stdout}");
+    assert!(stdout.contains("lambda 4, kappa 3, reference 4"), "{stdout}");
+    assert!(stdout.contains("late event in user_clicks: late: 1800000 ms behind"), "{stdout}");
+}
+
+#[test]
+fn verify_reports_a_log_that_strays_from_the_history() {
+    let dir = project(&[
+        r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
+        r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T02:30:00Z"}"#,
+    ]);
+    let run = featc(&["run", ".", "--target", "kappa", "--until-caught-up"], dir.path());
+    assert_eq!(run.status.code(), Some(0), "{}", text(&run.stderr));
+    // An event only the log has, before the cutoff: the batch layer never sees it.
+    std::fs::write(
+        dir.path().join("extra.ndjson"),
+        "{\"user_id\":\"u2\",\"amount\":5.0,\"ts\":\"2024-01-01T01:30:00Z\"}\n",
+    )
+    .expect("extra");
+    let append = featc(&["log", "append", ".", "--source", "clicks", "extra.ndjson"], dir.path());
+    assert_eq!(append.status.code(), Some(0), "{}", text(&append.stderr));
+    let out = featc(&["verify", "."], dir.path());
+    let stdout = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(1), "{stdout}");
+    assert!(stdout.contains("user_clicks[\"u2\"].clicks"), "{stdout}");
+    assert!(stdout.contains("lambda 0, kappa 1, reference 1"), "{stdout}");
+}
+
+#[test]
+fn lambda_run_and_get_serve_the_same_features_as_kappa() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8");
+    let run =
+        featc(&["run", "examples/fraud", "--target", "lambda", "--until-caught-up", "--data-dir", data_dir], &root());
+    let stderr = text(&run.stderr);
+    assert_eq!(run.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("batch view as of 2024-01-30T00:00:00.000Z"), "{stderr}");
+    assert!(stderr.contains("speed layer: read"), "{stderr}");
+    for user in ["u00000", "u00007", "u00420", "u01999"] {
+        let get = |target: &str| {
+            let out = featc(
+                &[
+                    "get",
+                    "examples/fraud",
+                    "--target",
+                    target,
+                    "--key",
+                    &format!("user_id={user}"),
+                    "--at",
+                    "2024-02-01T00:00:00Z",
+                    "--data-dir",
+                    data_dir,
+                ],
+                &root(),
+            );
+            assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+            serde_json::from_slice::<serde_json::Value>(&out.stdout).expect("JSON")
+        };
+        assert_eq!(get("lambda"), get("kappa"), "{user}");
+    }
+}
+
+#[test]
+fn a_batch_view_of_another_spec_version_is_refused() {
+    let dir = project(&[r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#]);
+    let batch = featc(&["batch", "."], dir.path());
+    assert_eq!(batch.status.code(), Some(0), "{}", text(&batch.stderr));
+    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
+    std::fs::write(
+        dir.path().join("clicks.feat"),
+        spec.replace("over sliding(1h, every: 10m)", "over sliding(2h, every: 10m)"),
+    )
+    .expect("spec");
+    let get = featc(&["get", ".", "--target", "lambda", "--key", "user_id=u1"], dir.path());
+    assert_eq!(get.status.code(), Some(2), "{}", text(&get.stdout));
+    let stderr = text(&get.stderr);
+    assert!(stderr.contains("was built from another version of the spec"), "{stderr}");
+    assert!(stderr.contains("run `featc batch`"), "{stderr}");
+    // Recomputing fixes it.
+    assert_eq!(featc(&["batch", "."], dir.path()).status.code(), Some(0));
+    assert_eq!(featc(&["get", ".", "--target", "lambda", "--key", "user_id=u1"], dir.path()).status.code(), Some(0));
+}
+
+#[test]
+fn training_set_rows_hold_the_counts_as_of_their_time() {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let spine = dir.path().join("spine.csv");
+    std::fs::write(
+        &spine,
+        "user_id,product_category,ts,label\nu0000,books,2024-01-03T00:00:00Z,1\nu0000,books,2024-01-05T12:00:00Z,0\nu0001,music,2024-01-02T00:00:00Z,1\nnobody,books,2024-01-04T00:00:00Z,0\n",
+    )
+    .expect("spine");
+    let out = featc(
+        &["training-set", "examples/recsys", "--spine", spine.to_str().expect("utf-8"), "--format", "csv"],
+        &root(),
+    );
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    let csv = std::fs::read_to_string(dir.path().join("spine.features.csv")).expect("written");
+    let events = std::fs::read_to_string(root().join("examples/recsys/data/user_events.ndjson")).expect("data");
+    let count = |user: &str, category: &str, kind: &str, until: &str| {
+        events
+            .lines()
+            .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+            .filter(|v| v["user_id"] == user && v["product_category"] == category && v["event_type"] == kind)
+            .filter(|v| v["ts"].as_str().unwrap_or("") <= until)
+            .count()
+    };
+    let lines: Vec<&str> = csv.lines().collect();
+    assert_eq!(lines.len(), 5, "{csv}");
+    let header: Vec<&str> = lines[0].split(',').collect();
+    let col = |name: &str| header.iter().position(|h| *h == name).expect("column");
+    for (line, (user, category, until)) in lines[1..].iter().zip([
+        ("u0000", "books", "2024-01-03T00:00:00Z"),
+        ("u0000", "books", "2024-01-05T12:00:00Z"),
+        ("u0001", "music", "2024-01-02T00:00:00Z"),
+        ("nobody", "books", "2024-01-04T00:00:00Z"),
+    ]) {
+        let cells: Vec<&str> = line.split(',').collect();
+        assert_eq!(cells[col("views")], count(user, category, "view", until).to_string(), "{line}");
+        assert_eq!(cells[col("clicks")], count(user, category, "click", until).to_string(), "{line}");
+        assert_eq!(cells[col("purchases")], count(user, category, "purchase", until).to_string(), "{line}");
+    }
+    assert!(lines[1].ends_with(",1") || lines[1].contains(",1,"), "the label is kept: {}", lines[1]);
+}
