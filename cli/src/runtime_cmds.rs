@@ -213,6 +213,17 @@ impl Served {
         Ok(Ok(Served::Lambda(Box::new(runner))))
     }
 
+    /// Runs the batch layer again (default cutoff), stores the view, and opens Lambda on it.
+    fn recompute(paths: &[PathBuf], data_dir: PathBuf) -> Result<Result<Served, ExitCode>, String> {
+        let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+            Ok(x) => x,
+            Err(code) => return Ok(Err(code)),
+        };
+        let view = backfill(&ir, &dir, &data_dir, None, false)?;
+        let (runner, _) = featc_runtime::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
+        Ok(Ok(Served::Lambda(Box::new(runner))))
+    }
+
     fn catch_up(&mut self, quiet: bool) -> Result<featc_runtime::kappa::ReplayReport, String> {
         match self {
             Served::Kappa(r) => catch_up(r, quiet),
@@ -257,7 +268,7 @@ impl Served {
 }
 
 fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool) -> Result<ExitCode, String> {
-    let mut served = match Served::open(paths, true, data_dir, None, false)? {
+    let mut served = match Served::open(paths, true, data_dir.clone(), None, false)? {
         Ok(s) => s,
         Err(code) => return Ok(code),
     };
@@ -283,14 +294,51 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
     if until_caught_up {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("following the logs (Ctrl-C to stop)");
+    // The batch cadence, in wall-clock time: the shortest `batch every` (one day by default).
+    let every = runner.ir().groups.iter().filter_map(|g| g.batch_every_ms).min().unwrap_or(86_400_000);
+    let mut next_batch = std::time::Instant::now() + std::time::Duration::from_millis(every);
+    eprintln!("following the logs (Ctrl-C to stop); the batch layer runs again every {}", duration_text(every));
     loop {
         std::thread::sleep(std::time::Duration::from_millis(500));
+        if std::time::Instant::now() >= next_batch {
+            // Recompute over the whole history, swap the view in, and rebuild the speed layer
+            // after the new cutoff (the trim).
+            let mut reopened = match Served::recompute(paths, data_dir_of(paths, data_dir.as_deref())?)? {
+                Ok(s) => s,
+                Err(code) => return Ok(code),
+            };
+            reopened.catch_up(true)?;
+            served = reopened;
+            next_batch = std::time::Instant::now() + std::time::Duration::from_millis(every);
+            continue;
+        }
         let report = served.catch_up(true)?;
         if report.events > 0 {
             eprintln!("read {} new events", report.events);
         }
     }
+}
+
+/// Milliseconds as the language writes durations: `1d`, `6h`, `90s`, `250ms`.
+fn duration_text(ms: u64) -> String {
+    [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
+        .iter()
+        .find(|(unit, _)| ms.is_multiple_of(*unit) && ms >= *unit)
+        .map_or_else(|| format!("{ms}ms"), |(unit, name)| format!("{}{name}", ms / unit))
+}
+
+/// The data dir a command uses: the one given, or `.featc` in the project.
+fn data_dir_of(paths: &[PathBuf], data_dir: Option<&Path>) -> Result<PathBuf, String> {
+    if let Some(d) = data_dir {
+        return Ok(d.to_path_buf());
+    }
+    let projects = files::projects(paths)?;
+    let dir = projects
+        .first()
+        .and_then(|p| p.first())
+        .and_then(|p| p.parent())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(dir.join(".featc"))
 }
 
 /// `featc batch`: recomputes the batch view over the whole history and swaps it in.
