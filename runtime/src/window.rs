@@ -17,8 +17,23 @@ pub struct WindowAggs {
 }
 
 impl WindowAggs {
+    /// Whether any aggregate of the window can be taken out of a total exactly (counts, sums,
+    /// averages, moments, value counts): then the window keeps a running total.
+    fn any_retractable(&self) -> bool {
+        self.specs.iter().any(|(spec, _)| retractable(*spec))
+    }
+
     fn empty(&self) -> Vec<Partial> {
         self.specs.iter().map(|&(spec, integer)| Partial::new(spec, integer)).collect()
+    }
+
+    /// Takes an evicted pane out of a running total (retractable aggregates only).
+    fn retract_from(&self, total: &mut [Partial], pane: &[Partial]) {
+        for ((acc, p), &(spec, _)) in total.iter_mut().zip(pane).zip(&self.specs) {
+            if retractable(spec) {
+                acc.retract(p);
+            }
+        }
     }
 
     fn merge_into(&self, into: &mut [Partial], from: &[Partial]) {
@@ -26,6 +41,12 @@ impl WindowAggs {
             acc.merge(spec, p);
         }
     }
+}
+
+/// Aggregates whose partials subtract exactly ([`Partial::retract`]).
+fn retractable(spec: AggSpec) -> bool {
+    use featc::aggregates::AggKind::*;
+    matches!(spec.kind, Count | Sum | Avg | Variance | Stddev | CountDistinct | TopK)
 }
 
 /// The state of one window for one key.
@@ -38,7 +59,15 @@ pub enum WindowState {
         partials: Vec<Partial>,
     },
     /// Panes by start time, oldest first; only those a window as of the present can reach.
+    /// A query merges the panes in its window.
     Panes(VecDeque<(i64, Vec<Partial>)>),
+    /// Panes, and the running total of the panes kept, for the retractable aggregates: a pane
+    /// is added to the total with its events and subtracted when evicted, so a query starts
+    /// from the total and takes out only the panes the window has left since the last event.
+    PanesTotal {
+        panes: VecDeque<(i64, Vec<Partial>)>,
+        total: Vec<Partial>,
+    },
     /// Sessions `(first ts, last ts, partials)`, oldest first, kept while an on-time event
     /// could still extend or bridge them.
     Sessions(Vec<(i64, i64, Vec<Partial>)>),
@@ -54,6 +83,9 @@ impl WindowState {
         match spec {
             WindowSpec::Lifetime => WindowState::Lifetime(aggs.empty()),
             WindowSpec::Tumbling { .. } => WindowState::Tumbling { start: i64::MIN, partials: aggs.empty() },
+            WindowSpec::Sliding { .. } if aggs.any_retractable() => {
+                WindowState::PanesTotal { panes: VecDeque::new(), total: aggs.empty() }
+            }
             WindowSpec::Sliding { .. } => WindowState::Panes(VecDeque::new()),
             WindowSpec::Session { .. } => WindowState::Sessions(Vec::new()),
         }
@@ -69,7 +101,7 @@ impl WindowState {
         ts: i64,
         max_ts: i64,
         lateness_ms: u64,
-        update: impl FnOnce(&mut [Partial]),
+        mut update: impl FnMut(&mut [Partial]),
     ) {
         match (self, spec) {
             (WindowState::Lifetime(p), _) => update(p),
@@ -82,6 +114,26 @@ impl WindowState {
                 // An event of an earlier window can no longer change any answerable value.
                 if s == *start {
                     update(partials);
+                }
+            }
+            (WindowState::PanesTotal { panes, total }, WindowSpec::Sliding { size_ms, hop_ms }) => {
+                let oldest = floor(max_ts.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+                while panes.front().is_some_and(|(s, _)| *s < oldest) {
+                    if let Some((_, evicted)) = panes.pop_front() {
+                        aggs.retract_from(total, &evicted);
+                    }
+                }
+                let s = floor(ts, hop_ms);
+                if s < oldest {
+                    return;
+                }
+                let at = panes.partition_point(|(p, _)| *p < s);
+                if panes.get(at).is_none_or(|(p, _)| *p != s) {
+                    panes.insert(at, (s, aggs.empty()));
+                }
+                if let Some((_, p)) = panes.get_mut(at) {
+                    update(p);
+                    update(total);
                 }
             }
             (WindowState::Panes(panes), WindowSpec::Sliding { size_ms, hop_ms }) => {
@@ -132,6 +184,34 @@ impl WindowState {
             (WindowState::Lifetime(p), _) => p.clone(),
             (WindowState::Tumbling { start, partials }, WindowSpec::Tumbling { size_ms }) => {
                 if floor(t, size_ms) == *start { partials.clone() } else { aggs.empty() }
+            }
+            (WindowState::PanesTotal { panes, total }, WindowSpec::Sliding { size_ms, hop_ms }) => {
+                let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+                let mut acc = aggs.empty();
+                // Retractable aggregates: the total, less the panes the window has left.
+                for (i, (spec, _)) in aggs.specs.iter().enumerate() {
+                    if retractable(*spec)
+                        && let (Some(a), Some(tot)) = (acc.get_mut(i), total.get(i))
+                    {
+                        *a = tot.clone();
+                        for (_, p) in panes.iter().filter(|(s, _)| *s < start || *s > t) {
+                            if let Some(old) = p.get(i) {
+                                a.retract(old);
+                            }
+                        }
+                    }
+                }
+                // The others: the panes in the window, merged.
+                for (_, p) in panes.iter().filter(|(s, _)| *s >= start && *s <= t) {
+                    for (i, (spec, _)) in aggs.specs.iter().enumerate() {
+                        if !retractable(*spec)
+                            && let (Some(a), Some(x)) = (acc.get_mut(i), p.get(i))
+                        {
+                            a.merge(*spec, x);
+                        }
+                    }
+                }
+                acc
             }
             (WindowState::Panes(panes), WindowSpec::Sliding { size_ms, hop_ms }) => {
                 let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);

@@ -419,7 +419,7 @@ impl Columnar {
                         w.slots.load(id, partials);
                     }
                 }
-                WindowState::Panes(panes) => {
+                WindowState::Panes(panes) | WindowState::PanesTotal { panes, .. } => {
                     if w.panes.len() < n {
                         w.panes.resize_with(n, VecDeque::new);
                     }
