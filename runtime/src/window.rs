@@ -46,7 +46,7 @@ impl WindowAggs {
 /// Aggregates whose partials subtract exactly ([`Partial::retract`]).
 fn retractable(spec: AggSpec) -> bool {
     use featc::aggregates::AggKind::*;
-    matches!(spec.kind, Count | Sum | Avg | Variance | Stddev | CountDistinct | TopK)
+    matches!(spec.kind, Count | Sum | Avg | Variance | Stddev | CountDistinct | TopK | ApproxPercentile)
 }
 
 /// The state of one window for one key.

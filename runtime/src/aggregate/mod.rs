@@ -182,8 +182,9 @@ impl Partial {
         }
     }
 
-    /// Takes another partial out of this one, for subtract-on-evict. Only invertible partials
-    /// and value counts support it; returns `false` (changing nothing) for the others.
+    /// Takes another partial out of this one, for subtract-on-evict. Only invertible partials,
+    /// value counts and quantile sketches (bucket counts) support it; returns `false` (changing
+    /// nothing) for the others.
     pub fn retract(&mut self, other: &Partial) -> bool {
         match (self, other) {
             (Partial::Count(a), Partial::Count(b)) => *a -= b,
@@ -198,6 +199,7 @@ impl Partial {
                 sum.retract(s2);
                 sum_sq.retract(q2);
             }
+            (Partial::Quantiles(a), Partial::Quantiles(b)) => a.retract(b),
             (Partial::Counts(a), Partial::Counts(b)) => {
                 for (v, c) in b {
                     if let Some(n) = a.get_mut(v) {

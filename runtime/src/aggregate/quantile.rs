@@ -57,6 +57,23 @@ impl Quantiles {
         self.zeros += other.zeros;
     }
 
+    /// Takes out a sketch that was merged in (its values were inserted into this one): bucket
+    /// counts subtract exactly, and emptied buckets are removed, so the result is the sketch of
+    /// the remaining values.
+    pub fn retract(&mut self, other: &Quantiles) {
+        for (store, theirs) in [(&mut self.positive, &other.positive), (&mut self.negative, &other.negative)] {
+            for (i, c) in theirs {
+                if let Some(n) = store.get_mut(i) {
+                    *n = n.saturating_sub(*c);
+                    if *n == 0 {
+                        store.remove(i);
+                    }
+                }
+            }
+        }
+        self.zeros = self.zeros.saturating_sub(other.zeros);
+    }
+
     pub fn count(&self) -> u64 {
         self.zeros + self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>()
     }
