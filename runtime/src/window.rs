@@ -78,6 +78,24 @@ fn floor(t: i64, width: u64) -> i64 {
     t - t.rem_euclid(w)
 }
 
+/// The partials of the pane starting at `start`, created if needed; `None` when the pane is
+/// older than `oldest` (no window as of the present reaches it).
+fn pane<'a>(
+    panes: &'a mut VecDeque<(i64, Vec<Partial>)>,
+    aggs: &WindowAggs,
+    start: i64,
+    oldest: i64,
+) -> Option<&'a mut Vec<Partial>> {
+    if start < oldest {
+        return None;
+    }
+    let at = panes.partition_point(|(p, _)| *p < start);
+    if panes.get(at).is_none_or(|(p, _)| *p != start) {
+        panes.insert(at, (start, aggs.empty()));
+    }
+    panes.get_mut(at).map(|(_, p)| p)
+}
+
 impl WindowState {
     pub fn new(spec: WindowSpec, aggs: &WindowAggs) -> Self {
         match spec {
@@ -123,15 +141,7 @@ impl WindowState {
                         aggs.retract_from(total, &evicted);
                     }
                 }
-                let s = floor(ts, hop_ms);
-                if s < oldest {
-                    return;
-                }
-                let at = panes.partition_point(|(p, _)| *p < s);
-                if panes.get(at).is_none_or(|(p, _)| *p != s) {
-                    panes.insert(at, (s, aggs.empty()));
-                }
-                if let Some((_, p)) = panes.get_mut(at) {
+                if let Some(p) = pane(panes, aggs, floor(ts, hop_ms), oldest) {
                     update(p);
                     update(total);
                 }
@@ -141,15 +151,7 @@ impl WindowState {
                 while panes.front().is_some_and(|(s, _)| *s < oldest) {
                     panes.pop_front();
                 }
-                let s = floor(ts, hop_ms);
-                if s < oldest {
-                    return;
-                }
-                let at = panes.partition_point(|(p, _)| *p < s);
-                if panes.get(at).is_none_or(|(p, _)| *p != s) {
-                    panes.insert(at, (s, aggs.empty()));
-                }
-                if let Some((_, p)) = panes.get_mut(at) {
+                if let Some(p) = pane(panes, aggs, floor(ts, hop_ms), oldest) {
                     update(p);
                 }
             }
