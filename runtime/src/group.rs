@@ -417,9 +417,7 @@ impl GroupRuntime {
         match &mut self.state {
             Store::Rows(state) => *state = snapshot.keys.into_iter().collect(),
             Store::Columnar(c) => {
-                if let Some(fresh) = Columnar::new_like(c) {
-                    **c = fresh;
-                }
+                c.clear();
                 for (key, state) in &snapshot.keys {
                     c.import(key, state);
                 }

@@ -157,15 +157,13 @@ impl Columnar {
         })
     }
 
-    /// An empty state of the same group.
-    pub(crate) fn new_like(other: &Columnar) -> Option<Columnar> {
-        let mut fresh = other.clone();
-        fresh.keys = KeyIndex::new(matches!(other.keys.keys, Keys::I64(_)), matches!(other.keys.keys, Keys::Str(_)));
-        for w in &mut fresh.windows {
+    /// Drops every key and slot, in place (before a restore).
+    pub(crate) fn clear(&mut self) {
+        self.keys = KeyIndex::new(matches!(self.keys.keys, Keys::I64(_)), matches!(self.keys.keys, Keys::Str(_)));
+        for w in &mut self.windows {
             w.slots.clear();
             w.panes.clear();
         }
-        Some(fresh)
     }
 
     /// Adds one event; `Err(latest)` when it is late for its key (the state is unchanged).
