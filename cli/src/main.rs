@@ -3,6 +3,7 @@
 // A panic is a bug the user sees: the product code uses `?` and diagnostics, tests may unwrap.
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
+mod commands;
 mod files;
 mod runtime_cmds;
 
@@ -44,6 +45,17 @@ enum Command {
         /// When to colour human output.
         #[arg(long, value_enum, default_value_t = Color::Auto)]
         color: Color,
+    },
+    /// What an edit changes: each feature added, removed, renamed, changed or unchanged, and
+    /// what each target must recompute. Exit status: 0 no semantic change, 1 changes, 2 errors.
+    Diff {
+        /// The project before the edit (a folder of .feat files).
+        old: PathBuf,
+        /// The project after the edit.
+        new: PathBuf,
+        /// Output format.
+        #[arg(long, value_enum, default_value_t = Format::Human)]
+        format: Format,
     },
     /// Rewrite specs in the canonical layout, or with --check list those that differ.
     Fmt {
@@ -258,6 +270,7 @@ fn main() -> ExitCode {
         Command::Check { paths, format, deny_warnings, target, color } => {
             check(&paths, format, deny_warnings, target, color)
         }
+        Command::Diff { old, new, format } => commands::diff::run(&old, &new, format == Format::Json),
         Command::Fmt { paths, check } => fmt(&paths, check),
         Command::Plan { paths, target, format, emit, dialect, cutoff_ms } => {
             plan(&paths, target, format, emit, dialect, cutoff_ms)
@@ -429,7 +442,7 @@ fn plan(
         eprintln!("plan failed: the project has errors");
         return Ok(ExitCode::from(1));
     }
-    let ir = featc::ir::lower(&checked.project);
+    let ir = featc::ir::lower(&checked.project)?;
     let text = match emit {
         Emit::Sql => {
             let dialect = match dialect {

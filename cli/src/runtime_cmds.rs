@@ -12,13 +12,13 @@ use crate::files;
 
 /// Checks a project and lowers it; diagnostics are printed and `Err(1)` returned on errors.
 fn load_ir(paths: &[PathBuf]) -> Result<Result<(featc::ir::FeatureIr, PathBuf), ExitCode>, String> {
-    load_ir_for(paths, featc::Target::Kappa)
+    load_ir_for(paths, featc::ir::Target::Kappa)
 }
 
 /// Checks a project for `target` and lowers it.
 fn load_ir_for(
     paths: &[PathBuf],
-    target: featc::Target,
+    target: featc::ir::Target,
 ) -> Result<Result<(featc::ir::FeatureIr, PathBuf), ExitCode>, String> {
     let projects = files::projects(paths)?;
     let [project] = projects.as_slice() else {
@@ -32,7 +32,7 @@ fn load_ir_for(
         return Ok(Err(ExitCode::from(1)));
     }
     let dir = project.first().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    Ok(Ok((featc::ir::lower(&checked.project), dir)))
+    Ok(Ok((featc::ir::lower(&checked.project)?, dir)))
 }
 
 fn open_runner(
@@ -160,9 +160,9 @@ fn backfill(
     };
     let started = std::time::Instant::now();
     let progress = bar(history_events(ir, dir), "batch", quiet);
-    let view = batch::compute(ir, dir, cutoff, &mut |n| progress.inc(n))?;
+    let mut view = batch::compute(ir, dir, cutoff, &mut |n| progress.inc(n))?;
     progress.finish_and_clear();
-    let folder = store::write(&view, data_dir)?;
+    let folder = store::write(&mut view, data_dir)?;
     if !quiet {
         eprintln!(
             "batch view as of {} ({} keys) computed in {:.2} s and stored in {}",
@@ -194,13 +194,27 @@ impl Served {
         if !lambda {
             return Ok(open_runner_as_of(paths, data_dir, quiet, as_of)?.map(|r| Served::Kappa(Box::new(r))));
         }
-        let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+        let (ir, dir) = match load_ir_for(paths, featc::ir::Target::Lambda)? {
             Ok(x) => x,
             Err(code) => return Ok(Err(code)),
         };
         let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
         let view = match featc_runtime::lambda::store::read(&ir, &data_dir)? {
-            Some(v) => v,
+            Some(v) if v.stale.is_empty() => v,
+            // Groups new or changed since the view was built: only they are computed, at the
+            // view's cutoff; the other groups keep their stored state.
+            Some(mut v) => {
+                let names: Vec<&str> =
+                    v.stale.iter().filter_map(|&g| ir.groups.get(g)).map(|g| g.name.as_str()).collect();
+                let names = names.join(", ");
+                let progress = bar(history_events(&ir, &dir), "batch", quiet);
+                featc_runtime::lambda::batch::refresh(&ir, &dir, &mut v, &mut |n| progress.inc(n))?;
+                progress.finish_and_clear();
+                featc_runtime::lambda::store::write(&mut v, &data_dir)?;
+                // Said even when quiet: the user should know that a spec edit cost a recompute.
+                eprintln!("recomputed the batch view of {names} (new or changed); kept the other groups' views");
+                v
+            }
             None => backfill(&ir, &dir, &data_dir, None, quiet)?,
         };
         let (mut runner, seeded) = featc_runtime::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
@@ -215,7 +229,7 @@ impl Served {
 
     /// Runs the batch layer again (default cutoff), stores the view, and opens Lambda on it.
     fn recompute(paths: &[PathBuf], data_dir: PathBuf) -> Result<Result<Served, ExitCode>, String> {
-        let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+        let (ir, dir) = match load_ir_for(paths, featc::ir::Target::Lambda)? {
             Ok(x) => x,
             Err(code) => return Ok(Err(code)),
         };
@@ -343,7 +357,7 @@ fn data_dir_of(paths: &[PathBuf], data_dir: Option<&Path>) -> Result<PathBuf, St
 
 /// `featc batch`: recomputes the batch view over the whole history and swaps it in.
 pub(crate) fn batch(paths: &[PathBuf], cutoff: Option<&str>, data_dir: Option<PathBuf>) -> Result<ExitCode, String> {
-    let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+    let (ir, dir) = match load_ir_for(paths, featc::ir::Target::Lambda)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -360,7 +374,7 @@ pub(crate) fn verify(
     json: bool,
     data_dir: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
-    let (ir, dir) = match load_ir_for(paths, featc::Target::Lambda)? {
+    let (ir, dir) = match load_ir_for(paths, featc::ir::Target::Lambda)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
@@ -393,14 +407,13 @@ pub(crate) fn verify(
                 featc_runtime::eval::rfc3339(d.at),
                 json_value(&d.lambda),
                 json_value(&d.kappa),
-                json_value(&d.reference),
-                if d.late_events > 0 {
-                    format!(
-                        " (explained: {} late events for this key, dead-lettered by Kappa, counted by the batch layer)",
-                        d.late_events
-                    )
-                } else {
-                    String::new()
+                d.reference,
+                match (d.explained, d.late_events) {
+                    (true, n) => format!(
+                        " (explained: {n} late events for this key, dead-lettered by the stream, counted by the batch layer)"
+                    ),
+                    (false, 0) => String::new(),
+                    (false, n) => format!(" (unexplained: the {n} late events of this key do not account for it)"),
                 }
             );
         }
@@ -412,10 +425,10 @@ pub(crate) fn verify(
 }
 
 /// `--key name=value`: the value typed like the key column.
-fn key_value(text: &str, ty: &featc::types::Ty) -> Value {
+fn key_value(text: &str, ty: &featc::ir::Ty) -> Value {
     match ty {
-        featc::types::Ty::I64 => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::I64),
-        featc::types::Ty::Bool => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::Bool),
+        featc::ir::Ty::I64 => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::I64),
+        featc::ir::Ty::Bool => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::Bool),
         _ => Value::Str(Arc::from(text)),
     }
 }
@@ -577,10 +590,9 @@ pub(crate) fn log_append(
     let log = featc_runtime::log::Log::open(&data_dir.join("log"), &src.topic)?;
     for file in files {
         let name = file.to_string_lossy();
-        let format =
-            featc::check::FileFormat::from_path(&name).ok_or(format!("{name}: say .parquet, .csv or .ndjson"))?;
+        let format = featc::ir::FileFormat::from_path(&name).ok_or(format!("{name}: say .parquet, .csv or .ndjson"))?;
         let mut one = src.clone();
-        one.history = Some(featc::check::HistoryFiles { glob: name.into_owned(), format });
+        one.history = Some(featc::ir::HistoryFiles { glob: name.into_owned(), format });
         let history = featc_runtime::history::read(Path::new(""), &one)?;
         let (start, end) = log.append(&history.batches)?;
         eprintln!(

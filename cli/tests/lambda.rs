@@ -1,6 +1,6 @@
 //! The Lambda commands run as a user would: `verify` on the examples and on data with late
 //! events or with a log that strays from the history, `run`/`get` with `--target lambda`,
-//! `batch` refusing a view of another spec version, and `training-set` against the raw data.
+//! a changed group recomputed at the view's cutoff, and `training-set` against the raw data.
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -137,9 +137,12 @@ fn lambda_run_and_get_serve_the_same_features_as_kappa() {
 }
 
 #[test]
-fn a_batch_view_of_another_spec_version_is_refused() {
-    let dir = project(&[r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#]);
-    let batch = featc(&["batch", "."], dir.path());
+fn a_changed_group_gets_a_new_batch_view_at_the_same_cutoff() {
+    let dir = project(&[
+        r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
+        r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T02:50:00Z"}"#,
+    ]);
+    let batch = featc(&["batch", ".", "--cutoff", "2024-01-01T03:00:00Z"], dir.path());
     assert_eq!(batch.status.code(), Some(0), "{}", text(&batch.stderr));
     let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
     std::fs::write(
@@ -147,14 +150,16 @@ fn a_batch_view_of_another_spec_version_is_refused() {
         spec.replace("over sliding(1h, every: 10m)", "over sliding(2h, every: 10m)"),
     )
     .expect("spec");
-    let get = featc(&["get", ".", "--target", "lambda", "--key", "user_id=u1"], dir.path());
-    assert_eq!(get.status.code(), Some(2), "{}", text(&get.stdout));
-    let stderr = text(&get.stderr);
-    assert!(stderr.contains("was built from another version of the spec"), "{stderr}");
-    assert!(stderr.contains("run `featc batch`"), "{stderr}");
-    // Recomputing fixes it.
-    assert_eq!(featc(&["batch", "."], dir.path()).status.code(), Some(0));
-    assert_eq!(featc(&["get", ".", "--target", "lambda", "--key", "user_id=u1"], dir.path()).status.code(), Some(0));
+    // The changed group is computed again, at the view's cutoff, and served with its new
+    // window: both events are within two hours of 03:00.
+    let get =
+        featc(&["get", ".", "--target", "lambda", "--key", "user_id=u1", "--at", "2024-01-01T03:00:00Z"], dir.path());
+    assert_eq!(get.status.code(), Some(0), "{}", text(&get.stderr));
+    assert!(text(&get.stderr).contains("recomputed the batch view of user_clicks"), "{}", text(&get.stderr));
+    let v: serde_json::Value = serde_json::from_slice(&get.stdout).expect("JSON");
+    assert_eq!(v[0]["features"]["spent"].as_f64(), Some(3.0), "{v}");
+    let manifest = std::fs::read_to_string(dir.path().join(".featc/batch/CURRENT")).expect("manifest");
+    assert!(manifest.contains("\"cutoff\": 1704078000000"), "{manifest}");
 }
 
 #[test]

@@ -3,8 +3,9 @@
 #![warn(clippy::unwrap_used, clippy::expect_used)]
 
 pub mod aggregates;
-pub mod check;
+mod check;
 pub mod diagnostic;
+pub mod diff;
 pub mod format;
 pub mod ir;
 pub mod plan;
@@ -16,6 +17,7 @@ pub mod types;
 
 pub use check::{CheckedProject, Options};
 pub use diagnostic::{Diagnostic, Severity, Target};
+pub use ir::lower;
 pub use problem::Problem;
 pub use source::{FileId, SourceFile, SourceMap, Span};
 pub use syntax::ast::Module;

@@ -93,7 +93,7 @@ fn main() {
     sources.add("fraud.feat", SPEC);
     let checked = featc::check_project(&sources, &featc::Options::default());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    let ir = featc::ir::lower(&checked.project);
+    let ir = featc::ir::lower(&checked.project).unwrap();
 
     let mut keys = 0;
     let ours = time(|| {

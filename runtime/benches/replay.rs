@@ -35,9 +35,9 @@ features g(e) from s {
 fn ir() -> featc::ir::FeatureIr {
     let mut sources = featc::SourceMap::new();
     sources.add("replay.feat", SPEC);
-    let checked = featc::check_project(&sources, &featc::Options { targets: vec![featc::Target::Kappa] });
+    let checked = featc::check_project(&sources, &featc::Options { targets: vec![featc::ir::Target::Kappa] });
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    featc::ir::lower(&checked.project)
+    featc::ir::lower(&checked.project).unwrap()
 }
 
 /// Writes the events to the log of topic `s` under `data_dir/log`, a week in time order with a

@@ -21,7 +21,7 @@ fn ir(features: &str) -> featc::ir::FeatureIr {
     sources.add("bench.feat", text);
     let checked = featc::check_project(&sources, &featc::Options::default());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    featc::ir::lower(&checked.project)
+    featc::ir::lower(&checked.project).unwrap()
 }
 
 fn main() {

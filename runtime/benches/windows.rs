@@ -26,7 +26,7 @@ fn ir(window: &str) -> featc::ir::FeatureIr {
     sources.add("bench.feat", text);
     let checked = featc::check_project(&sources, &featc::Options::default());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
-    featc::ir::lower(&checked.project)
+    featc::ir::lower(&checked.project).unwrap()
 }
 
 /// The event `i` of day `day`: in time order over the day, keys spread uniformly with a

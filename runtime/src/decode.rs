@@ -7,7 +7,7 @@ use arrow::array::{Array, AsArray};
 use arrow::datatypes::{DataType, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc::ir::IrField;
-use featc::types::Ty;
+use featc::ir::Ty;
 
 use crate::group::DeadLetter;
 use crate::value::Value;
@@ -155,7 +155,7 @@ mod tests {
     use super::*;
     use arrow::array::{Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
     use arrow::datatypes::{Field, Schema};
-    use featc::types::Type;
+    use featc::ir::Type;
 
     #[test]
     fn rfc3339_round_trips_with_the_formatter() {

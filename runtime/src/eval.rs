@@ -1,19 +1,18 @@
-//! A checked featc expression and a row of values in, a value out: filters, aggregate arguments
-//! and derived features, with the semantics of `docs/language.md` (section 9).
+//! An IR expression and a row of values in, a value out: filters, aggregate arguments and
+//! derived features, with the semantics of `docs/language.md` (section 9).
 
 use std::sync::Arc;
 
-use featc::syntax::ast::{BinOp, Expr, ExprKind, UnaryOp};
-use featc::types::Ty;
+use featc::ir::{BinOp, Expr, Literal, ScalarFn, Ty, UnaryOp};
 
 use crate::value::Value;
 
-/// An expression with its names resolved to row positions.
+/// An expression ready to evaluate: literals as values.
 #[derive(Debug, Clone)]
 pub enum Compiled {
     Lit(Value),
     Col(usize),
-    Call(String, Vec<Compiled>),
+    Call(ScalarFn, Vec<Compiled>),
     Unary(UnaryOp, Box<Compiled>),
     Binary(BinOp, Box<Compiled>, Box<Compiled>),
     InList(Box<Compiled>, Vec<Compiled>, bool),
@@ -22,28 +21,26 @@ pub enum Compiled {
     If(Box<Compiled>, Box<Compiled>, Box<Compiled>),
 }
 
-/// Resolves every name with `resolve` (a column or feature position). Fails on a name that does
-/// not resolve, which a checked spec never has.
-pub fn compile(e: &Expr, resolve: &dyn Fn(&str) -> Option<usize>) -> Result<Compiled, String> {
-    let c = |x: &Expr| compile(x, resolve).map(Box::new);
-    Ok(match &e.kind {
-        ExprKind::Int(v) => Compiled::Lit(Value::I64(*v)),
-        ExprKind::Float(v) => Compiled::Lit(Value::F64(*v)),
-        ExprKind::Str(s) => Compiled::Lit(Value::Str(Arc::from(s.as_str()))),
-        ExprKind::Bool(b) => Compiled::Lit(Value::Bool(*b)),
-        ExprKind::Null | ExprKind::Duration(_) => Compiled::Lit(Value::Null),
-        ExprKind::Name(id) => Compiled::Col(resolve(&id.name).ok_or_else(|| format!("unknown name `{}`", id.name))?),
-        ExprKind::Call { func, args } => {
-            Compiled::Call(func.name.clone(), args.iter().map(|a| compile(a, resolve)).collect::<Result<_, _>>()?)
-        }
-        ExprKind::Unary { op, expr } => Compiled::Unary(*op, c(expr)?),
-        ExprKind::Binary { op, lhs, rhs } => Compiled::Binary(*op, c(lhs)?, c(rhs)?),
-        ExprKind::InList { expr, list, negated } => {
-            Compiled::InList(c(expr)?, list.iter().map(|a| compile(a, resolve)).collect::<Result<_, _>>()?, *negated)
-        }
-        ExprKind::IsNull { expr, negated } => Compiled::IsNull(c(expr)?, *negated),
-        ExprKind::Cast { expr, ty } => Compiled::Cast(c(expr)?, Ty::from_name(&ty.name.name).unwrap_or(Ty::String)),
-        ExprKind::If { cond, then, otherwise } => Compiled::If(c(cond)?, c(then)?, c(otherwise)?),
+/// Prepares an IR expression for evaluation over rows of `width` values; fails on a column
+/// past the row, which an IR of a checked spec never has.
+pub fn compile(e: &Expr, width: usize) -> Result<Compiled, String> {
+    let c = |x: &Expr| compile(x, width).map(Box::new);
+    let all = |xs: &[Expr]| xs.iter().map(|x| compile(x, width)).collect::<Result<Vec<_>, _>>();
+    Ok(match e {
+        Expr::Lit(Literal::I64(v)) => Compiled::Lit(Value::I64(*v)),
+        Expr::Lit(Literal::F64(v)) => Compiled::Lit(Value::F64(*v)),
+        Expr::Lit(Literal::Str(s)) => Compiled::Lit(Value::Str(Arc::from(s.as_str()))),
+        Expr::Lit(Literal::Bool(b)) => Compiled::Lit(Value::Bool(*b)),
+        Expr::Lit(Literal::Null) => Compiled::Lit(Value::Null),
+        Expr::Column(i) if *i < width => Compiled::Col(*i),
+        Expr::Column(i) => return Err(format!("column {i} of a row of {width}")),
+        Expr::Call(f, args) => Compiled::Call(*f, all(args)?),
+        Expr::Unary(op, e) => Compiled::Unary(*op, c(e)?),
+        Expr::Binary(op, l, r) => Compiled::Binary(*op, c(l)?, c(r)?),
+        Expr::InList { expr, list, negated } => Compiled::InList(c(expr)?, all(list)?, *negated),
+        Expr::IsNull { expr, negated } => Compiled::IsNull(c(expr)?, *negated),
+        Expr::Cast { expr, to } => Compiled::Cast(c(expr)?, to.clone()),
+        Expr::If { cond, then, otherwise } => Compiled::If(c(cond)?, c(then)?, c(otherwise)?),
     })
 }
 
@@ -52,7 +49,7 @@ impl Compiled {
         match self {
             Compiled::Lit(v) => v.clone(),
             Compiled::Col(i) => row.get(*i).cloned().unwrap_or(Value::Null),
-            Compiled::Call(name, args) => call(name, &args.iter().map(|a| a.eval(row)).collect::<Vec<_>>()),
+            Compiled::Call(f, args) => call(*f, &args.iter().map(|a| a.eval(row)).collect::<Vec<_>>()),
             Compiled::Unary(op, e) => match (op, e.eval(row)) {
                 (_, Value::Null) => Value::Null,
                 (UnaryOp::Not, Value::Bool(b)) => Value::Bool(!b),
@@ -156,23 +153,24 @@ fn compare(a: &Value, b: &Value) -> Option<std::cmp::Ordering> {
     }
 }
 
-fn call(name: &str, args: &[Value]) -> Value {
-    if name == "coalesce" {
-        return args.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null);
+fn call(f: ScalarFn, args: &[Value]) -> Value {
+    let first = args.first().unwrap_or(&Value::Null);
+    if first.is_null() && f != ScalarFn::Coalesce {
+        return Value::Null;
     }
-    let Some(a) = args.first() else { return Value::Null };
-    match (name, a) {
-        (_, Value::Null) => Value::Null,
-        ("abs", Value::I64(v)) => v.checked_abs().map_or(Value::Null, Value::I64),
-        ("abs", Value::F64(v)) => Value::F64(v.abs()),
-        ("round", Value::I64(v)) => Value::I64(*v),
-        ("round", Value::F64(v)) => Value::F64(v.round()),
-        ("sqrt", v) => v.as_f64().filter(|x| *x >= 0.0).map_or(Value::Null, |x| Value::F64(x.sqrt())),
-        ("ln", v) => v.as_f64().filter(|x| *x > 0.0).map_or(Value::Null, |x| Value::F64(x.ln())),
-        ("lower", Value::Str(s)) => Value::Str(Arc::from(s.to_lowercase().as_str())),
-        ("upper", Value::Str(s)) => Value::Str(Arc::from(s.to_uppercase().as_str())),
-        ("length", Value::Str(s)) => Value::I64(s.chars().count() as i64),
-        _ => Value::Null,
+    match (f, first) {
+        (ScalarFn::Coalesce, _) => args.iter().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null),
+        (ScalarFn::Abs, Value::I64(v)) => v.checked_abs().map_or(Value::Null, Value::I64),
+        (ScalarFn::Abs, Value::F64(v)) => Value::F64(v.abs()),
+        (ScalarFn::Round, Value::I64(v)) => Value::I64(*v),
+        (ScalarFn::Round, Value::F64(v)) => Value::F64(v.round()),
+        (ScalarFn::Sqrt, v) => v.as_f64().filter(|x| *x >= 0.0).map_or(Value::Null, |x| Value::F64(x.sqrt())),
+        (ScalarFn::Ln, v) => v.as_f64().filter(|x| *x > 0.0).map_or(Value::Null, |x| Value::F64(x.ln())),
+        (ScalarFn::Lower, Value::Str(s)) => Value::Str(Arc::from(s.to_lowercase().as_str())),
+        (ScalarFn::Upper, Value::Str(s)) => Value::Str(Arc::from(s.to_uppercase().as_str())),
+        (ScalarFn::Length, Value::Str(s)) => Value::I64(s.chars().count() as i64),
+        // The checker admits only numbers to abs and round, and strings to the text functions.
+        (ScalarFn::Abs | ScalarFn::Round | ScalarFn::Lower | ScalarFn::Upper | ScalarFn::Length, _) => Value::Null,
     }
 }
 
@@ -239,15 +237,29 @@ pub fn rfc3339(ms: i64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use featc::source::FileId;
 
+    /// Lowers `text` through the compiler as an aggregate's argument over the fields a, b, s
+    /// and n, and evaluates it over `row` (their values in that order).
     fn eval(text: &str, row: &[Value]) -> Value {
-        let (module, problems) = featc::syntax::parse(FileId(0), &format!("features g(e) from s {{ x = {text} }}"));
-        assert!(problems.is_empty(), "{problems:?}");
-        let featc::syntax::ast::Item::Group(g) = &module.items[0] else { panic!() };
+        let spec = format!(
+            "source src {{ event_time ts files \"x.parquet\" schema {{ k: string, ts: timestamp, a: i64, b: f64, s: string, n: i64? }} }}
+             entity e {{ key k: string }}
+             features g(e) from src {{ x = last({text}) over lifetime }}"
+        );
+        let mut sources = featc::SourceMap::new();
+        sources.add("t.feat", spec);
+        let checked = featc::check_project(&sources, &featc::Options::default());
+        assert!(!checked.has_errors(), "{text}: {:?}", checked.diagnostics);
+        let ir = featc::ir::lower(&checked.project).unwrap();
+        let g = &ir.groups[0];
         let names = ["a", "b", "s", "n"];
-        let c = compile(&g.features[0].expr, &|n| names.iter().position(|x| *x == n)).unwrap();
-        c.eval(row)
+        let row: Vec<Value> = g
+            .columns
+            .iter()
+            .map(|c| names.iter().position(|n| n == c).map_or(Value::Null, |i| row[i].clone()))
+            .collect();
+        let value = g.aggregates[0].value.as_ref().unwrap();
+        compile(&value.tree, row.len()).unwrap().eval(&row)
     }
 
     #[test]

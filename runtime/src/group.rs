@@ -4,16 +4,14 @@
 use std::collections::HashMap;
 
 use arrow::record_batch::RecordBatch;
-use featc::check::WindowSpec;
-use featc::ir::{FeatureIr, IrField, IrGroup};
-use featc::types::Ty;
+use featc::ir::{Eviction, FeatureIr, IrField, IrGroup, Layout, WindowSpec, WindowStrategy};
 
 use crate::aggregate::{AggSpec, Partial};
 use crate::columnar::Columnar;
 use crate::decode;
 use crate::eval::{Compiled, compile};
 use crate::value::Value;
-use crate::window::{WindowAggs, WindowState};
+use crate::window::{WindowAgg, WindowAggs, WindowState};
 
 /// An event the stream did not count, with why.
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
@@ -70,6 +68,9 @@ pub struct GroupRuntime {
     until: i64,
 }
 
+/// What one window of a group runs: its spec, strategy, and each aggregate's name and eviction.
+pub type WindowRun = (WindowSpec, WindowStrategy, Vec<(String, Eviction)>);
+
 /// One key's state, as the row path keeps it and as snapshots hold it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KeyState {
@@ -108,21 +109,22 @@ impl GroupRuntime {
         let col = |name: &str| columns.iter().position(|c| c == name);
         let key_cols = group.keys.iter().map(|k| col(&k.name).ok_or("key not projected")).collect::<Result<_, _>>()?;
         let ts_col = col(&source.event_time).ok_or("event time not projected")?;
-        let filter = group.filter.as_ref().map(|f| compile(f, &col)).transpose()?;
-        let predicates = group.predicates.iter().map(|p| compile(p, &col)).collect::<Result<_, _>>()?;
+        let width = columns.len();
+        let filter = group.filter.as_ref().map(|f| compile(&f.tree, width)).transpose()?;
+        let predicates = group.predicates.iter().map(|p| compile(&p.tree, width)).collect::<Result<_, _>>()?;
         let mut windows: Vec<(WindowSpec, WindowAggs)> =
-            group.windows.iter().map(|w| (w.spec, WindowAggs { specs: Vec::new() })).collect();
+            group.windows.iter().map(|w| (w.spec, WindowAggs::default())).collect();
         let mut aggs = Vec::with_capacity(group.aggregates.len());
         for a in &group.aggregates {
             let spec = AggSpec::new(a.kind, a.param);
-            let integer = a.input.as_ref().is_some_and(|t| t.ty == Ty::I64);
+            let integer = a.integer_input();
             let window = windows.get_mut(a.window).ok_or("aggregate without window")?;
-            window.1.specs.push((spec, integer));
+            window.1.specs.push(WindowAgg { spec, integer, eviction: a.eviction });
             aggs.push(AggRuntime {
                 name: a.name.clone(),
                 spec,
                 integer,
-                value: a.value.as_ref().map(|v| compile(v, &col)).transpose()?,
+                value: a.value.as_ref().map(|v| compile(&v.tree, width)).transpose()?,
                 predicate: a.predicate,
                 window: a.window,
                 slot: window.1.specs.len() - 1,
@@ -134,8 +136,15 @@ impl GroupRuntime {
         let derived = group
             .derived
             .iter()
-            .map(|d| Ok((out(&d.name).ok_or("derived feature not in outputs")?, compile(&d.expr, &out)?)))
+            .map(|d| Ok((out(&d.name).ok_or("derived feature not in outputs")?, compile(&d.expr.tree, outputs.len())?)))
             .collect::<Result<_, String>>()?;
+        let state = match (path, group.layout) {
+            (Path::Auto, Layout::Columnar) => Store::Columnar(Box::new(
+                Columnar::new(ir, group)
+                    .ok_or_else(|| format!("group `{}`: the plan's columnar layout does not fit", group.name))?,
+            )),
+            _ => Store::Rows(HashMap::new()),
+        };
         Ok(GroupRuntime {
             name: group.name.clone(),
             columns,
@@ -149,10 +158,7 @@ impl GroupRuntime {
             aggs,
             members,
             derived,
-            state: match (path, Columnar::new(ir, group)) {
-                (Path::Auto, Some(c)) => Store::Columnar(Box::new(c)),
-                _ => Store::Rows(HashMap::new()),
-            },
+            state,
             dead_letters: Vec::new(),
             accepted: 0,
             after: i64::MIN,
@@ -171,6 +177,27 @@ impl GroupRuntime {
     pub fn read_range(&mut self, after: i64, until: i64) {
         self.after = after;
         self.until = until;
+    }
+
+    /// What the operators of this group run, window by window: the strategy of a new key's
+    /// state and each aggregate's eviction, in the plan's words. The plan-equals-runtime test
+    /// compares it with the plan.
+    pub fn strategies(&self) -> Vec<WindowRun> {
+        self.windows
+            .iter()
+            .enumerate()
+            .map(|(w, (spec, aggs))| {
+                let strategy = WindowState::new(*spec, aggs).strategy();
+                let evictions = self.members[w]
+                    .iter()
+                    .filter_map(|&i| {
+                        let a = &self.aggs[i];
+                        aggs.specs.get(a.slot).map(|s| (a.name.clone(), s.eviction))
+                    })
+                    .collect();
+                (*spec, strategy, evictions)
+            })
+            .collect()
     }
 
     /// Whether the group runs on the columnar path.
@@ -268,10 +295,12 @@ impl GroupRuntime {
         for (w, (spec, aggs)) in self.windows.iter().enumerate() {
             let runtime = &self.aggs;
             let members = &self.members[w];
-            entry.windows[w].add(*spec, aggs, ts, entry.max_ts, self.lateness_ms, |partials| {
+            entry.windows[w].add(*spec, aggs, ts, entry.max_ts, self.lateness_ms, |partials, slots| {
                 for &i in members {
                     let a = &runtime[i];
-                    if a.predicate.is_some_and(|p| !matched.get(p).copied().unwrap_or(false)) {
+                    if a.predicate.is_some_and(|p| !matched.get(p).copied().unwrap_or(false))
+                        || !aggs.specs.get(a.slot).is_some_and(|s| slots.takes(s.eviction))
+                    {
                         continue;
                     }
                     if let Some(p) = partials.get_mut(a.slot) {

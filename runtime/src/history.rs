@@ -7,9 +7,9 @@ use std::sync::Arc;
 
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef};
 use arrow::record_batch::RecordBatch;
-use featc::check::FileFormat;
+use featc::ir::FileFormat;
 use featc::ir::IrSource;
-use featc::types::Ty;
+use featc::ir::Ty;
 
 const BATCH_ROWS: usize = 8192;
 
@@ -152,9 +152,9 @@ fn read_ndjson(path: &Path, source: &IrSource, out: &mut History) -> Result<(), 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use featc::check::HistoryFiles;
+    use featc::ir::HistoryFiles;
     use featc::ir::IrField;
-    use featc::types::{Ty, Type};
+    use featc::ir::{Ty, Type};
 
     #[test]
     fn a_malformed_ndjson_line_is_rejected_alone() {

@@ -12,13 +12,18 @@ use crate::history;
 use crate::log::{EventSource, Log, LogReader};
 use crate::value::Value;
 
-/// Every group's state and the offsets it includes.
+/// One group's state at one version, and the log offsets it includes.
 #[derive(serde::Serialize, serde::Deserialize)]
 struct Snapshot {
-    spec_hash: String,
+    format: String,
+    group: String,
+    version: String,
     offsets: Vec<(String, u64)>,
-    groups: Vec<crate::group::GroupSnapshot>,
+    state: crate::group::GroupSnapshot,
 }
+
+/// The layout of a snapshot file; bumped on any incompatible change.
+const SNAPSHOT_FORMAT: &str = "featc.snapshot/v2";
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -32,8 +37,9 @@ pub struct ReplayReport {
 struct Stream {
     source: usize,
     reader: LogReader,
-    /// For each group reading this source: its index and the fields it decodes.
-    groups: Vec<(usize, Vec<IrField>)>,
+    /// For each group reading this source: its index, the fields it decodes, and the offset
+    /// its state already includes (events before it are skipped for that group).
+    groups: Vec<(usize, Vec<IrField>, u64)>,
 }
 
 /// The Kappa runtime of one project.
@@ -97,16 +103,12 @@ impl KappaRunner {
         let mut streams = Vec::new();
         let mut seeded = Vec::new();
         for (si, source) in ir.sources.iter().enumerate() {
-            let readers: Vec<(usize, Vec<IrField>)> = ir
+            let readers: Vec<(usize, Vec<IrField>, u64)> = ir
                 .groups
                 .iter()
                 .enumerate()
                 .filter(|(_, g)| g.source == si)
-                .map(|(gi, g)| {
-                    let fields =
-                        g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect();
-                    (gi, fields)
-                })
+                .map(|(gi, g)| (gi, g.fields(source).into_iter().cloned().collect(), 0))
                 .collect();
             if readers.is_empty() {
                 continue;
@@ -161,8 +163,15 @@ impl KappaRunner {
                 let n = batch.num_rows() as u64;
                 budget -= n;
                 report.events += n;
-                for (gi, fields) in &stream.groups {
-                    self.groups[*gi].process_batch(&batch, fields);
+                for (gi, fields, resume) in &stream.groups {
+                    // A group restored from a later snapshot skips what its state includes.
+                    let skip = resume.saturating_sub(first);
+                    if skip == 0 {
+                        self.groups[*gi].process_batch(&batch, fields);
+                    } else if skip < n {
+                        let skip = usize::try_from(skip).unwrap_or(usize::MAX);
+                        self.groups[*gi].process_batch(&batch.slice(skip, batch.num_rows() - skip), fields);
+                    }
                 }
                 progress(n);
             }
@@ -199,53 +208,99 @@ impl KappaRunner {
         Ok(written)
     }
 
-    fn snapshot_path(&self) -> PathBuf {
-        self.data_dir.join("state").join("snapshot.json")
+    fn state_dir(&self) -> PathBuf {
+        self.data_dir.join("state")
     }
 
-    /// Writes the state of every group with the log offset it includes, atomically
-    /// (`data_dir/state/snapshot.json`). A runner opened later resumes from there.
+    /// The snapshot file of a group at a version.
+    fn snapshot_path(&self, group: &str, version: &str) -> PathBuf {
+        self.state_dir().join(format!("{group}.{version}.snapshot.json"))
+    }
+
+    /// Writes each group's state, with the log offsets it includes, to its own file per group
+    /// and version (`data_dir/state/<group>.<version>.snapshot.json`): written to a temporary
+    /// file, synced, renamed into place, and the folder synced. Older versions of a group's
+    /// snapshot are removed once the new one is in place. A runner opened later resumes each
+    /// group from its snapshot when the group's version is unchanged.
     pub fn snapshot(&self) -> Result<PathBuf, String> {
-        let snapshot = Snapshot {
-            spec_hash: self.ir.spec_hash.clone(),
-            offsets: self
+        let dir = self.state_dir();
+        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+        for (gi, g) in self.ir.groups.iter().enumerate() {
+            let offsets = self
                 .streams
                 .iter()
+                .filter(|s| s.groups.iter().any(|(i, _, _)| *i == gi))
                 .map(|s| (self.ir.sources[s.source].topic.clone(), s.reader.position()))
-                .collect(),
-            groups: self.groups.iter().map(GroupRuntime::snapshot).collect(),
-        };
-        let path = self.snapshot_path();
-        let dir = path.parent().unwrap_or(&self.data_dir);
-        std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-        let tmp = dir.join(".snapshot.json.tmp");
-        let bytes = serde_json::to_vec(&snapshot).map_err(|e| e.to_string())?;
-        std::fs::write(&tmp, bytes).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        std::fs::rename(&tmp, &path).map_err(|e| format!("cannot publish the snapshot: {e}"))?;
-        Ok(path)
+                .collect();
+            let snapshot = Snapshot {
+                format: SNAPSHOT_FORMAT.to_owned(),
+                group: g.name.clone(),
+                version: g.version.clone(),
+                offsets,
+                state: self.groups[gi].snapshot(),
+            };
+            let bytes = serde_json::to_vec(&snapshot).map_err(|e| e.to_string())?;
+            let path = self.snapshot_path(&g.name, &g.version);
+            crate::durable::write_file(&path, &bytes)?;
+            // Other versions of this group's state are not read again.
+            let prefix = format!("{}.", g.name);
+            for entry in std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
+                let Ok(entry) = entry else { continue };
+                let name = entry.file_name().to_string_lossy().into_owned();
+                if let Some(rest) = name.strip_prefix(&prefix)
+                    && let Some(version) = rest.strip_suffix(".snapshot.json")
+                    && version != g.version
+                    && !version.contains('.')
+                {
+                    let _ = std::fs::remove_file(entry.path());
+                }
+            }
+        }
+        Ok(dir)
     }
 
-    /// Loads the snapshot if there is one for this spec; returns what happened, for the user.
-    fn restore(&mut self) -> Result<Option<String>, String> {
-        let path = self.snapshot_path();
-        let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
-        let snapshot: Snapshot =
-            serde_json::from_slice(&bytes).map_err(|e| format!("unreadable snapshot {}: {e}", path.display()))?;
-        if snapshot.spec_hash != self.ir.spec_hash {
-            return Ok(Some(format!(
-                "ignored the snapshot of another spec version ({}); replaying from offset 0",
-                snapshot.spec_hash
-            )));
+    /// Loads each group's snapshot of its current version, where there is one; a group
+    /// without one (new, or changed since) replays its source from offset 0. Returns what
+    /// happened, for the user.
+    fn restore(&mut self) -> Result<Vec<String>, String> {
+        let mut said = Vec::new();
+        for gi in 0..self.ir.groups.len() {
+            let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
+            let path = self.snapshot_path(&name, &version);
+            let Ok(bytes) = std::fs::read(&path) else {
+                if self.state_dir().exists() {
+                    said.push(format!("group `{name}` (version {version}) has no snapshot: replaying from offset 0"));
+                }
+                continue;
+            };
+            let snapshot: Snapshot = match serde_json::from_slice(&bytes) {
+                Ok(s) if s_matches(&s, &name, &version) => s,
+                Ok(_) | Err(_) => {
+                    said.push(format!(
+                        "unreadable snapshot {}: replaying group `{name}` from offset 0",
+                        path.display()
+                    ));
+                    continue;
+                }
+            };
+            self.groups[gi].restore(snapshot.state);
+            for stream in &mut self.streams {
+                let topic = &self.ir.sources[stream.source].topic;
+                let offset = snapshot.offsets.iter().find(|(t, _)| t == topic).map_or(0, |(_, o)| *o);
+                for (i, _, resume) in &mut stream.groups {
+                    if *i == gi {
+                        *resume = offset;
+                    }
+                }
+            }
+            said.push(format!("resumed group `{name}` from its snapshot at offsets {:?}", snapshot.offsets));
         }
-        for (group, state) in self.groups.iter_mut().zip(snapshot.groups) {
-            group.restore(state);
-        }
+        // Each log is read from the earliest offset any of its groups needs.
         for stream in &mut self.streams {
-            let topic = &self.ir.sources[stream.source].topic;
-            let offset = snapshot.offsets.iter().find(|(t, _)| t == topic).map_or(0, |(_, o)| *o);
-            stream.reader.seek(offset);
+            let from = stream.groups.iter().map(|(_, _, r)| *r).min().unwrap_or(0);
+            stream.reader.seek(from);
         }
-        Ok(Some(format!("resumed from the snapshot at offsets {:?}", snapshot.offsets)))
+        Ok(said)
     }
 
     pub fn groups(&self) -> &[GroupRuntime] {
@@ -255,6 +310,10 @@ impl KappaRunner {
     pub fn ir(&self) -> &FeatureIr {
         &self.ir
     }
+}
+
+fn s_matches(s: &Snapshot, group: &str, version: &str) -> bool {
+    s.format == SNAPSHOT_FORMAT && s.group == group && s.version == version
 }
 
 /// Writes rejected history lines to `data_dir/dead_letters/<source>.history.ndjson`.

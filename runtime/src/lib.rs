@@ -7,6 +7,7 @@
 pub mod aggregate;
 mod columnar;
 pub mod decode;
+pub mod durable;
 pub mod eval;
 pub mod generate;
 pub mod group;
@@ -15,7 +16,6 @@ pub mod kappa;
 pub mod lambda;
 pub mod log;
 pub mod materialize;
-pub mod reference;
 pub mod training;
 pub mod value;
 pub mod verify;

@@ -11,7 +11,7 @@ use arrow::array::{
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc::ir::IrGroup;
-use featc::types::{Ty, Type};
+use featc::ir::{Ty, Type};
 
 use crate::kappa::json_value;
 use crate::value::Value;

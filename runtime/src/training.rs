@@ -15,7 +15,7 @@ use arrow::array::{Array, ArrayRef, AsArray};
 use arrow::datatypes::{Field, Schema, TimestampMillisecondType};
 use arrow::record_batch::RecordBatch;
 use featc::ir::FeatureIr;
-use featc::types::Ty;
+use featc::ir::Ty;
 
 use crate::decode::cell_of;
 use crate::group::GroupRuntime;

@@ -1,26 +1,29 @@
-//! A project and its data in, every feature value on which Lambda, Kappa and the brute-force
-//! reference disagree out, with the late events that explain a difference: `featc verify`.
+//! A project and its data in, every feature value on which Lambda, Kappa and the independent
+//! reference disagree out, each marked explained (by late events) or not: `featc verify`.
 //!
 //! Kappa replays the log from offset 0 (ignoring any snapshot); Lambda computes a batch view at
-//! the cutoff in memory and replays the log after it; the reference reads every event of the
-//! log. Each key is queried at its latest event (or the cutoff, if later) and at the next pane
-//! edges and a day after. Kappa is held to the reference at each time; Lambda too, except that
-//! `batch` features are held to the reference as of the cutoff (stale by design).
+//! the cutoff in memory and replays the log after it; the reference (`featc-reference`, which
+//! shares no code with the runtime) reads every event of the log. Each key is queried at its
+//! latest event (or the cutoff, if later), at the next pane edges and a day after. A value that
+//! disagrees with the reference over every event is explained only when it agrees with the
+//! reference over the events that target did count (every event but the ones it dead-lettered
+//! as late); otherwise it is unexplained. `batch` features under Lambda are held to the
+//! reference as of the cutoff (stale by design). Keys a target has and the reference lacks are
+//! reported too.
 
 use std::path::Path;
 
-use featc::check::WindowSpec;
-use featc::ir::FeatureIr;
-use featc::syntax::ast::MergeRule;
+use featc::ir::{FeatureIr, MergeRule, WindowSpec};
+use featc_reference::{Event, Expected, Oracle, Val, agrees};
 
 use crate::decode;
+use crate::group::{DeadLetter, GroupRuntime};
 use crate::kappa::KappaRunner;
 use crate::lambda::{LambdaRunner, batch};
 use crate::log::{EventSource, Log};
-use crate::reference::Reference;
 use crate::value::Value;
 
-/// One value on which the targets or the reference disagree.
+/// One value on which a target and the reference disagree.
 #[derive(Debug, Clone, serde::Serialize)]
 pub struct Difference {
     pub group: String,
@@ -29,12 +32,13 @@ pub struct Difference {
     pub at: i64,
     pub lambda: Value,
     pub kappa: Value,
-    /// What the definitions give: as of `at`, or as of the cutoff for a `batch` feature under
-    /// Lambda.
-    pub reference: Value,
-    /// Late events Kappa dead-lettered for this key: the documented reason the targets differ
-    /// until the next batch run.
+    /// What the definitions give over every event: as of `at`, or as of the cutoff for a
+    /// `batch` feature under Lambda.
+    pub reference: String,
+    /// Late events dead-lettered for this key.
     pub late_events: usize,
+    /// Whether each differing target agrees with the reference over the events it counted.
+    pub explained: bool,
 }
 
 #[derive(Debug, Clone, Default, serde::Serialize)]
@@ -52,7 +56,7 @@ pub struct VerifyReport {
 impl VerifyReport {
     /// Differences no late event explains.
     pub fn unexplained(&self) -> usize {
-        self.differences.iter().filter(|d| d.late_events == 0).count()
+        self.differences.iter().filter(|d| !d.explained).count()
     }
 }
 
@@ -64,7 +68,7 @@ fn floor(t: i64, w: u64) -> i64 {
 /// The query times of a key whose latest event is at `t0`: then, the next edge of each
 /// window's panes (and just before it), and a day later.
 fn probes(windows: &[WindowSpec], t0: i64) -> Vec<i64> {
-    let mut times = vec![t0, t0 + 86_400_000];
+    let mut times = vec![t0, t0.saturating_add(86_400_000)];
     for w in windows {
         let edge = match *w {
             WindowSpec::Tumbling { size_ms } => Some(floor(t0, size_ms) + size_ms as i64),
@@ -80,6 +84,51 @@ fn probes(windows: &[WindowSpec], t0: i64) -> Vec<i64> {
     times.dedup();
     times.retain(|t| *t >= t0);
     times
+}
+
+/// A runtime value as the reference's.
+pub fn to_val(v: &Value) -> Val {
+    match v {
+        Value::Null => Val::Null,
+        Value::Bool(b) => Val::Bool(*b),
+        Value::I64(x) => Val::I64(*x),
+        Value::F64(x) => Val::F64(*x),
+        Value::Str(s) => Val::Str(s.to_string()),
+        Value::Ts(t) => Val::Ts(*t),
+        Value::List(items) => Val::List(items.iter().map(to_val).collect()),
+    }
+}
+
+/// The rows of `all` less one occurrence of each row in `removed`.
+fn without(all: &[Vec<Value>], removed: &[&DeadLetter]) -> Vec<Event> {
+    let mut left: Vec<&Vec<Value>> = removed.iter().map(|d| &d.row).collect();
+    all.iter()
+        .filter(|row| match left.iter().position(|r| r == row) {
+            Some(i) => {
+                left.swap_remove(i);
+                false
+            }
+            None => true,
+        })
+        .map(|row| Event { row: row.iter().map(to_val).collect() })
+        .collect()
+}
+
+fn late(g: &GroupRuntime) -> Vec<&DeadLetter> {
+    g.dead_letters().iter().filter(|d| d.reason.starts_with("late")).collect()
+}
+
+/// What `oracle` expects of `key` at `t`: over no events when the key has none by then.
+fn expected_at(oracle: &Oracle<'_>, key: &[Val], t: i64) -> Result<Vec<Expected>, String> {
+    match oracle.key_at(key, t)? {
+        Some(v) => Ok(v),
+        None => oracle.empty(),
+    }
+}
+
+/// Whether `actual` agrees with what `oracle` expects of feature `i` of `key` at `t`.
+fn holds(oracle: &Oracle<'_>, key: &[Val], t: i64, i: usize, actual: &Value) -> Result<bool, String> {
+    Ok(expected_at(oracle, key, t)?.get(i).is_some_and(|e| agrees(e, &to_val(actual)).is_ok()))
 }
 
 /// Runs both targets and the reference over the project's data (the logs under `data_dir`,
@@ -101,7 +150,8 @@ pub fn verify(
     let (mut lambda, _) = LambdaRunner::open(ir.clone(), project_dir, data_dir, view)?;
     lambda.catch_up(&mut *progress)?;
 
-    let mut reference = Reference::new(ir)?;
+    // Every decoded event of each group, in log order.
+    let mut rows: Vec<Vec<Vec<Value>>> = vec![Vec::new(); ir.groups.len()];
     for (si, source) in ir.sources.iter().enumerate() {
         let readers = batch::readers(ir, si);
         if readers.is_empty() {
@@ -110,7 +160,7 @@ pub fn verify(
         let mut reader = Log::open(&data_dir.join("log"), &source.topic)?.reader(0);
         while let Some((_, b)) = reader.next_batch()? {
             for (gi, fields) in &readers {
-                decode::rows(&b, fields).0.into_iter().for_each(|row| reference.add(*gi, row));
+                rows[*gi].extend(decode::rows(&b, fields).0);
             }
         }
     }
@@ -118,56 +168,99 @@ pub fn verify(
     let mut report = VerifyReport { cutoff, events: replay.events, ..VerifyReport::default() };
     for (gi, g) in ir.groups.iter().enumerate() {
         let runtime = &kappa.groups()[gi];
-        let late: Vec<_> = runtime.dead_letters().iter().filter(|d| d.reason.starts_with("late")).collect();
-        let key_of = |row: &[Value]| -> Vec<Value> {
-            g.keys
-                .iter()
-                .map(|k| {
-                    g.columns.iter().position(|c| *c == k.name).and_then(|i| row.get(i).cloned()).unwrap_or(Value::Null)
-                })
-                .collect()
+        let kappa_late = late(runtime);
+        let lambda_late: Vec<&DeadLetter> = lambda.speed_groups().get(gi).map(late).unwrap_or_default();
+        let all = Oracle::new(ir, gi, &without(&rows[gi], &[]))?;
+        let counted_by_kappa = Oracle::new(ir, gi, &without(&rows[gi], &kappa_late))?;
+        let counted_by_lambda = Oracle::new(ir, gi, &without(&rows[gi], &lambda_late))?;
+        // `speed` features come from a replay of their own, which judges lateness itself.
+        let speed_late: Vec<&DeadLetter> =
+            lambda.whole_window_groups().and_then(|s| s.get(gi)).map(late).unwrap_or_default();
+        let counted_by_speed = Oracle::new(ir, gi, &without(&rows[gi], &speed_late))?;
+        report.late.extend(kappa_late.iter().map(|d| (g.name.clone(), d.reason.clone(), d.row.clone())));
+        let key_columns: Vec<usize> =
+            g.keys.iter().filter_map(|k| g.columns.iter().position(|c| *c == k.name)).collect();
+        let late_for = |key: &[Value]| {
+            kappa_late.iter().filter(|d| key_columns.iter().map(|&i| d.row.get(i)).eq(key.iter().map(Some))).count()
         };
-        report.late.extend(late.iter().map(|d| (g.name.clone(), d.reason.clone(), d.row.clone())));
         let windows: Vec<WindowSpec> = g.windows.iter().map(|w| w.spec).collect();
-        for (key, latest) in reference.keys(gi) {
+        let empty = runtime.finish(&runtime.empty_partials());
+
+        // Keys a target holds that the reference does not know.
+        let known: Vec<Vec<Value>> = runtime.keys().into_iter().chain(lambda.keys(gi)).collect();
+        for key in known {
+            let k: Vec<Val> = key.iter().map(to_val).collect();
+            if all.times(&k).is_empty() {
+                report.differences.push(Difference {
+                    group: g.name.clone(),
+                    key: key.clone(),
+                    feature: "(key)".to_owned(),
+                    at: cutoff,
+                    lambda: Value::Bool(lambda.latest(gi, &key).is_some()),
+                    kappa: Value::Bool(runtime.latest(&key).is_some()),
+                    reference: "no such key".to_owned(),
+                    late_events: 0,
+                    explained: false,
+                });
+            }
+        }
+
+        let keys: Vec<Vec<Val>> = all.keys().cloned().collect();
+        for k in keys {
             report.keys += 1;
-            let late_here = late.iter().filter(|d| key_of(&d.row) == key).count();
-            let at_cutoff = reference.partials(gi, &key, cutoff);
+            let Some(&latest) = all.times(&k).last() else { continue };
+            let key: Vec<Value> = key_value(&k);
+            let late_here = late_for(&key);
             for t in probes(&windows, latest.max(cutoff)) {
-                let now = reference.partials(gi, &key, t);
-                let want_kappa = runtime.finish(&now);
-                let mixed: Vec<_> = g
-                    .aggregates
-                    .iter()
-                    .zip(now.iter().zip(&at_cutoff))
-                    .map(|(a, (n, c))| if a.merge == MergeRule::Batch { c.clone() } else { n.clone() })
-                    .collect();
-                let want_lambda = runtime.finish(&mixed);
-                let got_kappa = runtime.lookup(&key, t)?.unwrap_or_else(|| runtime.finish(&runtime.empty_partials()));
-                let got_lambda =
-                    lambda.lookup(gi, &key, t)?.unwrap_or_else(|| runtime.finish(&runtime.empty_partials()));
+                let got_kappa = runtime.lookup(&key, t)?.unwrap_or_else(|| empty.clone());
+                let got_lambda = lambda.lookup(gi, &key, t)?.unwrap_or_else(|| empty.clone());
                 for (i, feature) in g.outputs.iter().enumerate() {
                     report.compared += 1;
-                    let (k, l) = (&got_kappa[i], &got_lambda[i]);
-                    if k != &want_kappa[i] || l != &want_lambda[i] {
-                        report.differences.push(Difference {
-                            group: g.name.clone(),
-                            key: key.clone(),
-                            feature: feature.clone(),
-                            at: t,
-                            lambda: l.clone(),
-                            kappa: k.clone(),
-                            reference: if l != &want_lambda[i] {
-                                want_lambda[i].clone()
-                            } else {
-                                want_kappa[i].clone()
-                            },
-                            late_events: late_here,
-                        });
+                    let rule = g.aggregates.iter().find(|a| a.name == *feature).map(|a| a.merge);
+                    let batch_rule = rule == Some(MergeRule::Batch);
+                    let lambda_counted =
+                        if rule == Some(MergeRule::Speed) { &counted_by_speed } else { &counted_by_lambda };
+                    let lambda_t = if batch_rule { cutoff } else { t };
+                    let (k_val, l_val) = (&got_kappa[i], &got_lambda[i]);
+                    let kappa_ok = holds(&all, &k, t, i, k_val)?;
+                    let lambda_ok = holds(&all, &k, lambda_t, i, l_val)?;
+                    if kappa_ok && lambda_ok {
+                        continue;
                     }
+                    let explained = (kappa_ok || holds(&counted_by_kappa, &k, t, i, k_val)?)
+                        && (lambda_ok || holds(lambda_counted, &k, lambda_t, i, l_val)?);
+                    let shown = if lambda_ok { t } else { lambda_t };
+                    let reference =
+                        expected_at(&all, &k, shown)?.get(i).map_or_else(|| "no value".to_owned(), Expected::to_string);
+                    report.differences.push(Difference {
+                        group: g.name.clone(),
+                        key: key.clone(),
+                        feature: feature.clone(),
+                        at: t,
+                        lambda: l_val.clone(),
+                        kappa: k_val.clone(),
+                        reference,
+                        late_events: late_here,
+                        explained,
+                    });
                 }
             }
         }
     }
     Ok(report)
+}
+
+/// A reference key as the runtime's.
+fn key_value(key: &[Val]) -> Vec<Value> {
+    key.iter()
+        .map(|v| match v {
+            Val::Null => Value::Null,
+            Val::Bool(b) => Value::Bool(*b),
+            Val::I64(x) => Value::I64(*x),
+            Val::F64(x) => Value::F64(*x),
+            Val::Str(s) => Value::Str(std::sync::Arc::from(s.as_str())),
+            Val::Ts(t) => Value::Ts(*t),
+            Val::List(items) => Value::List(key_value(items)),
+        })
+        .collect()
 }

@@ -1,52 +1,142 @@
 //! Events of one key in, per-window partial states out, and the partials of a window as of a
-//! time: lifetime, tumbling, sliding by panes and session, in event time.
+//! time: lifetime, tumbling, sliding by panes and session, in event time. Each aggregate's
+//! eviction comes from the plan: a sliding window keeps a running total for `subtract`
+//! aggregates, a two-stacks aggregator for `two_stacks` ones, and merges its panes at lookup
+//! for `merge_panes` ones.
 //!
 //! State can answer "as of t" for any `t` at or after the key's latest event (the stream's
 //! present); earlier times are the batch layer's and the training sets' job.
 
 use std::collections::VecDeque;
 
-use featc::check::WindowSpec;
+use featc::ir::{Eviction, WindowSpec};
 
 use crate::aggregate::{AggSpec, Partial};
 
+/// One aggregate of a window, as the plan gives it.
+#[derive(Debug, Clone, Copy)]
+pub struct WindowAgg {
+    pub spec: AggSpec,
+    pub integer: bool,
+    pub eviction: Eviction,
+}
+
 /// How to build the partials of one window: one per aggregate over it.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct WindowAggs {
-    pub specs: Vec<(AggSpec, bool)>,
+    pub specs: Vec<WindowAgg>,
 }
 
 impl WindowAggs {
-    /// Whether any aggregate of the window can be taken out of a total exactly (counts, sums,
-    /// averages, moments, value counts): then the window keeps a running total.
-    fn any_retractable(&self) -> bool {
-        self.specs.iter().any(|(spec, _)| retractable(*spec))
+    fn any(&self, eviction: Eviction) -> bool {
+        self.specs.iter().any(|a| a.eviction == eviction)
     }
 
     fn empty(&self) -> Vec<Partial> {
-        self.specs.iter().map(|&(spec, integer)| Partial::new(spec, integer)).collect()
+        self.specs.iter().map(|a| Partial::new(a.spec, a.integer)).collect()
     }
 
-    /// Takes an evicted pane out of a running total (retractable aggregates only).
-    fn retract_from(&self, total: &mut [Partial], pane: &[Partial]) {
-        for ((acc, p), &(spec, _)) in total.iter_mut().zip(pane).zip(&self.specs) {
-            if retractable(spec) {
-                acc.retract(p);
+    /// Merges the slots of `from` whose eviction is `eviction` into `into`.
+    fn merge_where(&self, eviction: Eviction, into: &mut [Partial], from: &[Partial]) {
+        for ((acc, p), a) in into.iter_mut().zip(from).zip(&self.specs) {
+            if a.eviction == eviction {
+                acc.merge(a.spec, p);
             }
         }
     }
 
     fn merge_into(&self, into: &mut [Partial], from: &[Partial]) {
-        for ((acc, p), &(spec, _)) in into.iter_mut().zip(from).zip(&self.specs) {
-            acc.merge(spec, p);
+        for ((acc, p), a) in into.iter_mut().zip(from).zip(&self.specs) {
+            acc.merge(a.spec, p);
+        }
+    }
+
+    /// Takes a pane out of a running total (`subtract` slots only).
+    fn retract_from(&self, total: &mut [Partial], pane: &[Partial]) {
+        for ((acc, p), a) in total.iter_mut().zip(pane).zip(&self.specs) {
+            if a.eviction == Eviction::Subtract {
+                acc.retract(p);
+            }
         }
     }
 }
 
-/// Aggregates whose partials subtract exactly ([`Partial::retract`]).
-fn retractable(spec: AggSpec) -> bool {
-    use featc::aggregates::AggKind::*;
-    matches!(spec.kind, Count | Sum | Avg | Variance | Stddev | CountDistinct | TopK | ApproxPercentile)
+/// A two-stacks aggregator over a deque of panes: the older `split` panes each with the merge
+/// of itself and every later older pane (`suffix`), the newer ones with their running merge
+/// (`back`). The window from any older pane on is then one merge of two partials. When the
+/// older panes are all evicted, the newer ones become the older ones (a flip, one merge per
+/// pane), so each pane is merged a constant number of times in all.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+pub struct TwoStacks {
+    split: usize,
+    suffix: VecDeque<Vec<Partial>>,
+    back: Vec<Partial>,
+}
+
+impl TwoStacks {
+    fn new(aggs: &WindowAggs) -> Self {
+        TwoStacks { split: 0, suffix: VecDeque::new(), back: aggs.empty() }
+    }
+
+    /// Rebuilds the suffix merges of the older panes from `upto` down to the first.
+    fn rebuild(&mut self, aggs: &WindowAggs, panes: &VecDeque<(i64, Vec<Partial>)>, upto: usize) {
+        for i in (0..=upto.min(self.split.saturating_sub(1))).rev() {
+            let mut acc =
+                self.suffix.get(i + 1).filter(|_| i + 1 < self.split).cloned().unwrap_or_else(|| aggs.empty());
+            if let Some((_, p)) = panes.get(i) {
+                aggs.merge_where(Eviction::TwoStacks, &mut acc, p);
+            }
+            if let Some(s) = self.suffix.get_mut(i) {
+                *s = acc;
+            }
+        }
+    }
+
+    /// Every pane becomes an older one.
+    fn flip(&mut self, aggs: &WindowAggs, panes: &VecDeque<(i64, Vec<Partial>)>) {
+        self.split = panes.len();
+        self.suffix = (0..panes.len()).map(|_| aggs.empty()).collect();
+        self.back = aggs.empty();
+        if self.split > 0 {
+            self.rebuild(aggs, panes, self.split - 1);
+        }
+    }
+
+    /// The oldest pane was evicted (it is already gone from `panes`).
+    fn evicted(&mut self, aggs: &WindowAggs, panes: &VecDeque<(i64, Vec<Partial>)>) {
+        if self.split > 0 {
+            self.split -= 1;
+            self.suffix.pop_front();
+            if self.split > 0 {
+                return;
+            }
+        }
+        // No older panes left (or the evicted pane was a newer one): the newer become older.
+        self.flip(aggs, panes);
+    }
+
+    /// An empty pane was inserted at `at`.
+    fn inserted(&mut self, aggs: &WindowAggs, at: usize) {
+        if at < self.split {
+            self.split += 1;
+            self.suffix.insert(at, aggs.empty());
+        }
+    }
+
+    /// The merge of the panes from `from` on, for the two-stacks slots.
+    fn query(&self, aggs: &WindowAggs, panes: &VecDeque<(i64, Vec<Partial>)>, from: usize) -> Vec<Partial> {
+        if from < self.split {
+            let mut acc = self.suffix.get(from).cloned().unwrap_or_else(|| aggs.empty());
+            aggs.merge_where(Eviction::TwoStacks, &mut acc, &self.back);
+            return acc;
+        }
+        // Only newer panes left in the window (a query later than every older pane).
+        let mut acc = aggs.empty();
+        for (_, p) in panes.iter().skip(from) {
+            aggs.merge_where(Eviction::TwoStacks, &mut acc, p);
+        }
+        acc
+    }
 }
 
 /// The state of one window for one key.
@@ -59,14 +149,12 @@ pub enum WindowState {
         partials: Vec<Partial>,
     },
     /// Panes by start time, oldest first; only those a window as of the present can reach.
-    /// A query merges the panes in its window.
-    Panes(VecDeque<(i64, Vec<Partial>)>),
-    /// Panes, and the running total of the panes kept, for the retractable aggregates: a pane
-    /// is added to the total with its events and subtracted when evicted, so a query starts
-    /// from the total and takes out only the panes the window has left since the last event.
-    PanesTotal {
+    /// `total` is the running total of the `subtract` slots over the panes kept; `stacks`
+    /// the two-stacks aggregator of the `two_stacks` slots.
+    Panes {
         panes: VecDeque<(i64, Vec<Partial>)>,
         total: Vec<Partial>,
+        stacks: TwoStacks,
     },
     /// Sessions `(first ts, last ts, partials)`, oldest first, kept while an on-time event
     /// could still extend or bridge them.
@@ -78,22 +166,25 @@ fn floor(t: i64, width: u64) -> i64 {
     t - t.rem_euclid(w)
 }
 
-/// The partials of the pane starting at `start`, created if needed; `None` when the pane is
-/// older than `oldest` (no window as of the present reaches it).
-fn pane<'a>(
-    panes: &'a mut VecDeque<(i64, Vec<Partial>)>,
-    aggs: &WindowAggs,
-    start: i64,
-    oldest: i64,
-) -> Option<&'a mut Vec<Partial>> {
-    if start < oldest {
-        return None;
+fn millis(ms: u64) -> i64 {
+    i64::try_from(ms).unwrap_or(i64::MAX)
+}
+
+/// Which slots an update touches.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Slots {
+    All,
+    Only(Eviction),
+}
+
+impl Slots {
+    /// Whether the slot of an aggregate with `eviction` is updated.
+    pub fn takes(self, eviction: Eviction) -> bool {
+        match self {
+            Slots::All => true,
+            Slots::Only(e) => e == eviction,
+        }
     }
-    let at = panes.partition_point(|(p, _)| *p < start);
-    if panes.get(at).is_none_or(|(p, _)| *p != start) {
-        panes.insert(at, (start, aggs.empty()));
-    }
-    panes.get_mut(at).map(|(_, p)| p)
 }
 
 impl WindowState {
@@ -101,17 +192,16 @@ impl WindowState {
         match spec {
             WindowSpec::Lifetime => WindowState::Lifetime(aggs.empty()),
             WindowSpec::Tumbling { .. } => WindowState::Tumbling { start: i64::MIN, partials: aggs.empty() },
-            WindowSpec::Sliding { .. } if aggs.any_retractable() => {
-                WindowState::PanesTotal { panes: VecDeque::new(), total: aggs.empty() }
+            WindowSpec::Sliding { .. } => {
+                WindowState::Panes { panes: VecDeque::new(), total: aggs.empty(), stacks: TwoStacks::new(aggs) }
             }
-            WindowSpec::Sliding { .. } => WindowState::Panes(VecDeque::new()),
             WindowSpec::Session { .. } => WindowState::Sessions(Vec::new()),
         }
     }
 
-    /// Adds one accepted event at `ts`; `update` folds it into a window's partials. `max_ts` is
-    /// the key's latest event time including this one; `lateness_ms` bounds how far back an
-    /// on-time event can land.
+    /// Adds one accepted event at `ts`; `update` folds it into the given slots of a window's
+    /// partials. `max_ts` is the key's latest event time including this one; `lateness_ms`
+    /// bounds how far back an on-time event can land.
     pub fn add(
         &mut self,
         spec: WindowSpec,
@@ -119,10 +209,10 @@ impl WindowState {
         ts: i64,
         max_ts: i64,
         lateness_ms: u64,
-        mut update: impl FnMut(&mut [Partial]),
+        mut update: impl FnMut(&mut [Partial], Slots),
     ) {
         match (self, spec) {
-            (WindowState::Lifetime(p), _) => update(p),
+            (WindowState::Lifetime(p), _) => update(p, Slots::All),
             (WindowState::Tumbling { start, partials }, WindowSpec::Tumbling { size_ms }) => {
                 let s = floor(ts, size_ms);
                 if s > *start {
@@ -131,33 +221,48 @@ impl WindowState {
                 }
                 // An event of an earlier window can no longer change any answerable value.
                 if s == *start {
-                    update(partials);
+                    update(partials, Slots::All);
                 }
             }
-            (WindowState::PanesTotal { panes, total }, WindowSpec::Sliding { size_ms, hop_ms }) => {
-                let oldest = floor(max_ts.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+            (WindowState::Panes { panes, total, stacks }, WindowSpec::Sliding { size_ms, hop_ms }) => {
+                let two_stacks = aggs.any(Eviction::TwoStacks);
+                let oldest = floor(max_ts.saturating_sub(millis(size_ms)), hop_ms);
                 while panes.front().is_some_and(|(s, _)| *s < oldest) {
                     if let Some((_, evicted)) = panes.pop_front() {
                         aggs.retract_from(total, &evicted);
                     }
+                    if two_stacks {
+                        stacks.evicted(aggs, panes);
+                    }
                 }
-                if let Some(p) = pane(panes, aggs, floor(ts, hop_ms), oldest) {
-                    update(p);
-                    update(total);
+                let start = floor(ts, hop_ms);
+                if start < oldest {
+                    return;
                 }
-            }
-            (WindowState::Panes(panes), WindowSpec::Sliding { size_ms, hop_ms }) => {
-                let oldest = floor(max_ts.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
-                while panes.front().is_some_and(|(s, _)| *s < oldest) {
-                    panes.pop_front();
+                let at = panes.partition_point(|(p, _)| *p < start);
+                if panes.get(at).is_none_or(|(p, _)| *p != start) {
+                    panes.insert(at, (start, aggs.empty()));
+                    if two_stacks {
+                        stacks.inserted(aggs, at);
+                    }
                 }
-                if let Some(p) = pane(panes, aggs, floor(ts, hop_ms), oldest) {
-                    update(p);
+                if let Some((_, p)) = panes.get_mut(at) {
+                    update(p, Slots::All);
+                }
+                if aggs.any(Eviction::Subtract) {
+                    update(total, Slots::Only(Eviction::Subtract));
+                }
+                if two_stacks {
+                    if at < stacks.split {
+                        stacks.rebuild(aggs, panes, at);
+                    } else {
+                        update(&mut stacks.back, Slots::Only(Eviction::TwoStacks));
+                    }
                 }
             }
             (WindowState::Sessions(sessions), WindowSpec::Session { gap_ms }) => {
-                let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
-                let horizon = max_ts.saturating_sub(i64::try_from(lateness_ms).unwrap_or(i64::MAX)).saturating_sub(gap);
+                let gap = millis(gap_ms);
+                let horizon = max_ts.saturating_sub(millis(lateness_ms)).saturating_sub(gap);
                 sessions.retain(|(_, end, _)| *end >= horizon);
                 // The sessions this event touches (within the gap of either end) merge with it.
                 let mut merged = (ts, ts, aggs.empty());
@@ -171,7 +276,7 @@ impl WindowState {
                         kept.push((start, end, partials));
                     }
                 }
-                update(&mut merged.2);
+                update(&mut merged.2, Slots::All);
                 let at = kept.partition_point(|(s, _, _)| *s < merged.0);
                 kept.insert(at, merged);
                 *sessions = kept;
@@ -187,51 +292,55 @@ impl WindowState {
             (WindowState::Tumbling { start, partials }, WindowSpec::Tumbling { size_ms }) => {
                 if floor(t, size_ms) == *start { partials.clone() } else { aggs.empty() }
             }
-            (WindowState::PanesTotal { panes, total }, WindowSpec::Sliding { size_ms, hop_ms }) => {
-                let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+            (WindowState::Panes { panes, total, stacks }, WindowSpec::Sliding { size_ms, hop_ms }) => {
+                let start = floor(t.saturating_sub(millis(size_ms)), hop_ms);
+                let from = panes.partition_point(|(s, _)| *s < start);
                 let mut acc = aggs.empty();
-                // Retractable aggregates: the total, less the panes the window has left.
-                for (i, (spec, _)) in aggs.specs.iter().enumerate() {
-                    if retractable(*spec)
-                        && let (Some(a), Some(tot)) = (acc.get_mut(i), total.get(i))
-                    {
-                        *a = tot.clone();
-                        for (_, p) in panes.iter().filter(|(s, _)| *s < start || *s > t) {
+                for (i, a) in aggs.specs.iter().enumerate() {
+                    if a.eviction != Eviction::Subtract {
+                        continue;
+                    }
+                    // The total, less the panes the window has left.
+                    if let (Some(slot), Some(tot)) = (acc.get_mut(i), total.get(i)) {
+                        *slot = tot.clone();
+                        for (_, p) in panes.iter().take(from) {
                             if let Some(old) = p.get(i) {
-                                a.retract(old);
+                                slot.retract(old);
                             }
                         }
                     }
                 }
-                // The others: the panes in the window, merged.
-                for (_, p) in panes.iter().filter(|(s, _)| *s >= start && *s <= t) {
-                    for (i, (spec, _)) in aggs.specs.iter().enumerate() {
-                        if !retractable(*spec)
-                            && let (Some(a), Some(x)) = (acc.get_mut(i), p.get(i))
-                        {
-                            a.merge(*spec, x);
+                if aggs.any(Eviction::TwoStacks) {
+                    let merged = stacks.query(aggs, panes, from);
+                    for ((slot, m), a) in acc.iter_mut().zip(merged).zip(&aggs.specs) {
+                        if a.eviction == Eviction::TwoStacks {
+                            *slot = m;
                         }
+                    }
+                }
+                if aggs.any(Eviction::MergePanes) {
+                    for (_, p) in panes.iter().skip(from).filter(|(s, _)| *s <= t) {
+                        aggs.merge_where(Eviction::MergePanes, &mut acc, p);
                     }
                 }
                 acc
             }
-            (WindowState::Panes(panes), WindowSpec::Sliding { size_ms, hop_ms }) => {
-                let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
-                let mut acc = aggs.empty();
-                for (_, p) in panes.iter().filter(|(s, _)| *s >= start && *s <= t) {
-                    aggs.merge_into(&mut acc, p);
-                }
-                acc
-            }
             (WindowState::Sessions(sessions), WindowSpec::Session { gap_ms }) => match sessions.last() {
-                Some((start, end, p))
-                    if *start <= t && t.saturating_sub(*end) <= i64::try_from(gap_ms).unwrap_or(i64::MAX) =>
-                {
-                    p.clone()
-                }
+                Some((start, end, p)) if *start <= t && t.saturating_sub(*end) <= millis(gap_ms) => p.clone(),
                 _ => aggs.empty(),
             },
             _ => aggs.empty(),
+        }
+    }
+
+    /// The strategy this state runs, in the plan's words, for the plan-equals-runtime test.
+    pub fn strategy(&self) -> featc::ir::WindowStrategy {
+        use featc::ir::WindowStrategy as S;
+        match self {
+            WindowState::Lifetime(_) => S::Running,
+            WindowState::Tumbling { .. } => S::Tumbling,
+            WindowState::Panes { .. } => S::Panes,
+            WindowState::Sessions(_) => S::Session,
         }
     }
 }

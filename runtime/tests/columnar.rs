@@ -47,7 +47,7 @@ fn compiled(text: &str) -> FeatureIr {
     sources.add("random.feat", text);
     let checked = featc::check_project(&sources, &featc::Options::default());
     assert!(!checked.has_errors(), "{text}\n{:?}", checked.diagnostics);
-    lower(&checked.project)
+    lower(&checked.project).unwrap()
 }
 
 /// One raw event: key, x (None = null), n (None = null: malformed, `n` is not nullable), and

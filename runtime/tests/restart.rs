@@ -14,7 +14,7 @@ fn ir() -> featc::ir::FeatureIr {
     sources.add("fraud.feat", SPEC);
     let checked = featc::check_project(&sources, &featc::Options::default());
     assert!(!checked.has_errors());
-    featc::ir::lower(&checked.project)
+    featc::ir::lower(&checked.project).unwrap()
 }
 
 /// A project folder with generated transactions where the spec expects them.
@@ -63,7 +63,7 @@ proptest! {
             // Dropped without any other goodbye, as a killed process would be.
         }
         let (mut runner, messages) = KappaRunner::open(ir(), &dir, &data).unwrap();
-        prop_assert!(messages.iter().any(|m| m.starts_with("resumed from the snapshot")), "{:?}", messages);
+        prop_assert!(messages.iter().any(|m| m.starts_with("resumed group `user_fraud` from its snapshot")), "{:?}", messages);
         runner.catch_up(|_| {}).unwrap();
         let got = features(&runner);
         prop_assert_eq!(got.len(), expected.len());

@@ -1,6 +1,8 @@
 //! Shared helpers for the corpus, docs and property tests: load specs, find `feat` blocks in
 //! Markdown, and render a spec with its diagnostics for snapshots.
 
+pub mod generate;
+
 use std::path::{Path, PathBuf};
 
 use featc::diagnostic::{json, render};

@@ -17,7 +17,7 @@ fn projects() -> Vec<(String, FeatureIr)> {
             let sources = load(&p);
             let checked = featc::check_project(&sources, &featc::Options::default());
             assert!(!checked.has_errors(), "{} has errors", p.name);
-            (p.name.trim_start_matches("tests/corpus/").replace(['/', '.'], "_"), lower(&checked.project))
+            (p.name.trim_start_matches("tests/corpus/").replace(['/', '.'], "_"), lower(&checked.project).unwrap())
         })
         .collect()
 }
@@ -77,7 +77,7 @@ fn json_plans_validate_against_the_published_schema_and_are_byte_stable() {
             assert!(errors.is_empty(), "{name} ({}): {errors:#?}", target.as_str());
             // Byte-stable: the same spec gives the same bytes, lowered and planned again.
             let sources = load_named(&name);
-            let again = lower(&featc::check_project(&sources, &featc::Options::default()).project);
+            let again = lower(&featc::check_project(&sources, &featc::Options::default()).project).unwrap();
             assert_eq!(to_json(&plan(&again, target)), text, "{name}: JSON plan differs between runs");
         }
     }
@@ -158,7 +158,7 @@ fn both_targets_are_built_from_one_ir_with_the_same_feature_logic() {
         for target in Target::ALL {
             let checked = featc::check_project(&sources, &featc::Options { targets: vec![target] });
             assert_eq!(
-                lower(&checked.project).spec_hash,
+                lower(&checked.project).unwrap().spec_hash,
                 ir.spec_hash,
                 "{name}: --target {} changed the IR",
                 target.as_str()
@@ -173,7 +173,7 @@ fn a_group_shares_one_pane_ring_per_window_and_one_evaluation_per_filter() {
     let g = &ir.groups[0];
     // Four lifetime counts share one running partial; the click filter is evaluated once for
     // both features that use it.
-    let lifetime = g.windows.iter().find(|w| w.spec == featc::check::WindowSpec::Lifetime).unwrap();
+    let lifetime = g.windows.iter().find(|w| w.spec == featc::ir::WindowSpec::Lifetime).unwrap();
     assert_eq!(lifetime.aggregates.len(), 4);
     assert_eq!(g.windows.len(), 2);
     assert_eq!(g.predicates.len(), 3);

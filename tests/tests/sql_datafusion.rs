@@ -218,7 +218,7 @@ fn value_counts(events: &[Event], cutoff: i64, pane_ms: Option<i64>) -> Table {
 async fn emitted_sql_runs_on_datafusion_and_matches_a_brute_force_computation() {
     let (sources, checked) = featc_tests::check_text("sql.feat", SPEC);
     assert!(!checked.has_errors(), "{}", featc::diagnostic::render::render(&checked.diagnostics, &sources, false));
-    let ir = featc::ir::lower(&checked.project);
+    let ir = featc::ir::lower(&checked.project).unwrap();
     let events = events(5_000);
     let cutoff = 1_700_000_000_000 + 7_777_000;
     let sql = emit(&ir, Dialect::DataFusion, Some(cutoff));

@@ -6,6 +6,7 @@
 use super::source::SourceInfo;
 use super::suggest;
 use crate::aggregates::AggKind;
+use crate::ir::ScalarFn;
 use crate::problem::{NameKind, Problem};
 use crate::source::Span;
 use crate::syntax::ast::{BinOp, Expr, ExprKind, UnaryOp};
@@ -18,9 +19,6 @@ pub(super) enum Scope<'a> {
     /// Derived features: the group's features, with the types known so far.
     Features { features: &'a [(String, Option<Type>)], source: Option<&'a SourceInfo> },
 }
-
-/// The scalar functions; their signatures are in [`Typer::call`].
-pub(super) const FUNCTIONS: [&str; 8] = ["coalesce", "abs", "sqrt", "ln", "round", "lower", "upper", "length"];
 
 pub(super) struct Typer<'a, 'p> {
     pub(super) scope: Scope<'a>,
@@ -255,8 +253,8 @@ impl Typer<'_, '_> {
             self.problems.push(Problem::MisplacedAggregate { span, func: func.to_owned(), context: self.context });
             return None;
         }
-        if !FUNCTIONS.contains(&func) {
-            let candidates = FUNCTIONS.iter().copied().chain(AggKind::ALL.iter().map(|k| k.name()));
+        let Some(f) = ScalarFn::from_name(func) else {
+            let candidates = ScalarFn::ALL.iter().map(|f| f.name()).chain(AggKind::ALL.iter().map(|k| k.name()));
             self.problems.push(Problem::Unknown {
                 kind: NameKind::Function,
                 name: func.to_owned(),
@@ -265,10 +263,11 @@ impl Typer<'_, '_> {
                 scope: None,
             });
             return None;
-        }
+        };
         let types: Vec<Option<Type>> = args.iter().map(|a| self.type_of(a)).collect();
-        let expected = if func == "coalesce" { "at least 1 argument" } else { "1 argument" };
-        if (func == "coalesce" && args.is_empty()) || (func != "coalesce" && args.len() != 1) {
+        let variadic = f == ScalarFn::Coalesce;
+        if (variadic && args.is_empty()) || (!variadic && args.len() != 1) {
+            let expected = if variadic { "at least 1 argument" } else { "1 argument" };
             self.problems.push(Problem::WrongArgCount {
                 span,
                 func: func.to_owned(),
@@ -278,34 +277,36 @@ impl Typer<'_, '_> {
             return None;
         }
         let types: Vec<Type> = types.into_iter().collect::<Option<_>>()?;
-        if func == "coalesce" {
-            let mut acc = types[0].clone();
-            for (t, a) in types.iter().zip(args).skip(1) {
-                match acc.ty.unify(&t.ty) {
-                    Some(ty) => acc = Type::new(ty, acc.nullable && t.nullable),
-                    None => {
-                        self.mismatch("`coalesce`", span, (args[0].span, types[0].clone()), (a.span, t.clone()), None);
-                        return None;
+        let t = &types[0];
+        let string = matches!(t.ty, Ty::String | Ty::Null);
+        // Each function's signature: whether the argument fits, and the result type.
+        let (wanted, expected, result) = match f {
+            ScalarFn::Coalesce => {
+                let mut acc = types[0].clone();
+                for (t, a) in types.iter().zip(args).skip(1) {
+                    match acc.ty.unify(&t.ty) {
+                        Some(ty) => acc = Type::new(ty, acc.nullable && t.nullable),
+                        None => {
+                            self.mismatch(
+                                "`coalesce`",
+                                span,
+                                (args[0].span, types[0].clone()),
+                                (a.span, t.clone()),
+                                None,
+                            );
+                            return None;
+                        }
                     }
                 }
+                return Some(acc);
             }
-            return Some(acc);
-        }
-        let t = &types[0];
-        let (wanted, result) = match func {
-            "abs" | "round" => (t.is_numeric(), t.clone()),
-            "sqrt" | "ln" => (t.is_numeric(), Type::nullable(Ty::F64)),
-            "lower" | "upper" => (matches!(t.ty, Ty::String | Ty::Null), t.clone()),
-            _ => (matches!(t.ty, Ty::String | Ty::Null), Type::new(Ty::I64, t.nullable)),
+            ScalarFn::Abs | ScalarFn::Round => (t.is_numeric(), "a number", t.clone()),
+            ScalarFn::Sqrt | ScalarFn::Ln => (t.is_numeric(), "a number", Type::nullable(Ty::F64)),
+            ScalarFn::Lower | ScalarFn::Upper => (string, "a string", t.clone()),
+            ScalarFn::Length => (string, "a string", Type::new(Ty::I64, t.nullable)),
         };
         if !wanted {
-            let expected = if matches!(func, "lower" | "upper" | "length") { "a string" } else { "a number" };
-            self.problems.push(Problem::OperandType {
-                span: args[0].span,
-                op: func_name(func),
-                expected,
-                found: t.clone(),
-            });
+            self.problems.push(Problem::OperandType { span: args[0].span, op: f.name(), expected, found: t.clone() });
             return None;
         }
         Some(result)
@@ -321,10 +322,6 @@ impl Typer<'_, '_> {
     ) {
         self.problems.push(Problem::TypeMismatch { span, what: what.to_owned(), left, right, help });
     }
-}
-
-fn func_name(func: &str) -> &'static str {
-    FUNCTIONS.iter().find(|f| **f == func).copied().unwrap_or("function")
 }
 
 /// The casts the language allows (see `docs/language.md`, "Casts").

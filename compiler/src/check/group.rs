@@ -169,7 +169,7 @@ fn check_aggregate_feature(
 ) -> Option<(Type, FeatureKind)> {
     let aggregate = as_aggregate(&feature.expr);
     if let (None, Some(_), ExprKind::Call { func, .. }) = (aggregate, &feature.window, &feature.expr.kind)
-        && !super::expr::FUNCTIONS.contains(&func.name.as_str())
+        && crate::ir::ScalarFn::from_name(&func.name).is_none()
     {
         let suggestion = suggest(&func.name, AggKind::ALL.iter().map(|k| k.name()));
         problems.push(Problem::Unknown {

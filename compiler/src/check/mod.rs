@@ -19,7 +19,7 @@ use crate::problem::Problem;
 use crate::syntax::ast::{Expr, MergeRule, Module};
 use crate::types::{Ty, Type};
 
-pub use window::WindowSpec;
+pub(crate) use window::WindowSpec;
 
 /// What to check for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,44 +55,7 @@ pub struct CheckedSource {
     pub topic: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum FileFormat {
-    Parquet,
-    Csv,
-    Ndjson,
-}
-
-impl FileFormat {
-    pub const NAMES: [&'static str; 3] = ["parquet", "csv", "ndjson"];
-
-    pub fn from_name(name: &str) -> Option<FileFormat> {
-        match name {
-            "parquet" => Some(FileFormat::Parquet),
-            "csv" => Some(FileFormat::Csv),
-            "ndjson" => Some(FileFormat::Ndjson),
-            _ => None,
-        }
-    }
-
-    /// The format a path's extension implies, ignoring a trailing compression extension.
-    pub fn from_path(path: &str) -> Option<FileFormat> {
-        let path = path.trim_end_matches(".gz").trim_end_matches(".zst");
-        let ext = path.rsplit_once('.')?.1;
-        match ext {
-            "parquet" | "pq" => Some(FileFormat::Parquet),
-            "csv" => Some(FileFormat::Csv),
-            "ndjson" | "jsonl" | "json" => Some(FileFormat::Ndjson),
-            _ => None,
-        }
-    }
-}
-
-#[derive(Debug, Clone, Serialize)]
-pub struct HistoryFiles {
-    pub glob: String,
-    pub format: FileFormat,
-}
+pub(crate) use crate::ir::{FileFormat, HistoryFiles};
 
 #[derive(Debug, Clone, Serialize)]
 pub struct CheckedEntity {
@@ -140,7 +103,7 @@ pub enum FeatureKind {
 }
 
 /// Checks parsed modules as one project.
-pub fn check(modules: &[Module], options: &Options) -> (CheckedProject, Vec<Problem>) {
+pub(crate) fn check(modules: &[Module], options: &Options) -> (CheckedProject, Vec<Problem>) {
     let mut problems = Vec::new();
     let items = names::collect(modules, &mut problems);
     let sources = source::check_sources(&items, &mut problems);

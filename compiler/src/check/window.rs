@@ -1,28 +1,10 @@
 //! A window as written in, a [`WindowSpec`] in milliseconds out, with its shape checked.
 
-use serde::Serialize;
-
 use super::suggest;
 use crate::problem::{NameKind, Problem};
 use crate::syntax::ast::{Duration, Window, WindowArg};
 
-/// A checked window. As of time `t` (see `docs/language.md`, "Windows"):
-/// `lifetime` covers `ts <= t`; `tumbling(s)` covers `floor(t, s) <= ts <= t`;
-/// `sliding(w, h)` covers `floor(t - w, h) <= ts <= t`; `session(g)` is the session open at `t`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(tag = "kind", rename_all = "snake_case")]
-pub enum WindowSpec {
-    Lifetime,
-    Tumbling { size_ms: u64 },
-    Sliding { size_ms: u64, hop_ms: u64 },
-    Session { gap_ms: u64 },
-}
-
-impl WindowSpec {
-    pub fn is_lifetime(self) -> bool {
-        self == WindowSpec::Lifetime
-    }
-}
+pub(crate) use crate::ir::WindowSpec;
 
 const KINDS: [&str; 4] = ["lifetime", "tumbling", "sliding", "session"];
 

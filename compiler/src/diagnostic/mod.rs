@@ -19,24 +19,7 @@ pub enum Severity {
     Warning,
 }
 
-/// The targets a spec compiles for.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum Target {
-    Lambda,
-    Kappa,
-}
-
-impl Target {
-    pub const ALL: [Target; 2] = [Target::Lambda, Target::Kappa];
-
-    pub fn as_str(self) -> &'static str {
-        match self {
-            Target::Lambda => "lambda",
-            Target::Kappa => "kappa",
-        }
-    }
-}
+pub use crate::ir::Target;
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Label {

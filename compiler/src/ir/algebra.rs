@@ -22,7 +22,9 @@ pub struct AggregateAlgebra {
     pub init: &'static str,
     pub update: &'static str,
     pub merge: &'static str,
-    /// Present for invertible aggregates: how a partial is subtracted on eviction.
+    /// How a partial is subtracted on eviction, for aggregates whose partials subtract
+    /// exactly (invertible ones, value counts, quantile bucket counts); windows of panes keep
+    /// a running total of these and a two-stacks aggregator for the others.
     pub retract: Option<&'static str>,
     pub finalize: &'static str,
     /// `None` when exact; otherwise the stated error bound.
@@ -202,7 +204,7 @@ pub(crate) fn algebra(kind: AggKind, input: Option<&Ty>, param: Option<i64>) -> 
                 "empty sketch",
                 "bins[bucket(value)] += 1",
                 "bin-wise +",
-                None,
+                Some("bin-wise -, dropping empty bins"),
                 "value at rank floor(p * (n - 1))",
                 Some("relative error 1% of the true quantile value"),
             ),

@@ -1,26 +1,32 @@
-//! A [`CheckedProject`] in, the feature IR out: resolved, typed and target-neutral, with each
-//! aggregate's algebra and each window's execution strategy. Both planners read only this.
+//! A [`CheckedProject`] in, the feature IR out: resolved, typed, position-free and
+//! target-neutral, with each aggregate's algebra, each window's execution strategy and each
+//! feature's and group's version. The IR and the plans built from it are the only contract
+//! between the compiler and the runtime: nothing here carries a source position or an AST node.
 
 mod algebra;
+mod expr;
+mod version;
+mod vocab;
 
+pub use crate::aggregates::{AggKind, Algebra};
+pub use crate::types::{Ty, Type};
 pub use algebra::{ASSUMED_DISTINCT_VALUES, AggregateAlgebra, HLL_PRECISION, QUANTILE_RELATIVE_ACCURACY, StateField};
+pub use expr::{BinOp, Expr, IrExpr, Literal, ScalarFn, UnaryOp, prec};
+pub use vocab::{FileFormat, HistoryFiles, MergeRule, Target, WindowSpec, format_millis};
 
 use serde::Serialize;
 
-use crate::aggregates::{AggKind, Algebra};
-use crate::check::{CheckedProject, FeatureKind, HistoryFiles, WindowSpec};
+use crate::check::{CheckedEntity, CheckedGroup, CheckedProject, FeatureKind};
 use crate::format::expr_text;
-use crate::syntax::ast::{Expr, ExprKind, MergeRule};
-use crate::types::Type;
+use crate::syntax::ast::{Expr as Ast, ExprKind};
 
 /// The version of the IR and plan layouts; bumped on any incompatible change.
-pub const IR_VERSION: u32 = 1;
+pub const IR_VERSION: u32 = 2;
 
 #[derive(Debug, Clone, Serialize)]
 pub struct FeatureIr {
     pub version: u32,
-    /// A hash of everything that decides feature values: a batch view built from another spec
-    /// version is refused.
+    /// A summary of every group's version: equal for projects that compute the same features.
     pub spec_hash: String,
     pub sources: Vec<IrSource>,
     pub groups: Vec<IrGroup>,
@@ -50,17 +56,23 @@ pub struct IrGroup {
     pub source: usize,
     pub entity: String,
     pub keys: Vec<IrField>,
-    /// The group filter, applied once per event before anything else.
-    pub filter: Option<Expr>,
+    /// The version of the group's state: a hash of its aggregates' versions and of the
+    /// bindings its events come through. State, snapshots and batch views are kept per group
+    /// and version; derived features, names and merge rules do not enter it.
+    pub version: String,
+    /// The group filter over [`IrGroup::columns`], applied once per event before anything else.
+    pub filter: Option<IrExpr>,
     /// The source columns the group reads: keys, event time, then the fields its expressions
-    /// name, in schema order. Everything else is projected away at decode.
+    /// name, in schema order. Rows hold them in this order; every event expression reads it.
     pub columns: Vec<String>,
-    /// Distinct feature-level filters, each evaluated once per event and shared by the
-    /// aggregates that use it.
-    pub predicates: Vec<Expr>,
-    /// Distinct windows: one pane ring (or running partial) per key each, shared by all the
-    /// aggregates over that window.
+    /// Distinct feature-level filters over [`IrGroup::columns`], each evaluated once per event
+    /// and shared by the aggregates that use it.
+    pub predicates: Vec<IrExpr>,
+    /// Distinct windows, in a canonical order: one pane ring (or running partial) per key
+    /// each, shared by all the aggregates over that window.
     pub windows: Vec<IrWindow>,
+    /// The aggregates, in a canonical order (window, then version): the layout of a key's
+    /// state, which reordering features in the text does not change.
     pub aggregates: Vec<IrAggregate>,
     /// Derived features in evaluation order (dependencies first).
     pub derived: Vec<IrDerived>,
@@ -69,6 +81,15 @@ pub struct IrGroup {
     pub batch_every_ms: Option<u64>,
     /// Estimated bytes of state per key, all windows included.
     pub state_bytes_per_key: u64,
+    /// Which operators keep the state.
+    pub layout: Layout,
+}
+
+impl IrGroup {
+    /// The fields of [`IrGroup::columns`] with their types, in row order.
+    pub fn fields<'a>(&self, source: &'a IrSource) -> Vec<&'a IrField> {
+        self.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c)).collect()
+    }
 }
 
 /// How a window's state is kept and read.
@@ -79,9 +100,9 @@ pub enum WindowStrategy {
     Running,
     /// One partial per key for the current window, reset at each boundary.
     Tumbling,
-    /// A ring of panes of `hop`; the window is the last `size / hop` panes plus the current
-    /// one. Invertible aggregates keep a running total and subtract the evicted pane;
-    /// mergeable ones combine panes with a two-stacks aggregator; both are O(1) per event.
+    /// Panes of `hop`; the window is the last `size / hop` panes plus the current one. Each
+    /// aggregate's [`Eviction`] says how a query combines them: a running total less the
+    /// evicted panes, or a two-stacks aggregator.
     Panes,
     /// The open session per key, plus closed ones still within the lateness.
     Session,
@@ -107,10 +128,28 @@ pub enum Eviction {
     None,
     /// Reset when the window closes (tumbling, session).
     Reset,
-    /// Subtract the evicted pane from a running total.
+    /// A running total over the live panes: each event is added to it, and an evicted pane
+    /// (or one a later query no longer covers) is subtracted. For aggregates whose algebra
+    /// has a `retract`.
     Subtract,
-    /// Combine the live panes with a two-stacks aggregator.
+    /// A two-stacks aggregator over the live panes: the older panes with their suffix merges,
+    /// the newer ones with their running merge, so a query combines two partials instead of
+    /// every pane. For mergeable aggregates without a `retract`.
     TwoStacks,
+    /// The live panes merged at each lookup: the columnar path's sliding windows, whose
+    /// ingest keeps flat pane slots only.
+    MergePanes,
+}
+
+/// Which operators keep a group's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Layout {
+    /// Flat slot arrays over Arrow columns, for groups of count, sum, avg, min and max over
+    /// numeric fields with no filters and no session windows.
+    Columnar,
+    /// Per-key partials over rows of values: every aggregate, filter and window.
+    Rows,
 }
 
 /// A constant second argument: `n` of `last_n`, `k` of `top_k`, `p` of `approx_percentile`.
@@ -124,9 +163,12 @@ pub enum Param {
 #[derive(Debug, Clone, Serialize)]
 pub struct IrAggregate {
     pub name: String,
+    /// A hash of the feature's meaning: aggregate, argument, filter, window, and the source
+    /// fields, event time, lateness, keys and group filter it depends on.
+    pub version: String,
     pub kind: AggKind,
-    /// The value aggregated; `None` for `count()`.
-    pub value: Option<Expr>,
+    /// The value aggregated, over [`IrGroup::columns`]; `None` for `count()`.
+    pub value: Option<IrExpr>,
     /// The type of the value aggregated.
     pub input: Option<Type>,
     pub param: Option<Param>,
@@ -143,17 +185,28 @@ pub struct IrAggregate {
     pub partial_bytes: u64,
 }
 
+impl IrAggregate {
+    /// Whether the aggregated value is an integer (sums stay in integers).
+    pub fn integer_input(&self) -> bool {
+        self.input.as_ref().is_some_and(|t| t.ty == Ty::I64)
+    }
+}
+
 #[derive(Debug, Clone, Serialize)]
 pub struct IrDerived {
     pub name: String,
-    pub expr: Expr,
+    /// A hash of the expression over the versions of the features it reads.
+    pub version: String,
+    /// Over the feature vector: positions in [`IrGroup::outputs`].
+    pub expr: IrExpr,
     pub ty: Type,
     /// The features it reads.
     pub inputs: Vec<String>,
 }
 
-/// Lowers a checked project (which must have no errors) to the IR.
-pub fn lower(project: &CheckedProject) -> FeatureIr {
+/// Lowers a checked project (which must have no errors) to the IR. Fails only on what the
+/// checker rejects.
+pub fn lower(project: &CheckedProject) -> Result<FeatureIr, String> {
     let sources: Vec<IrSource> = project
         .sources
         .iter()
@@ -166,26 +219,28 @@ pub fn lower(project: &CheckedProject) -> FeatureIr {
             topic: s.topic.clone().unwrap_or_else(|| s.name.clone()),
         })
         .collect();
-    let groups = project
-        .groups
-        .iter()
-        .filter_map(|g| {
-            let source = sources.iter().position(|s| s.name == g.source)?;
-            let entity = project.entities.iter().find(|e| e.name == g.entity)?;
-            Some(lower_group(g, source, &sources[source], entity))
-        })
-        .collect();
-    let mut ir = FeatureIr { version: IR_VERSION, spec_hash: String::new(), sources, groups };
-    ir.spec_hash = spec_hash(&ir);
-    ir
+    let mut groups = Vec::with_capacity(project.groups.len());
+    for g in &project.groups {
+        let source = sources.iter().position(|s| s.name == g.source).ok_or("a group without its source")?;
+        let entity = project.entities.iter().find(|e| e.name == g.entity).ok_or("a group without its entity")?;
+        groups.push(lower_group(g, source, &sources[source], entity).map_err(|e| format!("group `{}`: {e}", g.name))?);
+    }
+    let spec_hash = version::project(&groups);
+    Ok(FeatureIr { version: IR_VERSION, spec_hash, sources, groups })
+}
+
+/// An aggregate before the group's canonical order is known.
+struct Pending {
+    aggregate: IrAggregate,
+    window: WindowSpec,
 }
 
 fn lower_group(
-    g: &crate::check::CheckedGroup,
+    g: &CheckedGroup,
     source_index: usize,
     source: &IrSource,
-    entity: &crate::check::CheckedEntity,
-) -> IrGroup {
+    entity: &CheckedEntity,
+) -> Result<IrGroup, String> {
     let keys: Vec<IrField> = entity
         .keys
         .iter()
@@ -198,89 +253,21 @@ fn lower_group(
                 .map_or_else(|| Type::not_null(ty.clone()), |f| f.ty.clone()),
         })
         .collect();
-    let mut predicates: Vec<Expr> = Vec::new();
-    let mut windows: Vec<IrWindow> = Vec::new();
-    let mut aggregates = Vec::new();
-    let mut derived = Vec::new();
+    // The columns: keys, event time, then every field an expression names, in schema order.
     let mut referenced: Vec<String> = Vec::new();
-    let note_fields = |e: &Expr, referenced: &mut Vec<String>| {
+    let mut note = |e: &Ast| {
         e.walk(&mut |x| {
-            if let ExprKind::Name(id) = &x.kind
-                && !referenced.contains(&id.name)
-            {
+            if let ExprKind::Name(id) = &x.kind {
                 referenced.push(id.name.clone());
             }
         });
     };
-    if let Some(f) = &g.filter {
-        note_fields(f, &mut referenced);
-    }
+    g.filter.iter().for_each(&mut note);
     for feature in &g.features {
-        match &feature.kind {
-            FeatureKind::Aggregate { agg, args, input, filter, window, merge, merge_inferred } => {
-                let value = args.first().cloned();
-                let param = args.get(1).and_then(|p| match p.kind {
-                    ExprKind::Int(v) => Some(Param::Int(v)),
-                    ExprKind::Float(v) => Some(Param::Float(v)),
-                    _ => None,
-                });
-                if let Some(v) = &value {
-                    note_fields(v, &mut referenced);
-                }
-                let predicate = filter.as_ref().map(|f| {
-                    note_fields(f, &mut referenced);
-                    let text = expr_text(f);
-                    predicates.iter().position(|p| expr_text(p) == text).unwrap_or_else(|| {
-                        predicates.push(f.clone());
-                        predicates.len() - 1
-                    })
-                });
-                let w = windows.iter().position(|w| w.spec == *window).unwrap_or_else(|| {
-                    windows.push(new_window(*window));
-                    windows.len() - 1
-                });
-                windows[w].aggregates.push(aggregates.len());
-                let input_ty = input.as_ref().map(|t| t.ty.clone());
-                let n = match param {
-                    Some(Param::Int(n)) => Some(n),
-                    _ => None,
-                };
-                let (algebra, partial_bytes) = algebra::algebra(*agg, input_ty.as_ref(), n);
-                let eviction = match (windows[w].strategy, agg.algebra()) {
-                    (WindowStrategy::Running, _) => Eviction::None,
-                    (WindowStrategy::Tumbling | WindowStrategy::Session, _) => Eviction::Reset,
-                    (WindowStrategy::Panes, Algebra::Invertible | Algebra::Holistic) => Eviction::Subtract,
-                    (WindowStrategy::Panes, Algebra::Mergeable) => Eviction::TwoStacks,
-                };
-                aggregates.push(IrAggregate {
-                    name: feature.name.clone(),
-                    kind: *agg,
-                    value,
-                    input: input.clone(),
-                    param,
-                    predicate,
-                    window: w,
-                    ty: feature.ty.clone(),
-                    algebra,
-                    eviction,
-                    merge: *merge,
-                    merge_inferred: *merge_inferred,
-                    partial_bytes,
-                });
-            }
-            FeatureKind::Derived { expr, deps } => {
-                let inputs = deps.iter().filter_map(|&d| g.features.get(d).map(|f| f.name.clone())).collect();
-                derived.push(IrDerived {
-                    name: feature.name.clone(),
-                    expr: expr.clone(),
-                    ty: feature.ty.clone(),
-                    inputs,
-                });
-            }
+        if let FeatureKind::Aggregate { args, filter, .. } = &feature.kind {
+            args.first().into_iter().chain(filter).for_each(&mut note);
         }
     }
-    // Derived features come out of the checker in declaration order; evaluate dependencies first.
-    let derived = topological(derived);
     let mut columns: Vec<String> = keys.iter().map(|k| k.name.clone()).collect();
     if !columns.contains(&source.event_time) {
         columns.push(source.event_time.clone());
@@ -290,53 +277,184 @@ fn lower_group(
             columns.push(field.name.clone());
         }
     }
+    let column = |name: &str| columns.iter().position(|c| c == name);
+    let lower_event =
+        |e: &Ast| -> Result<IrExpr, String> { Ok(IrExpr { tree: expr::lower(e, &column)?, text: expr_text(e) }) };
+    let context = version::Context::new(source, &keys, &columns, g.filter.as_ref().map(&lower_event).transpose()?);
+
+    let mut predicates: Vec<IrExpr> = Vec::new();
+    let mut pending: Vec<Pending> = Vec::new();
+    for feature in &g.features {
+        let FeatureKind::Aggregate { agg, args, input, filter, window, merge, merge_inferred } = &feature.kind else {
+            continue;
+        };
+        let value = args.first().map(&lower_event).transpose()?;
+        let param = args.get(1).and_then(|p| match p.kind {
+            ExprKind::Int(v) => Some(Param::Int(v)),
+            ExprKind::Float(v) => Some(Param::Float(v)),
+            _ => None,
+        });
+        let predicate = filter.as_ref().map(&lower_event).transpose()?;
+        let input_ty = input.as_ref().map(|t| t.ty.clone());
+        let n = match param {
+            Some(Param::Int(n)) => Some(n),
+            _ => None,
+        };
+        let (algebra, partial_bytes) = algebra::algebra(*agg, input_ty.as_ref(), n);
+        let strategy = strategy(*window).0;
+        let eviction = match strategy {
+            WindowStrategy::Running => Eviction::None,
+            WindowStrategy::Tumbling | WindowStrategy::Session => Eviction::Reset,
+            WindowStrategy::Panes if algebra.retract.is_some() => Eviction::Subtract,
+            WindowStrategy::Panes => Eviction::TwoStacks,
+        };
+        let version = context.aggregate(*agg, param, input.as_ref(), value.as_ref(), predicate.as_ref(), *window);
+        let predicate = predicate.map(|p| {
+            let canonical = |e: &IrExpr| e.tree.canonical(&|i| columns[i].clone());
+            predicates.iter().position(|q| canonical(q) == canonical(&p)).unwrap_or_else(|| {
+                predicates.push(p);
+                predicates.len() - 1
+            })
+        });
+        pending.push(Pending {
+            window: *window,
+            aggregate: IrAggregate {
+                name: feature.name.clone(),
+                version,
+                kind: *agg,
+                value,
+                input: input.clone(),
+                param,
+                predicate,
+                window: 0,
+                ty: feature.ty.clone(),
+                algebra,
+                eviction,
+                merge: *merge,
+                merge_inferred: *merge_inferred,
+                partial_bytes,
+            },
+        });
+    }
+    // The canonical layout of a key's state: windows by spec, aggregates by window, version and
+    // name, so that reordering the text leaves snapshots and views valid.
+    pending.sort_by(|a, b| {
+        (a.window, &a.aggregate.version, &a.aggregate.name).cmp(&(b.window, &b.aggregate.version, &b.aggregate.name))
+    });
+    let layout = if columnar(g.filter.is_some() || !predicates.is_empty(), &pending, source, &columns) {
+        Layout::Columnar
+    } else {
+        Layout::Rows
+    };
+    let mut windows: Vec<IrWindow> = Vec::new();
+    let mut aggregates = Vec::with_capacity(pending.len());
+    for Pending { window, mut aggregate } in pending {
+        if windows.last().is_none_or(|w| w.spec != window) {
+            let (strategy, pane_ms, panes) = strategy(window);
+            windows.push(IrWindow { spec: window, strategy, pane_ms, panes, aggregates: Vec::new() });
+        }
+        let w = windows.len() - 1;
+        aggregate.window = w;
+        if layout == Layout::Columnar && windows[w].strategy == WindowStrategy::Panes {
+            aggregate.eviction = Eviction::MergePanes;
+        }
+        windows[w].aggregates.push(aggregates.len());
+        aggregates.push(aggregate);
+    }
+
+    let outputs: Vec<String> = g.features.iter().map(|f| f.name.clone()).collect();
+    let mut derived = Vec::new();
+    for feature in &g.features {
+        if let FeatureKind::Derived { expr: e, deps } = &feature.kind {
+            let tree = expr::lower(e, &|name| outputs.iter().position(|o| o == name))?;
+            derived.push(IrDerived {
+                name: feature.name.clone(),
+                version: String::new(),
+                expr: IrExpr { tree, text: expr_text(e) },
+                ty: feature.ty.clone(),
+                inputs: deps.iter().filter_map(|&d| g.features.get(d).map(|f| f.name.clone())).collect(),
+            });
+        }
+    }
+    // Derived features come out of the checker in declaration order; evaluate dependencies first.
+    let mut derived = topological(derived);
+    version::derived(&mut derived, &aggregates, &outputs);
+    let state_bytes_per_key = state_bytes(&keys, &windows, &aggregates);
+    Ok(IrGroup {
+        name: g.name.clone(),
+        source: source_index,
+        entity: g.entity.clone(),
+        version: context.group(&aggregates),
+        keys,
+        filter: context.filter,
+        columns,
+        predicates,
+        windows,
+        aggregates,
+        derived,
+        outputs,
+        batch_every_ms: g.batch_every_ms,
+        state_bytes_per_key,
+        layout,
+    })
+}
+
+/// Whether a group runs on the columnar path: count, sum, avg, min and max of plain numeric
+/// fields (or `count()`), no group or feature filters, no session windows.
+fn columnar(filtered: bool, pending: &[Pending], source: &IrSource, columns: &[String]) -> bool {
+    let numeric = |e: &IrExpr| match e.tree {
+        Expr::Column(i) => columns
+            .get(i)
+            .and_then(|c| source.fields.iter().find(|f| &f.name == c))
+            .is_some_and(|f| matches!(f.ty.ty, Ty::I64 | Ty::F64)),
+        _ => false,
+    };
+    !filtered
+        && pending.iter().all(|p| {
+            let a = &p.aggregate;
+            !matches!(p.window, WindowSpec::Session { .. })
+                && matches!(a.kind, AggKind::Count | AggKind::Sum | AggKind::Avg | AggKind::Min | AggKind::Max)
+                && a.value.as_ref().is_none_or(numeric)
+        })
+}
+
+/// Per key: the key, a hash-table slot (8 bytes of hash and control), the last event time seen
+/// (for lateness), and each window's partials.
+fn state_bytes(keys: &[IrField], windows: &[IrWindow], aggregates: &[IrAggregate]) -> u64 {
     let key_bytes: u64 = keys.iter().map(|k| algebra::value_bytes(&k.ty.ty)).sum();
-    // Per key: the key, a hash-table slot (8 bytes of hash and control), the last event time
-    // seen (for lateness), and each window's partials.
-    let state_bytes_per_key = key_bytes
+    key_bytes
         + 8
         + 8
         + windows
             .iter()
             .map(|w| {
                 let pane: u64 = w.aggregates.iter().map(|&a| aggregates[a].partial_bytes).sum();
-                let running: u64 = w
+                // A running total (subtract) or the two stacks' merged partials (one per pane).
+                let extra: u64 = w
                     .aggregates
                     .iter()
-                    .filter(|&&a| aggregates[a].eviction == Eviction::Subtract)
-                    .map(|&a| aggregates[a].partial_bytes)
+                    .map(|&a| match aggregates[a].eviction {
+                        Eviction::Subtract => aggregates[a].partial_bytes,
+                        Eviction::TwoStacks => w.panes * aggregates[a].partial_bytes,
+                        Eviction::None | Eviction::Reset | Eviction::MergePanes => 0,
+                    })
                     .sum();
                 let session_bounds = if w.strategy == WindowStrategy::Session { 16 } else { 0 };
-                w.panes * pane + if w.panes > 1 { running } else { 0 } + session_bounds
+                w.panes * pane + extra + session_bounds
             })
-            .sum::<u64>();
-    IrGroup {
-        name: g.name.clone(),
-        source: source_index,
-        entity: g.entity.clone(),
-        keys,
-        filter: g.filter.clone(),
-        columns,
-        predicates,
-        windows,
-        aggregates,
-        derived,
-        outputs: g.features.iter().map(|f| f.name.clone()).collect(),
-        batch_every_ms: g.batch_every_ms,
-        state_bytes_per_key,
-    }
+            .sum::<u64>()
 }
 
-fn new_window(spec: WindowSpec) -> IrWindow {
-    let (strategy, pane_ms, panes) = match spec {
+/// A window's strategy, pane width and partials per key.
+fn strategy(spec: WindowSpec) -> (WindowStrategy, Option<u64>, u64) {
+    match spec {
         WindowSpec::Lifetime => (WindowStrategy::Running, None, 1),
         WindowSpec::Tumbling { size_ms } => (WindowStrategy::Tumbling, Some(size_ms), 1),
         // The sawtooth window as of t starts at floor(t - size, hop): size / hop whole panes
         // and the current, partly filled one.
         WindowSpec::Sliding { size_ms, hop_ms } => (WindowStrategy::Panes, Some(hop_ms), size_ms / hop_ms.max(1) + 1),
         WindowSpec::Session { .. } => (WindowStrategy::Session, None, 1),
-    };
-    IrWindow { spec, strategy, pane_ms, panes, aggregates: Vec::new() }
+    }
 }
 
 /// Orders derived features so that each comes after the derived features it reads.
@@ -356,16 +474,4 @@ fn topological(derived: Vec<IrDerived>) -> Vec<IrDerived> {
         done.push(pending.remove(next));
     }
     done
-}
-
-/// FNV-1a over the canonical JSON of the IR (without the hash itself): stable across runs,
-/// platforms and releases as long as the IR layout is unchanged.
-fn spec_hash(ir: &FeatureIr) -> String {
-    let json = serde_json::to_string(&(&ir.version, &ir.sources, &ir.groups)).unwrap_or_default();
-    let mut hash: u64 = 0xcbf2_9ce4_8422_2325;
-    for byte in json.bytes() {
-        hash ^= u64::from(byte);
-        hash = hash.wrapping_mul(0x0100_0000_01b3);
-    }
-    format!("{hash:016x}")
 }

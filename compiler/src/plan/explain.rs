@@ -26,7 +26,15 @@ pub fn to_text(plan: &Plan) -> String {
     }
     for g in &plan.groups {
         let _ = writeln!(out, "\ngroup {}({}) from {}, keyed by {}", g.name, g.entity, g.source, g.keys.join(", "));
-        let _ = writeln!(out, "  state: about {} bytes per key", g.state_bytes_per_key);
+        let layout = match g.layout {
+            crate::ir::Layout::Columnar => "columnar",
+            crate::ir::Layout::Rows => "rows",
+        };
+        let _ = writeln!(
+            out,
+            "  state: about {} bytes per key, {layout} layout, version {}",
+            g.state_bytes_per_key, g.version
+        );
         if let Some(b) = &g.batch {
             let every = b
                 .every_ms
@@ -130,6 +138,7 @@ fn aggregate_line(a: &AggregateOp) -> String {
         crate::ir::Eviction::Reset => "reset per window",
         crate::ir::Eviction::Subtract => "subtract on evict",
         crate::ir::Eviction::TwoStacks => "two-stacks over panes",
+        crate::ir::Eviction::MergePanes => "panes merged at lookup",
     };
     let state: Vec<&str> = a.state.iter().map(|s| s.split(':').next().unwrap_or("")).collect();
     let accuracy = match a.aggregate {

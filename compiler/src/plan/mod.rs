@@ -14,7 +14,6 @@ use serde::Serialize;
 use crate::aggregates::AggKind;
 use crate::check::{FileFormat, WindowSpec};
 use crate::diagnostic::Target;
-use crate::format::expr_text;
 use crate::ir::{Eviction, FeatureIr, IrGroup, WindowStrategy};
 use crate::syntax::ast::MergeRule;
 
@@ -74,6 +73,10 @@ pub struct GroupPlan {
     pub entity: String,
     pub keys: Vec<String>,
     pub source: String,
+    /// The version of the group's state (see `docs/versions.md`).
+    pub version: String,
+    /// Which operators keep the state.
+    pub layout: crate::ir::Layout,
     pub state_bytes_per_key: u64,
     /// The streaming operators: Kappa's whole plan, or Lambda's speed layer.
     pub stream: Vec<Operator>,
@@ -200,6 +203,8 @@ pub fn plan(ir: &FeatureIr, target: Target) -> Plan {
                 entity: g.entity.clone(),
                 keys: g.keys.iter().map(|k| k.name.clone()).collect(),
                 source: source.name.clone(),
+                version: g.version.clone(),
+                layout: g.layout,
                 state_bytes_per_key: g.state_bytes_per_key,
                 stream: stream::operators(g, source, lambda),
                 batch: lambda.then(|| batch_plan(g, source)),
@@ -210,13 +215,8 @@ pub fn plan(ir: &FeatureIr, target: Target) -> Plan {
     Plan { format: PLAN_FORMAT, target, spec_hash: ir.spec_hash.clone(), sources, groups }
 }
 
-/// Whether the batch layer computes this aggregate.
-fn uses_batch(rule: MergeRule) -> bool {
-    matches!(rule, MergeRule::Batch | MergeRule::BatchPlusSpeed)
-}
-
 fn batch_plan(g: &IrGroup, source: &crate::ir::IrSource) -> BatchPlan {
-    let mut scan_filter: Vec<String> = g.filter.iter().map(expr_text).collect();
+    let mut scan_filter: Vec<String> = g.filter.iter().map(|f| f.text.clone()).collect();
     scan_filter.push(format!("{} <= cutoff", source.event_time));
     let partials = g
         .windows
@@ -226,7 +226,7 @@ fn batch_plan(g: &IrGroup, source: &crate::ir::IrSource) -> BatchPlan {
                 .aggregates
                 .iter()
                 .map(|&a| &g.aggregates[a])
-                .filter(|a| uses_batch(a.merge))
+                .filter(|a| a.merge.uses_batch())
                 .map(stream::aggregate_op)
                 .collect();
             (!aggregates.is_empty()).then(|| PanePartials {
@@ -246,7 +246,7 @@ fn batch_plan(g: &IrGroup, source: &crate::ir::IrSource) -> BatchPlan {
         scan_filter,
         columns: g.columns.clone(),
         partials,
-        output: "batch view: Parquet partials per (key, pane), with the cutoff and the spec hash",
+        output: "batch view: one Parquet file per group and version, partials per key, with the cutoff",
     }
 }
 
@@ -282,7 +282,7 @@ fn serving(g: &IrGroup, lambda: bool) -> Vec<ServedFeature> {
                 kind: "derived",
                 rule: None,
                 rule_inferred: false,
-                read: format!("computed when read: {}", expr_text(&d.expr)),
+                read: format!("computed when read: {}", d.expr.text),
             })
         })
         .collect()
@@ -290,13 +290,7 @@ fn serving(g: &IrGroup, lambda: bool) -> Vec<ServedFeature> {
 
 /// A window as the language writes it.
 pub fn window_text(spec: WindowSpec) -> String {
-    use crate::syntax::format_millis as d;
-    match spec {
-        WindowSpec::Lifetime => "lifetime".to_owned(),
-        WindowSpec::Tumbling { size_ms } => format!("tumbling({})", d(size_ms)),
-        WindowSpec::Sliding { size_ms, hop_ms } => format!("sliding({}, every: {})", d(size_ms), d(hop_ms)),
-        WindowSpec::Session { gap_ms } => format!("session({})", d(gap_ms)),
-    }
+    spec.text()
 }
 
 /// The plan as JSON (`featc plan --format json`): pretty-printed, byte-stable across runs.

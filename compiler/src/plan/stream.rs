@@ -2,7 +2,6 @@
 //! and Lambda's speed layer.
 
 use super::{AggregateOp, Operator, WindowOp, window_text};
-use crate::format::expr_text;
 use crate::ir::{IrAggregate, IrGroup, IrSource};
 use crate::syntax::ast::MergeRule;
 
@@ -12,7 +11,7 @@ const DEAD_LETTER: &str = "dead-letter output";
 pub(super) fn operators(g: &IrGroup, source: &IrSource, lambda: bool) -> Vec<Operator> {
     let mut ops = vec![Operator::Decode { source: source.name.clone(), dead_letter: DEAD_LETTER }];
     if let Some(f) = &g.filter {
-        ops.push(Operator::Filter { predicate: expr_text(f) });
+        ops.push(Operator::Filter { predicate: f.text.clone() });
     }
     ops.push(Operator::Project { columns: g.columns.clone() });
     ops.push(Operator::KeyBy { keys: g.keys.iter().map(|k| k.name.clone()).collect() });
@@ -22,7 +21,7 @@ pub(super) fn operators(g: &IrGroup, source: &IrSource, lambda: bool) -> Vec<Ope
         dead_letter: DEAD_LETTER,
     });
     if !g.predicates.is_empty() {
-        ops.push(Operator::Predicates { predicates: g.predicates.iter().map(expr_text).collect() });
+        ops.push(Operator::Predicates { predicates: g.predicates.iter().map(|p| p.text.clone()).collect() });
     }
     for w in &g.windows {
         // The speed layer computes nothing for features served from the batch view alone.
@@ -43,7 +42,7 @@ pub(super) fn operators(g: &IrGroup, source: &IrSource, lambda: bool) -> Vec<Ope
             aggregates: aggregates.into_iter().map(aggregate_op).collect(),
         }));
     }
-    ops.push(Operator::State { snapshot: "snapshots carry the log offset they include" });
+    ops.push(Operator::State { snapshot: "one snapshot per group and version, with the log offsets it includes" });
     ops
 }
 
@@ -51,7 +50,7 @@ pub(super) fn aggregate_op(a: &IrAggregate) -> AggregateOp {
     AggregateOp {
         feature: a.name.clone(),
         aggregate: a.kind,
-        value: a.value.as_ref().map(expr_text),
+        value: a.value.as_ref().map(|v| v.text.clone()),
         param: a.param,
         predicate: a.predicate,
         eviction: a.eviction,

@@ -10,7 +10,7 @@ use sqlparser::ast::{
 use sqlparser::parser::Parser;
 
 use super::Dialect;
-use crate::syntax::ast::{BinOp, Expr as FExpr, ExprKind, UnaryOp};
+use crate::ir::{BinOp, Expr as IExpr, IrExpr, Literal, ScalarFn, UnaryOp};
 use crate::types::Ty;
 
 pub(super) fn ident(d: Dialect, name: &str) -> Ident {
@@ -186,29 +186,41 @@ pub(super) fn derived(d: Dialect, query: Statement, alias: &str) -> Option<Table
     })
 }
 
-/// A featc expression over event fields, in SQL.
-pub(super) fn expr(d: Dialect, e: &FExpr) -> Expr {
-    match &e.kind {
-        ExprKind::Int(v) => int(*v),
-        ExprKind::Float(v) => float(*v),
-        ExprKind::Str(s) => string(s),
-        ExprKind::Bool(b) => Expr::Value(Value::Boolean(*b).with_empty_span()),
-        ExprKind::Null | ExprKind::Duration(_) => Expr::Value(Value::Null.with_empty_span()),
-        ExprKind::Name(id) => col(d, &id.name),
-        ExprKind::Call { func, args } => {
-            let name = match (d, func.name.as_str()) {
-                (Dialect::Flink, "length") => "CHAR_LENGTH",
-                (_, other) => other,
+/// A featc expression over a group's columns, in SQL.
+pub(super) fn expr(d: Dialect, columns: &[String], e: &IrExpr) -> Expr {
+    tree(d, columns, &e.tree)
+}
+
+fn tree(d: Dialect, columns: &[String], e: &IExpr) -> Expr {
+    let sub = |x: &IExpr| tree(d, columns, x);
+    match e {
+        IExpr::Lit(Literal::I64(v)) => int(*v),
+        IExpr::Lit(Literal::F64(v)) => float(*v),
+        IExpr::Lit(Literal::Str(s)) => string(s),
+        IExpr::Lit(Literal::Bool(b)) => Expr::Value(Value::Boolean(*b).with_empty_span()),
+        IExpr::Lit(Literal::Null) => Expr::Value(Value::Null.with_empty_span()),
+        IExpr::Column(i) => col(d, columns.get(*i).map_or("", String::as_str)),
+        IExpr::Call(func, args) => {
+            let name = match (d, func) {
+                (Dialect::Flink, ScalarFn::Length) => "CHAR_LENGTH",
+                (_, ScalarFn::Coalesce) => "COALESCE",
+                (_, ScalarFn::Abs) => "ABS",
+                (_, ScalarFn::Sqrt) => "SQRT",
+                (_, ScalarFn::Ln) => "LN",
+                (_, ScalarFn::Round) => "ROUND",
+                (_, ScalarFn::Lower) => "LOWER",
+                (_, ScalarFn::Upper) => "UPPER",
+                (_, ScalarFn::Length) => "LENGTH",
             };
-            call(&name.to_uppercase(), args.iter().map(|a| expr(d, a)).collect())
+            call(name, args.iter().map(sub).collect())
         }
-        ExprKind::Unary { op, expr: inner } => Expr::UnaryOp {
+        IExpr::Unary(op, inner) => Expr::UnaryOp {
             op: if *op == UnaryOp::Neg { UnaryOperator::Minus } else { UnaryOperator::Not },
-            expr: Box::new(nested(expr(d, inner))),
+            expr: Box::new(nested(sub(inner))),
         },
-        ExprKind::Binary { op, lhs, rhs } => {
-            let l = nested(expr(d, lhs));
-            let r = nested(expr(d, rhs));
+        IExpr::Binary(op, lhs, rhs) => {
+            let l = nested(sub(lhs));
+            let r = nested(sub(rhs));
             match op {
                 // featc divides in f64 whatever the operands, and by zero gives null.
                 BinOp::Div => binary(
@@ -219,29 +231,26 @@ pub(super) fn expr(d: Dialect, e: &FExpr) -> Expr {
                 _ => binary(l, binary_op(*op), r),
             }
         }
-        ExprKind::InList { expr: inner, list, negated } => Expr::InList {
-            expr: Box::new(nested(expr(d, inner))),
-            list: list.iter().map(|x| expr(d, x)).collect(),
-            negated: *negated,
-        },
-        ExprKind::IsNull { expr: inner, negated } => {
-            let inner = Box::new(nested(expr(d, inner)));
+        IExpr::InList { expr: inner, list, negated } => {
+            Expr::InList { expr: Box::new(nested(sub(inner))), list: list.iter().map(sub).collect(), negated: *negated }
+        }
+        IExpr::IsNull { expr: inner, negated } => {
+            let inner = Box::new(nested(sub(inner)));
             if *negated { Expr::IsNotNull(inner) } else { Expr::IsNull(inner) }
         }
-        ExprKind::Cast { expr: inner, ty } => {
-            let target = Ty::from_name(&ty.name.name).unwrap_or(Ty::String);
-            let value = expr(d, inner);
-            match target {
+        IExpr::Cast { expr: inner, to } => {
+            let value = sub(inner);
+            match to {
                 Ty::Timestamp => d.millis_to_timestamp(value),
-                _ => cast(value, data_type(d, &target)),
+                _ => cast(value, data_type(d, to)),
             }
         }
-        ExprKind::If { cond, then, otherwise } => Expr::Case {
+        IExpr::If { cond, then, otherwise } => Expr::Case {
             case_token: sql::helpers::attached_token::AttachedToken::empty(),
             end_token: sql::helpers::attached_token::AttachedToken::empty(),
             operand: None,
-            conditions: vec![sql::CaseWhen { condition: expr(d, cond), result: expr(d, then) }],
-            else_result: Some(Box::new(expr(d, otherwise))),
+            conditions: vec![sql::CaseWhen { condition: sub(cond), result: sub(then) }],
+            else_result: Some(Box::new(sub(otherwise))),
         },
     }
 }

@@ -147,7 +147,7 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff_ms: Option<i64
     };
     let mut base_filter = vec![binary(d.epoch_millis(ts.clone()), BinaryOperator::LtEq, cutoff)];
     if let Some(f) = &g.filter {
-        base_filter.push(build::expr(d, f));
+        base_filter.push(build::expr(d, &g.columns, f));
     }
     let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
     for w in &g.windows {
@@ -215,11 +215,11 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff_ms: Option<i64
         }
         for a in aggregates.iter().filter(|a| from_value_counts(a.kind)) {
             let Some(value) = &a.value else { continue };
-            let value = build::expr(d, value);
+            let value = build::expr(d, &g.columns, value);
             let mut filter = base_filter.clone();
             filter.push(Expr::IsNotNull(Box::new(nested(value.clone()))));
             if let Some(p) = a.predicate.and_then(|p| g.predicates.get(p)) {
-                filter.push(build::expr(d, p));
+                filter.push(build::expr(d, &g.columns, p));
             }
             let mut projection: Vec<(Expr, String)> =
                 g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
@@ -269,8 +269,8 @@ fn window_slug(window: &str) -> String {
 
 /// The partial-state columns of one aggregate, named `feature` or `feature__field`.
 fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, String)> {
-    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, p));
-    let value = a.value.as_ref().map(|v| build::expr(d, v));
+    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, &g.columns, p));
+    let value = a.value.as_ref().map(|v| build::expr(d, &g.columns, v));
     let not_null_and = |v: &Expr| {
         and_all(std::iter::once(Expr::IsNotNull(Box::new(nested(v.clone())))).chain(predicate.clone()).collect())
     };
@@ -412,7 +412,7 @@ fn flink_group(g: &IrGroup, source: &IrSource, out: &mut SqlOutput) {
         if projection.len() == g.keys.len() + usize::from(group_fn.is_some()) {
             continue;
         }
-        let filter = g.filter.as_ref().map(|f| build::expr(d, f));
+        let filter = g.filter.as_ref().map(|f| build::expr(d, &g.columns, f));
         if let Some(statement) = select(d, projection, from.clone(), filter, group_by) {
             out.statements.push(SqlStatement {
                 name: format!("{}__{}", g.name, window_slug(&window)),
@@ -430,8 +430,8 @@ fn flink_group(g: &IrGroup, source: &IrSource, out: &mut SqlOutput) {
 /// The final value of an aggregate in Flink SQL, where Flink has an equivalent.
 fn flink_aggregate(g: &IrGroup, a: &IrAggregate) -> Option<Expr> {
     let d = Dialect::Flink;
-    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, p));
-    let Some(v) = a.value.as_ref().map(|v| build::expr(d, v)) else {
+    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, &g.columns, p));
+    let Some(v) = a.value.as_ref().map(|v| build::expr(d, &g.columns, v)) else {
         return Some(count_star(predicate));
     };
     let agg = |f: &str, arg: Expr| call_with(f, vec![arg], vec![], predicate.clone());

@@ -237,27 +237,7 @@ pub enum LambdaStmtKind {
     Merge { patterns: Vec<Ident>, rule: MergeRule, rule_span: Span },
 }
 
-/// How the serving layer combines the batch and speed views of one feature.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum MergeRule {
-    /// The batch view alone, as of the cutoff.
-    Batch,
-    /// The speed view alone.
-    Speed,
-    /// The batch partial up to the cutoff merged with the speed partial after it.
-    BatchPlusSpeed,
-}
-
-impl MergeRule {
-    pub fn as_str(self) -> &'static str {
-        match self {
-            MergeRule::Batch => "batch",
-            MergeRule::Speed => "speed",
-            MergeRule::BatchPlusSpeed => "batch + speed",
-        }
-    }
-}
+pub use crate::ir::MergeRule;
 
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct Expr {
@@ -309,78 +289,7 @@ pub enum ExprKind {
     },
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum UnaryOp {
-    Neg,
-    Not,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
-#[serde(rename_all = "snake_case")]
-pub enum BinOp {
-    Or,
-    And,
-    Eq,
-    Ne,
-    Lt,
-    Le,
-    Gt,
-    Ge,
-    Add,
-    Sub,
-    Mul,
-    Div,
-    Rem,
-}
-
-/// Binding strengths shared by the parser and the printer (higher binds tighter).
-pub mod prec {
-    pub const OR: u8 = 1;
-    pub const AND: u8 = 2;
-    pub const NOT: u8 = 3;
-    /// Comparisons, `in` lists and `is null` tests.
-    pub const CMP: u8 = 4;
-    pub const ADD: u8 = 5;
-    pub const MUL: u8 = 6;
-    pub const NEG: u8 = 7;
-    pub const CAST: u8 = 8;
-    pub const ATOM: u8 = 9;
-}
-
-impl BinOp {
-    pub fn symbol(self) -> &'static str {
-        match self {
-            BinOp::Or => "or",
-            BinOp::And => "and",
-            BinOp::Eq => "==",
-            BinOp::Ne => "!=",
-            BinOp::Lt => "<",
-            BinOp::Le => "<=",
-            BinOp::Gt => ">",
-            BinOp::Ge => ">=",
-            BinOp::Add => "+",
-            BinOp::Sub => "-",
-            BinOp::Mul => "*",
-            BinOp::Div => "/",
-            BinOp::Rem => "%",
-        }
-    }
-
-    pub fn precedence(self) -> u8 {
-        match self {
-            BinOp::Or => prec::OR,
-            BinOp::And => prec::AND,
-            BinOp::Eq | BinOp::Ne | BinOp::Lt | BinOp::Le | BinOp::Gt | BinOp::Ge => prec::CMP,
-            BinOp::Add | BinOp::Sub => prec::ADD,
-            BinOp::Mul | BinOp::Div | BinOp::Rem => prec::MUL,
-        }
-    }
-
-    pub fn is_comparison(self) -> bool {
-        self.precedence() == prec::CMP
-    }
-}
+pub use crate::ir::{BinOp, UnaryOp, prec};
 
 impl Expr {
     /// Visits this expression and every sub-expression, parents first.

@@ -92,6 +92,20 @@ impl ExactSum {
     }
 
     /// Bytes the state holds, for state accounting.
+    /// Adds the exact product `a * b` (as the rounded product and its exact error term).
+    pub fn add_product(&mut self, a: f64, b: f64) {
+        let hi = a * b;
+        self.add(hi);
+        if hi.is_finite() {
+            self.add(a.mul_add(b, -hi));
+        }
+    }
+
+    /// The non-overlapping parts whose exact sum this is.
+    pub fn parts(&self) -> &[f64] {
+        &self.partials
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.partials.capacity() * size_of::<f64>()
     }

@@ -17,7 +17,7 @@ pub use quantile::{Quantiles, RELATIVE_ACCURACY};
 
 use std::collections::BTreeMap;
 
-use featc::aggregates::AggKind;
+use featc::ir::AggKind;
 use featc::ir::Param;
 
 use crate::value::Value;
@@ -123,16 +123,19 @@ impl Partial {
                     *s += i128::from(*x);
                 }
             }
-            Partial::SumF(s) => s.add(v.as_f64().unwrap_or(0.0)),
+            Partial::SumF(s) => add_exactly(s, v),
             Partial::Avg { sum, count } => {
-                sum.add(v.as_f64().unwrap_or(0.0));
+                add_exactly(sum, v);
                 *count += 1;
             }
             Partial::Moments { count, sum, sum_sq } => {
-                let x = v.as_f64().unwrap_or(0.0);
                 *count += 1;
-                sum.add(x);
-                sum_sq.add(x * x);
+                add_exactly(sum, v);
+                // The exact square, from the exact parts of the value.
+                let (hi, lo) = parts(v);
+                sum_sq.add_product(hi, hi);
+                sum_sq.add_product(2.0 * hi, lo);
+                sum_sq.add_product(lo, lo);
             }
             Partial::Min(m) => keep(m, v, |new, old| new < old),
             Partial::Max(m) => keep(m, v, |new, old| new > old),
@@ -232,9 +235,7 @@ impl Partial {
                 if *count < 2 {
                     return Value::Null;
                 }
-                let n = *count as f64;
-                let (s, q) = (sum.value(), sum_sq.value());
-                let variance = ((q - s * s / n) / (n - 1.0)).max(0.0);
+                let variance = variance(*count, sum, sum_sq);
                 Value::F64(if spec.kind == AggKind::Stddev { variance.sqrt() } else { variance })
             }
             Partial::Min(m) | Partial::Max(m) => m.clone().unwrap_or(Value::Null),
@@ -262,6 +263,45 @@ impl Partial {
             Partial::Quantiles(q) => q.quantile(spec.p()).map_or(Value::Null, Value::F64),
         }
     }
+}
+
+/// A number as two floats whose exact sum it is: an `i64` beyond 2^53 does not fit one.
+fn parts(v: &Value) -> (f64, f64) {
+    match v {
+        Value::I64(x) => {
+            let hi = *x as f64;
+            // `hi` is within half an ulp of `x`, so the remainder is small and exact.
+            (hi, (i128::from(*x) - hi as i128) as f64)
+        }
+        other => (other.as_f64().unwrap_or(0.0), 0.0),
+    }
+}
+
+/// Adds a number to an exact sum without rounding it first.
+fn add_exactly(sum: &mut ExactSum, v: &Value) {
+    let (hi, lo) = parts(v);
+    sum.add(hi);
+    if lo != 0.0 {
+        sum.add(lo);
+    }
+}
+
+/// The sample variance from exact moments: the numerator `n * Σx² − (Σx)²` is summed exactly
+/// from the exact products of the parts and rounded once, then divided by `n (n − 1)`: within
+/// about one ulp of the exact value (see `docs/language.md`, section 7), and a function of the
+/// multiset of inputs only.
+fn variance(count: i64, sum: &ExactSum, sum_sq: &ExactSum) -> f64 {
+    let n = count as f64;
+    let mut numerator = ExactSum::new();
+    for &q in sum_sq.parts() {
+        numerator.add_product(n, q);
+    }
+    for &a in sum.parts() {
+        for &b in sum.parts() {
+            numerator.add_product(-a, b);
+        }
+    }
+    (numerator.value() / (n * (n - 1.0))).max(0.0)
 }
 
 fn keep(slot: &mut Option<Value>, candidate: &Value, better: impl Fn(&Value, &Value) -> bool) {

@@ -4,7 +4,7 @@
 use std::collections::BTreeMap;
 use std::sync::Arc;
 
-use featc::aggregates::AggKind;
+use featc::ir::AggKind;
 use featc::ir::Param;
 use proptest::prelude::*;
 
@@ -70,10 +70,12 @@ fn reference(kind: AggKind, evs: &[Ev], integer: bool) -> Value {
             if nums.len() < 2 {
                 return Value::Null;
             }
-            let n = nums.len() as f64;
-            let s: f64 = nums.iter().fold(0.0, |a, b| a + b);
-            let q: f64 = nums.iter().map(|x| x * x).fold(0.0, |a, b| a + b);
-            let var = ((q - s * s / n) / (n - 1.0)).max(0.0);
+            // Exact in integers: the inputs are quarters (or integers), so 4x is an integer and
+            // n Σ(4x)² − (Σ4x)² = 16 (n Σx² − (Σx)²) exactly; one rounding, then one division.
+            let xs: Vec<i128> = nums.iter().map(|x| (x * 4.0) as i128).collect();
+            let n = xs.len() as i128;
+            let numerator = n * xs.iter().map(|x| x * x).sum::<i128>() - xs.iter().sum::<i128>().pow(2);
+            let var = (numerator as f64 / 16.0) / ((n * (n - 1)) as f64);
             Value::F64(if kind == AggKind::Stddev { var.sqrt() } else { var })
         }
         AggKind::Min => vals.iter().map(|e| e.value.clone()).min().unwrap_or(Value::Null),
@@ -189,4 +191,27 @@ fn count_without_argument_counts_every_event() {
     p.update(s, 1, None);
     p.update(s, 2, Some(&Value::Null));
     assert_eq!(p.finalize(s), Value::I64(2));
+}
+
+fn moments_of(xs: &[f64], kind: AggKind) -> Value {
+    let spec = AggSpec::new(kind, None);
+    let mut p = Partial::new(spec, false);
+    xs.iter().for_each(|&x| p.update(spec, 0, Some(&Value::F64(x))));
+    p.finalize(spec)
+}
+
+#[test]
+fn variance_is_exact_where_the_textbook_formula_cancels() {
+    // Large offsets: (Σx² − (Σx)²/n) from rounded squares gave 0 here.
+    assert_eq!(moments_of(&[1e9 + 0.25, 1e9 + 0.5, 1e9 + 0.75], AggKind::Variance), Value::F64(0.0625));
+    assert_eq!(moments_of(&[1e9 + 0.25, 1e9 + 0.5, 1e9 + 0.75], AggKind::Stddev), Value::F64(0.25));
+    // Pressure-like readings: the old formula was off in the fourth significant digit. The
+    // decimal inputs are not exact in binary, hence a bound far below that, not equality.
+    let Value::F64(v) = moments_of(&[101_325.37, 101_325.41, 101_325.29], AggKind::Variance) else { panic!() };
+    assert!((v - 0.003_733_333_333_333).abs() < 1e-9, "{v}");
+    // The result depends on the multiset only, not on the order.
+    assert_eq!(
+        moments_of(&[0.1, 1e8, 0.3, -7.25], AggKind::Variance),
+        moments_of(&[-7.25, 0.3, 1e8, 0.1], AggKind::Variance)
+    );
 }

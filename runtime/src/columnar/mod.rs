@@ -18,10 +18,7 @@ use arrow::array::{Array, AsArray};
 use arrow::buffer::NullBuffer;
 use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMillisecondType};
 use arrow::record_batch::RecordBatch;
-use featc::check::WindowSpec;
-use featc::ir::{FeatureIr, IrGroup};
-use featc::syntax::ast::ExprKind;
-use featc::types::Ty;
+use featc::ir::{Expr, FeatureIr, IrGroup, Ty, WindowSpec};
 
 use crate::aggregate::AggSpec;
 use crate::decode::{MAX_TS, MIN_TS};
@@ -103,29 +100,25 @@ impl Columnar {
             let column = match &a.value {
                 None => None,
                 Some(e) => {
-                    let ExprKind::Name(id) = &e.kind else { return None };
-                    let f = field(&id.name)?;
+                    let Expr::Column(i) = e.tree else { return None };
+                    let name = group.columns.get(i)?;
+                    let f = field(name)?;
                     let integer = match f.ty.ty {
                         Ty::I64 => true,
                         Ty::F64 => false,
                         _ => return None,
                     };
-                    let at = match values.iter().position(|v| v.name == id.name) {
+                    let at = match values.iter().position(|v| &v.name == name) {
                         Some(at) => at,
                         None => {
-                            values.push(ValueCol {
-                                col: col(&id.name)?,
-                                name: id.name.clone(),
-                                integer,
-                                nullable: f.ty.nullable,
-                            });
+                            values.push(ValueCol { col: i, name: name.clone(), integer, nullable: f.ty.nullable });
                             values.len() - 1
                         }
                     };
                     Some((at, f.ty.nullable))
                 }
             };
-            let integer = a.input.as_ref().is_some_and(|t| t.ty == Ty::I64);
+            let integer = a.integer_input();
             per_window.get_mut(a.window)?.push((AggSpec::new(a.kind, a.param), integer, column));
         }
         let mut windows = Vec::with_capacity(group.windows.len());
@@ -387,12 +380,16 @@ impl Columnar {
                 WindowSpec::Tumbling { size_ms } => {
                     WindowState::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials(id) }
                 }
-                _ => WindowState::Panes(
-                    w.panes
+                _ => WindowState::Panes {
+                    panes: w
+                        .panes
                         .get(id as usize)
                         .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
                         .unwrap_or_default(),
-                ),
+                    // The plan gives the columnar path's sliding aggregates `merge_panes`.
+                    total: Vec::new(),
+                    stacks: crate::window::TwoStacks::default(),
+                },
             })
             .collect();
         KeyState { max_ts, windows }
@@ -417,7 +414,7 @@ impl Columnar {
                         w.slots.load(id, partials);
                     }
                 }
-                WindowState::Panes(panes) | WindowState::PanesTotal { panes, .. } => {
+                WindowState::Panes { panes, .. } => {
                     if w.panes.len() < n {
                         w.panes.resize_with(n, VecDeque::new);
                     }

@@ -10,7 +10,7 @@
 //! holds NaN, which no sum of finite values is) when one is not. Integer sums spill to `i128`
 //! on overflow the same way.
 
-use featc::aggregates::AggKind;
+use featc::ir::AggKind;
 use std::collections::HashMap;
 
 use crate::aggregate::{AggSpec, ExactSum, Partial};
@@ -50,15 +50,6 @@ pub(crate) enum Num {
     I(i64),
 }
 
-impl Num {
-    fn f64(self) -> Option<f64> {
-        match self {
-            Num::F(x) => Some(x),
-            Num::I(x) => Some(x as f64),
-            Num::Null => None,
-        }
-    }
-}
 
 /// How an aggregate reads its primitives: indices into the window's primitives.
 #[derive(Debug, Clone)]
@@ -204,11 +195,19 @@ impl Slots {
             match *p {
                 Prim::Rows => *w += 1,
                 Prim::NonNull(c) => *w += u64::from(values[c] != Num::Null),
-                Prim::SumF(c) => {
-                    if let Some(x) = values[c].f64() {
-                        add_f(w, x, base + i, spill_f);
+                Prim::SumF(c) => match values[c] {
+                    Num::F(x) => add_f(w, x, base + i, spill_f),
+                    // An integer beyond 2^53 is added as two exact parts, never rounded first.
+                    Num::I(x) => {
+                        let hi = x as f64;
+                        add_f(w, hi, base + i, spill_f);
+                        let lo = (i128::from(x) - hi as i128) as f64;
+                        if lo != 0.0 {
+                            add_f(w, lo, base + i, spill_f);
+                        }
                     }
-                }
+                    Num::Null => {}
+                },
                 Prim::SumI(c) => {
                     if let Num::I(x) = values[c] {
                         add_i(w, x, base + i, spill_i);

@@ -11,7 +11,7 @@ use std::path::Path;
 use arrow::datatypes::{DataType, TimeUnit};
 use datafusion::common::ScalarValue;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, ident, lit, try_cast};
-use featc::check::FileFormat;
+use featc::ir::FileFormat;
 use featc::ir::{FeatureIr, IrField};
 use futures::StreamExt;
 
@@ -25,9 +25,14 @@ pub(crate) const TS: &str = "__featc_event_ms";
 #[derive(Debug, Clone)]
 pub struct BatchView {
     pub cutoff: i64,
-    pub spec_hash: String,
     /// One per group of the IR, in order.
     pub groups: Vec<GroupRuntime>,
+    /// Each group's version, and the stored file its state came from (`None`: computed in this
+    /// run and not stored yet, or not computed at all when listed in `stale`).
+    pub versions: Vec<String>,
+    pub files: Vec<Option<String>>,
+    /// Groups whose stored state is missing or of another version: to compute.
+    pub stale: Vec<usize>,
     /// Lines of text history that could not be read as events.
     pub rejected: usize,
 }
@@ -108,22 +113,59 @@ pub fn compute(
     cutoff: i64,
     progress: &mut dyn FnMut(u64),
 ) -> Result<BatchView, String> {
-    let mut groups = ir.groups.iter().map(|g| GroupRuntime::new(ir, g)).collect::<Result<Vec<_>, _>>()?;
-    groups.iter_mut().for_each(|g| g.read_range(i64::MIN, cutoff));
-    let mut rejected = 0;
+    let mut view = BatchView::empty(ir, cutoff)?;
+    view.stale = (0..ir.groups.len()).collect();
+    refresh(ir, project_dir, &mut view, progress)?;
+    Ok(view)
+}
+
+/// Computes the view's stale groups at its cutoff, reading only the sources they need; the
+/// other groups are left as they are.
+pub fn refresh(
+    ir: &FeatureIr,
+    project_dir: &Path,
+    view: &mut BatchView,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(), String> {
+    let cutoff = view.cutoff;
+    for &gi in &view.stale {
+        let g = ir.groups.get(gi).ok_or("no such group")?;
+        let mut fresh = GroupRuntime::new(ir, g)?;
+        fresh.read_range(i64::MIN, cutoff);
+        view.groups[gi] = fresh;
+        view.files[gi] = None;
+    }
     for source in 0..ir.sources.len() {
-        let readers = readers(ir, source);
+        let readers: Vec<_> = readers(ir, source).into_iter().filter(|(gi, _)| view.stale.contains(gi)).collect();
         if readers.is_empty() {
             continue;
         }
-        rejected += sorted_history(ir, source, project_dir, cutoff, &mut |batch| {
+        let groups = &mut view.groups;
+        view.rejected += sorted_history(ir, source, project_dir, cutoff, &mut |batch| {
             for (gi, fields) in &readers {
                 groups[*gi].process_batch(batch, fields);
             }
             progress(batch.num_rows() as u64);
         })?;
     }
-    Ok(BatchView { cutoff, spec_hash: ir.spec_hash.clone(), groups, rejected })
+    view.stale.clear();
+    Ok(())
+}
+
+impl BatchView {
+    /// A view of empty groups at `cutoff`.
+    pub(crate) fn empty(ir: &FeatureIr, cutoff: i64) -> Result<BatchView, String> {
+        let mut groups = ir.groups.iter().map(|g| GroupRuntime::new(ir, g)).collect::<Result<Vec<_>, _>>()?;
+        groups.iter_mut().for_each(|g| g.read_range(i64::MIN, cutoff));
+        Ok(BatchView {
+            cutoff,
+            groups,
+            versions: ir.groups.iter().map(|g| g.version.clone()).collect(),
+            files: vec![None; ir.groups.len()],
+            stale: Vec::new(),
+            rejected: 0,
+        })
+    }
 }
 
 /// The latest event time in the sources' history, for the default cutoff.
@@ -138,7 +180,7 @@ pub fn latest_event(ir: &FeatureIr, project_dir: &Path) -> Result<Option<i64>, S
             let Some(a) = batch.column_by_name(&source.event_time) else { continue };
             for r in 0..a.len() {
                 if let Some(crate::value::Value::Ts(t)) =
-                    crate::decode::cell_of(a.as_ref(), r, &featc::types::Ty::Timestamp)
+                    crate::decode::cell_of(a.as_ref(), r, &featc::ir::Ty::Timestamp)
                 {
                     latest = Some(latest.map_or(t, |l| l.max(t)));
                 }

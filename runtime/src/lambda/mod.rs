@@ -13,9 +13,9 @@ pub mod store;
 
 use std::path::Path;
 
-use featc::check::WindowSpec;
 use featc::ir::FeatureIr;
-use featc::syntax::ast::MergeRule;
+use featc::ir::MergeRule;
+use featc::ir::WindowSpec;
 
 use crate::aggregate::AggSpec;
 use crate::group::GroupRuntime;
@@ -61,8 +61,9 @@ impl LambdaRunner {
         data_dir: &Path,
         view: BatchView,
     ) -> Result<(LambdaRunner, Vec<String>), String> {
-        if view.spec_hash != ir.spec_hash {
-            return Err("the batch view was built from another version of the spec: run `featc batch`".to_owned());
+        let versions: Vec<&String> = ir.groups.iter().map(|g| &g.version).collect();
+        if !view.stale.is_empty() || view.versions.iter().collect::<Vec<_>>() != versions {
+            return Err("the batch view holds groups of another version of the spec: run `featc batch`".to_owned());
         }
         let (delta, seeded) = KappaRunner::open_after(ir.clone(), project_dir, data_dir, view.cutoff)?;
         let speed = match speed_horizon(&ir, view.cutoff) {
@@ -102,6 +103,12 @@ impl LambdaRunner {
     /// The speed layer's groups (events after the cutoff), for counters and dead letters.
     pub fn speed_groups(&self) -> &[GroupRuntime] {
         self.delta.groups()
+    }
+
+    /// The groups of the replay that serves `speed` features (from their window's horizon), if
+    /// any feature has that rule.
+    pub fn whole_window_groups(&self) -> Option<&[GroupRuntime]> {
+        self.speed.as_ref().map(|s| s.groups())
     }
 
     /// Every key with state in any layer of group `gi`, in order.

@@ -1,10 +1,12 @@
-//! A batch view in, Parquet files under `<data-dir>/batch/` out, and back: one file per group,
-//! one row per key (`key` and `state`, JSON text), with the cutoff and the spec's hash in the
-//! file metadata. A view built from another spec version is refused.
+//! A batch view in, Parquet files under `<data-dir>/batch/` out, and back: one file per group
+//! and version, one row per key (`key` and `state`, JSON text), with the group, its version
+//! and the cutoff in the file metadata; a manifest `CURRENT` names the file of each group.
 //!
-//! Each run writes a new folder `<cutoff>-<spec hash>` and then points `CURRENT` at it
-//! (written to a temporary file and renamed), so readers see the old view or the new one, never
-//! a mix.
+//! A file is never rewritten: each computed group gets a new file, written and synced before
+//! the new manifest replaces the old one (written beside it, synced, renamed, the folder
+//! synced), so readers see the old view or the new one, never a mix. Files no manifest names
+//! any more are removed after the swap. A group whose version is unchanged keeps its file
+//! across spec edits; only new or changed groups are computed again.
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
@@ -20,95 +22,177 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use super::batch::BatchView;
+use crate::durable;
 use crate::group::GroupRuntime;
 
-pub const VIEW_FORMAT: &str = "featc.batch-view/v1";
+pub const VIEW_FORMAT: &str = "featc.batch-view/v2";
+
+/// The manifest of the current view: its cutoff, and each group's version and file.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct Manifest {
+    pub format: String,
+    pub cutoff: i64,
+    pub groups: Vec<ManifestEntry>,
+}
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct ManifestEntry {
+    pub group: String,
+    pub version: String,
+    /// Relative to `<data-dir>/batch/`.
+    pub file: String,
+}
 
 fn root(data_dir: &Path) -> PathBuf {
     data_dir.join("batch")
 }
 
-/// Writes a view and makes it the current one; returns its folder.
-pub fn write(view: &BatchView, data_dir: &Path) -> Result<PathBuf, String> {
-    let name = format!("{}-{}", view.cutoff, view.spec_hash);
-    let dir = root(data_dir).join(&name);
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    for g in &view.groups {
-        let rows = g.state_rows()?;
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("key", DataType::Utf8, false),
-            Field::new("state", DataType::Utf8, false),
-        ]));
-        let batch = RecordBatch::try_new(
-            schema.clone(),
-            vec![
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
-                Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
-            ],
-        )
-        .map_err(|e| e.to_string())?;
-        let meta = |k: &str, v: String| KeyValue::new(k.to_owned(), v);
-        let props = WriterProperties::builder()
-            .set_key_value_metadata(Some(vec![
-                meta("featc.format", VIEW_FORMAT.to_owned()),
-                meta("featc.group", g.name.clone()),
-                meta("featc.cutoff", view.cutoff.to_string()),
-                meta("featc.spec_hash", view.spec_hash.clone()),
-            ]))
-            .build();
-        let path = dir.join(format!("{}.parquet", g.name));
-        let file = File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
-        let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
-        w.write(&batch).map_err(|e| e.to_string())?;
-        w.close().map_err(|e| e.to_string())?;
+/// The current manifest, `None` when no batch run has written one.
+pub fn manifest(data_dir: &Path) -> Result<Option<Manifest>, String> {
+    let path = root(data_dir).join("CURRENT");
+    let Ok(bytes) = std::fs::read(&path) else { return Ok(None) };
+    let m: Manifest = serde_json::from_slice(&bytes)
+        .map_err(|e| format!("{} is not a batch view manifest ({e}): run `featc batch`", path.display()))?;
+    if m.format != VIEW_FORMAT {
+        return Ok(None);
     }
-    let current = root(data_dir).join("CURRENT");
-    let tmp = root(data_dir).join("CURRENT.tmp");
-    std::fs::write(&tmp, &name).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-    std::fs::rename(&tmp, &current).map_err(|e| format!("cannot write {}: {e}", current.display()))?;
+    Ok(Some(m))
+}
+
+/// Stores every group of the view that has no file yet, then makes the view current; returns
+/// the folder. Files of groups loaded from the store are kept as they are.
+pub fn write(view: &mut BatchView, data_dir: &Path) -> Result<PathBuf, String> {
+    let dir = root(data_dir);
+    let views = dir.join("views");
+    std::fs::create_dir_all(&views).map_err(|e| format!("cannot create {}: {e}", views.display()))?;
+    let mut entries = Vec::with_capacity(view.groups.len());
+    for (gi, g) in view.groups.iter().enumerate() {
+        let version = view.versions.get(gi).cloned().unwrap_or_default();
+        let file = match view.files.get(gi).cloned().flatten() {
+            Some(file) => file,
+            None => {
+                let file = fresh_name(&views, &g.name, &version, view.cutoff);
+                write_group(g, &version, view.cutoff, &dir.join(&file))?;
+                file
+            }
+        };
+        entries.push(ManifestEntry { group: g.name.clone(), version, file });
+    }
+    durable::sync_dir(&views)?;
+    let manifest = Manifest { format: VIEW_FORMAT.to_owned(), cutoff: view.cutoff, groups: entries };
+    let bytes = serde_json::to_vec_pretty(&manifest).map_err(|e| e.to_string())?;
+    durable::write_file(&dir.join("CURRENT"), &bytes)?;
+    for (gi, e) in manifest.groups.iter().enumerate() {
+        if let Some(f) = view.files.get_mut(gi) {
+            *f = Some(e.file.clone());
+        }
+    }
+    // The old view's files, now that no manifest names them.
+    if let Ok(listing) = std::fs::read_dir(&views) {
+        for entry in listing.flatten() {
+            let name = format!("views/{}", entry.file_name().to_string_lossy());
+            if !manifest.groups.iter().any(|e| e.file == name) {
+                let _ = std::fs::remove_file(entry.path());
+            }
+        }
+    }
     Ok(dir)
 }
 
-/// Reads the current view, `None` when no batch run has written one. A view of another spec
-/// version is an error that says what to do.
+/// A file name no earlier run used, so that recomputing at the same cutoff never rewrites.
+fn fresh_name(views: &Path, group: &str, version: &str, cutoff: i64) -> String {
+    let mut n = 0u32;
+    loop {
+        let name = format!("{group}-{version}-{cutoff}-{n}.parquet");
+        if !views.join(&name).exists() {
+            return format!("views/{name}");
+        }
+        n += 1;
+    }
+}
+
+fn write_group(g: &GroupRuntime, version: &str, cutoff: i64, path: &Path) -> Result<(), String> {
+    let rows = g.state_rows()?;
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("key", DataType::Utf8, false),
+        Field::new("state", DataType::Utf8, false),
+    ]));
+    let batch = RecordBatch::try_new(
+        schema.clone(),
+        vec![
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
+            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
+        ],
+    )
+    .map_err(|e| e.to_string())?;
+    let meta = |k: &str, v: String| KeyValue::new(k.to_owned(), v);
+    let props = WriterProperties::builder()
+        .set_key_value_metadata(Some(vec![
+            meta("featc.format", VIEW_FORMAT.to_owned()),
+            meta("featc.group", g.name.clone()),
+            meta("featc.version", version.to_owned()),
+            meta("featc.cutoff", cutoff.to_string()),
+        ]))
+        .build();
+    let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+    let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
+    w.write(&batch).map_err(|e| e.to_string())?;
+    let file = w.into_inner().map_err(|e| e.to_string())?;
+    file.sync_all().map_err(|e| format!("cannot sync {}: {e}", path.display()))
+}
+
+/// Reads the current view, `None` when no batch run has written one. Groups the view holds at
+/// their current version are loaded; the others (new, or changed since) are listed in
+/// [`BatchView::stale`], empty, for [`super::batch::refresh`] to compute at the view's cutoff.
 pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String> {
-    let Ok(name) = std::fs::read_to_string(root(data_dir).join("CURRENT")) else { return Ok(None) };
-    let dir = root(data_dir).join(name.trim());
-    let mut groups = Vec::with_capacity(ir.groups.len());
-    let mut cutoff = None;
-    for g in &ir.groups {
-        let path = dir.join(format!("{}.parquet", g.name));
-        let file = File::open(&path)
-            .map_err(|e| format!("the batch view has no group `{}` ({e}): run `featc batch`", g.name))?;
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
-        let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
-        let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone()).unwrap_or_default();
-        if get("featc.format") != VIEW_FORMAT {
-            return Err(format!("{} is not a featc batch view ({VIEW_FORMAT})", path.display()));
-        }
-        let hash = get("featc.spec_hash");
-        if hash != ir.spec_hash {
-            return Err(format!(
-                "the batch view in {} was built from another version of the spec (hash {hash}; this spec is {}): run `featc batch` to recompute it",
-                dir.display(),
-                ir.spec_hash
-            ));
-        }
-        let c: i64 = get("featc.cutoff").parse().map_err(|_| format!("{}: no cutoff", path.display()))?;
-        cutoff = Some(c);
-        let mut rows = Vec::new();
-        for batch in builder.build().map_err(|e| e.to_string())? {
-            let batch = batch.map_err(|e| e.to_string())?;
-            let (k, s) = (batch.column(0).as_string::<i32>(), batch.column(1).as_string::<i32>());
-            for r in 0..k.len() {
-                rows.push((k.value(r).to_owned(), s.value(r).to_owned()));
+    let Some(manifest) = manifest(data_dir)? else { return Ok(None) };
+    let mut view = BatchView::empty(ir, manifest.cutoff)?;
+    for (gi, g) in ir.groups.iter().enumerate() {
+        let Some(entry) = manifest.groups.iter().find(|e| e.group == g.name && e.version == g.version) else {
+            view.stale.push(gi);
+            continue;
+        };
+        let path = root(data_dir).join(&entry.file);
+        let rows = match read_rows(&path, &g.version, manifest.cutoff) {
+            Ok(rows) => rows,
+            Err(e) => {
+                // An unreadable file is computed again rather than blocking the project.
+                warn(&format!("{e}: computing group `{}` again", g.name));
+                view.stale.push(gi);
+                continue;
             }
-        }
+        };
         let mut runtime = GroupRuntime::new(ir, g)?;
         runtime.load_state_rows(&rows)?;
-        runtime.read_range(i64::MIN, c);
-        groups.push(runtime);
+        runtime.read_range(i64::MIN, manifest.cutoff);
+        view.groups[gi] = runtime;
+        view.files[gi] = Some(entry.file.clone());
     }
-    let Some(cutoff) = cutoff else { return Ok(None) };
-    Ok(Some(BatchView { cutoff, spec_hash: ir.spec_hash.clone(), groups, rejected: 0 }))
+    Ok(Some(view))
+}
+
+fn warn(message: &str) {
+    eprintln!("warning: {message}");
+}
+
+fn read_rows(path: &Path, version: &str, cutoff: i64) -> Result<Vec<(String, String)>, String> {
+    let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
+    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
+    let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+    let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone()).unwrap_or_default();
+    if get("featc.format") != VIEW_FORMAT
+        || get("featc.version") != version
+        || get("featc.cutoff") != cutoff.to_string()
+    {
+        return Err(format!("{} does not hold the view its manifest names", path.display()));
+    }
+    let mut rows = Vec::new();
+    for batch in builder.build().map_err(|e| e.to_string())? {
+        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
+        let (k, s) = (batch.column(0).as_string::<i32>(), batch.column(1).as_string::<i32>());
+        for r in 0..k.len() {
+            rows.push((k.value(r).to_owned(), s.value(r).to_owned()));
+        }
+    }
+    Ok(rows)
 }
