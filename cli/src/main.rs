@@ -283,8 +283,8 @@ fn main() -> ExitCode {
         }
         Command::TrainingSet { paths, spine, time_column, out, format } => {
             let format = match format {
-                FileFormatArg::Parquet => featc_runtime::materialize::Format::Parquet,
-                FileFormatArg::Csv => featc_runtime::materialize::Format::Csv,
+                FileFormatArg::Parquet => featc_runtime::runners::materialize::Format::Parquet,
+                FileFormatArg::Csv => featc_runtime::runners::materialize::Format::Csv,
             };
             runtime_cmds::training_set(&paths, &spine, &time_column, out, format)
         }
@@ -294,8 +294,8 @@ fn main() -> ExitCode {
         }
         Command::Materialize { paths, target, at, out, format, data_dir } => {
             let format = match format {
-                FileFormatArg::Parquet => featc_runtime::materialize::Format::Parquet,
-                FileFormatArg::Csv => featc_runtime::materialize::Format::Csv,
+                FileFormatArg::Parquet => featc_runtime::runners::materialize::Format::Parquet,
+                FileFormatArg::Csv => featc_runtime::runners::materialize::Format::Csv,
             };
             runtime_cmds::materialize(&paths, target == TargetArg::Lambda, &at, out, format, data_dir)
         }

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 use std::sync::Arc;
 
-use featc_runtime::kappa::{KappaRunner, json_value};
+use featc_runtime::runners::kappa::{KappaRunner, json_value};
 use featc_runtime::value::Value;
 use indicatif::{ProgressBar, ProgressStyle};
 
@@ -67,7 +67,7 @@ fn open_runner_as_of(
     Ok(Ok(runner))
 }
 
-fn catch_up(runner: &mut KappaRunner, quiet: bool) -> Result<featc_runtime::kappa::ReplayReport, String> {
+fn catch_up(runner: &mut KappaRunner, quiet: bool) -> Result<featc_runtime::runners::kappa::ReplayReport, String> {
     let total = runner.backlog()?;
     let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
     bar.set_style(
@@ -136,7 +136,7 @@ fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
 fn history_events(ir: &featc::ir::FeatureIr, dir: &Path) -> u64 {
     ir.sources
         .iter()
-        .filter_map(|s| featc_runtime::history::read(dir, s).ok())
+        .filter_map(|s| featc_runtime::io::history::read(dir, s).ok())
         .map(|h| h.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>())
         .sum()
 }
@@ -149,8 +149,9 @@ fn backfill(
     data_dir: &Path,
     cutoff: Option<i64>,
     quiet: bool,
-) -> Result<featc_runtime::lambda::BatchView, String> {
-    use featc_runtime::lambda::{batch, store};
+) -> Result<featc_runtime::runners::lambda::BatchView, String> {
+    use featc_runtime::runners::lambda::batch;
+    use featc_runtime::store::view as store;
     let cutoff = match cutoff {
         Some(c) => c,
         None => batch::default_cutoff(
@@ -166,7 +167,7 @@ fn backfill(
     if !quiet {
         eprintln!(
             "batch view as of {} ({} keys) computed in {:.2} s and stored in {}",
-            featc_runtime::eval::rfc3339(cutoff),
+            featc_runtime::io::time::rfc3339(cutoff),
             view.groups.iter().map(|g| g.key_count()).sum::<usize>(),
             started.elapsed().as_secs_f64(),
             folder.display()
@@ -178,7 +179,7 @@ fn backfill(
 /// A runner of either target, for the commands that read features.
 enum Served {
     Kappa(Box<KappaRunner>),
-    Lambda(Box<featc_runtime::lambda::LambdaRunner>),
+    Lambda(Box<featc_runtime::runners::lambda::LambdaRunner>),
 }
 
 impl Served {
@@ -199,7 +200,7 @@ impl Served {
             Err(code) => return Ok(Err(code)),
         };
         let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
-        let view = match featc_runtime::lambda::store::read(&ir, &data_dir)? {
+        let view = match featc_runtime::store::view::read(&ir, &data_dir)? {
             Some(v) if v.stale.is_empty() => v,
             // Groups new or changed since the view was built: only they are computed, at the
             // view's cutoff; the other groups keep their stored state.
@@ -208,16 +209,16 @@ impl Served {
                     v.stale.iter().filter_map(|&g| ir.groups.get(g)).map(|g| g.name.as_str()).collect();
                 let names = names.join(", ");
                 let progress = bar(history_events(&ir, &dir), "batch", quiet);
-                featc_runtime::lambda::batch::refresh(&ir, &dir, &mut v, &mut |n| progress.inc(n))?;
+                featc_runtime::runners::lambda::batch::refresh(&ir, &dir, &mut v, &mut |n| progress.inc(n))?;
                 progress.finish_and_clear();
-                featc_runtime::lambda::store::write(&mut v, &data_dir)?;
+                featc_runtime::store::view::write(&mut v, &data_dir)?;
                 // Said even when quiet: the user should know that a spec edit cost a recompute.
                 eprintln!("recomputed the batch view of {names} (new or changed); kept the other groups' views");
                 v
             }
             None => backfill(&ir, &dir, &data_dir, None, quiet)?,
         };
-        let (mut runner, seeded) = featc_runtime::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
+        let (mut runner, seeded) = featc_runtime::runners::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
         if !quiet {
             seeded.iter().for_each(|line| eprintln!("{line}"));
         }
@@ -234,11 +235,11 @@ impl Served {
             Err(code) => return Ok(Err(code)),
         };
         let view = backfill(&ir, &dir, &data_dir, None, false)?;
-        let (runner, _) = featc_runtime::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
+        let (runner, _) = featc_runtime::runners::lambda::LambdaRunner::open(ir, &dir, &data_dir, view)?;
         Ok(Ok(Served::Lambda(Box::new(runner))))
     }
 
-    fn catch_up(&mut self, quiet: bool) -> Result<featc_runtime::kappa::ReplayReport, String> {
+    fn catch_up(&mut self, quiet: bool) -> Result<featc_runtime::runners::kappa::ReplayReport, String> {
         match self {
             Served::Kappa(r) => catch_up(r, quiet),
             Served::Lambda(r) => {
@@ -292,7 +293,7 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
     eprintln!(
         "speed layer: read {} events after the cutoff {} in {:.2} s: {} counted, {} dead-lettered",
         report.events,
-        featc_runtime::eval::rfc3339(runner.view.cutoff),
+        featc_runtime::io::time::rfc3339(runner.view.cutoff),
         started.elapsed().as_secs_f64(),
         report.accepted,
         report.dead_letters
@@ -382,7 +383,7 @@ pub(crate) fn verify(
     let cutoff = cutoff.map(parse_time).transpose()?;
     let progress = bar(0, "verify", json);
     progress.set_length(3 * history_events(&ir, &dir));
-    let report = featc_runtime::verify::verify(&ir, &dir, &data_dir, cutoff, &mut |n| progress.inc(n))?;
+    let report = featc_runtime::runners::verify::verify(&ir, &dir, &data_dir, cutoff, &mut |n| progress.inc(n))?;
     progress.finish_and_clear();
     let unexplained = report.unexplained();
     if json {
@@ -393,7 +394,7 @@ pub(crate) fn verify(
             report.keys,
             report.compared,
             report.events,
-            featc_runtime::eval::rfc3339(report.cutoff),
+            featc_runtime::io::time::rfc3339(report.cutoff),
             report.differences.len(),
             unexplained
         );
@@ -404,7 +405,7 @@ pub(crate) fn verify(
                 d.group,
                 key.join(", "),
                 d.feature,
-                featc_runtime::eval::rfc3339(d.at),
+                featc_runtime::io::time::rfc3339(d.at),
                 json_value(&d.lambda),
                 json_value(&d.kappa),
                 d.reference,
@@ -472,7 +473,7 @@ pub(crate) fn get(
         results.push(serde_json::json!({
             "group": ir_group.name,
             "found": true,
-            "as_of": featc_runtime::eval::rfc3339(t),
+            "as_of": featc_runtime::io::time::rfc3339(t),
             "features": features,
         }));
     }
@@ -490,7 +491,7 @@ pub(crate) fn get(
 fn parse_time(t: &str) -> Result<i64, String> {
     t.parse::<i64>()
         .ok()
-        .or_else(|| featc_runtime::decode::parse_rfc3339(t))
+        .or_else(|| featc_runtime::io::time::parse_rfc3339(t))
         .ok_or(format!("`--at {t}`: an RFC 3339 time or milliseconds"))
 }
 
@@ -499,7 +500,7 @@ pub(crate) fn materialize(
     lambda: bool,
     at: &str,
     out: Option<PathBuf>,
-    format: featc_runtime::materialize::Format,
+    format: featc_runtime::runners::materialize::Format,
     data_dir: Option<PathBuf>,
 ) -> Result<ExitCode, String> {
     let t = parse_time(at)?;
@@ -521,19 +522,19 @@ pub(crate) fn materialize(
     };
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     let ext = match format {
-        featc_runtime::materialize::Format::Parquet => "parquet",
-        featc_runtime::materialize::Format::Csv => "csv",
+        featc_runtime::runners::materialize::Format::Parquet => "parquet",
+        featc_runtime::runners::materialize::Format::Csv => "csv",
     };
     for (gi, ir_group) in served.ir().groups.iter().enumerate() {
         let keys = served.keys(gi);
-        let batch = featc_runtime::materialize::snapshot(ir_group, &keys, &|k| served.lookup(gi, k, t), t)?;
+        let batch = featc_runtime::runners::materialize::snapshot(ir_group, &keys, &|k| served.lookup(gi, k, t), t)?;
         let path = out.join(format!("{}.{ext}", ir_group.name));
-        featc_runtime::materialize::write(&batch, &path, format)?;
+        featc_runtime::runners::materialize::write(&batch, &path, format)?;
         eprintln!(
             "wrote {} keys of group {} as of {} to {}",
             batch.num_rows(),
             ir_group.name,
-            featc_runtime::eval::rfc3339(t),
+            featc_runtime::io::time::rfc3339(t),
             path.display()
         );
     }
@@ -545,23 +546,23 @@ pub(crate) fn training_set(
     spine: &Path,
     time_column: &str,
     out: Option<PathBuf>,
-    format: featc_runtime::materialize::Format,
+    format: featc_runtime::runners::materialize::Format,
 ) -> Result<ExitCode, String> {
     let (ir, dir) = match load_ir(paths)? {
         Ok(x) => x,
         Err(code) => return Ok(code),
     };
-    let rows = featc_runtime::training::read_spine(spine)?;
+    let rows = featc_runtime::runners::training::read_spine(spine)?;
     let started = std::time::Instant::now();
     let progress = bar(history_events(&ir, &dir), "training set", false);
-    let set = featc_runtime::training::training_set(&ir, &dir, &rows, time_column, &mut |n| progress.inc(n))?;
+    let set = featc_runtime::runners::training::training_set(&ir, &dir, &rows, time_column, &mut |n| progress.inc(n))?;
     progress.finish_and_clear();
     let ext = match format {
-        featc_runtime::materialize::Format::Parquet => "parquet",
-        featc_runtime::materialize::Format::Csv => "csv",
+        featc_runtime::runners::materialize::Format::Parquet => "parquet",
+        featc_runtime::runners::materialize::Format::Csv => "csv",
     };
     let out = out.unwrap_or_else(|| spine.with_extension(format!("features.{ext}")));
-    featc_runtime::materialize::write(&set, &out, format)?;
+    featc_runtime::runners::materialize::write(&set, &out, format)?;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} training rows ({} columns) to {} in {seconds:.2} s ({:.0} rows/s)",
@@ -587,13 +588,13 @@ pub(crate) fn log_append(
         return Err(format!("no source `{source}` in the project"));
     };
     let data_dir = data_dir.unwrap_or_else(|| dir.join(".featc"));
-    let log = featc_runtime::log::Log::open(&data_dir.join("log"), &src.topic)?;
+    let log = featc_runtime::io::log::Log::open(&data_dir.join("log"), &src.topic)?;
     for file in files {
         let name = file.to_string_lossy();
         let format = featc::ir::FileFormat::from_path(&name).ok_or(format!("{name}: say .parquet, .csv or .ndjson"))?;
         let mut one = src.clone();
         one.history = Some(featc::ir::HistoryFiles { glob: name.into_owned(), format });
-        let history = featc_runtime::history::read(Path::new(""), &one)?;
+        let history = featc_runtime::io::history::read(Path::new(""), &one)?;
         let (start, end) = log.append(&history.batches)?;
         eprintln!(
             "appended {} events from {} to log `{}` (offsets {start}..{end})",
@@ -602,7 +603,7 @@ pub(crate) fn log_append(
             src.topic
         );
         if !history.rejected.is_empty() {
-            let path = featc_runtime::kappa::write_rejected(&data_dir, &src.name, &history.rejected)?;
+            let path = featc_runtime::runners::kappa::write_rejected(&data_dir, &src.name, &history.rejected)?;
             eprintln!("{} malformed lines dead-lettered to {}", history.rejected.len(), path.display());
         }
     }
@@ -614,10 +615,10 @@ pub(crate) fn example_data(example: &str, dir: &Path) -> Result<ExitCode, String
     std::fs::create_dir_all(&out).map_err(|e| format!("cannot create {}: {e}", out.display()))?;
     match example {
         "fraud" => {
-            let batch = featc_runtime::generate::fraud(20_000, 7)?;
-            featc_runtime::generate::write_parquet(&out.join("transactions.parquet"), &batch)?;
+            let batch = featc_runtime::io::generate::fraud(20_000, 7)?;
+            featc_runtime::io::generate::write_parquet(&out.join("transactions.parquet"), &batch)?;
         }
-        "recsys" => featc_runtime::generate::recsys_ndjson(&out.join("user_events.ndjson"), 20_000, 11)?,
+        "recsys" => featc_runtime::io::generate::recsys_ndjson(&out.join("user_events.ndjson"), 20_000, 11)?,
         other => return Err(format!("no example `{other}`: fraud or recsys")),
     }
     eprintln!("wrote {}", out.display());

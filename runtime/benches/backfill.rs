@@ -13,7 +13,7 @@ use arrow::array::{StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
-use featc_runtime::lambda::batch;
+use featc_runtime::runners::lambda::batch;
 
 const SPEC: &str = include_str!("../../examples/fraud/fraud.feat");
 /// 2024-01-31T00:00:00Z: after every generated event (they span January 2024).
@@ -41,8 +41,8 @@ fn write_history(path: &Path, events: usize) {
     let mut writer: Option<parquet::arrow::ArrowWriter<File>> = None;
     let chunk = 1_000_000;
     for (i, start) in (0..events).step_by(chunk).enumerate() {
-        let batch =
-            featc_runtime::generate::fraud(chunk.min(events - start), 100 + i as u64).unwrap_or_else(|e| panic!("{e}"));
+        let batch = featc_runtime::io::generate::fraud(chunk.min(events - start), 100 + i as u64)
+            .unwrap_or_else(|e| panic!("{e}"));
         let w = writer.get_or_insert_with(|| {
             parquet::arrow::ArrowWriter::try_new(
                 file.try_clone().unwrap_or_else(|e| panic!("{e}")),
@@ -145,7 +145,7 @@ fn main() {
     )
     .unwrap_or_else(|e| panic!("{e}"));
     let training = time(|| {
-        let set = featc_runtime::training::training_set(&ir, &dir, &spine, "ts", &mut |_| {})
+        let set = featc_runtime::runners::training::training_set(&ir, &dir, &spine, "ts", &mut |_| {})
             .unwrap_or_else(|e| panic!("{e}"));
         assert_eq!(set.num_rows() as u64, spine_rows);
     });

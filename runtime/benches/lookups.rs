@@ -9,7 +9,7 @@ use std::sync::Arc;
 
 use criterion::{BatchSize, Criterion, criterion_group, criterion_main};
 use featc::ir::{Eviction, FeatureIr, Layout};
-use featc_runtime::group::GroupRuntime;
+use featc_runtime::operators::group::GroupRuntime;
 use featc_runtime::value::Value;
 
 const KEYS: i64 = 200;

@@ -10,8 +10,8 @@ use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use featc_runtime::kappa::KappaRunner;
-use featc_runtime::log::{EventSource, Log};
+use featc_runtime::io::log::{EventSource, Log};
+use featc_runtime::runners::kappa::KappaRunner;
 
 const EVENTS: i64 = 2_000_000;
 const KEYS: i64 = 100_000;
@@ -98,7 +98,8 @@ fn bench(c: &mut Criterion) {
         g.columns.iter().filter_map(|c| ir.sources[0].fields.iter().find(|f| &f.name == c).cloned()).collect();
     group.bench_function("operators alone on the same batches in memory", |b| {
         b.iter(|| {
-            let mut runtime = featc_runtime::group::GroupRuntime::new(&ir, g).unwrap_or_else(|e| panic!("{e}"));
+            let mut runtime =
+                featc_runtime::operators::group::GroupRuntime::new(&ir, g).unwrap_or_else(|e| panic!("{e}"));
             in_memory.iter().for_each(|batch| runtime.process_batch(batch, &fields));
             black_box(runtime.counters())
         })

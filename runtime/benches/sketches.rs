@@ -7,7 +7,7 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use featc_runtime::aggregate::{Hll, Quantiles, hash64};
+use featc_runtime::operators::aggregate::{Hll, Quantiles, hash64};
 
 const VALUES: u64 = 1_000_000;
 

@@ -9,7 +9,7 @@ use std::sync::Arc;
 use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
-use featc_runtime::group::GroupRuntime;
+use featc_runtime::operators::group::GroupRuntime;
 
 const KEYS: i64 = 1_000_000;
 

@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use featc::ir::IrField;
-use featc_runtime::group::{GroupRuntime, Path};
+use featc_runtime::operators::group::{GroupRuntime, Path};
 
 const KEYS: u64 = 1_000_000;
 const EVENTS: usize = 2_000_000;

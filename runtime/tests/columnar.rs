@@ -10,7 +10,7 @@ use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMil
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc::ir::{FeatureIr, IrField, lower};
-use featc_runtime::group::{GroupRuntime, Path};
+use featc_runtime::operators::group::{GroupRuntime, Path};
 use featc_runtime::value::Value;
 use proptest::prelude::*;
 

@@ -4,7 +4,7 @@
 
 use featc::ir::Target;
 use featc::plan::{Operator, plan};
-use featc_runtime::group::GroupRuntime;
+use featc_runtime::operators::group::GroupRuntime;
 use featc_tests::{corpus, example, load};
 
 #[test]

@@ -3,7 +3,7 @@
 
 use std::path::Path;
 
-use featc_runtime::kappa::KappaRunner;
+use featc_runtime::runners::kappa::KappaRunner;
 use featc_runtime::value::Value;
 use proptest::prelude::*;
 
@@ -20,8 +20,8 @@ fn ir() -> featc::ir::FeatureIr {
 /// A project folder with generated transactions where the spec expects them.
 fn project(dir: &Path, events: usize) {
     std::fs::create_dir_all(dir.join("data")).unwrap();
-    let batch = featc_runtime::generate::fraud(events, 3).unwrap();
-    featc_runtime::generate::write_parquet(&dir.join("data/transactions.parquet"), &batch).unwrap();
+    let batch = featc_runtime::io::generate::fraud(events, 3).unwrap();
+    featc_runtime::io::generate::write_parquet(&dir.join("data/transactions.parquet"), &batch).unwrap();
 }
 
 /// Every key's feature vector as of its latest event, sorted by key.

@@ -10,9 +10,9 @@ mod common;
 use std::sync::Arc;
 
 use featc_reference::{Oracle, agrees};
-use featc_runtime::group::GroupRuntime;
+use featc_runtime::operators::group::GroupRuntime;
+use featc_runtime::runners::verify::to_val;
 use featc_runtime::value::Value;
-use featc_runtime::verify::to_val;
 use featc_tests::generate::{BASE, events, spec};
 use proptest::prelude::*;
 

@@ -12,8 +12,8 @@ use arrow::array::{Array, AsArray, Int64Array, StringArray, TimestampMillisecond
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc_reference::{Oracle, Val, agrees};
+use featc_runtime::runners::verify::to_val;
 use featc_runtime::value::Value;
-use featc_runtime::verify::to_val;
 use featc_tests::generate::{BASE, events, spec};
 use proptest::prelude::*;
 
@@ -58,7 +58,7 @@ proptest! {
     ) {
         let ir = common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        featc_runtime::generate::write_parquet(&dir.path().join("h.parquet"), &common::batch(&evs)).unwrap();
+        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &common::batch(&evs)).unwrap();
         // Spine times in tenths of a second: on pane edges (whole seconds) and between them.
         let spine_batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
@@ -73,7 +73,7 @@ proptest! {
             ],
         )
         .unwrap();
-        let out = featc_runtime::training::training_set(&ir, dir.path(), &spine_batch, "ts", &mut |_| {}).unwrap();
+        let out = featc_runtime::runners::training::training_set(&ir, dir.path(), &spine_batch, "ts", &mut |_| {}).unwrap();
         prop_assert_eq!(out.num_rows(), spine.len());
         prop_assert_eq!(out.column(2).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), spine.iter().map(|s| i64::from(s.2)).collect::<Vec<_>>());
 

@@ -10,8 +10,8 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc::ir::{FeatureIr, IrGroup};
 use featc_reference::Event;
+use featc_runtime::runners::verify::to_val;
 use featc_runtime::value::Value;
-use featc_runtime::verify::to_val;
 use featc_tests::generate::RawEvent;
 
 /// The IR of a spec text, or `None` when the checker refuses it (some random merge rules do

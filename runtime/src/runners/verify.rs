@@ -16,11 +16,11 @@ use std::path::Path;
 use featc::ir::{FeatureIr, MergeRule, WindowSpec};
 use featc_reference::{Event, Expected, Oracle, Val, agrees};
 
-use crate::decode;
-use crate::group::{DeadLetter, GroupRuntime};
-use crate::kappa::KappaRunner;
-use crate::lambda::{LambdaRunner, batch};
-use crate::log::{EventSource, Log};
+use crate::io::log::{EventSource, Log};
+use crate::operators::decode;
+use crate::operators::group::{DeadLetter, GroupRuntime};
+use crate::runners::kappa::KappaRunner;
+use crate::runners::lambda::{LambdaRunner, batch};
 use crate::value::Value;
 
 /// One value on which a target and the reference disagree.

@@ -6,28 +6,14 @@ use std::collections::HashMap;
 use arrow::record_batch::RecordBatch;
 use featc::ir::{Eviction, FeatureIr, IrField, IrGroup, Layout, WindowSpec, WindowStrategy};
 
-use crate::aggregate::{AggSpec, Partial};
-use crate::columnar::Columnar;
-use crate::decode;
-use crate::eval::{Compiled, compile};
+use crate::operators::aggregate::{AggSpec, Partial};
+use crate::operators::columnar::Columnar;
+use crate::operators::decode;
+use crate::operators::eval::{Compiled, compile};
+use crate::operators::state::KeyState;
+pub use crate::operators::state::{DeadLetter, GroupSnapshot};
+use crate::operators::window::{WindowAgg, WindowAggs, WindowState};
 use crate::value::Value;
-use crate::window::{WindowAgg, WindowAggs, WindowState};
-
-/// An event the stream did not count, with why.
-#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
-pub struct DeadLetter {
-    pub reason: String,
-    pub row: Vec<Value>,
-}
-
-/// The state of a group at some log offsets (see [`crate::kappa::KappaRunner::snapshot`]).
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub struct GroupSnapshot {
-    name: String,
-    keys: Vec<(Vec<Value>, KeyState)>,
-    dead_letters: Vec<DeadLetter>,
-    accepted: u64,
-}
 
 #[derive(Debug, Clone)]
 struct AggRuntime {
@@ -71,19 +57,12 @@ pub struct GroupRuntime {
 /// What one window of a group runs: its spec, strategy, and each aggregate's name and eviction.
 pub type WindowRun = (WindowSpec, WindowStrategy, Vec<(String, Eviction)>);
 
-/// One key's state, as the row path keeps it and as snapshots hold it.
-#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
-pub(crate) struct KeyState {
-    pub(crate) max_ts: i64,
-    pub(crate) windows: Vec<WindowState>,
-}
-
 /// Where a group keeps its per-key state.
 #[derive(Debug, Clone)]
 enum Store {
     /// Per-key objects over rows of values: every aggregate and window.
     Rows(HashMap<Vec<Value>, KeyState>),
-    /// Flat slot arrays over Arrow columns: groups of simple aggregates (see [`crate::columnar`]).
+    /// Flat slot arrays over Arrow columns: groups of simple aggregates (see [`crate::operators::columnar`]).
     Columnar(Box<Columnar>),
 }
 

@@ -7,23 +7,11 @@ use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrField};
 
-use crate::group::{DeadLetter, GroupRuntime};
-use crate::history;
-use crate::log::{EventSource, Log, LogReader};
+use crate::io::history;
+use crate::io::log::{EventSource, Log, LogReader};
+use crate::operators::group::{DeadLetter, GroupRuntime};
+use crate::store::snapshot::{self, Loaded};
 use crate::value::Value;
-
-/// One group's state at one version, and the log offsets it includes.
-#[derive(serde::Serialize, serde::Deserialize)]
-struct Snapshot {
-    format: String,
-    group: String,
-    version: String,
-    offsets: Vec<(String, u64)>,
-    state: crate::group::GroupSnapshot,
-}
-
-/// The layout of a snapshot file; bumped on any incompatible change.
-const SNAPSHOT_FORMAT: &str = "featc.snapshot/v2";
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -212,19 +200,11 @@ impl KappaRunner {
         self.data_dir.join("state")
     }
 
-    /// The snapshot file of a group at a version.
-    fn snapshot_path(&self, group: &str, version: &str) -> PathBuf {
-        self.state_dir().join(format!("{group}.{version}.snapshot.json"))
-    }
-
-    /// Writes each group's state, with the log offsets it includes, to its own file per group
-    /// and version (`data_dir/state/<group>.<version>.snapshot.json`): written to a temporary
-    /// file, synced, renamed into place, and the folder synced. Older versions of a group's
-    /// snapshot are removed once the new one is in place. A runner opened later resumes each
+    /// Writes each group's state, with the log offsets it includes, to its own durable file per
+    /// group and version (see [`crate::store::snapshot`]). A runner opened later resumes each
     /// group from its snapshot when the group's version is unchanged.
     pub fn snapshot(&self) -> Result<PathBuf, String> {
         let dir = self.state_dir();
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
         for (gi, g) in self.ir.groups.iter().enumerate() {
             let offsets = self
                 .streams
@@ -232,29 +212,7 @@ impl KappaRunner {
                 .filter(|s| s.groups.iter().any(|(i, _, _)| *i == gi))
                 .map(|s| (self.ir.sources[s.source].topic.clone(), s.reader.position()))
                 .collect();
-            let snapshot = Snapshot {
-                format: SNAPSHOT_FORMAT.to_owned(),
-                group: g.name.clone(),
-                version: g.version.clone(),
-                offsets,
-                state: self.groups[gi].snapshot(),
-            };
-            let bytes = serde_json::to_vec(&snapshot).map_err(|e| e.to_string())?;
-            let path = self.snapshot_path(&g.name, &g.version);
-            crate::durable::write_file(&path, &bytes)?;
-            // Other versions of this group's state are not read again.
-            let prefix = format!("{}.", g.name);
-            for entry in std::fs::read_dir(&dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))? {
-                let Ok(entry) = entry else { continue };
-                let name = entry.file_name().to_string_lossy().into_owned();
-                if let Some(rest) = name.strip_prefix(&prefix)
-                    && let Some(version) = rest.strip_suffix(".snapshot.json")
-                    && version != g.version
-                    && !version.contains('.')
-                {
-                    let _ = std::fs::remove_file(entry.path());
-                }
-            }
+            snapshot::write(&dir, &g.name, &g.version, offsets, self.groups[gi].snapshot())?;
         }
         Ok(dir)
     }
@@ -266,20 +224,18 @@ impl KappaRunner {
         let mut said = Vec::new();
         for gi in 0..self.ir.groups.len() {
             let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
-            let path = self.snapshot_path(&name, &version);
-            let Ok(bytes) = std::fs::read(&path) else {
-                if self.state_dir().exists() {
-                    said.push(format!("group `{name}` (version {version}) has no snapshot: replaying from offset 0"));
+            let snapshot = match snapshot::read(&self.state_dir(), &name, &version) {
+                Loaded::Found(s) => s,
+                Loaded::Missing => {
+                    if self.state_dir().exists() {
+                        said.push(format!(
+                            "group `{name}` (version {version}) has no snapshot: replaying from offset 0"
+                        ));
+                    }
+                    continue;
                 }
-                continue;
-            };
-            let snapshot: Snapshot = match serde_json::from_slice(&bytes) {
-                Ok(s) if s_matches(&s, &name, &version) => s,
-                Ok(_) | Err(_) => {
-                    said.push(format!(
-                        "unreadable snapshot {}: replaying group `{name}` from offset 0",
-                        path.display()
-                    ));
+                Loaded::Unreadable(why) => {
+                    said.push(format!("{why}: replaying group `{name}` from offset 0"));
                     continue;
                 }
             };
@@ -310,10 +266,6 @@ impl KappaRunner {
     pub fn ir(&self) -> &FeatureIr {
         &self.ir
     }
-}
-
-fn s_matches(s: &Snapshot, group: &str, version: &str) -> bool {
-    s.format == SNAPSHOT_FORMAT && s.group == group && s.version == version
 }
 
 /// Writes rejected history lines to `data_dir/dead_letters/<source>.history.ndjson`.
@@ -355,7 +307,7 @@ pub fn json_value(v: &Value) -> serde_json::Value {
         Value::I64(x) => J::from(*x),
         Value::F64(x) => serde_json::Number::from_f64(*x).map_or(J::Null, J::Number),
         Value::Str(s) => J::String(s.to_string()),
-        Value::Ts(ms) => J::String(crate::eval::rfc3339(*ms)),
+        Value::Ts(ms) => J::String(crate::io::time::rfc3339(*ms)),
         Value::List(items) => J::Array(items.iter().map(json_value).collect()),
     }
 }

@@ -9,7 +9,6 @@
 //! features are exact on their own. `batch` features read the view as of the cutoff.
 
 pub mod batch;
-pub mod store;
 
 use std::path::Path;
 
@@ -17,9 +16,9 @@ use featc::ir::FeatureIr;
 use featc::ir::MergeRule;
 use featc::ir::WindowSpec;
 
-use crate::aggregate::AggSpec;
-use crate::group::GroupRuntime;
-use crate::kappa::{KappaRunner, ReplayReport};
+use crate::operators::aggregate::AggSpec;
+use crate::operators::group::GroupRuntime;
+use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::value::Value;
 pub use batch::BatchView;
 
@@ -159,7 +158,7 @@ impl LambdaRunner {
         }
         let empty = view.empty_partials();
         let (batch_sessions, delta_sessions) = (view.last_sessions(key), delta.last_sessions(key));
-        let pick = |layer: &Option<Vec<crate::aggregate::Partial>>, i: usize| {
+        let pick = |layer: &Option<Vec<crate::operators::aggregate::Partial>>, i: usize| {
             layer.as_ref().and_then(|p| p.get(i)).or(empty.get(i)).cloned()
         };
         let mut merged = Vec::with_capacity(g.aggregates.len());

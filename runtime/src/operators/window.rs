@@ -11,7 +11,7 @@ use std::collections::VecDeque;
 
 use featc::ir::{Eviction, WindowSpec};
 
-use crate::aggregate::{AggSpec, Partial};
+use crate::operators::aggregate::{AggSpec, Partial};
 
 /// One aggregate of a window, as the plan gives it.
 #[derive(Debug, Clone, Copy)]

@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use featc::ir::IrGroup;
 use featc::ir::{Ty, Type};
 
-use crate::kappa::json_value;
+use crate::runners::kappa::json_value;
 use crate::value::Value;
 
 /// The file formats a snapshot is written in.
@@ -93,7 +93,7 @@ pub type Lookup<'a> = &'a dyn Fn(&[Value]) -> Result<Option<Vec<Value>>, String>
 
 /// Every key of `keys` with its feature vector as of `t` (from `lookup`): the key columns,
 /// `as_of`, then the features. `t` is at or after every key's latest event (see
-/// [`crate::kappa::KappaRunner::open_as_of`]).
+/// [`crate::runners::kappa::KappaRunner::open_as_of`]).
 pub fn snapshot(group: &IrGroup, keys: &[Vec<Value>], lookup: Lookup<'_>, t: i64) -> Result<RecordBatch, String> {
     let mut fields = Vec::new();
     let mut columns = Vec::new();

@@ -9,7 +9,7 @@ use arrow::record_batch::RecordBatch;
 use featc::ir::IrField;
 use featc::ir::Ty;
 
-use crate::group::DeadLetter;
+use crate::operators::group::DeadLetter;
 use crate::value::Value;
 
 /// Timestamps outside these bounds (years 1900 to 2200) are absurd, not events.
@@ -93,7 +93,9 @@ fn cell(a: &dyn Array, r: usize, ty: &Ty) -> Result<Value, String> {
                 DataType::LargeUtf8 => a.as_string::<i64>().value(r),
                 _ => a.as_string_view().value(r),
             };
-            timestamp(parse_rfc3339(text).ok_or_else(|| format!("`{text}` is not an RFC 3339 time"))?.into())?
+            timestamp(
+                crate::io::time::parse_rfc3339(text).ok_or_else(|| format!("`{text}` is not an RFC 3339 time"))?.into(),
+            )?
         }
         (Ty::Timestamp, DataType::Int64) => timestamp(Some(a.as_primitive::<arrow::datatypes::Int64Type>().value(r)))?,
         _ => return Err(wrong()),
@@ -112,59 +114,12 @@ fn timestamp(ms: Option<i64>) -> Result<Value, String> {
     }
 }
 
-/// Parses `YYYY-MM-DDTHH:MM:SS[.fff][Z|±HH:MM]` to milliseconds since the epoch.
-pub fn parse_rfc3339(text: &str) -> Option<i64> {
-    let t = text.trim();
-    let num = |s: &str| s.parse::<i64>().ok();
-    let (date, rest) = t.split_at_checked(10)?;
-    let mut d = date.split('-');
-    let (y, m, day) = (num(d.next()?)?, num(d.next()?)?, num(d.next()?)?);
-    let rest = rest.strip_prefix(['T', ' '])?;
-    let (hms, tz) = match rest.find(['Z', 'z', '+', '-']) {
-        Some(i) => rest.split_at(i),
-        None => (rest, "Z"),
-    };
-    let (hms, frac) = hms.split_once('.').unwrap_or((hms, "0"));
-    let mut parts = hms.split(':');
-    let (hh, mm, ss) = (num(parts.next()?)?, num(parts.next()?)?, num(parts.next().unwrap_or("0"))?);
-    let ms = num(&format!("{frac:0<3}")[..3])?;
-    let offset_min = match tz {
-        "Z" | "z" => 0,
-        tz => {
-            let sign = if tz.starts_with('-') { -1 } else { 1 };
-            let (oh, om) = tz[1..].split_once(':')?;
-            sign * (num(oh)? * 60 + num(om)?)
-        }
-    };
-    if !(1..=12).contains(&m) || !(1..=31).contains(&day) || hh > 23 || mm > 59 || ss > 60 {
-        return None;
-    }
-    // Civil date to days (Howard Hinnant's algorithm).
-    let y = if m <= 2 { y - 1 } else { y };
-    let era = y.div_euclid(400);
-    let yoe = y.rem_euclid(400);
-    let mp = (m + 9) % 12;
-    let doy = (153 * mp + 2) / 5 + day - 1;
-    let doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    let days = era * 146_097 + doe - 719_468;
-    Some(((days * 24 + hh) * 60 + mm - offset_min) * 60_000 + ss * 1000 + ms)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use arrow::array::{Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
     use arrow::datatypes::{Field, Schema};
     use featc::ir::Type;
-
-    #[test]
-    fn rfc3339_round_trips_with_the_formatter() {
-        for ms in [0, 1_700_000_000_123, -1, 951_782_400_000] {
-            assert_eq!(parse_rfc3339(&crate::eval::rfc3339(ms)), Some(ms));
-        }
-        assert_eq!(parse_rfc3339("2024-01-01T01:00:00+01:00"), parse_rfc3339("2024-01-01T00:00:00Z"));
-        assert_eq!(parse_rfc3339("yesterday"), None);
-    }
 
     #[test]
     fn malformed_events_are_dead_lettered_with_a_reason_and_the_rest_kept() {

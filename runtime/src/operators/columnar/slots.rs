@@ -13,7 +13,7 @@
 use featc::ir::AggKind;
 use std::collections::HashMap;
 
-use crate::aggregate::{AggSpec, ExactSum, Partial};
+use crate::operators::aggregate::{AggSpec, ExactSum, Partial};
 use crate::value::Value;
 
 /// One primitive accumulator; the index is a value column of the columnar group.
@@ -49,7 +49,6 @@ pub(crate) enum Num {
     F(f64),
     I(i64),
 }
-
 
 /// How an aggregate reads its primitives: indices into the window's primitives.
 #[derive(Debug, Clone)]

@@ -17,10 +17,10 @@ use arrow::record_batch::RecordBatch;
 use featc::ir::FeatureIr;
 use featc::ir::Ty;
 
-use crate::decode::cell_of;
-use crate::group::GroupRuntime;
-use crate::lambda::batch;
-use crate::materialize::{Column, output_types};
+use crate::operators::decode::cell_of;
+use crate::operators::group::GroupRuntime;
+use crate::runners::lambda::batch;
+use crate::runners::materialize::{Column, output_types};
 use crate::value::Value;
 
 /// Which groups the spine's columns key, and each row's key for them.

@@ -3,7 +3,7 @@
 //!
 //! A group takes this path when every aggregate is `count`, `sum`, `avg`, `min` or `max` of a
 //! numeric column (or `count()`), over a lifetime, tumbling or sliding window, with no group
-//! filter and no feature filter. Other groups take the row path of [`crate::group`]. The two
+//! filter and no feature filter. Other groups take the row path of [`crate::operators::group`]. The two
 //! paths keep the same semantics: this one exports a key's state as the row path's
 //! [`KeyState`] (so lookups, snapshots and restores share one code path) and the tests run both
 //! over the same events. As in DataFusion's `GroupsAccumulator`, keys become dense ids and
@@ -20,11 +20,11 @@ use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMill
 use arrow::record_batch::RecordBatch;
 use featc::ir::{Expr, FeatureIr, IrGroup, Ty, WindowSpec};
 
-use crate::aggregate::AggSpec;
-use crate::decode::{MAX_TS, MIN_TS};
-use crate::group::KeyState;
+use crate::operators::aggregate::AggSpec;
+use crate::operators::decode::{MAX_TS, MIN_TS};
+use crate::operators::state::KeyState;
+use crate::operators::window::WindowState;
 use crate::value::Value;
-use crate::window::WindowState;
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys};
 use slots::{AggInput, Num, Slots};
@@ -388,7 +388,7 @@ impl Columnar {
                         .unwrap_or_default(),
                     // The plan gives the columnar path's sliding aggregates `merge_panes`.
                     total: Vec::new(),
-                    stacks: crate::window::TwoStacks::default(),
+                    stacks: crate::operators::window::TwoStacks::default(),
                 },
             })
             .collect();
@@ -576,7 +576,7 @@ impl<'a> KeyColumn<'a> {
                 arrays
                     .iter()
                     .zip(keys)
-                    .map(|(a, (_, _, ty))| match crate::decode::cell_of(*a, r, ty) {
+                    .map(|(a, (_, _, ty))| match crate::operators::decode::cell_of(*a, r, ty) {
                         Some(Value::Null) | None => None,
                         Some(v) => Some(v),
                     })

@@ -21,9 +21,9 @@ use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
-use super::batch::BatchView;
-use crate::durable;
-use crate::group::GroupRuntime;
+use crate::io::durable;
+use crate::operators::group::GroupRuntime;
+use crate::runners::lambda::batch::BatchView;
 
 pub const VIEW_FORMAT: &str = "featc.batch-view/v2";
 
@@ -143,7 +143,7 @@ fn write_group(g: &GroupRuntime, version: &str, cutoff: i64, path: &Path) -> Res
 
 /// Reads the current view, `None` when no batch run has written one. Groups the view holds at
 /// their current version are loaded; the others (new, or changed since) are listed in
-/// [`BatchView::stale`], empty, for [`super::batch::refresh`] to compute at the view's cutoff.
+/// [`BatchView::stale`], empty, for [`crate::runners::lambda::batch::refresh`] to compute at the view's cutoff.
 pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String> {
     let Some(manifest) = manifest(data_dir)? else { return Ok(None) };
     let mut view = BatchView::empty(ir, manifest.cutoff)?;

@@ -15,8 +15,8 @@ use featc::ir::FileFormat;
 use featc::ir::{FeatureIr, IrField};
 use futures::StreamExt;
 
-use crate::group::GroupRuntime;
-use crate::history;
+use crate::io::history;
+use crate::operators::group::GroupRuntime;
 
 /// The column the sort key is computed into.
 pub(crate) const TS: &str = "__featc_event_ms";
@@ -180,7 +180,7 @@ pub fn latest_event(ir: &FeatureIr, project_dir: &Path) -> Result<Option<i64>, S
             let Some(a) = batch.column_by_name(&source.event_time) else { continue };
             for r in 0..a.len() {
                 if let Some(crate::value::Value::Ts(t)) =
-                    crate::decode::cell_of(a.as_ref(), r, &featc::ir::Ty::Timestamp)
+                    crate::operators::decode::cell_of(a.as_ref(), r, &featc::ir::Ty::Timestamp)
                 {
                     latest = Some(latest.map_or(t, |l| l.max(t)));
                 }

@@ -191,7 +191,7 @@ fn cast(v: Value, to: &Ty) -> Value {
             _ => Value::Null,
         },
         (v @ Value::Str(_), Ty::String) => v,
-        (Value::Ts(ms), Ty::String) => Value::Str(Arc::from(rfc3339(ms).as_str())),
+        (Value::Ts(ms), Ty::String) => Value::Str(Arc::from(crate::io::time::rfc3339(ms).as_str())),
         (Value::F64(x), Ty::String) => Value::Str(Arc::from(format!("{x:?}").as_str())),
         (Value::I64(x), Ty::String) => Value::Str(Arc::from(x.to_string().as_str())),
         (Value::Bool(b), Ty::String) => Value::Str(Arc::from(b.to_string().as_str())),
@@ -209,29 +209,6 @@ fn kind_of(v: &Value) -> Option<Ty> {
         Value::Ts(_) => Ty::Timestamp,
         _ => return None,
     })
-}
-
-/// Milliseconds since the epoch as RFC 3339 in UTC: `2024-01-31T12:00:00.000Z`.
-pub fn rfc3339(ms: i64) -> String {
-    let days = ms.div_euclid(86_400_000);
-    let in_day = ms.rem_euclid(86_400_000);
-    // Days to civil date (Howard Hinnant's algorithm).
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z.rem_euclid(146_097);
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let day = doy - (153 * mp + 2) / 5 + 1;
-    let month = if mp < 10 { mp + 3 } else { mp - 9 };
-    let year = yoe + era * 400 + i64::from(month <= 2);
-    format!(
-        "{year:04}-{month:02}-{day:02}T{:02}:{:02}:{:02}.{:03}Z",
-        in_day / 3_600_000,
-        in_day / 60_000 % 60,
-        in_day / 1000 % 60,
-        in_day % 1000
-    )
 }
 
 #[cfg(test)]
@@ -286,11 +263,5 @@ mod tests {
         assert_eq!(eval("sqrt(-1.0)", &row), Value::Null);
         assert_eq!(eval("round(2.5)", &row), Value::F64(3.0));
         assert_eq!(eval("0 as timestamp as string", &row), Value::from("1970-01-01T00:00:00.000Z"));
-    }
-
-    #[test]
-    fn timestamps_format_as_rfc3339() {
-        assert_eq!(rfc3339(1_700_000_000_123), "2023-11-14T22:13:20.123Z");
-        assert_eq!(rfc3339(-1), "1969-12-31T23:59:59.999Z");
     }
 }

@@ -141,7 +141,7 @@ pub fn recsys_ndjson(path: &Path, events: usize, seed: u64) -> Result<(), String
             "user_id": user,
             "product_category": category,
             "event_type": event_type,
-            "ts": crate::eval::rfc3339(*ts),
+            "ts": crate::io::time::rfc3339(*ts),
         });
         writeln!(out, "{line}").map_err(|e| e.to_string())?;
     }

@@ -1,0 +1,29 @@
+//! The state types both paths of a group share: a key's windows, a group's snapshot and a dead
+//! letter. The columnar path and the row path (`group.rs`) both depend on this module and not
+//! on each other's internals.
+
+use crate::operators::window::WindowState;
+use crate::value::Value;
+
+/// An event the stream did not count, with why.
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct DeadLetter {
+    pub reason: String,
+    pub row: Vec<Value>,
+}
+
+/// The state of a group at some log offsets (see [`crate::runners::kappa::KappaRunner::snapshot`]).
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub struct GroupSnapshot {
+    pub(crate) name: String,
+    pub(crate) keys: Vec<(Vec<Value>, KeyState)>,
+    pub(crate) dead_letters: Vec<DeadLetter>,
+    pub(crate) accepted: u64,
+}
+
+/// One key's state, as the row path keeps it and as snapshots hold it.
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+pub(crate) struct KeyState {
+    pub(crate) max_ts: i64,
+    pub(crate) windows: Vec<WindowState>,
+}
