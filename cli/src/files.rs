@@ -5,15 +5,17 @@ use std::path::{Path, PathBuf};
 
 use featc::SourceMap;
 
+use crate::error::CliError;
+
 /// Groups the `.feat` files under `paths` into projects: one per folder that holds any, and
 /// one for all the files named directly. Sorted, so output is stable.
-pub(crate) fn projects(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, String> {
+pub(crate) fn projects(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, CliError> {
     let default = [PathBuf::from(".")];
     let paths = if paths.is_empty() { &default[..] } else { paths };
     let mut by_dir: BTreeMap<PathBuf, Vec<PathBuf>> = BTreeMap::new();
     let mut named = Vec::new();
     for path in paths {
-        let meta = std::fs::metadata(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let meta = std::fs::metadata(path).map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
         if meta.is_dir() {
             walk(path, &mut by_dir)?;
         } else {
@@ -34,16 +36,16 @@ pub(crate) fn projects(paths: &[PathBuf]) -> Result<Vec<Vec<PathBuf>>, String> {
         out.push(named);
     }
     if out.is_empty() {
-        return Err(format!(
+        return Err(CliError::Io(format!(
             "no .feat files under {}",
             paths.iter().map(|p| p.display().to_string()).collect::<Vec<_>>().join(", ")
-        ));
+        )));
     }
     Ok(out)
 }
 
-fn walk(dir: &Path, by_dir: &mut BTreeMap<PathBuf, Vec<PathBuf>>) -> Result<(), String> {
-    let entries = std::fs::read_dir(dir).map_err(|e| format!("cannot read {}: {e}", dir.display()))?;
+fn walk(dir: &Path, by_dir: &mut BTreeMap<PathBuf, Vec<PathBuf>>) -> Result<(), CliError> {
+    let entries = std::fs::read_dir(dir).map_err(|e| CliError::Io(format!("cannot read {}: {e}", dir.display())))?;
     let mut entries: Vec<PathBuf> = entries.filter_map(|e| e.ok().map(|e| e.path())).collect();
     entries.sort();
     for path in entries {
@@ -60,10 +62,11 @@ fn walk(dir: &Path, by_dir: &mut BTreeMap<PathBuf, Vec<PathBuf>>) -> Result<(), 
 }
 
 /// Reads a project's files into a source map, named by their paths as given.
-pub(crate) fn load(files: &[PathBuf]) -> Result<SourceMap, String> {
+pub(crate) fn load(files: &[PathBuf]) -> Result<SourceMap, CliError> {
     let mut sources = SourceMap::new();
     for path in files {
-        let text = std::fs::read_to_string(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let text =
+            std::fs::read_to_string(path).map_err(|e| CliError::Io(format!("cannot read {}: {e}", path.display())))?;
         sources.add(path.display().to_string(), text);
     }
     Ok(sources)

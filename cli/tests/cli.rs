@@ -1,19 +1,8 @@
 //! The `featc` binary: exit codes, output formats and colour, run as a user would.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn featc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featc")).args(args).current_dir(dir).output().expect("featc runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::*;
 
 /// A spec in the canonical layout; its only feature is on line 14, its argument at column 17.
 const CLEAN: &str = "source s {
@@ -32,14 +21,6 @@ features g(e) from s {
     total = sum(amount) over lifetime
 }
 ";
-
-fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    for (name, body) in files {
-        std::fs::write(dir.path().join(name), body).expect("write spec");
-    }
-    dir
-}
 
 #[test]
 fn check_of_the_examples_is_clean() {

@@ -2,20 +2,9 @@
 //! events or with a log that strays from the history, `run`/`get` with `--target lambda`,
 //! a changed group recomputed at the view's cutoff, and `training-set` against the raw data.
 
-use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+mod common;
 
-fn featc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featc")).args(args).current_dir(dir).output().expect("featc runs")
-}
-
-fn root() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf()
-}
-
-fn text(bytes: &[u8]) -> String {
-    String::from_utf8_lossy(bytes).into_owned()
-}
+use common::*;
 
 #[test]
 fn verify_finds_no_difference_on_the_examples() {
@@ -229,4 +218,35 @@ fn verify_does_not_let_late_events_explain_a_difference_they_cannot() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("unexplained: the 1 late events of this key do not account for it"), "{stdout}");
+}
+
+#[test]
+fn a_second_writer_is_refused_and_a_missing_file_appends_nothing() {
+    let dir = project(&[r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#]);
+    std::fs::write(
+        dir.path().join("more.ndjson"),
+        "{\"user_id\":\"u2\",\"amount\":2.0,\"ts\":\"2024-01-01T01:05:00Z\"}\n",
+    )
+    .expect("more");
+    // Another process holds the data folder's writer lock (here, this test).
+    let held = featc_runtime::io::lock::WriterLock::acquire(&dir.path().join(".featc")).expect("lock");
+    for args in [
+        &["log", "append", ".", "--source", "clicks", "more.ndjson"][..],
+        &["run", ".", "--target", "kappa", "--until-caught-up"][..],
+        &["batch", "."][..],
+    ] {
+        let out = featc(args, dir.path());
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+        assert!(text(&out.stderr).contains("another featc process (pid"), "{args:?}: {}", text(&out.stderr));
+    }
+    drop(held);
+    let missing = featc(&["log", "append", ".", "--source", "clicks", "more.ndjson", "typo.ndjson"], dir.path());
+    assert_eq!(missing.status.code(), Some(2));
+    assert!(
+        text(&missing.stderr).contains("typo.ndjson: no such file; nothing was appended"),
+        "{}",
+        text(&missing.stderr)
+    );
+    let append = featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path());
+    assert!(text(&append.stderr).contains("appended 1 events"), "{}", text(&append.stderr));
 }

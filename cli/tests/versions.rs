@@ -2,18 +2,11 @@
 //! snapshot and batch view; a feature added to one group recomputes that group only, and the
 //! other group's stored view file stays untouched.
 
+mod common;
+
 use std::path::Path;
-use std::process::{Command, Output};
 
-fn featc(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_featc")).args(args).current_dir(dir).output().expect("featc runs")
-}
-
-fn ok(out: &Output) -> String {
-    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
-    assert_eq!(out.status.code(), Some(0), "{}{stderr}", String::from_utf8_lossy(&out.stdout));
-    stderr
-}
+use common::*;
 
 const SPEC: &str = "source clicks {
     event_time ts
@@ -160,7 +153,7 @@ fn cosmetic_edits_keep_snapshots_and_views_and_one_new_feature_recomputes_one_gr
 
 #[test]
 fn diff_says_what_an_edit_changes_with_exit_codes_for_ci() {
-    let root = Path::new(env!("CARGO_MANIFEST_DIR")).parent().expect("workspace root").to_path_buf();
+    let root = root();
     for (case, code) in
         [("layout-only", 0), ("add-feature", 1), ("lateness", 1), ("serving-only", 1), ("remove-group", 1)]
     {

@@ -14,8 +14,24 @@ use featc_runtime::operators::group::{GroupRuntime, Path};
 use featc_runtime::value::Value;
 use proptest::prelude::*;
 
-const AGGREGATES: &[&str] =
-    &["count()", "count(x)", "sum(x)", "sum(n)", "avg(x)", "avg(n)", "min(x)", "max(x)", "min(n)", "max(n)"];
+/// The aggregate calls of the shared generator that run on the columnar layout over this
+/// test's schema: as the columnar path grows, so does this list.
+fn aggregates() -> Vec<String> {
+    let columnar: Vec<String> = featc_tests::generate::aggregate_calls()
+        .into_iter()
+        .filter(|call| {
+            let text = format!(
+                "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    f = {call} over lifetime\n}}\n"
+            );
+            let mut sources = featc::SourceMap::new();
+            sources.add("probe.feat", text);
+            let checked = featc::check_project(&sources, &featc::Options::default());
+            !checked.has_errors() && lower(&checked.project).unwrap().groups[0].layout == featc::ir::Layout::Columnar
+        })
+        .collect();
+    assert!(columnar.len() >= 10, "{columnar:?}");
+    columnar
+}
 const BASE: i64 = 1_700_000_000_000;
 
 fn window() -> impl Strategy<Value = String> {
@@ -28,7 +44,7 @@ fn window() -> impl Strategy<Value = String> {
 
 /// A random group of simple aggregates; keys are strings or integers.
 fn spec() -> impl Strategy<Value = (String, bool)> {
-    (prop::collection::vec((prop::sample::select(AGGREGATES.to_vec()), window()), 1..7), 0u64..10, any::<bool>())
+    (prop::collection::vec((prop::sample::select(aggregates()), window()), 1..7), 0u64..10, any::<bool>())
         .prop_map(|(features, lateness, int_key)| {
             let key_ty = if int_key { "i64" } else { "string" };
             let mut text = format!(

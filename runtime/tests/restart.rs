@@ -87,3 +87,44 @@ fn tempfile_dir() -> std::path::PathBuf {
     let _ = std::fs::remove_dir_all(&dir);
     dir
 }
+
+/// A damaged snapshot, and one that claims offsets past the log's end, are reported and their
+/// group rebuilt by replay: the features equal an uninterrupted run's.
+#[test]
+fn a_bad_snapshot_is_rebuilt_by_replay_not_left_blocking() {
+    let root = tempfile::tempdir().unwrap();
+    let dir = root.path().join("project");
+    project(&dir, 2_000);
+    let data = root.path().join("data");
+    let (mut runner, _) = KappaRunner::open(ir(), &dir, &data).unwrap();
+    runner.catch_up(|_| {}).unwrap();
+    let expected = features(&runner);
+    let state = runner.snapshot().unwrap();
+    let file = std::fs::read_dir(&state)
+        .unwrap()
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.to_string_lossy().ends_with(".snapshot.json"))
+        .unwrap();
+    let good = std::fs::read(&file).unwrap();
+
+    std::fs::write(&file, &good[..good.len() / 2]).unwrap();
+    let (mut again, said) = KappaRunner::open(ir(), &dir, &data).unwrap();
+    assert!(
+        said.iter().any(|m| m.starts_with("unreadable snapshot") && m.contains("replaying group `user_fraud`")),
+        "{said:?}"
+    );
+    again.catch_up(|_| {}).unwrap();
+    assert_eq!(features(&again), expected);
+
+    let text = String::from_utf8(good).unwrap().replacen("[\"transactions\",2000]", "[\"transactions\",2500]", 1);
+    assert!(text.contains("2500"), "the snapshot names its offsets");
+    std::fs::write(&file, text).unwrap();
+    let (mut again, said) = KappaRunner::open(ir(), &dir, &data).unwrap();
+    assert!(
+        said.iter().any(|m| m.contains("claims offset 2500 of `transactions`, whose log ends at 2000")),
+        "{said:?}"
+    );
+    again.catch_up(|_| {}).unwrap();
+    assert_eq!(features(&again), expected);
+}

@@ -8,23 +8,37 @@ use std::process::ExitCode;
 use featc::diagnostic::render;
 use featc::ir::FeatureIr;
 
+use crate::commands::Format;
+use crate::error::CliError;
 use crate::files;
+
+// `featc diff`; the help text is the doc comment of `Command::Diff`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The project before the edit (a folder of .feat files).
+    old: PathBuf,
+    /// The project after the edit.
+    new: PathBuf,
+    /// Output format.
+    #[arg(long, value_enum, default_value_t = Format::Human)]
+    format: Format,
+}
 
 /// Exit status: 0 no semantic change, 1 changes, 2 errors (a project that does not check, or
 /// usage and I/O errors).
-pub(crate) fn run(old: &PathBuf, new: &PathBuf, json: bool) -> Result<ExitCode, String> {
-    let (Some(old), Some(new)) = (lowered(old)?, lowered(new)?) else { return Ok(ExitCode::from(2)) };
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    let (Some(old), Some(new)) = (lowered(&args.old)?, lowered(&args.new)?) else { return Err(CliError::Exit(2)) };
     let diff = featc::diff::diff(&old, &new);
-    let text = if json { diff.to_json() } else { diff.to_text() };
-    write!(std::io::stdout(), "{text}").map_err(|e| e.to_string())?;
-    Ok(if diff.has_changes() { ExitCode::from(1) } else { ExitCode::SUCCESS })
+    let text = if args.format == Format::Json { diff.to_json() } else { diff.to_text() };
+    write!(std::io::stdout(), "{text}").map_err(|e| CliError::Io(e.to_string()))?;
+    if diff.has_changes() { Err(CliError::Exit(1)) } else { Ok(ExitCode::SUCCESS) }
 }
 
 /// A project's IR, or `None` after printing its errors.
-fn lowered(path: &PathBuf) -> Result<Option<FeatureIr>, String> {
+fn lowered(path: &PathBuf) -> Result<Option<FeatureIr>, CliError> {
     let projects = files::projects(std::slice::from_ref(path))?;
     let [project] = projects.as_slice() else {
-        return Err(format!("{}: diff takes one project on each side", path.display()));
+        return Err(CliError::Usage(format!("{}: diff takes one project on each side", path.display())));
     };
     let sources = files::load(project)?;
     let checked = featc::check_project(&sources, &featc::Options::default());
@@ -34,5 +48,5 @@ fn lowered(path: &PathBuf) -> Result<Option<FeatureIr>, String> {
         eprintln!("diff: {} has errors", path.display());
         return Ok(None);
     }
-    featc::ir::lower(&checked.project).map(Some)
+    Ok(Some(featc::ir::lower(&checked.project)?))
 }

@@ -1,3 +1,75 @@
-//! One module per command (the older commands still live in `main.rs` and `runtime_cmds.rs`).
+//! One module per command, each with its arguments (`Args`) and `run`; the value types that
+//! several commands' flags share.
 
+pub(crate) mod batch;
+pub(crate) mod check;
 pub(crate) mod diff;
+pub(crate) mod example_data;
+pub(crate) mod explain;
+pub(crate) mod fmt;
+pub(crate) mod get;
+pub(crate) mod log;
+pub(crate) mod materialize;
+pub(crate) mod plan;
+pub(crate) mod run;
+pub(crate) mod training_set;
+pub(crate) mod verify;
+
+use clap::ValueEnum;
+use featc::ir::Target;
+use featc_runtime::runners::materialize::Format as FileFormat;
+
+/// `--format` of the commands that print a report: for people or as JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum Format {
+    Human,
+    Json,
+}
+
+/// `--target`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum TargetArg {
+    Lambda,
+    Kappa,
+}
+
+impl TargetArg {
+    pub(crate) fn target(self) -> Target {
+        match self {
+            TargetArg::Lambda => Target::Lambda,
+            TargetArg::Kappa => Target::Kappa,
+        }
+    }
+
+    /// What the progress bar of this target's reading of the logs is called.
+    pub(crate) fn reading(self) -> &'static str {
+        match self {
+            TargetArg::Lambda => "speed layer",
+            TargetArg::Kappa => "replay",
+        }
+    }
+}
+
+/// `--format` of the commands that write features to a file.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub(crate) enum FileFormatArg {
+    Parquet,
+    Csv,
+}
+
+impl FileFormatArg {
+    pub(crate) fn format(self) -> FileFormat {
+        match self {
+            FileFormatArg::Parquet => FileFormat::Parquet,
+            FileFormatArg::Csv => FileFormat::Csv,
+        }
+    }
+
+    /// The file name extension.
+    pub(crate) fn extension(self) -> &'static str {
+        match self {
+            FileFormatArg::Parquet => "parquet",
+            FileFormatArg::Csv => "csv",
+        }
+    }
+}

@@ -1,12 +1,16 @@
 //! Record batches in, offsets out, and back: the embedded log, an append-only local log of
 //! events with offsets and segments, the default stream when no broker is named.
 //!
-//! Layout: `<dir>/<topic>/<first offset>-<end offset>.arrows`, each segment an Arrow IPC stream.
-//! A segment is written to a temporary name and renamed when complete, so a reader (or a
-//! restart after a crash) only ever sees whole segments. Offsets count events from 0.
+//! Layout: `<dir>/<topic>/<first offset>-<end offset>-<crc32>.arrows`, each segment an Arrow IPC
+//! stream whose bytes have the CRC-32 in its name. A segment is written to a temporary name,
+//! synced, renamed when complete and the folder synced before an append returns, so a reader
+//! (or a restart after a crash) only ever sees whole, durable segments. Every read checks the
+//! segment's checksum, that the segments are contiguous, and that each holds exactly the rows
+//! its name says: damage is an error naming the segment and offset, never a silent skip or a
+//! loop. Offsets count events from 0.
 
 use std::fs::{self, File};
-use std::io::{BufReader, BufWriter};
+use std::io::{BufWriter, Cursor};
 use std::path::{Path, PathBuf};
 
 use arrow::ipc::reader::StreamReader;
@@ -32,17 +36,45 @@ pub struct Log {
 struct Segment {
     start: u64,
     end: u64,
+    /// The CRC-32 of the file's bytes; `None` for segments written before checksums.
+    crc: Option<u32>,
 }
 
 impl Segment {
     fn file_name(self) -> String {
-        format!("{:020}-{:020}.arrows", self.start, self.end)
+        match self.crc {
+            Some(crc) => format!("{:020}-{:020}-{crc:08x}.arrows", self.start, self.end),
+            None => format!("{:020}-{:020}.arrows", self.start, self.end),
+        }
     }
 
     fn parse(name: &str) -> Option<Segment> {
         let stem = name.strip_suffix(".arrows")?;
-        let (a, b) = stem.split_once('-')?;
-        Some(Segment { start: a.parse().ok()?, end: b.parse().ok()? })
+        let mut parts = stem.split('-');
+        let start = parts.next()?.parse().ok()?;
+        let end = parts.next()?.parse().ok()?;
+        let crc = match parts.next() {
+            Some(c) => Some(u32::from_str_radix(c, 16).ok()?),
+            None => None,
+        };
+        (parts.next().is_none() && end >= start).then_some(Segment { start, end, crc })
+    }
+
+    /// The segment's bytes, checked against its checksum.
+    fn read(self, dir: &Path) -> Result<Vec<u8>, String> {
+        let path = dir.join(self.file_name());
+        let bytes = fs::read(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        if let Some(crc) = self.crc
+            && crc32fast::hash(&bytes) != crc
+        {
+            return Err(format!(
+                "the log segment {} (offsets {} to {}) is damaged: its checksum does not match",
+                path.display(),
+                self.start,
+                self.end
+            ));
+        }
+        Ok(bytes)
     }
 }
 
@@ -57,11 +89,24 @@ impl Log {
         Ok(Log { dir })
     }
 
+    /// The segments in offset order, checked to follow each other without gap or overlap.
     fn segments(&self) -> Result<Vec<Segment>, String> {
         let entries = fs::read_dir(&self.dir).map_err(|e| format!("cannot read {}: {e}", self.dir.display()))?;
         let mut segments: Vec<Segment> =
             entries.flatten().filter_map(|e| e.file_name().to_str().and_then(Segment::parse)).collect();
-        segments.sort_by_key(|s| s.start);
+        segments.sort_by_key(|s| (s.start, s.end));
+        let mut expected = 0;
+        for s in &segments {
+            if s.start != expected {
+                return Err(format!(
+                    "the log {} is not contiguous: segment {} starts at offset {} where {expected} was expected",
+                    self.dir.display(),
+                    s.file_name(),
+                    s.start
+                ));
+            }
+            expected = s.end;
+        }
         Ok(segments)
     }
 
@@ -75,7 +120,7 @@ impl Log {
         let start = self.end()?;
         let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
         let Some(first) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok((start, start)) };
-        let segment = Segment { start, end: start + rows as u64 };
+        let segment = Segment { start, end: start + rows as u64, crc: None };
         let tmp = self.dir.join(format!(".{}.tmp", segment.file_name()));
         let file = File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
         let mut writer = StreamWriter::try_new(BufWriter::new(file), &first.schema()).map_err(|e| e.to_string())?;
@@ -85,7 +130,11 @@ impl Log {
         writer.finish().map_err(|e| e.to_string())?;
         let file = writer.into_inner().map_err(|e| e.to_string())?;
         file.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(|e| e.to_string())?;
+        let bytes = fs::read(&tmp).map_err(|e| format!("cannot read back {}: {e}", tmp.display()))?;
+        let segment = Segment { crc: Some(crc32fast::hash(&bytes)), ..segment };
         fs::rename(&tmp, self.dir.join(segment.file_name())).map_err(|e| format!("cannot publish segment: {e}"))?;
+        // The new name is durable before the append is acknowledged.
+        crate::io::durable::sync_dir(&self.dir)?;
         Ok((segment.start, segment.end))
     }
 
@@ -95,11 +144,14 @@ impl Log {
     }
 }
 
+/// A segment being read: its name's facts, the offset of its next row, and its batches.
+type OpenSegment = (Segment, u64, StreamReader<Cursor<Vec<u8>>>);
+
 /// Reads a log in order from an offset; sees segments appended while it reads.
 pub struct LogReader {
     log: Log,
     position: u64,
-    current: Option<(Segment, u64, StreamReader<BufReader<File>>)>,
+    current: Option<OpenSegment>,
 }
 
 impl std::fmt::Debug for LogReader {
@@ -124,6 +176,13 @@ impl EventSource for LogReader {
                     Some(Ok(batch)) => {
                         let first = *next;
                         *next += batch.num_rows() as u64;
+                        if *next > segment.end {
+                            return Err(format!(
+                                "the log segment {} holds more rows than its name says ({next} > {})",
+                                segment.file_name(),
+                                segment.end
+                            ));
+                        }
                         // Skip what lies before the requested position.
                         if *next <= self.position {
                             continue;
@@ -133,7 +192,20 @@ impl EventSource for LogReader {
                         self.position = *next;
                         return Ok(Some((first + skip as u64, batch)));
                     }
-                    Some(Err(e)) => return Err(format!("corrupt segment {}: {e}", segment.file_name())),
+                    Some(Err(e)) => {
+                        return Err(format!(
+                            "the log segment {} is damaged at offset {next}: {e}",
+                            segment.file_name()
+                        ));
+                    }
+                    // A segment must hold exactly the rows its name says, no fewer.
+                    None if *next != segment.end => {
+                        return Err(format!(
+                            "the log segment {} is cut short: it ends at offset {next}, its name says {}",
+                            segment.file_name(),
+                            segment.end
+                        ));
+                    }
                     None => self.current = None,
                 }
                 continue;
@@ -141,10 +213,9 @@ impl EventSource for LogReader {
             let Some(segment) = self.log.segments()?.into_iter().find(|s| s.end > self.position) else {
                 return Ok(None);
             };
-            let path = self.log.dir.join(segment.file_name());
-            let file = File::open(&path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
-            let reader = StreamReader::try_new(BufReader::new(file), None)
-                .map_err(|e| format!("corrupt segment {}: {e}", path.display()))?;
+            let bytes = segment.read(&self.log.dir)?;
+            let reader = StreamReader::try_new(Cursor::new(bytes), None)
+                .map_err(|e| format!("the log segment {} is damaged: {e}", segment.file_name()))?;
             self.current = Some((segment, segment.start, reader));
         }
     }
@@ -199,5 +270,63 @@ mod tests {
         assert_eq!(log.end().unwrap(), 10);
         assert!(Log::open(&dir, "../escape").is_err());
         let _ = fs::remove_dir_all(&dir);
+    }
+
+    /// A log of two segments, and the path of the last one.
+    fn two_segments() -> (tempfile::TempDir, Log, PathBuf) {
+        let dir = tempfile::tempdir().unwrap();
+        let log = Log::open(dir.path(), "events").unwrap();
+        log.append(&[batch(0..100)]).unwrap();
+        log.append(&[batch(100..150), batch(150..300)]).unwrap();
+        let last = log.segments().unwrap()[1];
+        let path = log.dir.join(last.file_name());
+        (dir, log, path)
+    }
+
+    fn read_to_end(log: &Log) -> Result<u64, String> {
+        let mut reader = log.reader(0);
+        let mut n = 0;
+        while let Some((_, b)) = reader.next_batch()? {
+            n += b.num_rows() as u64;
+        }
+        Ok(n)
+    }
+
+    #[test]
+    fn a_segment_cut_at_any_byte_is_an_error_never_a_loop() {
+        let (_dir, log, path) = two_segments();
+        let whole = fs::read(&path).unwrap();
+        assert_eq!(read_to_end(&log), Ok(300));
+        for cut in 0..whole.len() {
+            fs::write(&path, &whole[..cut]).unwrap();
+            let err = read_to_end(&log).unwrap_err();
+            assert!(err.contains("is damaged") || err.contains("cut short"), "cut at {cut}: {err}");
+            assert!(err.contains(&format!("{:020}", 100)), "names the segment: {err}");
+        }
+    }
+
+    #[test]
+    fn a_flipped_byte_is_detected_by_the_checksum() {
+        let (_dir, log, path) = two_segments();
+        let mut bytes = fs::read(&path).unwrap();
+        for at in [0, bytes.len() / 2, bytes.len() - 1] {
+            bytes[at] ^= 0x10;
+            fs::write(&path, &bytes).unwrap();
+            let err = read_to_end(&log).unwrap_err();
+            assert!(err.contains("checksum does not match"), "{err}");
+            bytes[at] ^= 0x10;
+        }
+        fs::write(&path, &bytes).unwrap();
+        assert_eq!(read_to_end(&log), Ok(300));
+    }
+
+    #[test]
+    fn a_missing_segment_is_a_gap_in_the_log() {
+        let (_dir, log, _) = two_segments();
+        log.append(&[batch(300..310)]).unwrap();
+        let middle = log.segments().unwrap()[1];
+        fs::remove_file(log.dir.join(middle.file_name())).unwrap();
+        let err = log.end().unwrap_err();
+        assert!(err.contains("not contiguous") && err.contains("where 100 was expected"), "{err}");
     }
 }

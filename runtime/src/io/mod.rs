@@ -4,5 +4,6 @@
 pub mod durable;
 pub mod generate;
 pub mod history;
+pub mod lock;
 pub mod log;
 pub mod time;

@@ -64,8 +64,9 @@ impl WindowAggs {
 /// A two-stacks aggregator over a deque of panes: the older `split` panes each with the merge
 /// of itself and every later older pane (`suffix`), the newer ones with their running merge
 /// (`back`). The window from any older pane on is then one merge of two partials. When the
-/// older panes are all evicted, the newer ones become the older ones (a flip, one merge per
-/// pane), so each pane is merged a constant number of times in all.
+/// older panes are all evicted, or the newer ones outnumber them, every pane becomes an older
+/// one (a flip, one merge per pane), so each pane is merged a constant number of times on
+/// average.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 pub struct TwoStacks {
     split: usize,
@@ -257,6 +258,12 @@ impl WindowState {
                         stacks.rebuild(aggs, panes, at);
                     } else {
                         update(&mut stacks.back, Slots::Only(Eviction::TwoStacks));
+                    }
+                    // Once the newer panes outnumber the older ones, they become older too: a
+                    // lookup then merges two partials, and the flips cost a constant number of
+                    // merges per pane (each flip at least doubles what the older panes cover).
+                    if panes.len() - stacks.split > stacks.split.max(1) {
+                        stacks.flip(aggs, panes);
                     }
                 }
             }

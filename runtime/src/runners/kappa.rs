@@ -239,6 +239,21 @@ impl KappaRunner {
                     continue;
                 }
             };
+            // A snapshot that claims events the log does not hold (a log restored from an older
+            // copy, say) cannot be trusted: the group is rebuilt from the log.
+            let mut beyond = None;
+            for (topic, offset) in &snapshot.offsets {
+                let end = Log::open(&self.data_dir.join("log"), topic)?.end()?;
+                if *offset > end {
+                    beyond = Some(format!("offset {offset} of `{topic}`, whose log ends at {end}"));
+                }
+            }
+            if let Some(what) = beyond {
+                said.push(format!(
+                    "the snapshot of group `{name}` claims {what}: replaying group `{name}` from offset 0"
+                ));
+                continue;
+            }
             self.groups[gi].restore(snapshot.state);
             for stream in &mut self.streams {
                 let topic = &self.ir.sources[stream.source].topic;

@@ -4,5 +4,6 @@
 pub mod kappa;
 pub mod lambda;
 pub mod materialize;
+pub mod reader;
 pub mod training;
 pub mod verify;

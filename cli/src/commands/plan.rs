@@ -1,0 +1,96 @@
+//! A project and a target in, its plan (text, JSON or Graphviz) or the SQL of its batch layer
+//! or stream out: featc plan.
+
+use std::io::{IsTerminal, Write};
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::ValueEnum;
+use featc::diagnostic::render;
+use featc::{Options, check_project};
+
+use crate::commands::TargetArg;
+use crate::error::CliError;
+use crate::files;
+
+// `featc plan`; the help text is the doc comment of `Command::Plan`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The project: a folder of .feat files, or files.
+    paths: Vec<PathBuf>,
+    /// The target to plan for.
+    #[arg(long, value_enum)]
+    target: TargetArg,
+    /// Output format of the plan.
+    #[arg(long, value_enum, default_value_t = PlanFormat::Text)]
+    format: PlanFormat,
+    /// What to print: the plan, or SQL.
+    #[arg(long, value_enum, default_value_t = Emit::Plan)]
+    emit: Emit,
+    /// SQL dialect, with `--emit sql`.
+    #[arg(long, value_enum, default_value_t = SqlDialect::Datafusion)]
+    dialect: SqlDialect,
+    /// Batch cutoff in milliseconds since the epoch, with `--emit sql` (default: a parameter).
+    #[arg(long)]
+    cutoff_ms: Option<i64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum PlanFormat {
+    Text,
+    Json,
+    Dot,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum Emit {
+    Plan,
+    Sql,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum SqlDialect {
+    Datafusion,
+    Spark,
+    Flink,
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    let projects = files::projects(&args.paths)?;
+    let [project] = projects.as_slice() else {
+        return Err(CliError::Usage(format!(
+            "plan takes one project; found {} folders of .feat files",
+            projects.len()
+        )));
+    };
+    let target = args.target.target();
+    let sources = files::load(project)?;
+    let checked = check_project(&sources, &Options { targets: vec![target] });
+    if checked.has_errors() {
+        let color = std::io::stderr().is_terminal() && std::env::var_os("NO_COLOR").is_none();
+        eprint!("{}", render::render(&checked.diagnostics, &sources, color));
+        eprintln!("plan failed: the project has errors");
+        return Err(CliError::HasErrors);
+    }
+    let ir = featc::ir::lower(&checked.project)?;
+    let text = match args.emit {
+        Emit::Sql => {
+            let dialect = match args.dialect {
+                SqlDialect::Datafusion => featc::sql::Dialect::DataFusion,
+                SqlDialect::Spark => featc::sql::Dialect::Spark,
+                SqlDialect::Flink => featc::sql::Dialect::Flink,
+            };
+            featc::sql::emit(&ir, dialect, args.cutoff_ms).to_script()
+        }
+        Emit::Plan => {
+            let plan = featc::plan::plan(&ir, target);
+            match args.format {
+                PlanFormat::Text => featc::plan::to_text(&plan),
+                PlanFormat::Json => featc::plan::to_json(&plan),
+                PlanFormat::Dot => featc::plan::to_dot(&plan),
+            }
+        }
+    };
+    write!(std::io::stdout(), "{text}").map_err(|e| CliError::Io(e.to_string()))?;
+    Ok(ExitCode::SUCCESS)
+}

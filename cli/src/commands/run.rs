@@ -1,0 +1,125 @@
+//! A project in, its runtime running out: the Kappa replay of each source's log from offset 0
+//! then following it, or the Lambda batch view and speed layer: featc run.
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::{Duration, Instant};
+
+use crate::commands::TargetArg;
+use crate::error::CliError;
+use crate::project;
+
+// `featc run`; the help text is the doc comment of `Command::Run`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The project folder.
+    paths: Vec<PathBuf>,
+    /// The target to run.
+    #[arg(long, value_enum)]
+    target: TargetArg,
+    /// Stop once the logs are drained instead of following them.
+    #[arg(long)]
+    until_caught_up: bool,
+    /// Where the logs, state and dead letters live.
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    // Held for the whole run, following included.
+    let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
+    match args.target {
+        TargetArg::Kappa => run_kappa(&args.paths, args.data_dir, args.until_caught_up),
+        TargetArg::Lambda => run_lambda(&args.paths, args.data_dir, args.until_caught_up),
+    }
+}
+
+/// Replays the logs through the plan, writes dead letters and a state snapshot, then follows
+/// the logs (unless `until_caught_up`).
+fn run_kappa(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool) -> Result<ExitCode, CliError> {
+    let mut runner = project::open_kappa(paths, data_dir, None, false)?;
+    let started = Instant::now();
+    let report = project::catch_up(&mut runner, TargetArg::Kappa.reading(), false)?;
+    let seconds = started.elapsed().as_secs_f64();
+    eprintln!(
+        "replayed {} events in {seconds:.2} s: {} counted, {} dead-lettered, {} keys",
+        report.events, report.accepted, report.dead_letters, report.keys
+    );
+    for g in runner.groups() {
+        let (accepted, dead) = g.counters();
+        eprintln!("  group {}: {} keys, {accepted} events counted, {dead} dead-lettered", g.name, g.key_count());
+    }
+    for path in runner.write_dead_letters()? {
+        eprintln!("  dead letters: {}", path.display());
+    }
+    eprintln!("  state snapshot: {}", runner.snapshot()?.display());
+    if until_caught_up {
+        return Ok(ExitCode::SUCCESS);
+    }
+    eprintln!("following the logs (Ctrl-C to stop)");
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        let report = project::catch_up(&mut runner, TargetArg::Kappa.reading(), true)?;
+        if report.events > 0 {
+            eprintln!("read {} new events", report.events);
+            runner.write_dead_letters()?;
+            runner.snapshot()?;
+        }
+    }
+}
+
+/// Opens the batch view (computed if missing) and reads the logs after its cutoff through the
+/// speed layer, then follows the logs, running the batch layer again at the batch cadence
+/// (unless `until_caught_up`).
+fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool) -> Result<ExitCode, CliError> {
+    let mut runner = project::open_lambda(paths, data_dir.clone(), None, false)?;
+    let started = Instant::now();
+    let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), false)?;
+    eprintln!(
+        "speed layer: read {} events after the cutoff {} in {:.2} s: {} counted, {} dead-lettered",
+        report.events,
+        featc_runtime::io::time::rfc3339(runner.view.cutoff),
+        started.elapsed().as_secs_f64(),
+        report.accepted,
+        report.dead_letters
+    );
+    for (gi, g) in runner.speed_groups().iter().enumerate() {
+        let (accepted, dead) = g.counters();
+        eprintln!(
+            "  group {}: {} keys, {accepted} events after the cutoff counted, {dead} dead-lettered",
+            g.name,
+            runner.keys(gi).len()
+        );
+    }
+    if until_caught_up {
+        return Ok(ExitCode::SUCCESS);
+    }
+    // The batch cadence, in wall-clock time: the shortest `batch every` (one day by default).
+    let every = runner.ir().groups.iter().filter_map(|g| g.batch_every_ms).min().unwrap_or(86_400_000);
+    let mut next_batch = Instant::now() + Duration::from_millis(every);
+    eprintln!("following the logs (Ctrl-C to stop); the batch layer runs again every {}", duration_text(every));
+    loop {
+        std::thread::sleep(Duration::from_millis(500));
+        if Instant::now() >= next_batch {
+            // Recompute over the whole history, swap the view in, and rebuild the speed layer
+            // after the new cutoff (the trim).
+            let mut reopened = project::recompute_lambda(paths, &project::data_dir_of(paths, data_dir.as_deref())?)?;
+            project::catch_up(&mut reopened, TargetArg::Lambda.reading(), true)?;
+            runner = reopened;
+            next_batch = Instant::now() + Duration::from_millis(every);
+            continue;
+        }
+        let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), true)?;
+        if report.events > 0 {
+            eprintln!("read {} new events", report.events);
+        }
+    }
+}
+
+/// Milliseconds as the language writes durations: `1d`, `6h`, `90s`, `250ms`.
+fn duration_text(ms: u64) -> String {
+    [(86_400_000, "d"), (3_600_000, "h"), (60_000, "m"), (1000, "s")]
+        .iter()
+        .find(|(unit, _)| ms.is_multiple_of(*unit) && ms >= *unit)
+        .map_or_else(|| format!("{ms}ms"), |(unit, name)| format!("{}{name}", ms / unit))
+}

@@ -1,0 +1,223 @@
+//! Paths on the command line in, a checked project's IR and an opened runtime out: what the
+//! commands that run a project share (data dir, times, key values, progress bars).
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use featc::ir::{FeatureIr, Target};
+use featc_runtime::runners::kappa::{KappaRunner, ReplayReport};
+use featc_runtime::runners::lambda::{BatchView, LambdaRunner, batch};
+use featc_runtime::runners::reader::FeatureReader;
+use featc_runtime::store::view as store;
+use featc_runtime::value::Value;
+use indicatif::{ProgressBar, ProgressStyle};
+
+use crate::commands::TargetArg;
+use crate::error::CliError;
+use crate::files;
+use featc_runtime::io::lock::WriterLock;
+
+/// Checks a project for `target` and lowers it: its IR and its folder. On errors the
+/// diagnostics are printed and [`CliError::HasErrors`] returned.
+pub(crate) fn load(paths: &[PathBuf], target: Target) -> Result<(FeatureIr, PathBuf), CliError> {
+    let projects = files::projects(paths)?;
+    let [project] = projects.as_slice() else {
+        return Err(CliError::Usage(format!("one project at a time; found {} folders of .feat files", projects.len())));
+    };
+    let sources = files::load(project)?;
+    let checked = featc::check_project(&sources, &featc::Options { targets: vec![target] });
+    if checked.has_errors() {
+        eprint!("{}", featc::diagnostic::render::render(&checked.diagnostics, &sources, false));
+        eprintln!("the project has errors");
+        return Err(CliError::HasErrors);
+    }
+    let dir = project.first().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok((featc::ir::lower(&checked.project)?, dir))
+}
+
+/// Where the logs, state and views live: the folder given, or `.featc` in the project folder.
+pub(crate) fn data_dir(given: Option<PathBuf>, dir: &Path) -> PathBuf {
+    given.unwrap_or_else(|| dir.join(".featc"))
+}
+
+/// The data dir a command uses without loading the project: the one given, or `.featc` in the
+/// folder of the project's first file.
+pub(crate) fn data_dir_of(paths: &[PathBuf], given: Option<&Path>) -> Result<PathBuf, CliError> {
+    if let Some(d) = given {
+        return Ok(d.to_path_buf());
+    }
+    let projects = files::projects(paths)?;
+    let dir = projects
+        .first()
+        .and_then(|p| p.first())
+        .and_then(|p| p.parent())
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
+    Ok(dir.join(".featc"))
+}
+
+/// Takes the writer lock of the data dir a writing command uses (`run`, `log append`, `batch`):
+/// one writer per data folder; a second one is refused with a message naming the first.
+pub(crate) fn lock_writer(paths: &[PathBuf], given: Option<&Path>) -> Result<WriterLock, CliError> {
+    Ok(WriterLock::acquire(&data_dir_of(paths, given)?)?)
+}
+
+/// `--at` (and `--cutoff`): RFC 3339 or milliseconds since the epoch.
+pub(crate) fn parse_time(t: &str) -> Result<i64, CliError> {
+    t.parse::<i64>()
+        .ok()
+        .or_else(|| featc_runtime::io::time::parse_rfc3339(t))
+        .ok_or_else(|| CliError::Usage(format!("`--at {t}`: an RFC 3339 time or milliseconds")))
+}
+
+/// `--key name=value`: the value typed like the key column.
+pub(crate) fn key_value(text: &str, ty: &featc::ir::Ty) -> Value {
+    match ty {
+        featc::ir::Ty::I64 => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::I64),
+        featc::ir::Ty::Bool => text.parse().map_or_else(|_| Value::Str(Arc::from(text)), Value::Bool),
+        _ => Value::Str(Arc::from(text)),
+    }
+}
+
+/// A progress bar for `total` events (hidden when `quiet`).
+pub(crate) fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
+    let bar = if quiet { ProgressBar::hidden() } else { ProgressBar::new(total) };
+    bar.set_style(
+        ProgressStyle::with_template(&format!("{what} {{bar:40}} {{pos}}/{{len}} events, {{per_sec}}, eta {{eta}}"))
+            .unwrap_or_else(|_| ProgressStyle::default_bar()),
+    );
+    bar
+}
+
+/// The events of the sources' history files, for a progress bar's length.
+pub(crate) fn history_events(ir: &FeatureIr, dir: &Path) -> u64 {
+    ir.sources
+        .iter()
+        .filter_map(|s| featc_runtime::io::history::read(dir, s).ok())
+        .map(|h| h.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>())
+        .sum()
+}
+
+/// Reads a runtime's logs to their end, behind a progress bar called `what`.
+pub(crate) fn catch_up(reader: &mut dyn FeatureReader, what: &str, quiet: bool) -> Result<ReplayReport, CliError> {
+    let progress = bar(reader.backlog()?, what, quiet);
+    let report = reader.catch_up(&mut |n| progress.inc(n))?;
+    progress.finish_and_clear();
+    Ok(report)
+}
+
+/// Opens a project's runtime for reading features: Kappa on the live state, or as of `as_of`;
+/// Lambda on the stored batch view (computed first when there is none).
+pub(crate) fn open_reader(
+    paths: &[PathBuf],
+    target: TargetArg,
+    data_dir: Option<PathBuf>,
+    as_of: Option<i64>,
+    quiet: bool,
+) -> Result<Box<dyn FeatureReader>, CliError> {
+    Ok(match target {
+        TargetArg::Kappa => Box::new(open_kappa(paths, data_dir, as_of, quiet)?),
+        TargetArg::Lambda => Box::new(open_lambda(paths, data_dir, as_of, quiet)?),
+    })
+}
+
+/// The Kappa runtime on the live state, or (`as_of`) on a replay of the events up to a time.
+/// What seeding the logs did is printed unless `quiet`.
+pub(crate) fn open_kappa(
+    paths: &[PathBuf],
+    data_dir: Option<PathBuf>,
+    as_of: Option<i64>,
+    quiet: bool,
+) -> Result<KappaRunner, CliError> {
+    let (ir, dir) = load(paths, Target::Kappa)?;
+    let data_dir = self::data_dir(data_dir, &dir);
+    let (runner, seeded) = match as_of {
+        None => KappaRunner::open(ir, &dir, &data_dir)?,
+        Some(t) => KappaRunner::open_as_of(ir, &dir, &data_dir, t)?,
+    };
+    if !quiet {
+        for line in seeded {
+            eprintln!("{line}");
+        }
+    }
+    Ok(runner)
+}
+
+/// The Lambda runtime on the stored batch view: computed first when there is none, and its
+/// groups new or changed since it was built recomputed. With `as_of`, the speed layer reads
+/// only the events up to that time.
+pub(crate) fn open_lambda(
+    paths: &[PathBuf],
+    data_dir: Option<PathBuf>,
+    as_of: Option<i64>,
+    quiet: bool,
+) -> Result<LambdaRunner, CliError> {
+    let (ir, dir) = load(paths, Target::Lambda)?;
+    let data_dir = self::data_dir(data_dir, &dir);
+    let view = match store::read(&ir, &data_dir)? {
+        Some(v) if v.stale.is_empty() => v,
+        // Groups new or changed since the view was built: only they are computed, at the
+        // view's cutoff; the other groups keep their stored state.
+        Some(mut v) => {
+            let names: Vec<&str> = v.stale.iter().filter_map(|&g| ir.groups.get(g)).map(|g| g.name.as_str()).collect();
+            let names = names.join(", ");
+            let progress = bar(history_events(&ir, &dir), "batch", quiet);
+            batch::refresh(&ir, &dir, &mut v, &mut |n| progress.inc(n))?;
+            progress.finish_and_clear();
+            store::write(&mut v, &data_dir)?;
+            // Said even when quiet: the user should know that a spec edit cost a recompute.
+            eprintln!("recomputed the batch view of {names} (new or changed); kept the other groups' views");
+            v
+        }
+        None => backfill(&ir, &dir, &data_dir, None, quiet)?,
+    };
+    let (mut runner, seeded) = LambdaRunner::open(ir, &dir, &data_dir, view)?;
+    if !quiet {
+        seeded.iter().for_each(|line| eprintln!("{line}"));
+    }
+    if let Some(t) = as_of {
+        runner.read_until(t);
+    }
+    Ok(runner)
+}
+
+/// Runs the batch layer again (default cutoff), stores the view, and opens Lambda on it.
+pub(crate) fn recompute_lambda(paths: &[PathBuf], data_dir: &Path) -> Result<LambdaRunner, CliError> {
+    let (ir, dir) = load(paths, Target::Lambda)?;
+    let view = backfill(&ir, &dir, data_dir, None, false)?;
+    let (runner, _) = LambdaRunner::open(ir, &dir, data_dir, view)?;
+    Ok(runner)
+}
+
+/// Computes the batch view as of `cutoff` (default: the latest history event, floored to the
+/// batch cadence) and stores it as the current view.
+pub(crate) fn backfill(
+    ir: &FeatureIr,
+    dir: &Path,
+    data_dir: &Path,
+    cutoff: Option<i64>,
+    quiet: bool,
+) -> Result<BatchView, CliError> {
+    let cutoff = match cutoff {
+        Some(c) => c,
+        None => batch::default_cutoff(
+            ir,
+            batch::latest_event(ir, dir)?
+                .ok_or_else(|| CliError::Runtime("no history events to compute a batch view from".to_owned()))?,
+        ),
+    };
+    let started = std::time::Instant::now();
+    let progress = bar(history_events(ir, dir), "batch", quiet);
+    let mut view = batch::compute(ir, dir, cutoff, &mut |n| progress.inc(n))?;
+    progress.finish_and_clear();
+    let folder = store::write(&mut view, data_dir)?;
+    if !quiet {
+        eprintln!(
+            "batch view as of {} ({} keys) computed in {:.2} s and stored in {}",
+            featc_runtime::io::time::rfc3339(cutoff),
+            view.groups.iter().map(|g| g.key_count()).sum::<usize>(),
+            started.elapsed().as_secs_f64(),
+            folder.display()
+        );
+    }
+    Ok(view)
+}

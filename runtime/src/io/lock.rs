@@ -1,0 +1,71 @@
+//! A data folder in, its exclusive writer lock out: one process writes a data folder at a time
+//! (logs, snapshots, batch views, dead letters), held by an OS file lock that the kernel
+//! releases when the process ends, however it ends.
+
+use std::fs::{File, OpenOptions};
+use std::io::Write as _;
+use std::path::{Path, PathBuf};
+
+/// The writer lock of a data folder, held until dropped.
+#[derive(Debug)]
+pub struct WriterLock {
+    file: File,
+    path: PathBuf,
+}
+
+impl WriterLock {
+    /// Takes the lock of `data_dir` (created if needed), or says which process holds it.
+    pub fn acquire(data_dir: &Path) -> Result<WriterLock, String> {
+        std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
+        let path = data_dir.join("LOCK");
+        let mut file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        match file.try_lock() {
+            Ok(()) => {}
+            Err(std::fs::TryLockError::WouldBlock) => {
+                let holder = std::fs::read_to_string(&path).unwrap_or_default();
+                let holder = holder.trim();
+                return Err(format!(
+                    "another featc process{} is writing to {}; one writer per data folder: wait for it, or pass another --data-dir",
+                    if holder.is_empty() { String::new() } else { format!(" ({holder})") },
+                    data_dir.display()
+                ));
+            }
+            Err(std::fs::TryLockError::Error(e)) => return Err(format!("cannot lock {}: {e}", path.display())),
+        }
+        // Who holds it, for the message a second writer gets.
+        file.set_len(0).map_err(|e| e.to_string())?;
+        let _ = write!(file, "pid {}", std::process::id());
+        Ok(WriterLock { file, path })
+    }
+
+    pub fn path(&self) -> &Path {
+        &self.path
+    }
+}
+
+impl Drop for WriterLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_second_writer_is_refused_until_the_first_is_gone() {
+        let dir = tempfile::tempdir().unwrap();
+        let first = WriterLock::acquire(dir.path()).unwrap();
+        let err = WriterLock::acquire(dir.path()).unwrap_err();
+        assert!(err.contains("another featc process") && err.contains(&format!("pid {}", std::process::id())), "{err}");
+        drop(first);
+        assert!(WriterLock::acquire(dir.path()).is_ok());
+    }
+}

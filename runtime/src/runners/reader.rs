@@ -1,0 +1,84 @@
+//! A runner of either target in, feature vectors out: the reads that `get` and `materialize`
+//! make of the Kappa runtime or the Lambda serving merge, whichever target answers.
+
+use featc::ir::FeatureIr;
+
+use crate::runners::kappa::{KappaRunner, ReplayReport};
+use crate::runners::lambda::LambdaRunner;
+use crate::value::Value;
+
+/// What reading features needs of a runtime: the logs read to their end, the keys of a group,
+/// and a key's feature vector as of a time. Implemented by both targets, so a reader need not
+/// know which one answers.
+pub trait FeatureReader {
+    /// The IR the runtime runs.
+    fn ir(&self) -> &FeatureIr;
+
+    /// Events in the logs not read yet.
+    fn backlog(&self) -> Result<u64, String>;
+
+    /// Reads the logs to their end; `progress` is told the events read.
+    fn catch_up(&mut self, progress: &mut dyn FnMut(u64)) -> Result<ReplayReport, String>;
+
+    /// Every key with state in group `group`.
+    fn keys(&self, group: usize) -> Vec<Vec<Value>>;
+
+    /// The earliest time the runtime answers for a key: its latest event, and for Lambda not
+    /// before the batch view's cutoff. `None` for a key without state.
+    fn present(&self, group: usize, key: &[Value]) -> Option<i64>;
+
+    /// The feature vector of `key` in group `group` as of `t`; `None` for a key without state.
+    fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String>;
+}
+
+impl FeatureReader for KappaRunner {
+    fn ir(&self) -> &FeatureIr {
+        KappaRunner::ir(self)
+    }
+
+    fn backlog(&self) -> Result<u64, String> {
+        KappaRunner::backlog(self)
+    }
+
+    fn catch_up(&mut self, progress: &mut dyn FnMut(u64)) -> Result<ReplayReport, String> {
+        KappaRunner::catch_up(self, progress)
+    }
+
+    fn keys(&self, group: usize) -> Vec<Vec<Value>> {
+        self.groups().get(group).map(|g| g.keys()).unwrap_or_default()
+    }
+
+    fn present(&self, group: usize, key: &[Value]) -> Option<i64> {
+        self.groups().get(group).and_then(|g| g.latest(key))
+    }
+
+    fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        self.groups().get(group).map_or(Ok(None), |g| g.lookup(key, t))
+    }
+}
+
+impl FeatureReader for LambdaRunner {
+    fn ir(&self) -> &FeatureIr {
+        LambdaRunner::ir(self)
+    }
+
+    fn backlog(&self) -> Result<u64, String> {
+        LambdaRunner::backlog(self)
+    }
+
+    fn catch_up(&mut self, progress: &mut dyn FnMut(u64)) -> Result<ReplayReport, String> {
+        LambdaRunner::catch_up(self, progress)
+    }
+
+    fn keys(&self, group: usize) -> Vec<Vec<Value>> {
+        LambdaRunner::keys(self, group)
+    }
+
+    fn present(&self, group: usize, key: &[Value]) -> Option<i64> {
+        self.latest(group, key).map(|t| t.max(self.view.cutoff))
+    }
+
+    fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        LambdaRunner::lookup(self, group, key, t)
+    }
+}
