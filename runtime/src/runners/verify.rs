@@ -126,9 +126,20 @@ fn expected_at(oracle: &Oracle<'_>, key: &[Val], t: i64) -> Result<Vec<Expected>
     }
 }
 
-/// Whether `actual` agrees with what `oracle` expects of feature `i` of `key` at `t`.
-fn holds(oracle: &Oracle<'_>, key: &[Val], t: i64, i: usize, actual: &Value) -> Result<bool, String> {
-    Ok(expected_at(oracle, key, t)?.get(i).is_some_and(|e| agrees(e, &to_val(actual)).is_ok()))
+/// Whether `actual` agrees with the expectation of feature `i`.
+fn holds(expected: &[Expected], i: usize, actual: &Value) -> bool {
+    expected.get(i).is_some_and(|e| agrees(e, &to_val(actual)).is_ok())
+}
+
+/// The value in `slot`, computed by `make` the first time.
+fn cached(
+    slot: &mut Option<Vec<Expected>>,
+    make: impl FnOnce() -> Result<Vec<Expected>, String>,
+) -> Result<&[Expected], String> {
+    if slot.is_none() {
+        *slot = Some(make()?);
+    }
+    Ok(slot.as_deref().unwrap_or_default())
 }
 
 /// Runs both targets and the reference over the project's data (the logs under `data_dir`,
@@ -211,27 +222,39 @@ pub fn verify(
             let Some(&latest) = all.times(&k).last() else { continue };
             let key: Vec<Value> = key_value(&k);
             let late_here = late_for(&key);
+            // What the definitions give over every event as of the cutoff: for `batch` features.
+            let all_at_cutoff = expected_at(&all, &k, cutoff)?;
             for t in probes(&windows, latest.max(cutoff)) {
                 let got_kappa = runtime.lookup(&key, t)?.unwrap_or_else(|| empty.clone());
                 let got_lambda = lambda.lookup(gi, &key, t)?.unwrap_or_else(|| empty.clone());
+                // Each expectation is computed once per key and time, and only if needed.
+                let all_now = expected_at(&all, &k, t)?;
+                let mut kappa_counted = None;
+                let (mut lambda_counted, mut speed_counted) = (None, None);
                 for (i, feature) in g.outputs.iter().enumerate() {
                     report.compared += 1;
                     let rule = g.aggregates.iter().find(|a| a.name == *feature).map(|a| a.merge);
                     let batch_rule = rule == Some(MergeRule::Batch);
-                    let lambda_counted =
-                        if rule == Some(MergeRule::Speed) { &counted_by_speed } else { &counted_by_lambda };
-                    let lambda_t = if batch_rule { cutoff } else { t };
+                    let (lambda_t, lambda_all) = if batch_rule { (cutoff, &all_at_cutoff) } else { (t, &all_now) };
                     let (k_val, l_val) = (&got_kappa[i], &got_lambda[i]);
-                    let kappa_ok = holds(&all, &k, t, i, k_val)?;
-                    let lambda_ok = holds(&all, &k, lambda_t, i, l_val)?;
+                    let kappa_ok = holds(&all_now, i, k_val);
+                    let lambda_ok = holds(lambda_all, i, l_val);
                     if kappa_ok && lambda_ok {
                         continue;
                     }
-                    let explained = (kappa_ok || holds(&counted_by_kappa, &k, t, i, k_val)?)
-                        && (lambda_ok || holds(lambda_counted, &k, lambda_t, i, l_val)?);
-                    let shown = if lambda_ok { t } else { lambda_t };
-                    let reference =
-                        expected_at(&all, &k, shown)?.get(i).map_or_else(|| "no value".to_owned(), Expected::to_string);
+                    let kappa_explained = kappa_ok || {
+                        let v = cached(&mut kappa_counted, || expected_at(&counted_by_kappa, &k, t))?;
+                        holds(v, i, k_val)
+                    };
+                    let lambda_explained = lambda_ok || {
+                        let (cache, oracle) = if rule == Some(MergeRule::Speed) {
+                            (&mut speed_counted, &counted_by_speed)
+                        } else {
+                            (&mut lambda_counted, &counted_by_lambda)
+                        };
+                        holds(cached(cache, || expected_at(oracle, &k, lambda_t))?, i, l_val)
+                    };
+                    let shown = if lambda_ok { &all_now } else { lambda_all };
                     report.differences.push(Difference {
                         group: g.name.clone(),
                         key: key.clone(),
@@ -239,9 +262,9 @@ pub fn verify(
                         at: t,
                         lambda: l_val.clone(),
                         kappa: k_val.clone(),
-                        reference,
+                        reference: shown.get(i).map_or_else(|| "no value".to_owned(), Expected::to_string),
                         late_events: late_here,
-                        explained,
+                        explained: kappa_explained && lambda_explained,
                     });
                 }
             }
