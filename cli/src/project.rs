@@ -88,13 +88,9 @@ pub(crate) fn bar(total: u64, what: &str, quiet: bool) -> ProgressBar {
     bar
 }
 
-/// The events of the sources' history files, for a progress bar's length.
+/// About how many events the sources' history files hold, for a progress bar's length.
 pub(crate) fn history_events(ir: &FeatureIr, dir: &Path) -> u64 {
-    ir.sources
-        .iter()
-        .filter_map(|s| featc_runtime::io::history::read(dir, s).ok())
-        .map(|h| h.batches.iter().map(|b| b.num_rows() as u64).sum::<u64>())
-        .sum()
+    ir.sources.iter().map(|s| featc_runtime::io::history::estimate_rows(dir, s)).sum()
 }
 
 /// Reads a runtime's logs to their end, behind a progress bar called `what`.

@@ -327,8 +327,20 @@ fn malformed_events_reach_the_dead_letters_and_the_rest_is_counted() {
     let again =
         featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root());
     assert!(text(&again.stderr).contains("1 dead-lettered"), "{}", text(&again.stderr));
-    let dead = std::fs::read_to_string(data.path().join("dead_letters/preferences.ndjson")).expect("dead letters");
+    // The group's dead letters, one file per group and version, appended to and never doubled.
+    let file = std::fs::read_dir(data.path().join("dead_letters"))
+        .expect("dead letters")
+        .flatten()
+        .map(|e| e.path())
+        .find(|p| p.file_name().is_some_and(|n| n.to_string_lossy().starts_with("preferences.")))
+        .expect("the group's dead-letter file");
+    let dead = std::fs::read_to_string(&file).expect("dead letters");
     assert!(dead.contains("`last tuesday` is not an RFC 3339 time"), "{dead}");
+    assert!(dead.contains("\"seq\":0") && dead.lines().count() == 1, "{dead}");
+    let third =
+        featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root());
+    assert_eq!(third.status.code(), Some(0), "{}", text(&third.stderr));
+    assert_eq!(std::fs::read_to_string(&file).expect("dead letters"), dead, "nothing written twice");
     let out = featc(
         &["get", "examples/recsys", "--key", "user_id=zz", "--key", "product_category=books", "--data-dir", data_dir],
         &root(),

@@ -21,39 +21,11 @@ fn verify_finds_no_difference_on_the_examples() {
 }
 
 /// A project whose NDJSON history holds `lines` (one key `u1` unless a line says otherwise).
-fn project(lines: &[&str]) -> tempfile::TempDir {
-    let dir = tempfile::tempdir().expect("temp dir");
-    std::fs::write(
-        dir.path().join("clicks.feat"),
-        "source clicks {
-    event_time ts
-    lateness   1m
-    files      \"clicks.ndjson\"
-    schema { user_id: string, amount: f64, ts: timestamp }
-}
-
-entity user { key user_id: string }
-
-features user_clicks(user) from clicks {
-    clicks = count() over lifetime
-    spent  = sum(amount) over sliding(1h, every: 10m)
-}
-
-lambda user_clicks {
-    batch every 1h
-}
-",
-    )
-    .expect("spec");
-    std::fs::write(dir.path().join("clicks.ndjson"), lines.join("\n") + "\n").expect("history");
-    dir
-}
-
 #[test]
 fn verify_explains_late_events_by_the_batch_layer() {
     // The third event arrives 30 minutes behind the key's latest: late for the stream, counted
     // by the batch layer (whose cutoff, 02:00, is after it).
-    let dir = project(&[
+    let dir = clicks_project(&[
         r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
         r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T01:40:00Z"}"#,
         r#"{"user_id":"u1","amount":4.0,"ts":"2024-01-01T01:10:00Z"}"#,
@@ -70,7 +42,7 @@ fn verify_explains_late_events_by_the_batch_layer() {
 
 #[test]
 fn verify_reports_a_log_that_strays_from_the_history() {
-    let dir = project(&[
+    let dir = clicks_project(&[
         r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
         r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T02:30:00Z"}"#,
     ]);
@@ -127,7 +99,7 @@ fn lambda_run_and_get_serve_the_same_features_as_kappa() {
 
 #[test]
 fn a_changed_group_gets_a_new_batch_view_at_the_same_cutoff() {
-    let dir = project(&[
+    let dir = clicks_project(&[
         r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
         r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T02:50:00Z"}"#,
     ]);
@@ -199,7 +171,7 @@ fn verify_does_not_let_late_events_explain_a_difference_they_cannot() {
     // holds an event of u1 the history lacks (02:45, appended later), which no late event
     // explains: the batch layer never sees it. The old verify marked every difference of a key
     // with late events as explained.
-    let dir = project(&[
+    let dir = clicks_project(&[
         r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#,
         r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T01:40:00Z"}"#,
         r#"{"user_id":"u1","amount":4.0,"ts":"2024-01-01T01:10:00Z"}"#,
@@ -218,35 +190,4 @@ fn verify_does_not_let_late_events_explain_a_difference_they_cannot() {
     let stdout = text(&out.stdout);
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("unexplained: the 1 late events of this key do not account for it"), "{stdout}");
-}
-
-#[test]
-fn a_second_writer_is_refused_and_a_missing_file_appends_nothing() {
-    let dir = project(&[r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-01T01:00:00Z"}"#]);
-    std::fs::write(
-        dir.path().join("more.ndjson"),
-        "{\"user_id\":\"u2\",\"amount\":2.0,\"ts\":\"2024-01-01T01:05:00Z\"}\n",
-    )
-    .expect("more");
-    // Another process holds the data folder's writer lock (here, this test).
-    let held = featc_runtime::io::lock::WriterLock::acquire(&dir.path().join(".featc")).expect("lock");
-    for args in [
-        &["log", "append", ".", "--source", "clicks", "more.ndjson"][..],
-        &["run", ".", "--target", "kappa", "--until-caught-up"][..],
-        &["batch", "."][..],
-    ] {
-        let out = featc(args, dir.path());
-        assert_eq!(out.status.code(), Some(2), "{args:?}");
-        assert!(text(&out.stderr).contains("another featc process (pid"), "{args:?}: {}", text(&out.stderr));
-    }
-    drop(held);
-    let missing = featc(&["log", "append", ".", "--source", "clicks", "more.ndjson", "typo.ndjson"], dir.path());
-    assert_eq!(missing.status.code(), Some(2));
-    assert!(
-        text(&missing.stderr).contains("typo.ndjson: no such file; nothing was appended"),
-        "{}",
-        text(&missing.stderr)
-    );
-    let append = featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path());
-    assert!(text(&append.stderr).contains("appended 1 events"), "{}", text(&append.stderr));
 }

@@ -4,6 +4,7 @@
 //! a variant, its arm in [`Problem::to_diagnostic`], a registered code and a docs page.
 
 use crate::diagnostic::{Code, Diagnostic, Target, codes};
+use crate::ir::WindowSpec;
 use crate::source::Span;
 use crate::types::Type;
 
@@ -98,6 +99,8 @@ pub enum Problem {
     StaleBatchOnly { span: Span, feature: String, func: String, cadence: Option<String> },
     EmptyGroup { span: Span, name: String },
     NullComparison { span: Span, op: &'static str },
+    // `partial`: bytes of one partial; `hop`: a coarser round hop within the bounds, with its panes.
+    StateTooLarge { span: Span, func: &'static str, window: WindowSpec, partial: u64, hop: Option<(u64, u64)> },
 }
 
 fn quoted_list(items: &[String]) -> String {
@@ -386,6 +389,7 @@ impl Problem {
             )
             .primary(*span, "compares with null")
             .help(if *op == "!=" { "use `is not null`" } else { "use `is null`" }),
+            P::StateTooLarge { span, func, window, partial, hop } => state_too_large(*span, func, *window, *partial, *hop),
         }
     }
 }
@@ -400,4 +404,75 @@ fn divisor_help(hop_ms: u64, size_ms: u64) -> Option<String> {
         }
     }
     None
+}
+
+/// W0008: the figure over its bound first, the estimate behind it, then a cheaper window.
+fn state_too_large(span: Span, func: &str, window: WindowSpec, partial: u64, hop: Option<(u64, u64)>) -> Diagnostic {
+    use crate::check::{MAX_PANES_PER_KEY, MAX_STATE_BYTES_PER_KEY, panes_per_key};
+    use crate::syntax::format_millis;
+    let panes = panes_per_key(window);
+    let bytes = panes.saturating_mul(partial);
+    let message = if panes > MAX_PANES_PER_KEY {
+        format!(
+            "this window keeps {} panes per key, over the bound of {}",
+            thousands(panes),
+            thousands(MAX_PANES_PER_KEY)
+        )
+    } else {
+        format!(
+            "`{func}` over this window keeps an estimated {} per key, over the bound of {}",
+            human_bytes(bytes),
+            human_bytes(MAX_STATE_BYTES_PER_KEY)
+        )
+    };
+    let label =
+        format!("{} × {} B of `{func}` = {} per key", count(panes, "pane"), thousands(partial), human_bytes(bytes));
+    let diagnostic = Diagnostic::new(codes::WINDOW_STATE_TOO_LARGE, message).primary(span, label);
+    let WindowSpec::Sliding { size_ms, .. } = window else {
+        return diagnostic
+            .note("this window keeps one partial per key")
+            .help(format!("keep fewer or smaller values in `{func}`"));
+    };
+    let hop = match hop {
+        Some((hop, panes)) => {
+            format!("a coarser hop such as `every: {}` ({})", format_millis(hop), count(panes, "pane"))
+        }
+        None => format!("a coarser hop that divides {}", format_millis(size_ms)),
+    };
+    diagnostic
+        .note("a sliding window keeps size / hop panes per key plus the current one, each a partial of the aggregate")
+        .help(format!("use {hop}, a shorter window, or `tumbling({})`", format_millis(size_ms)))
+}
+
+/// `1 pane`, `10,081 panes`.
+fn count(n: u64, noun: &str) -> String {
+    format!("{} {noun}{}", thousands(n), if n == 1 { "" } else { "s" })
+}
+
+/// `10081` as `10,081`.
+fn thousands(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::new();
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
+}
+
+/// Bytes in the largest binary unit that keeps the figure at least 1, one decimal: `1.9 MiB`.
+fn human_bytes(bytes: u64) -> String {
+    if bytes < 1024 {
+        return format!("{bytes} B");
+    }
+    let (mut value, mut unit) = (bytes as f64 / 1024.0, "KiB");
+    for next in ["MiB", "GiB"] {
+        if value < 1024.0 {
+            break;
+        }
+        (value, unit) = (value / 1024.0, next);
+    }
+    format!("{value:.1} {unit}").replace(".0 ", " ")
 }

@@ -1,12 +1,12 @@
 //! A project, a source and event files in, the events appended to the source's embedded log
 //! out: featc log append.
 
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 use std::process::ExitCode;
 
-use featc::ir::{FileFormat, HistoryFiles, Target};
-use featc_runtime::io::history;
+use featc::ir::{FileFormat, Target};
 use featc_runtime::io::log::Log;
+use featc_runtime::io::{dead_letters, history, seed};
 
 use crate::error::CliError;
 use crate::project;
@@ -41,37 +41,52 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     }
 }
 
-/// Appends each file's events, in order, to the log of `source`; malformed lines go to the
-/// source's dead letters.
+/// Appends each file's events, in order, to the log of `source`, each file as one segment
+/// (all of it or, after a crash, none); malformed lines go to the source's dead letters. The
+/// log is seeded from the source's history first if it never was, so the history comes first
+/// whatever the order of `run` and `log append`. Appenders take the topic's append lock in
+/// turn; a running `featc run` follows what is appended.
 fn append(folder: PathBuf, source: &str, files: &[PathBuf], data_dir: Option<PathBuf>) -> Result<ExitCode, CliError> {
     let (ir, dir) = project::load(&[folder], Target::Kappa)?;
     let Some(src) = ir.sources.iter().find(|s| s.name == source) else {
         return Err(CliError::Usage(format!("no source `{source}` in the project")));
     };
     let data_dir = project::data_dir(data_dir, &dir);
-    let _lock = featc_runtime::io::lock::WriterLock::acquire(&data_dir)?;
     // Every file must exist before anything is appended: a typo appends nothing, loudly.
     if let Some(missing) = files.iter().find(|f| !f.is_file()) {
         return Err(CliError::Io(format!("{}: no such file; nothing was appended", missing.display())));
     }
-    let log = Log::open(&data_dir.join("log"), &src.topic)?;
+    let mut formats = Vec::new();
     for file in files {
         let name = file.to_string_lossy();
         let format = FileFormat::from_path(&name)
             .ok_or_else(|| CliError::Usage(format!("{name}: say .parquet, .csv or .ndjson")))?;
-        let mut one = src.clone();
-        one.history = Some(HistoryFiles { glob: name.into_owned(), format });
-        let events = history::read(Path::new(""), &one)?;
-        let (start, end) = log.append(&events.batches)?;
+        formats.push(format);
+    }
+    if let Some(said) = seed::seed(&dir, src, &data_dir)? {
+        eprintln!("{said}");
+    }
+    let log = Log::open(&data_dir.join("log"), &src.topic)?;
+    for (file, format) in files.iter().zip(formats) {
+        let mut rejected = Vec::new();
+        let chunks = history::file_chunks(file, format, src, seed::SEGMENT_ROWS);
+        let batches = chunks.flat_map(|chunk| match chunk {
+            Ok(chunk) => {
+                rejected.extend(chunk.rejected);
+                chunk.batches.into_iter().map(Ok).collect::<Vec<_>>()
+            }
+            Err(e) => vec![Err(e)],
+        });
+        let (start, end) = log.lock()?.append(batches)?;
         eprintln!(
             "appended {} events from {} to log `{}` (offsets {start}..{end})",
             end - start,
             file.display(),
             src.topic
         );
-        if !events.rejected.is_empty() {
-            let path = featc_runtime::runners::kappa::write_rejected(&data_dir, &src.name, &events.rejected)?;
-            eprintln!("{} malformed lines dead-lettered to {}", events.rejected.len(), path.display());
+        let name = format!("{}.appended", src.name);
+        if let Some(path) = dead_letters::append_rejected(&data_dir, &name, &rejected)? {
+            eprintln!("{} malformed lines dead-lettered to {}", rejected.len(), path.display());
         }
     }
     Ok(ExitCode::SUCCESS)

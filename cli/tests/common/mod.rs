@@ -35,3 +35,33 @@ pub fn project(files: &[(&str, &str)]) -> tempfile::TempDir {
     }
     dir
 }
+
+/// A project of one source, `clicks` (history `clicks.ndjson`, the given lines), and one group
+/// `user_clicks` with a lifetime count and a sliding sum.
+pub fn clicks_project(lines: &[&str]) -> tempfile::TempDir {
+    let dir = tempfile::tempdir().expect("temp dir");
+    std::fs::write(
+        dir.path().join("clicks.feat"),
+        "source clicks {
+    event_time ts
+    lateness   1m
+    files      \"clicks.ndjson\"
+    schema { user_id: string, amount: f64, ts: timestamp }
+}
+
+entity user { key user_id: string }
+
+features user_clicks(user) from clicks {
+    clicks = count() over lifetime
+    spent  = sum(amount) over sliding(1h, every: 10m)
+}
+
+lambda user_clicks {
+    batch every 1h
+}
+",
+    )
+    .expect("spec");
+    std::fs::write(dir.path().join("clicks.ndjson"), lines.join("\n") + "\n").expect("history");
+    dir
+}

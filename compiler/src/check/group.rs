@@ -6,7 +6,7 @@ use std::collections::HashMap;
 use super::expr::{Scope, Typer};
 use super::names::Items;
 use super::source::{EntityInfo, SourceInfo};
-use super::window::check_window;
+use super::window::{check_resources, check_window};
 use super::{CheckedFeature, CheckedGroup, FeatureKind, suggest};
 use crate::aggregates::{AggKind, MAX_LIST_LEN};
 use crate::problem::{NameKind, Problem};
@@ -202,6 +202,14 @@ fn check_aggregate_feature(
     }
     let ty = aggregate_type(agg, args, feature.expr.span, source, names, problems);
     let ((ty, input), window) = (ty?, window?);
+    if let Some(w) = &feature.window {
+        let param = match args.get(1).map(|a| &a.kind) {
+            Some(ExprKind::Int(n)) => Some(*n),
+            _ => None,
+        };
+        let partial_bytes = crate::ir::aggregate_algebra(agg, input.as_ref().map(|t| &t.ty), param).1;
+        check_resources(w.span, window, agg, partial_bytes, problems);
+    }
     let kind = FeatureKind::Aggregate {
         agg,
         args: args.to_vec(),

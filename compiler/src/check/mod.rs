@@ -19,7 +19,7 @@ use crate::problem::Problem;
 use crate::syntax::ast::{Expr, MergeRule, Module};
 use crate::types::{Ty, Type};
 
-pub(crate) use window::WindowSpec;
+pub(crate) use window::{MAX_PANES_PER_KEY, MAX_STATE_BYTES_PER_KEY, WindowSpec, panes_per_key};
 
 /// What to check for.
 #[derive(Debug, Clone, PartialEq, Eq)]

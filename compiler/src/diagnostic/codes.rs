@@ -86,6 +86,7 @@ codes! {
     STALE_BATCH_ONLY = "W0005", Warning, "feature served from the batch view alone";
     EMPTY_GROUP = "W0006", Warning, "feature group without features";
     NULL_COMPARISON = "W0007", Warning, "comparison with null is never true";
+    WINDOW_STATE_TOO_LARGE = "W0008", Warning, "window keeps too much state per key";
 }
 
 /// Looks a code up by its id, case-insensitively (`e0301` finds `E0301`).

@@ -1,12 +1,13 @@
-//! A data folder in, its exclusive writer lock out: one process writes a data folder at a time
-//! (logs, snapshots, batch views, dead letters), held by an OS file lock that the kernel
-//! releases when the process ends, however it ends.
+//! A data folder in, its locks out: one runner writes a data folder's state at a time
+//! (snapshots, batch views, dead letters), and appenders to a topic of the log take turns.
+//! Both are OS file locks, which the kernel releases when the process ends, however it ends.
 
 use std::fs::{File, OpenOptions};
 use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
-/// The writer lock of a data folder, held until dropped.
+/// The writer lock of a data folder's state, held until dropped: taken by `run` and `batch`
+/// for as long as they run; a second one is refused, naming the first.
 #[derive(Debug)]
 pub struct WriterLock {
     file: File,
@@ -50,6 +51,37 @@ impl WriterLock {
 }
 
 impl Drop for WriterLock {
+    fn drop(&mut self) {
+        let _ = self.file.unlock();
+    }
+}
+
+/// The append lock of one topic of the embedded log, held while a segment is added (or the
+/// log seeded): appenders wait their turn, so every "which offset is next?" is answered under
+/// it. Held for milliseconds, unlike [`WriterLock`], so `featc log append` runs while
+/// `featc run` follows the log.
+#[derive(Debug)]
+pub struct AppendLock {
+    file: File,
+}
+
+impl AppendLock {
+    /// Waits for the append lock of the log folder `dir`, and takes it.
+    pub fn acquire(dir: &Path) -> Result<AppendLock, String> {
+        let path = dir.join("LOCK");
+        let file = OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(&path)
+            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        file.lock().map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
+        Ok(AppendLock { file })
+    }
+}
+
+impl Drop for AppendLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
     }

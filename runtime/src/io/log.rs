@@ -2,8 +2,9 @@
 //! events with offsets and segments, the default stream when no broker is named.
 //!
 //! Layout: `<dir>/<topic>/<first offset>-<end offset>-<crc32>.arrows`, each segment an Arrow IPC
-//! stream whose bytes have the CRC-32 in its name. A segment is written to a temporary name,
-//! synced, renamed when complete and the folder synced before an append returns, so a reader
+//! stream whose bytes have the CRC-32 in its name. Appenders take the topic's append lock
+//! (`<topic>/LOCK`) in turn. A segment is written to a temporary name, synced, renamed when
+//! complete and the folder synced before an append returns, so a reader
 //! (or a restart after a crash) only ever sees whole, durable segments. Every read checks the
 //! segment's checksum, that the segments are contiguous, and that each holds exactly the rows
 //! its name says: damage is an error naming the segment and offset, never a silent skip or a
@@ -16,6 +17,8 @@ use std::path::{Path, PathBuf};
 use arrow::ipc::reader::StreamReader;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
+
+use crate::io::lock::AppendLock;
 
 /// Where a stream's events come from: the embedded log here, a Kafka topic in the connector.
 pub trait EventSource {
@@ -115,32 +118,133 @@ impl Log {
         Ok(self.segments()?.last().map_or(0, |s| s.end))
     }
 
-    /// Appends batches as one new segment; returns the offsets `[first, end)` they got.
+    /// Appends batches as one new segment, taking the topic's append lock for the time it
+    /// takes; returns the offsets `[first, end)` they got.
     pub fn append(&self, batches: &[RecordBatch]) -> Result<(u64, u64), String> {
-        let start = self.end()?;
-        let rows: usize = batches.iter().map(RecordBatch::num_rows).sum();
-        let Some(first) = batches.iter().find(|b| b.num_rows() > 0) else { return Ok((start, start)) };
-        let segment = Segment { start, end: start + rows as u64, crc: None };
-        let tmp = self.dir.join(format!(".{}.tmp", segment.file_name()));
-        let file = File::create(&tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
-        let mut writer = StreamWriter::try_new(BufWriter::new(file), &first.schema()).map_err(|e| e.to_string())?;
-        for batch in batches.iter().filter(|b| b.num_rows() > 0) {
-            writer.write(batch).map_err(|e| format!("cannot append: {e}"))?;
+        self.lock()?.append(batches.iter().cloned().map(Ok))
+    }
+
+    /// Waits for the topic's append lock and takes it: while the [`Appender`] lives, no other
+    /// process appends. Temporary files a crashed appender left behind are removed.
+    pub fn lock(&self) -> Result<Appender<'_>, String> {
+        let lock = AppendLock::acquire(&self.dir)?;
+        let entries = fs::read_dir(&self.dir).map_err(|e| format!("cannot read {}: {e}", self.dir.display()))?;
+        for entry in entries.flatten() {
+            if entry.file_name().to_string_lossy().ends_with(".tmp") {
+                let _ = fs::remove_file(entry.path());
+            }
         }
-        writer.finish().map_err(|e| e.to_string())?;
-        let file = writer.into_inner().map_err(|e| e.to_string())?;
-        file.into_inner().map_err(|e| e.to_string())?.sync_all().map_err(|e| e.to_string())?;
-        let bytes = fs::read(&tmp).map_err(|e| format!("cannot read back {}: {e}", tmp.display()))?;
-        let segment = Segment { crc: Some(crc32fast::hash(&bytes)), ..segment };
-        fs::rename(&tmp, self.dir.join(segment.file_name())).map_err(|e| format!("cannot publish segment: {e}"))?;
-        // The new name is durable before the append is acknowledged.
-        crate::io::durable::sync_dir(&self.dir)?;
-        Ok((segment.start, segment.end))
+        Ok(Appender { log: self, _lock: lock })
+    }
+
+    /// The topic's folder.
+    pub fn dir(&self) -> &Path {
+        &self.dir
     }
 
     /// A reader from `offset`.
     pub fn reader(&self, offset: u64) -> LogReader {
         LogReader { log: self.clone(), position: offset, current: None }
+    }
+}
+
+/// The one appender of a topic, holding its append lock.
+#[derive(Debug)]
+pub struct Appender<'a> {
+    log: &'a Log,
+    _lock: AppendLock,
+}
+
+impl Appender<'_> {
+    /// The offset the next appended event gets.
+    pub fn end(&self) -> Result<u64, String> {
+        self.log.end()
+    }
+
+    pub fn log(&self) -> &Log {
+        self.log
+    }
+
+    /// Appends a stream of batches as one new segment, written as they come (never all held
+    /// in memory) and published whole: the file is synced, renamed to its final name (offsets
+    /// and CRC-32) and the folder synced before this returns. An error, or a crash, leaves no
+    /// trace but a temporary file the next appender removes. Returns the offsets it got.
+    pub fn append(&self, batches: impl IntoIterator<Item = Result<RecordBatch, String>>) -> Result<(u64, u64), String> {
+        let start = self.end()?;
+        let tmp = self.log.dir.join(format!(".{start:020}.{}.tmp", std::process::id()));
+        let result = self.write_segment(&tmp, start, batches);
+        if !matches!(result, Ok(Some(_))) {
+            let _ = fs::remove_file(&tmp);
+        }
+        let Some(segment) = result? else { return Ok((start, start)) };
+        fs::rename(&tmp, self.log.dir.join(segment.file_name())).map_err(|e| format!("cannot publish segment: {e}"))?;
+        // The new name is durable before the append is acknowledged.
+        crate::io::durable::sync_dir(&self.log.dir)?;
+        Ok((segment.start, segment.end))
+    }
+
+    /// Writes the batches to `tmp` and syncs it; `None` when they hold no rows.
+    fn write_segment(
+        &self,
+        tmp: &Path,
+        start: u64,
+        batches: impl IntoIterator<Item = Result<RecordBatch, String>>,
+    ) -> Result<Option<Segment>, String> {
+        let mut writer: Option<StreamWriter<BufWriter<CrcWriter>>> = None;
+        let mut rows = 0u64;
+        for batch in batches {
+            let batch = batch?;
+            if batch.num_rows() == 0 {
+                continue;
+            }
+            if writer.is_none() {
+                let file = File::create(tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
+                let crc = CrcWriter { file, hasher: crc32fast::Hasher::new() };
+                writer = Some(StreamWriter::try_new(BufWriter::new(crc), &batch.schema()).map_err(|e| e.to_string())?);
+            }
+            if let Some(w) = &mut writer {
+                w.write(&batch).map_err(|e| format!("cannot append: {e}"))?;
+            }
+            rows += batch.num_rows() as u64;
+        }
+        let Some(mut writer) = writer else { return Ok(None) };
+        writer.finish().map_err(|e| e.to_string())?;
+        let crc = writer.into_inner().map_err(|e| e.to_string())?.into_inner().map_err(|e| e.to_string())?;
+        crc.file.sync_all().map_err(|e| format!("cannot sync {}: {e}", tmp.display()))?;
+        Ok(Some(Segment { start, end: start + rows, crc: Some(crc.hasher.finalize()) }))
+    }
+
+    /// Removes the segments from `offset` on, newest first so the log stays contiguous at
+    /// every step: undoing a seeding a crash cut short. `offset` must start a segment.
+    pub fn truncate(&self, offset: u64) -> Result<(), String> {
+        let segments = self.log.segments()?;
+        if offset < self.end()? && !segments.iter().any(|s| s.start == offset) {
+            return Err(format!("offset {offset} does not start a segment of {}", self.log.dir.display()));
+        }
+        for s in segments.iter().rev().filter(|s| s.start >= offset) {
+            let path = self.log.dir.join(s.file_name());
+            fs::remove_file(&path).map_err(|e| format!("cannot remove {}: {e}", path.display()))?;
+            crate::io::durable::sync_dir(&self.log.dir)?;
+        }
+        Ok(())
+    }
+}
+
+/// A file writer that keeps the CRC-32 of what went through it.
+struct CrcWriter {
+    file: File,
+    hasher: crc32fast::Hasher,
+}
+
+impl std::io::Write for CrcWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.file.write(buf)?;
+        self.hasher.update(&buf[..n]);
+        Ok(n)
+    }
+
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.file.flush()
     }
 }
 

@@ -93,9 +93,10 @@ fn cell(a: &dyn Array, r: usize, ty: &Ty) -> Result<Value, String> {
                 DataType::LargeUtf8 => a.as_string::<i64>().value(r),
                 _ => a.as_string_view().value(r),
             };
-            timestamp(
-                crate::io::time::parse_rfc3339(text).ok_or_else(|| format!("`{text}` is not an RFC 3339 time"))?.into(),
-            )?
+            // Epoch milliseconds (NDJSON numbers arrive as text), else RFC 3339.
+            let ms = text.trim().parse::<i64>().ok().or_else(|| crate::io::time::parse_rfc3339(text));
+            let short: String = text.chars().take(64).collect();
+            timestamp(Some(ms.ok_or_else(|| format!("`{short}` is not an RFC 3339 time or epoch milliseconds"))?))?
         }
         (Ty::Timestamp, DataType::Int64) => timestamp(Some(a.as_primitive::<arrow::datatypes::Int64Type>().value(r)))?,
         _ => return Err(wrong()),

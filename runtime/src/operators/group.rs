@@ -47,7 +47,9 @@ pub struct GroupRuntime {
     /// Derived features: output position and expression over the feature vector.
     derived: Vec<(usize, Compiled)>,
     state: Store,
+    /// Dead letters not yet written out; `dead_written` came before them.
     dead_letters: Vec<DeadLetter>,
+    dead_written: u64,
     accepted: u64,
     /// Only events with `after < ts <= until` are read (see [`GroupRuntime::read_range`]).
     after: i64,
@@ -139,6 +141,7 @@ impl GroupRuntime {
             derived,
             state,
             dead_letters: Vec::new(),
+            dead_written: 0,
             accepted: 0,
             after: i64::MIN,
             until: i64::MAX,
@@ -385,7 +388,7 @@ impl GroupRuntime {
         GroupSnapshot {
             name: self.name.clone(),
             keys,
-            dead_letters: self.dead_letters.clone(),
+            dead_count: self.dead_written + self.dead_letters.len() as u64,
             accepted: self.accepted,
         }
     }
@@ -416,7 +419,7 @@ impl GroupRuntime {
                 ))
             })
             .collect::<Result<Vec<_>, String>>()?;
-        self.restore(GroupSnapshot { name: self.name.clone(), keys, dead_letters: Vec::new(), accepted: 0 });
+        self.restore(GroupSnapshot { name: self.name.clone(), keys, dead_count: 0, accepted: 0 });
         Ok(())
     }
 
@@ -431,7 +434,8 @@ impl GroupRuntime {
                 }
             }
         }
-        self.dead_letters = snapshot.dead_letters;
+        self.dead_letters = Vec::new();
+        self.dead_written = snapshot.dead_count;
         self.accepted = snapshot.accepted;
     }
 
@@ -440,13 +444,23 @@ impl GroupRuntime {
         self.dead_letters.extend(dead);
     }
 
+    /// The dead letters since the state was opened (restored, or new) that were not taken.
     pub fn dead_letters(&self) -> &[DeadLetter] {
         &self.dead_letters
     }
 
+    /// Takes the dead letters not written yet, and the number of the first: every dead letter
+    /// of the group's stream has a number from 0, the same on every replay.
+    pub fn take_dead_letters(&mut self) -> (u64, Vec<DeadLetter>) {
+        let first = self.dead_written;
+        let taken = std::mem::take(&mut self.dead_letters);
+        self.dead_written += taken.len() as u64;
+        (first, taken)
+    }
+
     /// Events counted, and events dead-lettered.
     pub fn counters(&self) -> (u64, u64) {
-        (self.accepted, self.dead_letters.len() as u64)
+        (self.accepted, self.dead_written + self.dead_letters.len() as u64)
     }
 
     /// The latest event time seen for a key.

@@ -17,7 +17,8 @@ pub struct DeadLetter {
 pub struct GroupSnapshot {
     pub(crate) name: String,
     pub(crate) keys: Vec<(Vec<Value>, KeyState)>,
-    pub(crate) dead_letters: Vec<DeadLetter>,
+    /// Events dead-lettered before this state (they are in the dead-letter files).
+    pub(crate) dead_count: u64,
     pub(crate) accepted: u64,
 }
 

@@ -2,13 +2,12 @@
 //! (seeded from its history files when empty) replayed from offset 0 through every group's
 //! operators, then followed; lookups of feature vectors as of a time.
 
-use std::io::Write as _;
 use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrField};
 
-use crate::io::history;
 use crate::io::log::{EventSource, Log, LogReader};
+use crate::io::{dead_letters, seed};
 use crate::operators::group::{DeadLetter, GroupRuntime};
 use crate::store::snapshot::{self, Loaded};
 use crate::value::Value;
@@ -101,21 +100,9 @@ impl KappaRunner {
             if readers.is_empty() {
                 continue;
             }
+            // Seeded from the history once, whoever opens the log first (see `io::seed`).
+            seeded.extend(seed::seed(project_dir, source, data_dir)?);
             let log = Log::open(&data_dir.join("log"), &source.topic)?;
-            if log.end()? == 0 && source.history.is_some() {
-                let history = history::read(project_dir, source)?;
-                let (_, end) = log.append(&history.batches)?;
-                let glob = source.history.as_ref().map_or("", |h| h.glob.as_str());
-                seeded.push(format!("seeded log `{}` with {end} events from {glob}", source.topic));
-                if !history.rejected.is_empty() {
-                    let path = write_rejected(data_dir, &source.name, &history.rejected)?;
-                    seeded.push(format!(
-                        "{} malformed lines dead-lettered to {}",
-                        history.rejected.len(),
-                        path.display()
-                    ));
-                }
-            }
             streams.push(Stream { source: si, reader: log.reader(0), groups: readers });
         }
         Ok((KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() }, seeded))
@@ -173,25 +160,17 @@ impl KappaRunner {
         Ok(report)
     }
 
-    /// Writes the dead letters of every group to `data_dir/dead_letters/<group>.ndjson`, one
-    /// JSON object per event with its reason; returns the files written.
-    pub fn write_dead_letters(&self) -> Result<Vec<PathBuf>, String> {
-        let dir = self.data_dir.join("dead_letters");
-        std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
+    /// Appends the dead letters not written yet of every group to
+    /// `data_dir/dead_letters/<group>.<version>.ndjson`, one JSON object per event with its
+    /// reason and number (`seq`), and syncs them; returns the files. A replay after a crash
+    /// makes dead letters the file already holds: they are not written twice.
+    pub fn write_dead_letters(&mut self) -> Result<Vec<PathBuf>, String> {
         let mut written = Vec::new();
-        for g in &self.groups {
-            if g.dead_letters().is_empty() {
-                continue;
-            }
-            let path = dir.join(format!("{}.ndjson", g.name));
-            let mut out = std::io::BufWriter::new(
-                std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-            );
-            for d in g.dead_letters() {
-                writeln!(out, "{}", dead_letter_json(&g.columns, d)).map_err(|e| e.to_string())?;
-            }
-            out.flush().map_err(|e| e.to_string())?;
-            written.push(path);
+        for (g, spec) in self.groups.iter_mut().zip(&self.ir.groups) {
+            let (first, letters) = g.take_dead_letters();
+            let objects = letters.iter().map(|d| dead_letter_json(&g.columns, d));
+            let name = format!("{}.{}", g.name, spec.version);
+            written.extend(dead_letters::append_numbered(&self.data_dir, &name, first, objects)?);
         }
         Ok(written)
     }
@@ -203,7 +182,9 @@ impl KappaRunner {
     /// Writes each group's state, with the log offsets it includes, to its own durable file per
     /// group and version (see [`crate::store::snapshot`]). A runner opened later resumes each
     /// group from its snapshot when the group's version is unchanged.
-    pub fn snapshot(&self) -> Result<PathBuf, String> {
+    /// The dead letters are written first, so a snapshot never counts one the files lack.
+    pub fn snapshot(&mut self) -> Result<PathBuf, String> {
+        self.write_dead_letters()?;
         let dir = self.state_dir();
         for (gi, g) in self.ir.groups.iter().enumerate() {
             let offsets = self
@@ -283,34 +264,13 @@ impl KappaRunner {
     }
 }
 
-/// Writes rejected history lines to `data_dir/dead_letters/<source>.history.ndjson`.
-pub fn write_rejected(data_dir: &Path, source: &str, rejected: &[history::Rejected]) -> Result<PathBuf, String> {
-    let dir = data_dir.join("dead_letters");
-    std::fs::create_dir_all(&dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
-    let path = dir.join(format!("{source}.history.ndjson"));
-    let mut out = std::io::BufWriter::new(
-        std::fs::File::create(&path).map_err(|e| format!("cannot write {}: {e}", path.display()))?,
-    );
-    for r in rejected {
-        let line = serde_json::json!({
-            "reason": r.reason,
-            "file": r.file.display().to_string(),
-            "line": r.line,
-            "text": r.text,
-        });
-        writeln!(out, "{line}").map_err(|e| e.to_string())?;
-    }
-    out.flush().map_err(|e| e.to_string())?;
-    Ok(path)
-}
-
-fn dead_letter_json(columns: &[String], d: &DeadLetter) -> serde_json::Value {
+fn dead_letter_json(columns: &[String], d: &DeadLetter) -> serde_json::Map<String, serde_json::Value> {
     let mut object = serde_json::Map::new();
     object.insert("reason".to_owned(), serde_json::Value::String(d.reason.clone()));
     for (c, v) in columns.iter().zip(&d.row) {
         object.insert(c.clone(), json_value(v));
     }
-    serde_json::Value::Object(object)
+    object
 }
 
 /// A value as JSON: numbers, strings, booleans, null; timestamps as RFC 3339 text.

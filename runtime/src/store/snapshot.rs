@@ -12,7 +12,7 @@ use crate::io::durable;
 use crate::operators::group::GroupSnapshot;
 
 /// The layout of a snapshot file; bumped on any incompatible change.
-pub const SNAPSHOT_FORMAT: &str = "featc.snapshot/v2";
+pub const SNAPSHOT_FORMAT: &str = "featc.snapshot/v3";
 
 /// One group's state at one version, and the log offsets it includes.
 #[derive(Debug, serde::Serialize, serde::Deserialize)]
