@@ -191,3 +191,25 @@ fn verify_does_not_let_late_events_explain_a_difference_they_cannot() {
     assert_eq!(out.status.code(), Some(1), "{stdout}");
     assert!(stdout.contains("unexplained: the 1 late events of this key do not account for it"), "{stdout}");
 }
+
+#[test]
+fn epoch_millisecond_times_are_read_alike_by_both_targets() {
+    // Times as JSON numbers (epoch ms), as text, and one that is neither (rejected as read).
+    let dir = clicks_project(&[
+        r#"{"user_id":"u1","amount":1.0,"ts":1704070800000}"#,
+        r#"{"user_id":"u1","amount":2.0,"ts":"2024-01-01T01:05:00Z"}"#,
+        r#"{"user_id":"u1","amount":4.0,"ts":1704074400000}"#,
+        r#"{"user_id":"u1","amount":8.0,"ts":"soon"}"#,
+    ]);
+    let verify = featc(&["verify", ".", "--cutoff", "2024-01-01T01:30:00Z"], dir.path());
+    assert_eq!(verify.status.code(), Some(0), "{}{}", text(&verify.stdout), text(&verify.stderr));
+    for target in ["kappa", "lambda"] {
+        let get = featc(&["get", ".", "--target", target, "--key", "user_id=u1"], dir.path());
+        assert_eq!(get.status.code(), Some(0), "{}", text(&get.stderr));
+        let v: serde_json::Value = serde_json::from_slice(&get.stdout).expect("JSON");
+        assert_eq!(v[0]["features"]["clicks"].as_i64(), Some(3), "{target}: {v}");
+    }
+    let rejected =
+        std::fs::read_to_string(dir.path().join(".featc/dead_letters/clicks.history.ndjson")).expect("rejected");
+    assert!(rejected.contains("`soon` is not an RFC 3339 time"), "{rejected}");
+}

@@ -119,7 +119,11 @@ fn a_bad_snapshot_is_rebuilt_by_replay_not_left_blocking() {
 
     let text = String::from_utf8(good).unwrap().replacen("[\"transactions\",2000]", "[\"transactions\",2500]", 1);
     assert!(text.contains("2500"), "the snapshot names its offsets");
-    std::fs::write(&file, text).unwrap();
+    // Its checksum made right again: a well-formed snapshot that claims too much.
+    let (_, json) = text.split_once('\n').unwrap();
+    let header =
+        format!("{} {:08x}", featc_runtime::store::snapshot::SNAPSHOT_FORMAT, crc32fast::hash(json.as_bytes()));
+    std::fs::write(&file, format!("{header}\n{json}")).unwrap();
     let (mut again, said) = KappaRunner::open(ir(), &dir, &data).unwrap();
     assert!(
         said.iter().any(|m| m.contains("claims offset 2500 of `transactions`, whose log ends at 2000")),

@@ -11,13 +11,15 @@
 //! loop. Offsets count events from 0.
 
 use std::fs::{self, File};
-use std::io::{BufWriter, Cursor};
+use std::io::BufWriter;
 use std::path::{Path, PathBuf};
 
-use arrow::ipc::reader::StreamReader;
+use arrow::buffer::Buffer;
+use arrow::ipc::reader::StreamDecoder;
 use arrow::ipc::writer::StreamWriter;
 use arrow::record_batch::RecordBatch;
 
+use crate::io::guarded;
 use crate::io::lock::AppendLock;
 
 /// Where a stream's events come from: the embedded log here, a Kafka topic in the connector.
@@ -249,7 +251,10 @@ impl std::io::Write for CrcWriter {
 }
 
 /// A segment being read: its name's facts, the offset of its next row, and its batches.
-type OpenSegment = (Segment, u64, StreamReader<Cursor<Vec<u8>>>);
+/// The decoder is Arrow's push decoder over the segment's bytes: it takes a message's length
+/// from the bytes but allocates only what the bytes hold, so a damaged length cannot make it
+/// reserve gigabytes.
+type OpenSegment = (Segment, u64, StreamDecoder, Buffer);
 
 /// Reads a log in order from an offset; sees segments appended while it reads.
 pub struct LogReader {
@@ -275,8 +280,14 @@ impl LogReader {
 impl EventSource for LogReader {
     fn next_batch(&mut self) -> Result<Option<(u64, RecordBatch)>, String> {
         loop {
-            if let Some((segment, next, reader)) = &mut self.current {
-                match reader.next() {
+            if let Some((segment, next, decoder, bytes)) = &mut self.current {
+                let read = guarded("Arrow IPC", || match decoder.decode(bytes) {
+                    Ok(None) => decoder.finish().map(|()| None),
+                    other => other,
+                })
+                .map_err(|e| format!("the log segment {} is damaged at offset {next}: {e}", segment.file_name()))?
+                .transpose();
+                match read {
                     Some(Ok(batch)) => {
                         let first = *next;
                         *next += batch.num_rows() as u64;
@@ -318,9 +329,7 @@ impl EventSource for LogReader {
                 return Ok(None);
             };
             let bytes = segment.read(&self.log.dir)?;
-            let reader = StreamReader::try_new(Cursor::new(bytes), None)
-                .map_err(|e| format!("the log segment {} is damaged: {e}", segment.file_name()))?;
-            self.current = Some((segment, segment.start, reader));
+            self.current = Some((segment, segment.start, StreamDecoder::new(), Buffer::from_vec(bytes)));
         }
     }
 

@@ -16,6 +16,12 @@ pub fn parse_rfc3339(text: &str) -> Option<i64> {
     NAIVE.iter().find_map(|f| NaiveDateTime::parse_from_str(t, f).ok()).map(|n| n.and_utc().timestamp_millis())
 }
 
+/// An event time as text: milliseconds since the epoch (an integer), or RFC 3339.
+pub fn parse_event_time(text: &str) -> Option<i64> {
+    let t = text.trim();
+    t.parse::<i64>().ok().or_else(|| parse_rfc3339(t))
+}
+
 /// Milliseconds since the epoch as RFC 3339 in UTC: `2024-01-31T12:00:00.000Z`; a time past
 /// the calendar's range (±262,000 years) as its milliseconds, `<ms>ms`.
 pub fn rfc3339(ms: i64) -> String {

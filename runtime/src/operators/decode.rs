@@ -94,7 +94,7 @@ fn cell(a: &dyn Array, r: usize, ty: &Ty) -> Result<Value, String> {
                 _ => a.as_string_view().value(r),
             };
             // Epoch milliseconds (NDJSON numbers arrive as text), else RFC 3339.
-            let ms = text.trim().parse::<i64>().ok().or_else(|| crate::io::time::parse_rfc3339(text));
+            let ms = crate::io::time::parse_event_time(text);
             let short: String = text.chars().take(64).collect();
             timestamp(Some(ms.ok_or_else(|| format!("`{short}` is not an RFC 3339 time or epoch milliseconds"))?))?
         }

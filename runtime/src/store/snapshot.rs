@@ -1,6 +1,7 @@
 //! A group's state and the log offsets it includes in, a durable snapshot file per group and
 //! version out, and back: `<data-dir>/state/<group>.<version>.snapshot.json`.
 //!
+//! The file is a header line, `featc.snapshot/v3 <crc32>`, and the JSON the checksum covers.
 //! A snapshot is written beside its final name, synced, renamed into place and the folder
 //! synced (see [`crate::io::durable`]); older versions of the group's snapshot are removed once
 //! the new one is in place. A file that cannot be read, or that names another group, version
@@ -53,7 +54,9 @@ pub fn write(
         offsets,
         state,
     };
-    let bytes = serde_json::to_vec(&snapshot).map_err(|e| e.to_string())?;
+    let json = serde_json::to_vec(&snapshot).map_err(|e| e.to_string())?;
+    let mut bytes = format!("{SNAPSHOT_FORMAT} {:08x}\n", crc32fast::hash(&json)).into_bytes();
+    bytes.extend(json);
     durable::write_file(&path(dir, group, version), &bytes)?;
     let prefix = format!("{group}.");
     for entry in std::fs::read_dir(dir).map_err(|e| format!("cannot list {}: {e}", dir.display()))?.flatten() {
@@ -69,14 +72,25 @@ pub fn write(
     Ok(())
 }
 
-/// Reads the snapshot of a group at a version.
+/// Reads the snapshot of a group at a version: a header line (format and the CRC-32 of the
+/// rest), then the JSON. Damage anywhere is caught by the checksum before the state is used.
 pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
     let path = path(dir, group, version);
     let Ok(bytes) = std::fs::read(&path) else { return Loaded::Missing };
-    match serde_json::from_slice::<Snapshot>(&bytes) {
+    let unreadable = |why: &str| Loaded::Unreadable(format!("unreadable snapshot {}: {why}", path.display()));
+    let Some(newline) = bytes.iter().position(|&b| b == b'\n') else { return unreadable("no header") };
+    let (header, json) = (&bytes[..newline], &bytes[newline + 1..]);
+    let header = String::from_utf8_lossy(header);
+    let crc = header.strip_prefix(SNAPSHOT_FORMAT).and_then(|c| u32::from_str_radix(c.trim(), 16).ok());
+    match crc {
+        None => return unreadable(&format!("its header is not `{SNAPSHOT_FORMAT} <crc32>`")),
+        Some(crc) if crc != crc32fast::hash(json) => return unreadable("its checksum does not match"),
+        Some(_) => {}
+    }
+    match serde_json::from_slice::<Snapshot>(json) {
         Ok(s) if s.format == SNAPSHOT_FORMAT && s.group == group && s.version == version => Loaded::Found(s),
         Ok(_) => Loaded::Unreadable(format!("{} is not a snapshot of this group and version", path.display())),
-        Err(e) => Loaded::Unreadable(format!("unreadable snapshot {}: {e}", path.display())),
+        Err(e) => unreadable(&e.to_string()),
     }
 }
 
@@ -90,5 +104,17 @@ mod tests {
         std::fs::write(dir.path().join("g.v1.snapshot.json"), b"{\"format\": \"featc.snap").unwrap();
         assert!(matches!(read(dir.path(), "g", "v1"), Loaded::Unreadable(_)));
         assert!(matches!(read(dir.path(), "g", "v2"), Loaded::Missing));
+        // A snapshot with one byte changed is caught by its checksum.
+        let state = GroupSnapshot { name: "g".to_owned(), keys: Vec::new(), dead_count: 3, accepted: 7 };
+        write(dir.path(), "g", "v3", vec![("t".to_owned(), 10)], state).unwrap();
+        assert!(matches!(read(dir.path(), "g", "v3"), Loaded::Found(_)));
+        let file = dir.path().join("g.v3.snapshot.json");
+        let good = std::fs::read(&file).unwrap();
+        for at in [0, 30, good.len() - 2] {
+            let mut bad = good.clone();
+            bad[at] ^= 0x04;
+            std::fs::write(&file, &bad).unwrap();
+            assert!(matches!(read(dir.path(), "g", "v3"), Loaded::Unreadable(_)), "byte {at}");
+        }
     }
 }

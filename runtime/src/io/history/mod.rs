@@ -15,6 +15,8 @@ use featc::ir::FileFormat;
 use featc::ir::IrSource;
 use featc::ir::Ty;
 
+use crate::io::guarded;
+
 /// The rows of a batch read at once.
 pub(crate) const BATCH_ROWS: usize = 8192;
 
@@ -28,9 +30,29 @@ pub fn files(base: &Path, glob: &str) -> Result<Vec<PathBuf>, String> {
     Ok(files)
 }
 
-/// The schema CSV and NDJSON are read with: the declared types, timestamps as text (RFC 3339
-/// or epoch milliseconds), which decode parses; every field nullable so bad rows reach decode.
+/// The schema CSV and NDJSON events get: the declared types, timestamps in milliseconds
+/// (written as RFC 3339 or epoch milliseconds, parsed by the readers, so the batch layer and
+/// the stream read one time from one text); every field nullable so nulls reach decode.
 fn text_schema(source: &IrSource) -> SchemaRef {
+    let fields = text_schema_raw(source)
+        .fields()
+        .iter()
+        .map(|f| match f.data_type() {
+            DataType::Utf8 if is_time(source, f.name()) => {
+                Field::new(f.name(), DataType::Timestamp(arrow::datatypes::TimeUnit::Millisecond, None), true)
+            }
+            _ => f.as_ref().clone(),
+        })
+        .collect::<Vec<_>>();
+    Arc::new(Schema::new(fields))
+}
+
+fn is_time(source: &IrSource, name: &str) -> bool {
+    source.fields.iter().any(|f| f.name == name && f.ty.ty == Ty::Timestamp)
+}
+
+/// The schema text is decoded with, timestamps still text.
+fn text_schema_raw(source: &IrSource) -> SchemaRef {
     Arc::new(Schema::new(
         source
             .fields
@@ -195,7 +217,7 @@ fn open(path: &Path, format: FileFormat, source: &IrSource) -> Result<Reader, St
     let file = File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
     Ok(match format {
         FileFormat::Parquet => {
-            let reader = guarded(|| {
+            let reader = guarded("Parquet", || {
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
                     .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
                     .map_err(|e| format!("not a readable Parquet file: {e}"))
@@ -217,7 +239,7 @@ fn parquet_chunk(
 ) -> bool {
     let mut read = 0;
     while read < rows {
-        match guarded(|| reader.next()) {
+        match guarded("Parquet", || reader.next()) {
             Ok(Some(Ok(batch))) => {
                 read += batch.num_rows();
                 chunk.batches.push(batch);
@@ -234,19 +256,6 @@ fn reject_rest(path: &Path, why: String, chunk: &mut History) -> bool {
     let reason = format!("the rest of the file cannot be read: {why}");
     chunk.rejected.push(Rejected { file: path.to_path_buf(), line: 0, reason, text: String::new() });
     true
-}
-
-/// Runs a decoder of the Parquet crate, turning a panic on damaged bytes into an error: no
-/// input file may stop the pipeline.
-fn guarded<T>(f: impl FnOnce() -> T) -> Result<T, String> {
-    std::panic::catch_unwind(std::panic::AssertUnwindSafe(f)).map_err(|panic| {
-        let what = panic
-            .downcast_ref::<&str>()
-            .map(|s| (*s).to_owned())
-            .or_else(|| panic.downcast_ref::<String>().cloned())
-            .unwrap_or_default();
-        format!("the Parquet decoder failed on damaged data: {what}")
-    })
 }
 
 #[cfg(test)]

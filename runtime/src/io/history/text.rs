@@ -6,12 +6,16 @@ use std::io::{BufRead as _, BufReader, Read as _};
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder};
-use arrow::datatypes::{DataType, Schema, SchemaRef};
+use arrow::array::{
+    Array, ArrayRef, AsArray, BooleanArray, BooleanBuilder, Float64Builder, Int64Builder, StringBuilder,
+    TimestampMillisecondBuilder,
+};
+use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc::ir::IrSource;
 
-use super::{BATCH_ROWS, History, Rejected, text_schema};
+use super::{BATCH_ROWS, History, Rejected, text_schema, text_schema_raw};
+use crate::io::time::parse_event_time;
 
 /// The longest line read; a longer one is rejected (cut at this length), not held in memory.
 const MAX_LINE: usize = 16 << 20;
@@ -111,6 +115,7 @@ enum Builder {
     Bool(BooleanBuilder),
     I64(Int64Builder),
     F64(Float64Builder),
+    Ts(TimestampMillisecondBuilder),
     Text(StringBuilder),
 }
 
@@ -123,6 +128,7 @@ impl Columns {
                 DataType::Boolean => Builder::Bool(BooleanBuilder::new()),
                 DataType::Int64 => Builder::I64(Int64Builder::new()),
                 DataType::Float64 => Builder::F64(Float64Builder::new()),
+                DataType::Timestamp(..) => Builder::Ts(TimestampMillisecondBuilder::new()),
                 _ => Builder::Text(StringBuilder::new()),
             })
             .collect();
@@ -142,6 +148,9 @@ impl Columns {
                 DataType::Boolean => Cell::Bool(parse_bool(text).ok_or_else(|| bad("a bool"))?),
                 DataType::Int64 => Cell::I64(text.parse().map_err(|_| bad("an i64"))?),
                 DataType::Float64 => Cell::F64(text.parse().map_err(|_| bad("an f64"))?),
+                DataType::Timestamp(..) => {
+                    Cell::Ts(parse_event_time(text).ok_or_else(|| bad("an RFC 3339 time or epoch milliseconds"))?)
+                }
                 _ => Cell::Text(text),
             });
         }
@@ -150,10 +159,12 @@ impl Columns {
                 (Builder::Bool(b), Cell::Bool(v)) => b.append_value(v),
                 (Builder::I64(b), Cell::I64(v)) => b.append_value(v),
                 (Builder::F64(b), Cell::F64(v)) => b.append_value(v),
+                (Builder::Ts(b), Cell::Ts(v)) => b.append_value(v),
                 (Builder::Text(b), Cell::Text(v)) => b.append_value(v),
                 (Builder::Bool(b), _) => b.append_null(),
                 (Builder::I64(b), _) => b.append_null(),
                 (Builder::F64(b), _) => b.append_null(),
+                (Builder::Ts(b), _) => b.append_null(),
                 (Builder::Text(b), _) => b.append_null(),
             }
         }
@@ -173,6 +184,7 @@ impl Columns {
                     Builder::Bool(mut b) => Arc::new(b.finish()),
                     Builder::I64(mut b) => Arc::new(b.finish()),
                     Builder::F64(mut b) => Arc::new(b.finish()),
+                    Builder::Ts(mut b) => Arc::new(b.finish()),
                     Builder::Text(mut b) => Arc::new(b.finish()),
                 }
             })
@@ -193,6 +205,7 @@ enum Cell<'a> {
     Bool(bool),
     I64(i64),
     F64(f64),
+    Ts(i64),
     Text(&'a str),
 }
 
@@ -215,13 +228,27 @@ fn shorten(text: &str) -> String {
 pub(super) struct NdjsonReader {
     path: PathBuf,
     reader: BufReader<File>,
+    /// The schema JSON is decoded with (times as text), and the names of the time fields.
     schema: SchemaRef,
+    times: Vec<String>,
     line: usize,
 }
 
 impl NdjsonReader {
     pub(super) fn new(path: &Path, file: File, source: &IrSource) -> NdjsonReader {
-        NdjsonReader { path: path.to_path_buf(), reader: BufReader::new(file), schema: text_schema(source), line: 0 }
+        let times = text_schema(source)
+            .fields()
+            .iter()
+            .filter(|f| matches!(f.data_type(), DataType::Timestamp(..)))
+            .map(|f| f.name().clone())
+            .collect();
+        NdjsonReader {
+            path: path.to_path_buf(),
+            reader: BufReader::new(file),
+            schema: text_schema_raw(source),
+            times,
+            line: 0,
+        }
     }
 
     /// Reads lines into `chunk` until it holds `rows` events; true at the file's end.
@@ -277,13 +304,15 @@ impl NdjsonReader {
     fn decode(&self, part: &[(usize, String, serde_json::Value)], chunk: &mut History) {
         let all: Vec<&serde_json::Value> = part.iter().map(|(_, _, v)| v).collect();
         if let Ok(batch) = decode(&self.schema, &all) {
-            chunk.batches.extend(batch);
+            let rows: Vec<&(usize, String, serde_json::Value)> = part.iter().collect();
+            self.push_timed(batch, &rows, chunk);
             return;
         }
         let mut good = Vec::with_capacity(part.len());
-        for (line, text, value) in part {
+        for row in part {
+            let (line, text, value) = row;
             match decode(&self.schema, std::slice::from_ref(&value)) {
-                Ok(_) => good.push(value),
+                Ok(_) => good.push(row),
                 Err(e) => chunk.rejected.push(reject(
                     &self.path,
                     *line,
@@ -292,8 +321,60 @@ impl NdjsonReader {
                 )),
             }
         }
-        match decode(&self.schema, &good) {
-            Ok(batch) => chunk.batches.extend(batch),
+        let values: Vec<&serde_json::Value> = good.iter().map(|(_, _, v)| v).collect();
+        match decode(&self.schema, &values) {
+            Ok(batch) => self.push_timed(batch, &good, chunk),
+            Err(e) => chunk.rejected.push(reject(&self.path, 0, format!("cannot build a batch: {e}"), b"")),
+        }
+    }
+
+    /// Parses the batch's time columns (text) to milliseconds; a row whose time is not one is
+    /// rejected with its line.
+    fn push_timed(
+        &self,
+        batch: Option<RecordBatch>,
+        rows: &[&(usize, String, serde_json::Value)],
+        chunk: &mut History,
+    ) {
+        let Some(batch) = batch else { return };
+        let mut keep = vec![true; batch.num_rows()];
+        let mut columns = Vec::with_capacity(batch.num_columns());
+        let mut fields = Vec::with_capacity(batch.num_columns());
+        for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+            if !self.times.contains(field.name()) {
+                columns.push(column.clone());
+                fields.push(field.as_ref().clone());
+                continue;
+            }
+            let text = column.as_string::<i32>();
+            let mut ms = TimestampMillisecondBuilder::with_capacity(text.len());
+            for (r, value) in text.iter().enumerate() {
+                match value.map(|t| (t, parse_event_time(t))) {
+                    None => ms.append_null(),
+                    Some((_, Some(v))) => ms.append_value(v),
+                    Some((t, None)) => {
+                        if keep[r] {
+                            let (line, raw, _) = rows[r];
+                            let why = format!(
+                                "field `{}`: `{}` is not an RFC 3339 time or epoch milliseconds",
+                                field.name(),
+                                shorten(t)
+                            );
+                            chunk.rejected.push(reject(&self.path, *line, why, raw.as_bytes()));
+                        }
+                        keep[r] = false;
+                        ms.append_null();
+                    }
+                }
+            }
+            columns.push(Arc::new(ms.finish()));
+            fields.push(Field::new(field.name(), DataType::Timestamp(TimeUnit::Millisecond, None), true));
+        }
+        let typed = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns)
+            .and_then(|b| arrow::compute::filter_record_batch(&b, &BooleanArray::from(keep)));
+        match typed {
+            Ok(b) if b.num_rows() > 0 => chunk.batches.push(b),
+            Ok(_) => {}
             Err(e) => chunk.rejected.push(reject(&self.path, 0, format!("cannot build a batch: {e}"), b"")),
         }
     }
