@@ -61,6 +61,30 @@ pub(crate) fn lock_writer(paths: &[PathBuf], given: Option<&Path>) -> Result<Wri
     Ok(WriterLock::acquire(&data_dir_of(paths, given)?)?)
 }
 
+/// Whether a command holds the data folder's runner lock (`run`, `batch`) or only reads (`get`,
+/// `materialize`, ...). A reader that had to compute a batch view stores it only when it can
+/// take the lock at once; otherwise it uses the view without storing it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Access {
+    Writer,
+    Reader,
+}
+
+/// Stores a batch view as the current one, if `access` allows: see [`Access`].
+fn store_view(view: &mut BatchView, data_dir: &Path, access: Access) -> Result<Option<PathBuf>, CliError> {
+    let _lock = match access {
+        Access::Writer => None,
+        Access::Reader => match WriterLock::acquire(data_dir) {
+            Ok(lock) => Some(lock),
+            Err(why) => {
+                eprintln!("the batch view was computed but not stored: {why}");
+                return Ok(None);
+            }
+        },
+    };
+    Ok(Some(store::write(view, data_dir)?))
+}
+
 /// `--at` (and `--cutoff`): RFC 3339 or milliseconds since the epoch.
 pub(crate) fn parse_time(t: &str) -> Result<i64, CliError> {
     t.parse::<i64>()
@@ -112,7 +136,7 @@ pub(crate) fn open_reader(
 ) -> Result<Box<dyn FeatureReader>, CliError> {
     Ok(match target {
         TargetArg::Kappa => Box::new(open_kappa(paths, data_dir, as_of, quiet)?),
-        TargetArg::Lambda => Box::new(open_lambda(paths, data_dir, as_of, quiet)?),
+        TargetArg::Lambda => Box::new(open_lambda(paths, data_dir, as_of, quiet, Access::Reader)?),
     })
 }
 
@@ -146,6 +170,7 @@ pub(crate) fn open_lambda(
     data_dir: Option<PathBuf>,
     as_of: Option<i64>,
     quiet: bool,
+    access: Access,
 ) -> Result<LambdaRunner, CliError> {
     let (ir, dir) = load(paths, Target::Lambda)?;
     let data_dir = self::data_dir(data_dir, &dir);
@@ -159,12 +184,12 @@ pub(crate) fn open_lambda(
             let progress = bar(history_events(&ir, &dir), "batch", quiet);
             batch::refresh(&ir, &dir, &mut v, &mut |n| progress.inc(n))?;
             progress.finish_and_clear();
-            store::write(&mut v, &data_dir)?;
+            store_view(&mut v, &data_dir, access)?;
             // Said even when quiet: the user should know that a spec edit cost a recompute.
             eprintln!("recomputed the batch view of {names} (new or changed); kept the other groups' views");
             v
         }
-        None => backfill(&ir, &dir, &data_dir, None, quiet)?,
+        None => backfill(&ir, &dir, &data_dir, None, quiet, access)?,
     };
     let (mut runner, seeded) = LambdaRunner::open(ir, &dir, &data_dir, view)?;
     if !quiet {
@@ -179,7 +204,7 @@ pub(crate) fn open_lambda(
 /// Runs the batch layer again (default cutoff), stores the view, and opens Lambda on it.
 pub(crate) fn recompute_lambda(paths: &[PathBuf], data_dir: &Path) -> Result<LambdaRunner, CliError> {
     let (ir, dir) = load(paths, Target::Lambda)?;
-    let view = backfill(&ir, &dir, data_dir, None, false)?;
+    let view = backfill(&ir, &dir, data_dir, None, false, Access::Writer)?;
     let (runner, _) = LambdaRunner::open(ir, &dir, data_dir, view)?;
     Ok(runner)
 }
@@ -192,6 +217,7 @@ pub(crate) fn backfill(
     data_dir: &Path,
     cutoff: Option<i64>,
     quiet: bool,
+    access: Access,
 ) -> Result<BatchView, CliError> {
     let cutoff = match cutoff {
         Some(c) => c,
@@ -205,8 +231,8 @@ pub(crate) fn backfill(
     let progress = bar(history_events(ir, dir), "batch", quiet);
     let mut view = batch::compute(ir, dir, cutoff, &mut |n| progress.inc(n))?;
     progress.finish_and_clear();
-    let folder = store::write(&mut view, data_dir)?;
-    if !quiet {
+    let folder = store_view(&mut view, data_dir, access)?;
+    if let (false, Some(folder)) = (quiet, folder) {
         eprintln!(
             "batch view as of {} ({} keys) computed in {:.2} s and stored in {}",
             featc_runtime::io::time::rfc3339(cutoff),

@@ -27,6 +27,6 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let (ir, dir) = project::load(&args.paths, Target::Lambda)?;
     let data_dir = project::data_dir(args.data_dir, &dir);
     let cutoff = args.cutoff.as_deref().map(project::parse_time).transpose()?;
-    project::backfill(&ir, &dir, &data_dir, cutoff, false)?;
+    project::backfill(&ir, &dir, &data_dir, cutoff, false, project::Access::Writer)?;
     Ok(ExitCode::SUCCESS)
 }

@@ -72,7 +72,7 @@ fn run_kappa(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool
 /// speed layer, then follows the logs, running the batch layer again at the batch cadence
 /// (unless `until_caught_up`).
 fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool) -> Result<ExitCode, CliError> {
-    let mut runner = project::open_lambda(paths, data_dir.clone(), None, false)?;
+    let mut runner = project::open_lambda(paths, data_dir.clone(), None, false, project::Access::Writer)?;
     let started = Instant::now();
     let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), false)?;
     eprintln!(
