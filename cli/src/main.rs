@@ -44,6 +44,13 @@ enum Command {
     Run(commands::run::Args),
     /// Print the feature vector of a key as of a time (default: its latest event), as JSON.
     Get(commands::get::Args),
+    /// Run the pipeline and answer feature lookups over HTTP, as of request time.
+    ///
+    /// Follows the logs (Kappa, or Lambda's speed layer beside its batch view), keeps the state
+    /// in memory and answers `GET /v1/features/<group>?<key>=<value>[&at=T]`, `POST
+    /// /v1/features`, `/healthz`, `/readyz` and `/metrics`. Listens on 127.0.0.1 unless told
+    /// otherwise; with `--token-file`, requests must carry `Authorization: Bearer <token>`.
+    Serve(commands::serve::Args),
     /// Write every key's feature vector as of a time, one Parquet or CSV file per group.
     ///
     /// Replays the logs from offset 0, reading only the events at or before `--at`, so the
@@ -78,6 +85,7 @@ fn main() -> ExitCode {
         Command::Plan(args) => commands::plan::run(args),
         Command::Run(args) => commands::run::run(args),
         Command::Get(args) => commands::get::run(args),
+        Command::Serve(args) => commands::serve::run(args),
         Command::Materialize(args) => commands::materialize::run(args),
         Command::TrainingSet(args) => commands::training_set::run(args),
         Command::Batch(args) => commands::batch::run(args),

@@ -5,5 +5,6 @@
 pub mod io;
 pub mod operators;
 pub mod runners;
+pub mod serve;
 pub mod store;
 pub mod value;

@@ -12,6 +12,7 @@ pub(crate) mod log;
 pub(crate) mod materialize;
 pub(crate) mod plan;
 pub(crate) mod run;
+pub(crate) mod serve;
 pub(crate) mod training_set;
 pub(crate) mod verify;
 

@@ -464,6 +464,15 @@ impl GroupRuntime {
     }
 
     /// The latest event time seen for a key.
+    /// The latest event time of any key: how far the group's stream has come. `None` for a
+    /// group without keys. One pass over the keys.
+    pub fn high_water(&self) -> Option<i64> {
+        match &self.state {
+            Store::Rows(state) => state.values().map(|s| s.max_ts).max(),
+            Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| c.keys.latest(id)).max(),
+        }
+    }
+
     pub fn latest(&self, key: &[Value]) -> Option<i64> {
         match &self.state {
             Store::Rows(state) => state.get(key).map(|s| s.max_ts),

@@ -255,6 +255,11 @@ impl KappaRunner {
         Ok(said)
     }
 
+    /// The offset each log has been read to, per topic.
+    pub fn positions(&self) -> Vec<(String, u64)> {
+        self.streams.iter().map(|s| (self.ir.sources[s.source].topic.clone(), s.reader.position())).collect()
+    }
+
     pub fn groups(&self) -> &[GroupRuntime] {
         &self.groups
     }

@@ -3,6 +3,7 @@
 
 use featc::ir::FeatureIr;
 
+use crate::operators::group::GroupRuntime;
 use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::runners::lambda::LambdaRunner;
 use crate::value::Value;
@@ -29,6 +30,24 @@ pub trait FeatureReader {
 
     /// The feature vector of `key` in group `group` as of `t`; `None` for a key without state.
     fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String>;
+
+    /// How far group `group`'s stream has come: the latest event time read (for Lambda, not
+    /// before the cutoff). `None` before any event.
+    fn high_water(&self, group: usize) -> Option<i64>;
+
+    /// The log offsets read, per topic.
+    fn positions(&self) -> Vec<(String, u64)>;
+
+    /// The batch view's cutoff, for Lambda.
+    fn cutoff(&self) -> Option<i64> {
+        None
+    }
+
+    /// Makes the state read so far durable (Kappa: a snapshot; Lambda keeps nothing to write:
+    /// its speed layer is rebuilt from the log after the cutoff).
+    fn checkpoint(&mut self) -> Result<(), String> {
+        Ok(())
+    }
 }
 
 impl FeatureReader for KappaRunner {
@@ -55,6 +74,18 @@ impl FeatureReader for KappaRunner {
     fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
         self.groups().get(group).map_or(Ok(None), |g| g.lookup(key, t))
     }
+
+    fn high_water(&self, group: usize) -> Option<i64> {
+        self.groups().get(group).and_then(GroupRuntime::high_water)
+    }
+
+    fn positions(&self) -> Vec<(String, u64)> {
+        KappaRunner::positions(self)
+    }
+
+    fn checkpoint(&mut self) -> Result<(), String> {
+        self.snapshot().map(drop)
+    }
 }
 
 impl FeatureReader for LambdaRunner {
@@ -80,5 +111,17 @@ impl FeatureReader for LambdaRunner {
 
     fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
         LambdaRunner::lookup(self, group, key, t)
+    }
+
+    fn high_water(&self, group: usize) -> Option<i64> {
+        LambdaRunner::high_water(self, group)
+    }
+
+    fn positions(&self) -> Vec<(String, u64)> {
+        LambdaRunner::positions(self)
+    }
+
+    fn cutoff(&self) -> Option<i64> {
+        Some(self.view.cutoff)
     }
 }

@@ -118,6 +118,18 @@ impl LambdaRunner {
         keys
     }
 
+    /// How far group `gi`'s stream has come over the layers: its latest event time, and not
+    /// before the cutoff.
+    pub fn high_water(&self, gi: usize) -> Option<i64> {
+        let latest = self.layers(gi).into_iter().filter_map(GroupRuntime::high_water).max();
+        latest.map(|t| t.max(self.view.cutoff))
+    }
+
+    /// The log offsets the speed layer has read, per topic.
+    pub fn positions(&self) -> Vec<(String, u64)> {
+        self.delta.positions()
+    }
+
     /// The latest event time of a key over the layers.
     pub fn latest(&self, gi: usize, key: &[Value]) -> Option<i64> {
         self.layers(gi).into_iter().filter_map(|g| g.latest(key)).max()

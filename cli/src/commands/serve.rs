@@ -1,0 +1,83 @@
+//! A project in, its pipeline running and its features answered over HTTP out: featc serve.
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use featc_runtime::serve::http::{self, Config};
+use featc_runtime::serve::{Service, SharedReader};
+
+use crate::commands::TargetArg;
+use crate::error::CliError;
+use crate::project;
+
+// `featc serve`; the help text is the doc comment of `Command::Serve`.
+#[derive(Debug, clap::Args)]
+pub(crate) struct Args {
+    /// The project folder.
+    paths: Vec<PathBuf>,
+    /// The target whose runtime runs and answers.
+    #[arg(long, value_enum, default_value = "kappa")]
+    target: TargetArg,
+    /// The address to listen on (port 0: any free port, printed).
+    #[arg(long, default_value = "127.0.0.1:8080")]
+    listen: SocketAddr,
+    /// A file holding the bearer token every request but the health checks must carry.
+    #[arg(long)]
+    token_file: Option<PathBuf>,
+    /// The most lookups one POST may hold.
+    #[arg(long, default_value_t = 1000)]
+    max_batch: usize,
+    /// How often the logs are read for new events, in milliseconds.
+    #[arg(long, default_value_t = 200)]
+    poll_ms: u64,
+    #[arg(long)]
+    data_dir: Option<PathBuf>,
+}
+
+pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    let token = match &args.token_file {
+        None => None,
+        Some(f) => {
+            let text = std::fs::read_to_string(f).map_err(|e| CliError::Io(format!("{}: {e}", f.display())))?;
+            let token = text.trim().to_owned();
+            if token.is_empty() {
+                return Err(CliError::Usage(format!("{}: the token file is empty", f.display())));
+            }
+            Some(token)
+        }
+    };
+    // The server runs the pipeline: it is the data folder's one runner.
+    let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
+    let reader: SharedReader = match args.target {
+        TargetArg::Kappa => Box::new(project::open_kappa(&args.paths, args.data_dir.clone(), None, false)?),
+        TargetArg::Lambda => {
+            Box::new(project::open_lambda(&args.paths, args.data_dir.clone(), None, false, project::Access::Writer)?)
+        }
+    };
+    let target = match args.target {
+        TargetArg::Kappa => "kappa",
+        TargetArg::Lambda => "lambda",
+    };
+    let service = Service::new(reader, target);
+    service.catch_up()?;
+    let follower = service.follow(Duration::from_millis(args.poll_ms.max(10)), Duration::from_secs(10));
+    let config = Config { token, max_batch: args.max_batch, ..Config::default() };
+    let router = http::router(service.clone(), config);
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(2)
+        .enable_all()
+        .build()
+        .map_err(|e| CliError::Runtime(e.to_string()))?;
+    let served = runtime.block_on(http::serve(router, args.listen, |addr| {
+        eprintln!("listening on http://{addr} ({target}); GET /v1/features/<group>?<key>=<value>");
+    }));
+    // Stopped (SIGINT or SIGTERM): stop following, then make what was read durable.
+    service.shutdown();
+    let _ = follower.join();
+    service.checkpoint()?;
+    eprintln!("stopped; state checkpointed");
+    served?;
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,216 @@
+//! `featc serve` run as a user would, HTTP requests on loopback in, feature vectors, errors,
+//! metrics and a clean stop out.
+
+mod common;
+
+use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+use common::*;
+
+fn event(user: &str, hour: u32, minute: u32, amount: f64) -> String {
+    format!("{{\"user_id\":\"{user}\",\"amount\":{amount},\"ts\":\"2024-01-01T{hour:02}:{minute:02}:00Z\"}}")
+}
+
+/// A running server and its address.
+struct Server {
+    child: Child,
+    addr: String,
+}
+
+impl Server {
+    fn start(dir: &Path, extra: &[&str]) -> Server {
+        let mut child = Command::new(env!("CARGO_BIN_EXE_featc"))
+            .args(["serve", ".", "--listen", "127.0.0.1:0", "--poll-ms", "50"])
+            .args(extra)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(Stdio::piped())
+            .spawn()
+            .expect("featc serve starts");
+        let mut lines = BufReader::new(child.stderr.take().expect("stderr")).lines();
+        let addr = loop {
+            let line = lines.next().expect("the server says where it listens").expect("line");
+            if let Some(rest) = line.strip_prefix("listening on http://") {
+                break rest.split_whitespace().next().expect("address").to_owned();
+            }
+        };
+        // Keep draining stderr so the server never blocks on it.
+        std::thread::spawn(move || lines.for_each(drop));
+        Server { child, addr }
+    }
+
+    /// Sends one request; returns the status and the body.
+    fn request(&self, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
+        let mut stream = TcpStream::connect(&self.addr).expect("connect");
+        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+        for h in headers {
+            request.push_str(h);
+            request.push_str("\r\n");
+        }
+        if !body.is_empty() {
+            request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+        }
+        request.push_str("\r\n");
+        request.push_str(body);
+        stream.write_all(request.as_bytes()).expect("send");
+        let mut response = String::new();
+        stream.read_to_string(&mut response).expect("read");
+        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+        (status, if chunked { dechunk(body) } else { body.to_owned() })
+    }
+
+    fn json(&self, path: &str) -> (u16, serde_json::Value) {
+        let (status, body) = self.request("GET", path, &[], "");
+        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+    }
+
+    /// Stops the server as an operator would (SIGTERM); returns whether it exited cleanly.
+    fn stop(mut self) -> bool {
+        let _ = Command::new("kill").args(["-TERM", &self.child.id().to_string()]).status();
+        self.child.wait().is_ok_and(|s| s.success())
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// The body of a chunked response, joined.
+fn dechunk(body: &str) -> String {
+    let mut out = String::new();
+    let mut rest = body;
+    while let Some((size, after)) = rest.split_once("\r\n") {
+        let Ok(n) = usize::from_str_radix(size.trim(), 16) else { return body.to_owned() };
+        if n == 0 || after.len() < n {
+            break;
+        }
+        out.push_str(&after[..n]);
+        rest = after[n..].trim_start_matches("\r\n");
+    }
+    out
+}
+
+fn history() -> tempfile::TempDir {
+    clicks_project(&[
+        &event("u1", 1, 0, 1.0),
+        &event("u1", 1, 10, 2.0),
+        &event("u2", 1, 5, 4.0),
+        &event("u2", 3, 0, 8.0),
+    ])
+}
+
+#[test]
+fn lookups_answer_as_of_now_and_decay_for_a_quiet_key() {
+    let dir = history();
+    let server = Server::start(dir.path(), &[]);
+    assert_eq!(server.request("GET", "/healthz", &[], "").0, 200);
+    assert_eq!(server.request("GET", "/readyz", &[], "").0, 200);
+    // u1 went quiet at 01:10; the stream is at 03:00: its sliding hour is empty, its lifetime
+    // count is not.
+    let (status, v) = server.json("/v1/features/user_clicks?user_id=u1");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(v["found"], true);
+    assert_eq!(v["as_of"], "2024-01-01T03:00:00.000Z", "{v}");
+    assert_eq!(v["features"]["clicks"], 2, "{v}");
+    assert!(v["features"]["spent"].is_null() || v["features"]["spent"] == 0.0, "decayed: {v}");
+    assert!(v["version"].is_string() && v["target"] == "kappa" && v["offsets"]["clicks"] == 4, "{v}");
+    // The same as `featc get --at` the same time, read from the same data folder meanwhile.
+    let get = featc(&["get", ".", "--key", "user_id=u1", "--at", "2024-01-01T03:00:00Z"], dir.path());
+    let cli: serde_json::Value = serde_json::from_slice(&get.stdout).expect("get JSON");
+    assert_eq!(cli[0]["features"], v["features"], "{}", text(&get.stderr));
+    // `at` within the state; a key never seen.
+    let (_, at) = server.json("/v1/features/user_clicks?user_id=u1&at=2024-01-01T01:30:00Z");
+    assert_eq!(at["features"]["spent"], 3.0, "{at}");
+    let (status, missing) = server.json("/v1/features/user_clicks?user_id=nobody");
+    assert_eq!((status, &missing["found"]), (200, &serde_json::Value::Bool(false)));
+
+    // An event appended while serving is visible soon after.
+    std::fs::write(dir.path().join("more.ndjson"), event("u1", 3, 30, 16.0) + "\n").expect("more");
+    ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
+        if v["features"]["clicks"] == 3 {
+            assert_eq!(v["features"]["spent"], 16.0, "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the appended event never showed: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, metrics) = server.request("GET", "/metrics", &[], "");
+    assert!(metrics.contains("featc_http_requests_total{route=\"/v1/features/{group}\",status=\"200\"}"), "{metrics}");
+    assert!(metrics.contains("featc_events_read 5"), "{metrics}");
+    assert!(server.stop(), "a clean stop on SIGTERM");
+    // The stop checkpointed: a run resumes from the snapshot without replaying.
+    let run = featc(&["run", ".", "--target", "kappa", "--until-caught-up"], dir.path());
+    assert!(ok(&run).contains("resumed group `user_clicks`"), "{}", text(&run.stderr));
+}
+
+#[test]
+fn every_bad_request_gets_a_json_error_naming_what_is_wrong() {
+    let dir = history();
+    let server = Server::start(dir.path(), &["--max-batch", "2"]);
+    for (path, status, code) in [
+        ("/v1/features/nope?user_id=u1", 404, "unknown_group"),
+        ("/v1/features/user_clicks", 400, "missing_key"),
+        ("/v1/features/user_clicks?user_id=u1&color=red", 400, "extra_key"),
+        ("/v1/features/user_clicks?user_id=u1&at=yesterday", 400, "bad_time"),
+        ("/v1/features/user_clicks?user_id=u1&at=2024-01-01T00:00:00Z", 422, "too_early"),
+        ("/nowhere", 404, "not_found"),
+    ] {
+        let (got, v) = server.json(path);
+        assert_eq!((got, v["error"]["code"].as_str()), (status, Some(code)), "{path}: {v}");
+        assert!(v["error"]["message"].as_str().is_some_and(|m| !m.is_empty()));
+    }
+    let post = |body: &str| server.request("POST", "/v1/features", &[], body);
+    let (status, body) = post(
+        r#"{"lookups": [{"group": "user_clicks", "key": {"user_id": "u1"}}, {"group": "user_clicks", "key": {"user_id": "u2"}, "at": "2024-01-01T03:00:00Z"}]}"#,
+    );
+    let v: serde_json::Value = serde_json::from_str(&body).expect("JSON");
+    assert_eq!(status, 200, "{v}");
+    assert_eq!(
+        (v["results"][0]["features"]["clicks"].as_i64(), v["results"][1]["features"]["clicks"].as_i64()),
+        (Some(2), Some(2))
+    );
+    let (status, body) = post(r#"{"lookups": [{"group": "user_clicks", "key": {"user_id": 7}}]}"#);
+    assert!(status == 400 && body.contains("lookups[0]: key field `user_id`: not a string"), "{status} {body}");
+    let three = r#"{"lookups": [{"group": "g"}, {"group": "g"}, {"group": "g"}]}"#;
+    assert_eq!(post(three).0, 413);
+    assert_eq!(post("{not json").0, 400);
+    assert_eq!(post(r#"{"lookups": [], "extra": 1}"#).0, 422);
+}
+
+#[test]
+fn a_token_guards_every_route_but_the_health_checks() {
+    let dir = history();
+    std::fs::write(dir.path().join("token"), "s3cret\n").expect("token");
+    let server = Server::start(dir.path(), &["--token-file", "token"]);
+    let path = "/v1/features/user_clicks?user_id=u1";
+    assert_eq!(server.request("GET", path, &[], "").0, 401);
+    assert_eq!(server.request("GET", path, &["Authorization: Bearer wrong"], "").0, 401);
+    assert_eq!(server.request("GET", "/metrics", &[], "").0, 401);
+    assert_eq!(server.request("GET", path, &["Authorization: Bearer s3cret"], "").0, 200);
+    assert_eq!(server.request("GET", "/healthz", &[], "").0, 200);
+}
+
+#[test]
+fn lambda_and_kappa_servers_answer_alike() {
+    let dir = history();
+    let kappa = Server::start(dir.path(), &["--data-dir", "k"]);
+    let lambda = Server::start(dir.path(), &["--target", "lambda", "--data-dir", "l"]);
+    for user in ["u1", "u2"] {
+        let path = format!("/v1/features/user_clicks?user_id={user}&at=2024-01-01T03:00:00Z");
+        let (k, l) = (kappa.json(&path).1, lambda.json(&path).1);
+        assert_eq!(k["features"], l["features"], "{user}: {k} against {l}");
+        assert!(l["batch_cutoff"].is_string() && l["target"] == "lambda", "{l}");
+    }
+}

@@ -1,0 +1,281 @@
+//! A running target (Kappa or Lambda) in, feature lookups as of request time out: the state
+//! the pipeline keeps hot in memory, followed from the log in the background, answered without
+//! replay. HTTP is in [`http`]; metrics in [`metrics`].
+//!
+//! **Now.** A lookup without `at` answers as of `now = min(wall clock, high water)`, where the
+//! high water is the latest event time the group's stream has read, and never before the key's
+//! own latest event (nor, under Lambda, the batch cutoff). So a key that went quiet decays as
+//! the stream moves on; a stream replaying old events is answered as of how far it has come,
+//! not as of an empty future. With `at`, the answer is as of that time, if the state holds it.
+
+pub mod http;
+pub mod metrics;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use featc::ir::{FeatureIr, Ty};
+
+use crate::io::time::{parse_event_time, rfc3339};
+use crate::runners::kappa::json_value;
+use crate::runners::reader::FeatureReader;
+use crate::value::Value;
+
+/// A runner that may be shared by the server's threads.
+pub type SharedReader = Box<dyn FeatureReader + Send + Sync>;
+
+/// One lookup: a group, its key fields by name, and optionally a time.
+#[derive(Debug, Clone, Default, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Lookup {
+    pub group: String,
+    #[serde(default)]
+    pub key: BTreeMap<String, serde_json::Value>,
+    #[serde(default)]
+    pub at: Option<String>,
+}
+
+/// Why a lookup was refused: each a client error with its HTTP status, or an internal one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum LookupError {
+    UnknownGroup(String),
+    MissingKey(String),
+    ExtraKey(String),
+    BadKey {
+        field: String,
+        why: String,
+    },
+    BadTime(String),
+    /// The state no longer holds the time asked for.
+    TooEarly(String),
+    Internal(String),
+}
+
+impl LookupError {
+    pub fn status(&self) -> u16 {
+        match self {
+            LookupError::UnknownGroup(_) => 404,
+            LookupError::TooEarly(_) => 422,
+            LookupError::Internal(_) => 500,
+            _ => 400,
+        }
+    }
+
+    pub fn code(&self) -> &'static str {
+        match self {
+            LookupError::UnknownGroup(_) => "unknown_group",
+            LookupError::MissingKey(_) => "missing_key",
+            LookupError::ExtraKey(_) => "extra_key",
+            LookupError::BadKey { .. } => "bad_key",
+            LookupError::BadTime(_) => "bad_time",
+            LookupError::TooEarly(_) => "too_early",
+            LookupError::Internal(_) => "internal",
+        }
+    }
+
+    pub fn message(&self) -> String {
+        match self {
+            LookupError::UnknownGroup(g) => format!("no feature group `{g}`"),
+            LookupError::MissingKey(k) => format!("the key field `{k}` is missing"),
+            LookupError::ExtraKey(k) => format!("`{k}` is not a key field of this group"),
+            LookupError::BadKey { field, why } => format!("key field `{field}`: {why}"),
+            LookupError::BadTime(t) => format!("`{t}` is not an RFC 3339 time or epoch milliseconds"),
+            LookupError::TooEarly(why) | LookupError::Internal(why) => why.clone(),
+        }
+    }
+}
+
+/// What the pipeline has read, for readiness and lookups' metadata.
+#[derive(Debug, Clone, Default)]
+struct Progress {
+    caught_up: bool,
+    positions: Vec<(String, u64)>,
+    high_water: Vec<Option<i64>>,
+    events: u64,
+    dead_letters: u64,
+    backlog: u64,
+}
+
+/// The serving state: the runner, what it has read, and the metrics.
+pub struct Service {
+    reader: RwLock<SharedReader>,
+    progress: RwLock<Progress>,
+    target: &'static str,
+    pub metrics: metrics::Metrics,
+    stop: AtomicBool,
+}
+
+impl std::fmt::Debug for Service {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Service").field("target", &self.target).finish()
+    }
+}
+
+impl Service {
+    pub fn new(reader: SharedReader, target: &'static str) -> Arc<Service> {
+        let groups = reader.ir().groups.len();
+        let progress = Progress { high_water: vec![None; groups], ..Progress::default() };
+        Arc::new(Service {
+            reader: RwLock::new(reader),
+            progress: RwLock::new(progress),
+            target,
+            metrics: metrics::Metrics::new(),
+            stop: AtomicBool::new(false),
+        })
+    }
+
+    /// Ready once the pipeline has read the logs to their end once.
+    pub fn ready(&self) -> bool {
+        self.progress.read().is_ok_and(|p| p.caught_up)
+    }
+
+    /// Reads what the logs hold now, and updates the progress; true when anything was read.
+    pub fn catch_up(&self) -> Result<bool, String> {
+        let mut reader = self.reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
+        let report = reader.catch_up(&mut |_| {})?;
+        let backlog = reader.backlog()?;
+        let high_water = (0..reader.ir().groups.len()).map(|g| reader.high_water(g)).collect();
+        let mut p = self.progress.write().map_err(|_| "the progress lock is poisoned".to_owned())?;
+        let read = report.events > 0 || !p.caught_up;
+        p.caught_up = true;
+        p.positions = reader.positions();
+        p.high_water = high_water;
+        p.events += report.events;
+        p.dead_letters = report.dead_letters;
+        p.backlog = backlog;
+        self.metrics.observe_progress(p.events, p.dead_letters, p.backlog);
+        Ok(read)
+    }
+
+    /// Follows the logs until [`Service::shutdown`]: reads what arrives every `every`, and
+    /// checkpoints (Kappa: a snapshot) at most every `checkpoint_every` when anything was read.
+    pub fn follow(self: &Arc<Self>, every: Duration, checkpoint_every: Duration) -> std::thread::JoinHandle<()> {
+        let service = Arc::clone(self);
+        std::thread::spawn(move || {
+            let mut dirty = false;
+            let mut last = Instant::now();
+            while !service.stop.load(Ordering::Relaxed) {
+                std::thread::sleep(every);
+                match service.catch_up() {
+                    Ok(read) => dirty |= read,
+                    Err(e) => eprintln!("featc serve: reading the logs failed (retrying): {e}"),
+                }
+                if dirty && last.elapsed() >= checkpoint_every {
+                    match service.checkpoint() {
+                        Ok(()) => dirty = false,
+                        Err(e) => eprintln!("featc serve: checkpoint failed (retrying): {e}"),
+                    }
+                    last = Instant::now();
+                }
+            }
+        })
+    }
+
+    /// Makes the state read so far durable.
+    pub fn checkpoint(&self) -> Result<(), String> {
+        self.reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?.checkpoint()
+    }
+
+    /// Stops following; the caller joins the thread and checkpoints.
+    pub fn shutdown(&self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+
+    /// Answers one lookup as of `at`, or as of now (`wall_ms`, see the module's note).
+    pub fn lookup(&self, lookup: &Lookup, wall_ms: i64) -> Result<serde_json::Value, LookupError> {
+        let reader = self.reader.read().map_err(|_| LookupError::Internal("the runner lock is poisoned".to_owned()))?;
+        let ir = reader.ir();
+        let gi = ir
+            .groups
+            .iter()
+            .position(|g| g.name == lookup.group)
+            .ok_or_else(|| LookupError::UnknownGroup(lookup.group.clone()))?;
+        let key = typed_key(ir, gi, &lookup.key)?;
+        let at = match &lookup.at {
+            None => None,
+            Some(t) => Some(parse_event_time(t).ok_or_else(|| LookupError::BadTime(t.clone()))?),
+        };
+        let group = &ir.groups[gi];
+        let progress = self.progress.read().map_err(|_| LookupError::Internal("poisoned".to_owned()))?;
+        let mut out = serde_json::json!({
+            "group": group.name,
+            "version": group.version,
+            "target": self.target,
+            "key": lookup.key,
+            "offsets": progress.positions.iter().map(|(t, o)| (t.clone(), serde_json::Value::from(*o))).collect::<serde_json::Map<_, _>>(),
+        });
+        if let Some(cutoff) = reader.cutoff() {
+            out["batch_cutoff"] = serde_json::Value::String(rfc3339(cutoff));
+        }
+        let Some(present) = reader.present(gi, &key) else {
+            out["found"] = serde_json::Value::Bool(false);
+            return Ok(out);
+        };
+        let t = match at {
+            Some(t) if t < present => {
+                return Err(LookupError::TooEarly(format!(
+                    "the state of this key holds times from {} on (its latest event{}); for earlier times use `featc materialize --at`",
+                    rfc3339(present),
+                    if reader.cutoff().is_some() { " or the batch cutoff" } else { "" }
+                )));
+            }
+            Some(t) => t,
+            None => {
+                let high_water = progress.high_water.get(gi).copied().flatten().unwrap_or(present);
+                wall_ms.min(high_water).max(present)
+            }
+        };
+        let vector = reader.lookup(gi, &key, t).map_err(LookupError::Internal)?.unwrap_or_default();
+        let features: serde_json::Map<String, serde_json::Value> =
+            group.outputs.iter().cloned().zip(vector.iter().map(json_value)).collect();
+        out["found"] = serde_json::Value::Bool(true);
+        out["as_of"] = serde_json::Value::String(rfc3339(t));
+        out["features"] = serde_json::Value::Object(features);
+        Ok(out)
+    }
+
+    /// The IR served, for routes that list groups.
+    pub fn groups(&self) -> Vec<(String, Vec<String>)> {
+        self.reader.read().map_or_else(
+            |_| Vec::new(),
+            |r| {
+                r.ir()
+                    .groups
+                    .iter()
+                    .map(|g| (g.name.clone(), g.keys.iter().map(|k| k.name.clone()).collect()))
+                    .collect()
+            },
+        )
+    }
+}
+
+/// The key of group `gi` from named JSON values: every key field, nothing else, each of its
+/// type (a string is accepted for a number or a bool, as query strings carry them).
+fn typed_key(
+    ir: &FeatureIr,
+    gi: usize,
+    given: &BTreeMap<String, serde_json::Value>,
+) -> Result<Vec<Value>, LookupError> {
+    let fields = &ir.groups[gi].keys;
+    if let Some(extra) = given.keys().find(|k| !fields.iter().any(|f| &f.name == *k)) {
+        return Err(LookupError::ExtraKey(extra.clone()));
+    }
+    fields
+        .iter()
+        .map(|f| {
+            let v = given.get(&f.name).ok_or_else(|| LookupError::MissingKey(f.name.clone()))?;
+            let bad = |why: &str| LookupError::BadKey { field: f.name.clone(), why: why.to_owned() };
+            match (&f.ty.ty, v) {
+                (Ty::String, serde_json::Value::String(s)) => Ok(Value::Str(Arc::from(s.as_str()))),
+                (Ty::I64, serde_json::Value::Number(n)) => n.as_i64().map(Value::I64).ok_or_else(|| bad("not an i64")),
+                (Ty::I64, serde_json::Value::String(s)) => s.parse().map(Value::I64).map_err(|_| bad("not an i64")),
+                (Ty::Bool, serde_json::Value::Bool(b)) => Ok(Value::Bool(*b)),
+                (Ty::Bool, serde_json::Value::String(s)) => s.parse().map(Value::Bool).map_err(|_| bad("not a bool")),
+                (Ty::String, _) => Err(bad("not a string")),
+                _ => Err(bad(&format!("a {} key is not served", f.ty.ty))),
+            }
+        })
+        .collect()
+}
