@@ -214,3 +214,74 @@ fn lambda_and_kappa_servers_answer_alike() {
         assert!(l["batch_cutoff"].is_string() && l["target"] == "lambda", "{l}");
     }
 }
+
+/// A real Redis on a free port of loopback, stopped when dropped. Fails (never skips) when
+/// `redis-server` is missing: `.ci/run` installs it.
+struct Redis {
+    child: Child,
+    url: String,
+}
+
+impl Redis {
+    fn start() -> Redis {
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let child = Command::new("redis-server")
+            .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server runs (apt-get install redis-server; .ci/run installs it)");
+        let deadline = Instant::now() + Duration::from_secs(10);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "redis-server did not start");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        Redis { child, url: format!("redis://127.0.0.1:{port}") }
+    }
+}
+
+impl Drop for Redis {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn a_server_reading_redis_answers_what_the_pipeline_serves() {
+    let dir = history();
+    let redis = Redis::start();
+    let pipeline = Server::start(dir.path(), &["--redis", &redis.url]);
+    let reader = Server::start(dir.path(), &["--from-redis", &redis.url]);
+    for path in [
+        "/v1/features/user_clicks?user_id=u1",
+        "/v1/features/user_clicks?user_id=u2",
+        "/v1/features/user_clicks?user_id=u2&at=2024-01-01T03:30:00Z",
+        "/v1/features/user_clicks?user_id=nobody",
+    ] {
+        let (a, b) = (pipeline.json(path), reader.json(path));
+        assert_eq!(a.0, 200, "{path}: {}", a.1);
+        for field in ["found", "features", "as_of", "version", "offsets"] {
+            assert_eq!(a.1[field], b.1[field], "{path} {field}: {} against {}", a.1, b.1);
+        }
+    }
+    // New events reach the reader through Redis.
+    std::fs::write(dir.path().join("more.ndjson"), event("u1", 3, 30, 16.0) + "\n").expect("more");
+    ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = reader.json("/v1/features/user_clicks?user_id=u1");
+        if v["features"]["clicks"] == 3 {
+            assert_eq!(v["as_of"], "2024-01-01T03:30:00.000Z", "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the appended event never reached the reader: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    // Redis gone: the reader says so with 503, promptly, and does not hang.
+    drop(redis);
+    let started = Instant::now();
+    let (status, v) = reader.json("/v1/features/user_clicks?user_id=u1");
+    assert_eq!((status, v["error"]["code"].as_str()), (503, Some("store_unavailable")), "{v}");
+    assert!(started.elapsed() < Duration::from_secs(5));
+    assert_eq!(reader.request("GET", "/healthz", &[], "").0, 200);
+}

@@ -3,9 +3,11 @@
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
+use std::sync::Arc;
 use std::time::Duration;
 
 use featc_runtime::serve::http::{self, Config};
+use featc_runtime::serve::redis::RedisStore;
 use featc_runtime::serve::{Service, SharedReader};
 
 use crate::commands::TargetArg;
@@ -29,6 +31,15 @@ pub(crate) struct Args {
     /// The most lookups one POST may hold.
     #[arg(long, default_value_t = 1000)]
     max_batch: usize,
+    /// Publish each key's state to this Redis (`redis://host:port`), for other servers.
+    #[arg(long, conflicts_with = "from_redis")]
+    redis: Option<String>,
+    /// Run no pipeline: answer from the state another `featc serve --redis` publishes there.
+    #[arg(long)]
+    from_redis: Option<String>,
+    /// The prefix of the Redis keys.
+    #[arg(long, default_value = "featc")]
+    redis_prefix: String,
     /// How often the logs are read for new events, in milliseconds.
     #[arg(long, default_value_t = 200)]
     poll_ms: u64,
@@ -48,6 +59,15 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             Some(token)
         }
     };
+    if let Some(url) = &args.from_redis {
+        if args.target == TargetArg::Lambda {
+            return Err(CliError::Usage("`--from-redis` serves the Kappa target's state, for now".to_owned()));
+        }
+        let (ir, _) = project::load(&args.paths, featc::ir::Target::Kappa)?;
+        let store = RedisStore::open(url, &args.redis_prefix)?;
+        let service = Service::from_store(ir, store)?;
+        return listen(&args, service, token, "kappa, from Redis");
+    }
     // The server runs the pipeline: it is the data folder's one runner.
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
     let reader: SharedReader = match args.target {
@@ -60,8 +80,21 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         TargetArg::Kappa => "kappa",
         TargetArg::Lambda => "lambda",
     };
-    let service = Service::new(reader, target);
+    let store = match &args.redis {
+        Some(_) if args.target == TargetArg::Lambda => {
+            return Err(CliError::Usage("`--redis` publishes the Kappa target's state, for now".to_owned()));
+        }
+        Some(url) => Some(RedisStore::open(url, &args.redis_prefix)?),
+        None => None,
+    };
+    let service = Service::new(reader, target, store);
     service.catch_up()?;
+    listen(&args, service, token, target)
+}
+
+/// Follows the logs (when this process runs the pipeline) and serves until SIGINT or SIGTERM,
+/// then checkpoints.
+fn listen(args: &Args, service: Arc<Service>, token: Option<String>, what: &str) -> Result<ExitCode, CliError> {
     let follower = service.follow(Duration::from_millis(args.poll_ms.max(10)), Duration::from_secs(10));
     let config = Config { token, max_batch: args.max_batch, ..Config::default() };
     let router = http::router(service.clone(), config);
@@ -71,7 +104,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         .build()
         .map_err(|e| CliError::Runtime(e.to_string()))?;
     let served = runtime.block_on(http::serve(router, args.listen, |addr| {
-        eprintln!("listening on http://{addr} ({target}); GET /v1/features/<group>?<key>=<value>");
+        eprintln!("listening on http://{addr} ({what}); GET /v1/features/<group>?<key>=<value>");
     }));
     // Stopped (SIGINT or SIGTERM): stop following, then make what was read durable.
     service.shutdown();

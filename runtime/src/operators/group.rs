@@ -12,6 +12,22 @@ use crate::operators::decode;
 use crate::operators::eval::{Compiled, compile};
 use crate::operators::state::KeyState;
 pub use crate::operators::state::{DeadLetter, GroupSnapshot};
+
+/// One key's state as an online store holds it (the JSON of [`GroupRuntime::key_state_json`]):
+/// its windows' partials, not finished values, so a reader finalizes as of its own time.
+#[derive(Debug, Clone)]
+pub struct StoredKey(KeyState);
+
+impl StoredKey {
+    pub fn parse(json: &str) -> Result<StoredKey, String> {
+        serde_json::from_str(json).map(StoredKey).map_err(|e| format!("a stored key state cannot be read: {e}"))
+    }
+
+    /// The key's latest event time.
+    pub fn latest(&self) -> i64 {
+        self.0.max_ts
+    }
+}
 use crate::operators::window::{WindowAgg, WindowAggs, WindowState};
 use crate::value::Value;
 
@@ -312,6 +328,25 @@ impl GroupRuntime {
     /// for a time before the key's latest event.
     pub fn partials(&self, key: &[Value], t: i64) -> Result<Option<Vec<Partial>>, String> {
         let Some(state) = self.key_state(key) else { return Ok(None) };
+        self.partials_of(&state, t).map(Some)
+    }
+
+    /// One key's state as JSON, as an online store keeps it (see [`StoredKey`]).
+    pub fn key_state_json(&self, key: &[Value]) -> Option<String> {
+        self.key_state(key).and_then(|s| serde_json::to_string(s.as_ref()).ok())
+    }
+
+    /// The feature vector, as of `t`, of a key whose state was read from an online store:
+    /// finalized here, so windows decay as of the request's time. An error for a time before
+    /// the key's latest event, or a state of another layout.
+    pub fn lookup_stored(&self, state: &StoredKey, t: i64) -> Result<Vec<Value>, String> {
+        if state.0.windows.len() != self.windows.len() {
+            return Err("the stored state has another layout than this group's version".to_owned());
+        }
+        Ok(self.finish(&self.partials_of(&state.0, t)?))
+    }
+
+    fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
         if t < state.max_ts {
             return Err(format!(
                 "{t} is before the key's latest event ({}); past values come from the batch view",
@@ -320,18 +355,17 @@ impl GroupRuntime {
         }
         let window_partials: Vec<Vec<Partial>> =
             self.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect();
-        Ok(Some(
-            self.aggs
-                .iter()
-                .map(|a| {
-                    window_partials
-                        .get(a.window)
-                        .and_then(|p| p.get(a.slot))
-                        .cloned()
-                        .unwrap_or_else(|| Partial::new(a.spec, a.integer))
-                })
-                .collect(),
-        ))
+        Ok(self
+            .aggs
+            .iter()
+            .map(|a| {
+                window_partials
+                    .get(a.window)
+                    .and_then(|p| p.get(a.slot))
+                    .cloned()
+                    .unwrap_or_else(|| Partial::new(a.spec, a.integer))
+            })
+            .collect())
     }
 
     /// For each aggregate over a session window, the key's last session `(start, end, partial)`

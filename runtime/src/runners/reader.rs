@@ -43,6 +43,12 @@ pub trait FeatureReader {
         None
     }
 
+    /// Every key of group `group` with its state, as JSON texts: what an online store holds.
+    fn state_rows(&self, group: usize) -> Result<Vec<(String, String)>, String> {
+        let _ = group;
+        Err("an online store is written from the Kappa target only, for now".to_owned())
+    }
+
     /// Makes the state read so far durable (Kappa: a snapshot; Lambda keeps nothing to write:
     /// its speed layer is rebuilt from the log after the cutoff).
     fn checkpoint(&mut self) -> Result<(), String> {
@@ -85,6 +91,10 @@ impl FeatureReader for KappaRunner {
 
     fn checkpoint(&mut self) -> Result<(), String> {
         self.snapshot().map(drop)
+    }
+
+    fn state_rows(&self, group: usize) -> Result<Vec<(String, String)>, String> {
+        self.groups().get(group).map_or(Ok(Vec::new()), GroupRuntime::state_rows)
     }
 }
 

@@ -10,6 +10,7 @@
 
 pub mod http;
 pub mod metrics;
+pub mod redis;
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -19,6 +20,7 @@ use std::time::{Duration, Instant};
 use featc::ir::{FeatureIr, Ty};
 
 use crate::io::time::{parse_event_time, rfc3339};
+use crate::operators::group::{GroupRuntime, StoredKey};
 use crate::runners::kappa::json_value;
 use crate::runners::reader::FeatureReader;
 use crate::value::Value;
@@ -50,6 +52,8 @@ pub enum LookupError {
     BadTime(String),
     /// The state no longer holds the time asked for.
     TooEarly(String),
+    /// The online store did not answer in time.
+    Unavailable(String),
     Internal(String),
 }
 
@@ -58,6 +62,7 @@ impl LookupError {
         match self {
             LookupError::UnknownGroup(_) => 404,
             LookupError::TooEarly(_) => 422,
+            LookupError::Unavailable(_) => 503,
             LookupError::Internal(_) => 500,
             _ => 400,
         }
@@ -71,6 +76,7 @@ impl LookupError {
             LookupError::BadKey { .. } => "bad_key",
             LookupError::BadTime(_) => "bad_time",
             LookupError::TooEarly(_) => "too_early",
+            LookupError::Unavailable(_) => "store_unavailable",
             LookupError::Internal(_) => "internal",
         }
     }
@@ -82,7 +88,7 @@ impl LookupError {
             LookupError::ExtraKey(k) => format!("`{k}` is not a key field of this group"),
             LookupError::BadKey { field, why } => format!("key field `{field}`: {why}"),
             LookupError::BadTime(t) => format!("`{t}` is not an RFC 3339 time or epoch milliseconds"),
-            LookupError::TooEarly(why) | LookupError::Internal(why) => why.clone(),
+            LookupError::TooEarly(why) | LookupError::Unavailable(why) | LookupError::Internal(why) => why.clone(),
         }
     }
 }
@@ -98,9 +104,18 @@ struct Progress {
     backlog: u64,
 }
 
-/// The serving state: the runner, what it has read, and the metrics.
+/// Where lookups are answered from.
+enum Backend {
+    /// The pipeline runs in this process; its state answers (and, with a store, is published).
+    Pipeline { reader: RwLock<SharedReader>, store: Option<redis::RedisStore> },
+    /// Another process runs the pipeline and publishes to the store; this one only reads it,
+    /// finalizing each key's partials with the groups' operators.
+    Store { ir: FeatureIr, groups: Vec<GroupRuntime>, store: redis::RedisStore },
+}
+
+/// The serving state: where answers come from, what the pipeline has read, and the metrics.
 pub struct Service {
-    reader: RwLock<SharedReader>,
+    backend: Backend,
     progress: RwLock<Progress>,
     target: &'static str,
     pub metrics: metrics::Metrics,
@@ -114,11 +129,28 @@ impl std::fmt::Debug for Service {
 }
 
 impl Service {
-    pub fn new(reader: SharedReader, target: &'static str) -> Arc<Service> {
+    /// A service over a pipeline run in this process; with `store`, each read it makes is
+    /// published there.
+    pub fn new(reader: SharedReader, target: &'static str, store: Option<redis::RedisStore>) -> Arc<Service> {
         let groups = reader.ir().groups.len();
+        Service::with(Backend::Pipeline { reader: RwLock::new(reader), store }, groups, target)
+    }
+
+    /// A service that reads what another process's pipeline publishes to `store`.
+    pub fn from_store(ir: FeatureIr, store: redis::RedisStore) -> Result<Arc<Service>, String> {
+        let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
+        let n = groups.len();
+        let service = Service::with(Backend::Store { ir, groups, store }, n, "kappa");
+        if let Ok(mut p) = service.progress.write() {
+            p.caught_up = true;
+        }
+        Ok(service)
+    }
+
+    fn with(backend: Backend, groups: usize, target: &'static str) -> Arc<Service> {
         let progress = Progress { high_water: vec![None; groups], ..Progress::default() };
         Arc::new(Service {
-            reader: RwLock::new(reader),
+            backend,
             progress: RwLock::new(progress),
             target,
             metrics: metrics::Metrics::new(),
@@ -133,7 +165,8 @@ impl Service {
 
     /// Reads what the logs hold now, and updates the progress; true when anything was read.
     pub fn catch_up(&self) -> Result<bool, String> {
-        let mut reader = self.reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
+        let Backend::Pipeline { reader, store } = &self.backend else { return Ok(false) };
+        let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
         let report = reader.catch_up(&mut |_| {})?;
         let backlog = reader.backlog()?;
         let high_water = (0..reader.ir().groups.len()).map(|g| reader.high_water(g)).collect();
@@ -146,6 +179,9 @@ impl Service {
         p.dead_letters = report.dead_letters;
         p.backlog = backlog;
         self.metrics.observe_progress(p.events, p.dead_letters, p.backlog);
+        if let (true, Some(store)) = (read, store) {
+            store.publish(reader.as_ref(), &p.high_water)?;
+        }
         Ok(read)
     }
 
@@ -175,7 +211,12 @@ impl Service {
 
     /// Makes the state read so far durable.
     pub fn checkpoint(&self) -> Result<(), String> {
-        self.reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?.checkpoint()
+        match &self.backend {
+            Backend::Pipeline { reader, .. } => {
+                reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?.checkpoint()
+            }
+            Backend::Store { .. } => Ok(()),
+        }
     }
 
     /// Stops following; the caller joins the thread and checkpoints.
@@ -185,49 +226,75 @@ impl Service {
 
     /// Answers one lookup as of `at`, or as of now (`wall_ms`, see the module's note).
     pub fn lookup(&self, lookup: &Lookup, wall_ms: i64) -> Result<serde_json::Value, LookupError> {
-        let reader = self.reader.read().map_err(|_| LookupError::Internal("the runner lock is poisoned".to_owned()))?;
-        let ir = reader.ir();
-        let gi = ir
-            .groups
-            .iter()
-            .position(|g| g.name == lookup.group)
-            .ok_or_else(|| LookupError::UnknownGroup(lookup.group.clone()))?;
-        let key = typed_key(ir, gi, &lookup.key)?;
-        let at = match &lookup.at {
-            None => None,
-            Some(t) => Some(parse_event_time(t).ok_or_else(|| LookupError::BadTime(t.clone()))?),
-        };
+        let poisoned = || LookupError::Internal("a lock is poisoned".to_owned());
+        match &self.backend {
+            Backend::Pipeline { reader, .. } => {
+                let reader = reader.read().map_err(|_| poisoned())?;
+                let (gi, key, at) = resolve(reader.ir(), lookup)?;
+                let progress = self.progress.read().map_err(|_| poisoned())?;
+                let found = reader.present(gi, &key).map(|present| Found {
+                    present,
+                    high_water: progress.high_water.get(gi).copied().flatten(),
+                    vector: Box::new(|t| reader.lookup(gi, &key, t).map(Option::unwrap_or_default)),
+                });
+                let meta = Meta { positions: progress.positions.clone(), cutoff: reader.cutoff() };
+                self.answer(reader.ir(), gi, lookup, at, wall_ms, meta, found)
+            }
+            Backend::Store { ir, groups, store } => {
+                let (gi, key, at) = resolve(ir, lookup)?;
+                let key_json = serde_json::to_string(&key).map_err(|e| LookupError::Internal(e.to_string()))?;
+                let stored = store.read(ir, gi, &key_json).map_err(LookupError::Unavailable)?;
+                let state = stored.state.as_deref().map(StoredKey::parse).transpose().map_err(LookupError::Internal)?;
+                let found = state.map(|state| Found {
+                    present: state.latest(),
+                    high_water: stored.high_water,
+                    vector: Box::new(move |t| groups[gi].lookup_stored(&state, t)),
+                });
+                let meta = Meta { positions: stored.offsets, cutoff: None };
+                self.answer(ir, gi, lookup, at, wall_ms, meta, found)
+            }
+        }
+    }
+
+    /// The answer's JSON, as of `at` or now, from what a backend found.
+    #[allow(clippy::too_many_arguments)]
+    fn answer(
+        &self,
+        ir: &FeatureIr,
+        gi: usize,
+        lookup: &Lookup,
+        at: Option<i64>,
+        wall_ms: i64,
+        meta: Meta,
+        found: Option<Found<'_>>,
+    ) -> Result<serde_json::Value, LookupError> {
         let group = &ir.groups[gi];
-        let progress = self.progress.read().map_err(|_| LookupError::Internal("poisoned".to_owned()))?;
         let mut out = serde_json::json!({
             "group": group.name,
             "version": group.version,
             "target": self.target,
             "key": lookup.key,
-            "offsets": progress.positions.iter().map(|(t, o)| (t.clone(), serde_json::Value::from(*o))).collect::<serde_json::Map<_, _>>(),
+            "offsets": meta.positions.iter().map(|(t, o)| (t.clone(), serde_json::Value::from(*o))).collect::<serde_json::Map<_, _>>(),
         });
-        if let Some(cutoff) = reader.cutoff() {
+        if let Some(cutoff) = meta.cutoff {
             out["batch_cutoff"] = serde_json::Value::String(rfc3339(cutoff));
         }
-        let Some(present) = reader.present(gi, &key) else {
+        let Some(found) = found else {
             out["found"] = serde_json::Value::Bool(false);
             return Ok(out);
         };
         let t = match at {
-            Some(t) if t < present => {
+            Some(t) if t < found.present => {
                 return Err(LookupError::TooEarly(format!(
                     "the state of this key holds times from {} on (its latest event{}); for earlier times use `featc materialize --at`",
-                    rfc3339(present),
-                    if reader.cutoff().is_some() { " or the batch cutoff" } else { "" }
+                    rfc3339(found.present),
+                    if meta.cutoff.is_some() { " or the batch cutoff" } else { "" }
                 )));
             }
             Some(t) => t,
-            None => {
-                let high_water = progress.high_water.get(gi).copied().flatten().unwrap_or(present);
-                wall_ms.min(high_water).max(present)
-            }
+            None => wall_ms.min(found.high_water.unwrap_or(found.present)).max(found.present),
         };
-        let vector = reader.lookup(gi, &key, t).map_err(LookupError::Internal)?.unwrap_or_default();
+        let vector = (found.vector)(t).map_err(LookupError::Internal)?;
         let features: serde_json::Map<String, serde_json::Value> =
             group.outputs.iter().cloned().zip(vector.iter().map(json_value)).collect();
         out["found"] = serde_json::Value::Bool(true);
@@ -236,19 +303,45 @@ impl Service {
         Ok(out)
     }
 
-    /// The IR served, for routes that list groups.
+    /// The groups served and their key fields.
     pub fn groups(&self) -> Vec<(String, Vec<String>)> {
-        self.reader.read().map_or_else(
-            |_| Vec::new(),
-            |r| {
-                r.ir()
-                    .groups
-                    .iter()
-                    .map(|g| (g.name.clone(), g.keys.iter().map(|k| k.name.clone()).collect()))
-                    .collect()
-            },
-        )
+        let list = |ir: &FeatureIr| {
+            ir.groups.iter().map(|g| (g.name.clone(), g.keys.iter().map(|k| k.name.clone()).collect())).collect()
+        };
+        match &self.backend {
+            Backend::Pipeline { reader, .. } => reader.read().map_or_else(|_| Vec::new(), |r| list(r.ir())),
+            Backend::Store { ir, .. } => list(ir),
+        }
     }
+}
+
+/// What a backend knows of a key: the earliest time it answers for, how far the stream has
+/// come, and the vector as of a time.
+struct Found<'a> {
+    present: i64,
+    high_water: Option<i64>,
+    vector: Box<dyn FnOnce(i64) -> Result<Vec<Value>, String> + 'a>,
+}
+
+/// A lookup's metadata from the backend.
+struct Meta {
+    positions: Vec<(String, u64)>,
+    cutoff: Option<i64>,
+}
+
+/// The group, typed key and time a lookup names.
+fn resolve(ir: &FeatureIr, lookup: &Lookup) -> Result<(usize, Vec<Value>, Option<i64>), LookupError> {
+    let gi = ir
+        .groups
+        .iter()
+        .position(|g| g.name == lookup.group)
+        .ok_or_else(|| LookupError::UnknownGroup(lookup.group.clone()))?;
+    let key = typed_key(ir, gi, &lookup.key)?;
+    let at = match &lookup.at {
+        None => None,
+        Some(t) => Some(parse_event_time(t).ok_or_else(|| LookupError::BadTime(t.clone()))?),
+    };
+    Ok((gi, key, at))
 }
 
 /// The key of group `gi` from named JSON values: every key field, nothing else, each of its
