@@ -285,3 +285,17 @@ fn a_server_reading_redis_answers_what_the_pipeline_serves() {
     assert!(started.elapsed() < Duration::from_secs(5));
     assert_eq!(reader.request("GET", "/healthz", &[], "").0, 200);
 }
+
+#[test]
+fn every_documented_route_is_served() {
+    let dir = history();
+    let server = Server::start(dir.path(), &[]);
+    for (method, path) in featc_runtime::serve::http::ROUTES {
+        let path = path.replace("{group}", "user_clicks") + "?user_id=u1";
+        let body = if method == "post" { r#"{"lookups": []}"# } else { "" };
+        let (status, text) = server.request(&method.to_uppercase(), &path, &[], body);
+        assert_eq!(status, 200, "{method} {path}: {text}");
+    }
+    let (_, doc) = server.json("/openapi.json");
+    assert_eq!(doc["openapi"], "3.1.0");
+}

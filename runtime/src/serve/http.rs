@@ -9,6 +9,7 @@
 //! | `GET /healthz` | 200 while the process runs |
 //! | `GET /readyz` | 200 once the logs were read to their end, else 503 |
 //! | `GET /metrics` | Prometheus text |
+//! | `GET /openapi.json` | the OpenAPI document of these routes (`docs/openapi.json`) |
 
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -25,6 +26,21 @@ use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 
 use super::{Lookup, LookupError, Service};
+
+/// The OpenAPI document of the routes, as checked in at `docs/openapi.json`.
+pub const OPENAPI: &str = include_str!("../../../docs/openapi.json");
+
+/// Every route, `(method, path)`: what the router serves and the OpenAPI document describes (a
+/// test holds the three equal).
+pub const ROUTES: [(&str, &str); 7] = [
+    ("get", "/v1/features/{group}"),
+    ("post", "/v1/features"),
+    ("get", "/v1/groups"),
+    ("get", "/metrics"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/openapi.json"),
+];
 
 /// What the server accepts.
 #[derive(Debug, Clone)]
@@ -63,6 +79,7 @@ pub fn router(service: Arc<Service>, config: Config) -> Router {
         .merge(guarded)
         .route("/healthz", get(|| async { "ok\n" }))
         .route("/readyz", get(readyz))
+        .route("/openapi.json", get(|| async { ([(header::CONTENT_TYPE, "application/json")], OPENAPI) }))
         .fallback(|| async { error(StatusCode::NOT_FOUND, "not_found", "no such route".to_owned()) })
         .layer(DefaultBodyLimit::max(max_body))
         .layer(middleware::from_fn_with_state(app.clone(), observe))
@@ -218,4 +235,23 @@ async fn observe(State(app): State<App>, request: Request, next: Next) -> Respon
     let response = next.run(request).await;
     app.service.metrics.observe_request(&route, response.status().as_u16(), started.elapsed().as_secs_f64());
     response
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn the_openapi_document_describes_every_route_and_no_other() {
+        let doc: serde_json::Value = serde_json::from_str(super::OPENAPI).unwrap();
+        let mut documented: Vec<(String, String)> = Vec::new();
+        for (path, item) in doc["paths"].as_object().unwrap() {
+            for method in item.as_object().unwrap().keys() {
+                documented.push((method.clone(), path.clone()));
+            }
+        }
+        let mut routes: Vec<(String, String)> =
+            super::ROUTES.iter().map(|(m, p)| ((*m).to_owned(), (*p).to_owned())).collect();
+        documented.sort();
+        routes.sort();
+        assert_eq!(documented, routes);
+    }
 }
