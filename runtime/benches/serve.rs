@@ -7,7 +7,6 @@ use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use featc_runtime::io::log::Log;
@@ -22,7 +21,7 @@ fn ir(project: &Path) -> featc::ir::FeatureIr {
     for entry in std::fs::read_dir(project).unwrap().flatten() {
         let path = entry.path();
         if path.extension().is_some_and(|e| e == "feat") {
-            sources.add(&path.to_string_lossy(), &std::fs::read_to_string(&path).unwrap());
+            sources.add(path.to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap());
         }
     }
     let checked = featc::check_project(&sources, &featc::Options::default());
@@ -215,4 +214,5 @@ fn main() {
     service.shutdown();
     let _ = follower.join();
     let _ = redis_server.kill();
+    let _ = redis_server.wait();
 }
