@@ -127,6 +127,17 @@ fn lookups_answer_as_of_now_and_decay_for_a_quiet_key() {
     let get = featc(&["get", ".", "--key", "user_id=u1", "--at", "2024-01-01T03:00:00Z"], dir.path());
     let cli: serde_json::Value = serde_json::from_slice(&get.stdout).expect("get JSON");
     assert_eq!(cli[0]["features"], v["features"], "{}", text(&get.stderr));
+    // And as `featc materialize --at` and a training-set row at that time.
+    let out = featc(&["materialize", ".", "--at", "2024-01-01T03:00:00Z", "--format", "csv", "--out", "m"], dir.path());
+    ok(&out);
+    let csv = std::fs::read_to_string(dir.path().join("m/user_clicks.csv")).expect("materialized");
+    let row = csv.lines().find(|l| l.starts_with("u1,")).unwrap_or_else(|| panic!("{csv}"));
+    assert_eq!(row.split(',').skip(2).collect::<Vec<_>>(), ["2", "0.0"], "{csv}");
+    std::fs::write(dir.path().join("spine.csv"), "user_id,ts\nu1,2024-01-01T03:00:00Z\n").expect("spine");
+    let rows = featc(&["training-set", ".", "--spine", "spine.csv", "--format", "csv", "--out", "t.csv"], dir.path());
+    ok(&rows);
+    let training = std::fs::read_to_string(dir.path().join("t.csv")).expect("training set");
+    assert!(training.lines().nth(1).is_some_and(|l| l.contains(",2,")), "{training}");
     // `at` within the state; a key never seen.
     let (_, at) = server.json("/v1/features/user_clicks?user_id=u1&at=2024-01-01T01:30:00Z");
     assert_eq!(at["features"]["spent"], 3.0, "{at}");
