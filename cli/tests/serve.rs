@@ -45,29 +45,11 @@ impl Server {
 
     /// Sends one request; returns the status and the body.
     fn request(&self, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
-        let mut stream = TcpStream::connect(&self.addr).expect("connect");
-        let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
-        for h in headers {
-            request.push_str(h);
-            request.push_str("\r\n");
-        }
-        if !body.is_empty() {
-            request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
-        }
-        request.push_str("\r\n");
-        request.push_str(body);
-        stream.write_all(request.as_bytes()).expect("send");
-        let mut response = String::new();
-        stream.read_to_string(&mut response).expect("read");
-        let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
-        let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
-        let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
-        (status, if chunked { dechunk(body) } else { body.to_owned() })
+        request(&self.addr, method, path, headers, body)
     }
 
     fn json(&self, path: &str) -> (u16, serde_json::Value) {
-        let (status, body) = self.request("GET", path, &[], "");
-        (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
+        get_json(&self.addr, path)
     }
 
     /// Stops the server as an operator would (SIGTERM); returns whether it exited cleanly.
@@ -82,6 +64,33 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// Sends one request to `addr`; returns the status and the body.
+fn request(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
+    let mut stream = TcpStream::connect(addr).expect("connect");
+    let mut request = format!("{method} {path} HTTP/1.1\r\nHost: test\r\nConnection: close\r\n");
+    for h in headers {
+        request.push_str(h);
+        request.push_str("\r\n");
+    }
+    if !body.is_empty() {
+        request.push_str(&format!("Content-Type: application/json\r\nContent-Length: {}\r\n", body.len()));
+    }
+    request.push_str("\r\n");
+    request.push_str(body);
+    stream.write_all(request.as_bytes()).expect("send");
+    let mut response = String::new();
+    stream.read_to_string(&mut response).expect("read");
+    let status = response.split_whitespace().nth(1).and_then(|s| s.parse().ok()).expect("status");
+    let (head, body) = response.split_once("\r\n\r\n").unwrap_or((&response, ""));
+    let chunked = head.to_ascii_lowercase().contains("transfer-encoding: chunked");
+    (status, if chunked { dechunk(body) } else { body.to_owned() })
+}
+
+fn get_json(addr: &str, path: &str) -> (u16, serde_json::Value) {
+    let (status, body) = request(addr, "GET", path, &[], "");
+    (status, serde_json::from_str(&body).unwrap_or_else(|e| panic!("{path}: {e}: {body}")))
 }
 
 /// The body of a chunked response, joined.
@@ -309,4 +318,57 @@ fn every_documented_route_is_served() {
     }
     let (_, doc) = server.json("/openapi.json");
     assert_eq!(doc["openapi"], "3.1.0");
+}
+
+#[test]
+fn a_spec_edit_under_load_switches_versions_with_no_failed_or_mixed_answer() {
+    let dir = history();
+    let server = Server::start(dir.path(), &[]);
+    let addr = server.addr.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, v) = get_json(&addr, "/v1/features/user_clicks?user_id=u1");
+                let mut names: Vec<String> =
+                    v["features"].as_object().map(|f| f.keys().cloned().collect()).unwrap_or_default();
+                names.sort();
+                seen.push((status, v["version"].as_str().unwrap_or_default().to_owned(), names));
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
+    let edited = spec.replace(
+        "    clicks = count() over lifetime\n",
+        "    clicks = count() over lifetime\n    biggest = max(amount) over lifetime\n",
+    );
+    assert_ne!(spec, edited);
+    std::fs::write(dir.path().join("clicks.feat"), edited).expect("edit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
+        if v["features"].get("biggest").is_some() {
+            assert_eq!(v["features"]["biggest"], 2.0, "{v}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new version was never served: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    std::thread::sleep(Duration::from_millis(200));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = load.join().expect("load");
+    assert!(seen.len() > 10, "{} lookups", seen.len());
+    let versions: std::collections::BTreeSet<&String> = seen.iter().map(|(_, v, _)| v).collect();
+    assert_eq!(versions.len(), 2, "both versions answered: {versions:?}");
+    for (status, version, names) in &seen {
+        assert_eq!(*status, 200);
+        // Each answer is wholly one version's: the old features, or the new ones.
+        let new = names.contains(&"biggest".to_owned());
+        assert_eq!(names.len(), if new { 3 } else { 2 }, "{version}: {names:?}");
+        assert!(seen.iter().filter(|(_, v, _)| v == version).all(|(_, _, n)| n == names), "mixed answers of {version}");
+    }
 }

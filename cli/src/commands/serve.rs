@@ -89,7 +89,81 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let service = Service::new(reader, target, store);
     service.catch_up()?;
+    // Detached: it ends with the process.
+    let _watcher = watch_spec(args.paths.clone(), args.data_dir.clone(), args.target, service.clone());
     listen(&args, service, token, target)
+}
+
+/// Reprocessing without downtime: every second the project's files are read; when their
+/// meaning changed (a new `spec_hash`) and they check clean, a runner of the new spec is opened
+/// beside the serving one (unchanged groups resume from their snapshots, changed ones replay
+/// from offset 0, or recompute their batch view), caught up with the logs, and only then put
+/// in place. The old version answers meanwhile. A spec with errors is reported and not served.
+fn watch_spec(
+    paths: Vec<PathBuf>,
+    data_dir: Option<PathBuf>,
+    target: TargetArg,
+    service: Arc<Service>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut seen = text_of(&paths);
+        loop {
+            std::thread::sleep(Duration::from_secs(1));
+            let text = text_of(&paths);
+            if text == seen {
+                continue;
+            }
+            seen = text;
+            let Ok((ir, _)) = project::load(&paths, target.target()) else {
+                eprintln!("the edited spec has errors: still serving the running version");
+                continue;
+            };
+            if service.spec_hash().as_deref() == Some(ir.spec_hash.as_str()) {
+                continue;
+            }
+            eprintln!("the spec changed: building version {} beside the serving one", ir.spec_hash);
+            let opened: Result<SharedReader, CliError> = match target {
+                TargetArg::Kappa => project::open_kappa(&paths, data_dir.clone(), None, true).map(|r| Box::new(r) as _),
+                TargetArg::Lambda => {
+                    project::open_lambda(&paths, data_dir.clone(), None, true, project::Access::Writer)
+                        .map(|r| Box::new(r) as _)
+                }
+            };
+            let mut new = match opened {
+                Ok(r) => r,
+                Err(e) => {
+                    eprintln!("cannot open the new version (still serving the old): {e}");
+                    continue;
+                }
+            };
+            let caught_up = (|| -> Result<(), String> {
+                loop {
+                    new.catch_up(&mut |_| {})?;
+                    if new.backlog()? == 0 {
+                        return Ok(());
+                    }
+                }
+            })();
+            match caught_up.and_then(|()| service.swap(new)) {
+                Ok(()) => eprintln!("now serving version {}", ir.spec_hash),
+                Err(e) => eprintln!("the new version failed (still serving the old): {e}"),
+            }
+        }
+    })
+}
+
+/// The text of a project's spec files, to notice an edit.
+fn text_of(paths: &[PathBuf]) -> Vec<(PathBuf, String)> {
+    crate::files::projects(paths)
+        .ok()
+        .into_iter()
+        .flatten()
+        .flatten()
+        .map(|p| {
+            let text = std::fs::read_to_string(&p).unwrap_or_default();
+            (p, text)
+        })
+        .collect()
 }
 
 /// Follows the logs (when this process runs the pipeline) and serves until SIGINT or SIGTERM,

@@ -209,6 +209,32 @@ impl Service {
         })
     }
 
+    /// The spec the pipeline runs (its `spec_hash`), or `None` for a server reading a store.
+    pub fn spec_hash(&self) -> Option<String> {
+        match &self.backend {
+            Backend::Pipeline { reader, .. } => reader.read().ok().map(|r| r.ir().spec_hash.clone()),
+            Backend::Store { .. } => None,
+        }
+    }
+
+    /// Puts a runner of a new spec version in place of the one serving, at once: a lookup
+    /// holds the runner for its whole answer, so each vector comes from one version. The new
+    /// runner should have caught up first (see `featc serve`'s reprocessing).
+    pub fn swap(&self, new: SharedReader) -> Result<(), String> {
+        let Backend::Pipeline { reader, .. } = &self.backend else {
+            return Err("a server reading a store runs no pipeline to swap".to_owned());
+        };
+        let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
+        let groups = new.ir().groups.len();
+        *reader = new;
+        drop(reader);
+        if let Ok(mut p) = self.progress.write() {
+            p.high_water = vec![None; groups];
+            p.caught_up = false;
+        }
+        self.catch_up().map(drop)
+    }
+
     /// Makes the state read so far durable.
     pub fn checkpoint(&self) -> Result<(), String> {
         match &self.backend {
