@@ -372,3 +372,38 @@ fn a_spec_edit_under_load_switches_versions_with_no_failed_or_mixed_answer() {
         assert!(seen.iter().filter(|(_, v, _)| v == version).all(|(_, _, n)| n == names), "mixed answers of {version}");
     }
 }
+
+#[test]
+fn lambda_layers_in_redis_merge_at_read_time_as_the_pipeline_does() {
+    let dir = history();
+    let redis = Redis::start();
+    let lambda = ["--target", "lambda", "--redis-prefix", "featc-lambda"];
+    let pipeline = Server::start(dir.path(), &[&lambda[..], &["--redis", &redis.url, "--data-dir", "l"]].concat());
+    let reader = Server::start(dir.path(), &[&lambda[..], &["--from-redis", &redis.url]].concat());
+    for path in [
+        "/v1/features/user_clicks?user_id=u1",
+        "/v1/features/user_clicks?user_id=u2",
+        "/v1/features/user_clicks?user_id=u2&at=2024-01-01T03:30:00Z",
+        "/v1/features/user_clicks?user_id=nobody",
+    ] {
+        let (a, b) = (pipeline.json(path), reader.json(path));
+        assert_eq!(a.0, 200, "{path}: {}", a.1);
+        for field in ["found", "features", "as_of", "version", "batch_cutoff", "target"] {
+            assert_eq!(a.1[field], b.1[field], "{path} {field}: {} against {}", a.1, b.1);
+        }
+    }
+    // An event after the cutoff: the speed layer's partial, merged with the view's on read.
+    std::fs::write(dir.path().join("more.ndjson"), event("u2", 3, 20, 16.0) + "\n").expect("more");
+    ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson", "--data-dir", "l"], dir.path()));
+    let path = "/v1/features/user_clicks?user_id=u2&at=2024-01-01T03:30:00Z";
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (a, b) = (pipeline.json(path).1, reader.json(path).1);
+        if a["features"]["clicks"] == 3 && b["features"] == a["features"] {
+            assert_eq!(a["features"]["spent"], 24.0, "the view's 8 and the speed layer's 16: {a}");
+            break;
+        }
+        assert!(Instant::now() < deadline, "{a} against {b}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}

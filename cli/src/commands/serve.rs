@@ -59,14 +59,15 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             Some(token)
         }
     };
+    let target = match args.target {
+        TargetArg::Kappa => "kappa",
+        TargetArg::Lambda => "lambda",
+    };
     if let Some(url) = &args.from_redis {
-        if args.target == TargetArg::Lambda {
-            return Err(CliError::Usage("`--from-redis` serves the Kappa target's state, for now".to_owned()));
-        }
-        let (ir, _) = project::load(&args.paths, featc::ir::Target::Kappa)?;
+        let (ir, _) = project::load(&args.paths, args.target.target())?;
         let store = RedisStore::open(url, &args.redis_prefix)?;
-        let service = Service::from_store(ir, store)?;
-        return listen(&args, service, token, "kappa, from Redis");
+        let service = Service::from_store(ir, store, target)?;
+        return listen(&args, service, token, &format!("{target}, from Redis"));
     }
     // The server runs the pipeline: it is the data folder's one runner.
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
@@ -76,17 +77,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             Box::new(project::open_lambda(&args.paths, args.data_dir.clone(), None, false, project::Access::Writer)?)
         }
     };
-    let target = match args.target {
-        TargetArg::Kappa => "kappa",
-        TargetArg::Lambda => "lambda",
-    };
-    let store = match &args.redis {
-        Some(_) if args.target == TargetArg::Lambda => {
-            return Err(CliError::Usage("`--redis` publishes the Kappa target's state, for now".to_owned()));
-        }
-        Some(url) => Some(RedisStore::open(url, &args.redis_prefix)?),
-        None => None,
-    };
+    let store = args.redis.as_deref().map(|url| RedisStore::open(url, &args.redis_prefix)).transpose()?;
     let service = Service::new(reader, target, store);
     service.catch_up()?;
     // Detached: it ends with the process.

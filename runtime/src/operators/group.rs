@@ -372,10 +372,26 @@ impl GroupRuntime {
     /// whatever the time; `None` for other windows and for a key without sessions. The Lambda
     /// merge needs it: a session of the speed layer can continue one of the batch view.
     pub fn last_sessions(&self, key: &[Value]) -> Vec<Option<(i64, i64, Partial)>> {
-        let state = self.key_state(key);
+        self.last_sessions_of(self.key_state(key).as_deref())
+    }
+
+    /// [`GroupRuntime::partials`] of a key whose state was read from an online store.
+    pub fn partials_stored(&self, state: &StoredKey, t: i64) -> Result<Vec<Partial>, String> {
+        if state.0.windows.len() != self.windows.len() {
+            return Err("the stored state has another layout than this group's version".to_owned());
+        }
+        self.partials_of(&state.0, t)
+    }
+
+    /// [`GroupRuntime::last_sessions`] of a key whose state was read from an online store.
+    pub fn last_sessions_stored(&self, state: Option<&StoredKey>) -> Vec<Option<(i64, i64, Partial)>> {
+        self.last_sessions_of(state.map(|s| &s.0))
+    }
+
+    fn last_sessions_of(&self, state: Option<&KeyState>) -> Vec<Option<(i64, i64, Partial)>> {
         self.aggs
             .iter()
-            .map(|a| match state.as_ref().and_then(|s| s.windows.get(a.window)) {
+            .map(|a| match state.and_then(|s| s.windows.get(a.window)) {
                 Some(WindowState::Sessions(sessions)) => {
                     sessions.last().and_then(|(start, end, p)| Some((*start, *end, p.get(a.slot)?.clone())))
                 }

@@ -43,11 +43,9 @@ pub trait FeatureReader {
         None
     }
 
-    /// Every key of group `group` with its state, as JSON texts: what an online store holds.
-    fn state_rows(&self, group: usize) -> Result<Vec<(String, String)>, String> {
-        let _ = group;
-        Err("an online store is written from the Kappa target only, for now".to_owned())
-    }
+    /// Every key of group `group` with its state, as JSON texts, per layer of the target
+    /// (Kappa: `state`; Lambda: `view`, `delta`, `speed`): what an online store holds.
+    fn state_layers(&self, group: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String>;
 
     /// Makes the state read so far durable (Kappa: a snapshot; Lambda keeps nothing to write:
     /// its speed layer is rebuilt from the log after the cutoff).
@@ -93,8 +91,8 @@ impl FeatureReader for KappaRunner {
         self.snapshot().map(drop)
     }
 
-    fn state_rows(&self, group: usize) -> Result<Vec<(String, String)>, String> {
-        self.groups().get(group).map_or(Ok(Vec::new()), GroupRuntime::state_rows)
+    fn state_layers(&self, group: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String> {
+        Ok(vec![("state", self.groups().get(group).map_or(Ok(Vec::new()), GroupRuntime::state_rows)?)])
     }
 }
 
@@ -133,5 +131,9 @@ impl FeatureReader for LambdaRunner {
 
     fn cutoff(&self) -> Option<i64> {
         Some(self.view.cutoff)
+    }
+
+    fn state_layers(&self, group: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String> {
+        LambdaRunner::state_layers(self, group)
     }
 }

@@ -136,11 +136,11 @@ impl Service {
         Service::with(Backend::Pipeline { reader: RwLock::new(reader), store }, groups, target)
     }
 
-    /// A service that reads what another process's pipeline publishes to `store`.
-    pub fn from_store(ir: FeatureIr, store: redis::RedisStore) -> Result<Arc<Service>, String> {
+    /// A service that reads what another process's pipeline (of `target`) publishes to `store`.
+    pub fn from_store(ir: FeatureIr, store: redis::RedisStore, target: &'static str) -> Result<Arc<Service>, String> {
         let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
         let n = groups.len();
-        let service = Service::with(Backend::Store { ir, groups, store }, n, "kappa");
+        let service = Service::with(Backend::Store { ir, groups, store }, n, target);
         if let Ok(mut p) = service.progress.write() {
             p.caught_up = true;
         }
@@ -269,14 +269,52 @@ impl Service {
             Backend::Store { ir, groups, store } => {
                 let (gi, key, at) = resolve(ir, lookup)?;
                 let key_json = serde_json::to_string(&key).map_err(|e| LookupError::Internal(e.to_string()))?;
-                let stored = store.read(ir, gi, &key_json).map_err(LookupError::Unavailable)?;
-                let state = stored.state.as_deref().map(StoredKey::parse).transpose().map_err(LookupError::Internal)?;
-                let found = state.map(|state| Found {
-                    present: state.latest(),
-                    high_water: stored.high_water,
-                    vector: Box::new(move |t| groups[gi].lookup_stored(&state, t)),
-                });
-                let meta = Meta { positions: stored.offsets, cutoff: None };
+                let lambda = self.target == "lambda";
+                let layers: &[&str] = if lambda { &["view", "delta", "speed"] } else { &["state"] };
+                let stored = store.read(ir, gi, &key_json, layers).map_err(LookupError::Unavailable)?;
+                let states = stored
+                    .states
+                    .iter()
+                    .map(|s| s.as_deref().map(StoredKey::parse).transpose())
+                    .collect::<Result<Vec<_>, _>>()
+                    .map_err(LookupError::Internal)?;
+                let latest = states.iter().flatten().map(StoredKey::latest).max();
+                let template = &groups[gi];
+                let found = match (lambda, stored.cutoff) {
+                    (false, _) => latest.map(|present| Found {
+                        present,
+                        high_water: stored.high_water,
+                        vector: Box::new(move |t| match states.first() {
+                            Some(Some(state)) => template.lookup_stored(state, t),
+                            _ => Ok(Vec::new()),
+                        }),
+                    }),
+                    (true, Some(cutoff)) => latest.map(|latest| Found {
+                        present: latest.max(cutoff),
+                        high_water: stored.high_water,
+                        vector: Box::new(move |t| {
+                            let partials = |i: usize, at: i64| -> Result<_, String> {
+                                states
+                                    .get(i)
+                                    .and_then(Option::as_ref)
+                                    .map(|s| template.partials_stored(s, at))
+                                    .transpose()
+                            };
+                            let layers = crate::runners::lambda::merge::Layers {
+                                at_cutoff: partials(0, cutoff)?,
+                                batch_now: partials(0, t)?,
+                                after: partials(1, t)?,
+                                speed: partials(2, t)?,
+                                batch_sessions: template.last_sessions_stored(states.first().and_then(Option::as_ref)),
+                                delta_sessions: template.last_sessions_stored(states.get(1).and_then(Option::as_ref)),
+                            };
+                            crate::runners::lambda::merge::merge(&ir.groups[gi], template, layers, t)
+                                .map(Option::unwrap_or_default)
+                        }),
+                    }),
+                    (true, None) => None,
+                };
+                let meta = Meta { positions: stored.offsets, cutoff: stored.cutoff };
                 self.answer(ir, gi, lookup, at, wall_ms, meta, found)
             }
         }

@@ -2,9 +2,10 @@
 //! share while one pipeline writes it.
 //!
 //! Layout, per group and version (the version by meaning, so a spec edit writes beside the old
-//! state): `<prefix>:<group>:<version>:state`, a hash from the key (its JSON array of values)
-//! to the key's state (its windows' partials, as JSON); and `<prefix>:<group>:<version>:meta`,
-//! a hash with `high_water` (ms) and `offsets` (JSON). The store holds partials, not finished
+//! state): `<prefix>:<group>:<version>:<layer>`, a hash from the key (its JSON array of values)
+//! to the key's state in that layer (its windows' partials, as JSON), the layer being `state`
+//! under Kappa and `view`, `delta`, `speed` under Lambda; and `<prefix>:<group>:<version>:meta`,
+//! a hash with `high_water` (ms), `offsets` (JSON) and, under Lambda, `cutoff` (ms). The store holds partials, not finished
 //! values, so a reader finalizes as of its request's time. Keys and values are arguments of
 //! Redis commands, never text formatted into a command.
 
@@ -28,7 +29,7 @@ pub struct RedisStore {
     prefix: String,
     idle: Mutex<Vec<redis::Connection>>,
     /// A hash of each key state last written, by group: only changed keys are written again.
-    written: Mutex<HashMap<(usize, String), u64>>,
+    written: Mutex<HashMap<(String, String), u64>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -40,9 +41,12 @@ impl std::fmt::Debug for RedisStore {
 /// What the store holds for one key.
 #[derive(Debug)]
 pub struct Stored {
-    pub state: Option<String>,
+    /// The key's state in each layer asked for, in order.
+    pub states: Vec<Option<String>>,
     pub high_water: Option<i64>,
     pub offsets: Vec<(String, u64)>,
+    /// The batch view's cutoff (Lambda).
+    pub cutoff: Option<i64>,
 }
 
 impl RedisStore {
@@ -89,19 +93,23 @@ impl RedisStore {
         let mut written = self.written.lock().map_err(|_| "poisoned".to_owned())?;
         let mut changed = Vec::new();
         for (gi, g) in ir.groups.iter().enumerate() {
-            for (key, state) in reader.state_rows(gi)? {
-                let mut h = std::collections::hash_map::DefaultHasher::new();
-                state.hash(&mut h);
-                let hash = h.finish();
-                if written.get(&(gi, key.clone())) != Some(&hash) {
-                    changed.push((gi, self.name(&g.name, &g.version, "state"), key, state, hash));
+            for (layer, rows) in reader.state_layers(gi)? {
+                let name = self.name(&g.name, &g.version, layer);
+                for (key, state) in rows {
+                    let mut h = std::collections::hash_map::DefaultHasher::new();
+                    state.hash(&mut h);
+                    let hash = h.finish();
+                    let id = (name.clone(), key);
+                    if written.get(&id) != Some(&hash) {
+                        changed.push((id, state, hash));
+                    }
                 }
             }
         }
         let mut con = self.connection()?;
         for part in changed.chunks(PIPELINE) {
             let mut pipe = redis::pipe();
-            for (_, name, key, state, _) in part {
+            for ((name, key), state, _) in part {
                 pipe.hset(name, key, state).ignore();
             }
             pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
@@ -113,28 +121,35 @@ impl RedisStore {
             if let Some(t) = high_water.get(gi).copied().flatten() {
                 pipe.hset(&meta, "high_water", t).ignore();
             }
+            if let Some(cutoff) = reader.cutoff() {
+                pipe.hset(&meta, "cutoff", cutoff).ignore();
+            }
         }
         pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
         self.give_back(con);
         let n = changed.len();
-        for (gi, _, key, _, hash) in changed {
-            written.insert((gi, key), hash);
+        for (id, _, hash) in changed {
+            written.insert(id, hash);
         }
         Ok(n)
     }
 
-    /// One key's state and its group's meta, in one round trip.
-    pub fn read(&self, ir: &FeatureIr, gi: usize, key: &str) -> Result<Stored, String> {
+    /// One key's state in each of `layers` and its group's meta, in one round trip.
+    pub fn read(&self, ir: &FeatureIr, gi: usize, key: &str, layers: &[&str]) -> Result<Stored, String> {
         let g = &ir.groups[gi];
+        let meta = self.name(&g.name, &g.version, "meta");
+        let mut pipe = redis::pipe();
+        for layer in layers {
+            pipe.hget(self.name(&g.name, &g.version, layer), key);
+        }
+        pipe.hget(&meta, "high_water").hget(&meta, "offsets").hget(&meta, "cutoff");
         let mut con = self.connection()?;
-        let (state, high_water, offsets): (Option<String>, Option<i64>, Option<String>) = redis::pipe()
-            .hget(self.name(&g.name, &g.version, "state"), key)
-            .hget(self.name(&g.name, &g.version, "meta"), "high_water")
-            .hget(self.name(&g.name, &g.version, "meta"), "offsets")
-            .query(&mut con)
-            .map_err(|e| format!("Redis: {e}"))?;
+        let mut values: Vec<Option<String>> = pipe.query(&mut con).map_err(|e| format!("Redis: {e}"))?;
         self.give_back(con);
-        let offsets = offsets.and_then(|o| serde_json::from_str(&o).ok()).unwrap_or_default();
-        Ok(Stored { state, high_water, offsets })
+        let number = |v: Option<String>| v.and_then(|v| v.parse::<i64>().ok());
+        let cutoff = number(values.pop().flatten());
+        let offsets = values.pop().flatten().and_then(|o| serde_json::from_str(&o).ok()).unwrap_or_default();
+        let high_water = number(values.pop().flatten());
+        Ok(Stored { states: values, high_water, offsets, cutoff })
     }
 }

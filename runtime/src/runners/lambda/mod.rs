@@ -9,6 +9,7 @@
 //! features are exact on their own. `batch` features read the view as of the cutoff.
 
 pub mod batch;
+pub mod merge;
 
 use std::path::Path;
 
@@ -16,7 +17,6 @@ use featc::ir::FeatureIr;
 use featc::ir::MergeRule;
 use featc::ir::WindowSpec;
 
-use crate::operators::aggregate::AggSpec;
 use crate::operators::group::GroupRuntime;
 use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::value::Value;
@@ -130,6 +130,17 @@ impl LambdaRunner {
         self.delta.positions()
     }
 
+    /// Every key's state of group `gi` in each layer (`view`, `delta` and, when a feature is
+    /// served from the whole-window replay, `speed`), as JSON texts: what an online store holds.
+    pub fn state_layers(&self, gi: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String> {
+        let rows = |g: Option<&GroupRuntime>| g.map_or(Ok(Vec::new()), GroupRuntime::state_rows);
+        let mut layers = vec![("view", rows(self.view.groups.get(gi))?), ("delta", rows(self.delta.groups().get(gi))?)];
+        if let Some(s) = &self.speed {
+            layers.push(("speed", rows(s.groups().get(gi))?));
+        }
+        Ok(layers)
+    }
+
     /// The latest event time of a key over the layers.
     pub fn latest(&self, gi: usize, key: &[Value]) -> Option<i64> {
         self.layers(gi).into_iter().filter_map(|g| g.latest(key)).max()
@@ -158,54 +169,17 @@ impl LambdaRunner {
         else {
             return Err(format!("no group {gi}"));
         };
-        let at_cutoff = view.partials(key, cutoff)?;
-        let batch_now = view.partials(key, t)?;
-        let after = delta.partials(key, t)?;
-        let speed = match &self.speed {
-            Some(s) => s.groups().get(gi).map(|s| s.partials(key, t)).transpose()?.flatten(),
-            None => None,
+        let layers = merge::Layers {
+            at_cutoff: view.partials(key, cutoff)?,
+            batch_now: view.partials(key, t)?,
+            after: delta.partials(key, t)?,
+            speed: match &self.speed {
+                Some(s) => s.groups().get(gi).map(|s| s.partials(key, t)).transpose()?.flatten(),
+                None => None,
+            },
+            batch_sessions: view.last_sessions(key),
+            delta_sessions: delta.last_sessions(key),
         };
-        if at_cutoff.is_none() && after.is_none() && speed.is_none() {
-            return Ok(None);
-        }
-        let empty = view.empty_partials();
-        let (batch_sessions, delta_sessions) = (view.last_sessions(key), delta.last_sessions(key));
-        let pick = |layer: &Option<Vec<crate::operators::aggregate::Partial>>, i: usize| {
-            layer.as_ref().and_then(|p| p.get(i)).or(empty.get(i)).cloned()
-        };
-        let mut merged = Vec::with_capacity(g.aggregates.len());
-        for (i, a) in g.aggregates.iter().enumerate() {
-            let p = match a.merge {
-                MergeRule::Batch => pick(&at_cutoff, i),
-                MergeRule::Speed => pick(&speed, i),
-                MergeRule::BatchPlusSpeed => match g.windows.get(a.window).map(|w| w.spec) {
-                    // The session open at t is the speed layer's last one, continuing the batch
-                    // view's last one when it starts within the gap of its end; or, when the
-                    // speed layer has no open session, the batch view's own.
-                    Some(WindowSpec::Session { gap_ms }) => {
-                        let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
-                        match delta_sessions.get(i).cloned().flatten() {
-                            Some((start, end, mut p)) if start <= t && t.saturating_sub(end) <= gap => {
-                                if let Some((_, b_end, b)) = batch_sessions.get(i).cloned().flatten()
-                                    && start.saturating_sub(gap) <= b_end
-                                {
-                                    p.merge(AggSpec::new(a.kind, a.param), &b);
-                                }
-                                Some(p)
-                            }
-                            _ => pick(&batch_now, i),
-                        }
-                    }
-                    _ => pick(&batch_now, i).map(|mut p| {
-                        if let Some(d) = after.as_ref().and_then(|d| d.get(i)) {
-                            p.merge(AggSpec::new(a.kind, a.param), d);
-                        }
-                        p
-                    }),
-                },
-            };
-            merged.push(p.ok_or("partials of another group")?);
-        }
-        Ok(Some(view.finish(&merged)))
+        merge::merge(g, view, layers, t)
     }
 }

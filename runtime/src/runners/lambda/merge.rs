@@ -1,0 +1,73 @@
+//! One key's partials in each Lambda layer (batch view, speed layer) in, its feature vector
+//! out: the serving merge, per aggregate by its merge rule, then the derived features. The
+//! layers come from the runner's memory or from an online store; the merge is the same.
+
+use featc::ir::{IrGroup, MergeRule, WindowSpec};
+
+use crate::operators::aggregate::{AggSpec, Partial};
+use crate::operators::group::GroupRuntime;
+use crate::value::Value;
+
+/// A key's last session of each aggregate: `(start, end, partial)`.
+pub type Sessions = Vec<Option<(i64, i64, Partial)>>;
+
+/// One key's partials in each layer, as of a time `t` (the view also as of its cutoff).
+#[derive(Debug, Default)]
+pub struct Layers {
+    /// The batch view as of its cutoff (for `batch` features).
+    pub at_cutoff: Option<Vec<Partial>>,
+    /// The batch view as of `t` (its windows slid on to `t`).
+    pub batch_now: Option<Vec<Partial>>,
+    /// The speed layer's events after the cutoff, as of `t` (merged for `batch + speed`).
+    pub after: Option<Vec<Partial>>,
+    /// The whole-window replay, as of `t` (for `speed` features).
+    pub speed: Option<Vec<Partial>>,
+    pub batch_sessions: Sessions,
+    pub delta_sessions: Sessions,
+}
+
+/// Merges a key's layers as of `t` by each aggregate's rule, and finishes the vector with the
+/// group's operators (`template`, any layer's runtime of the group). `None` when no layer has
+/// the key.
+pub fn merge(g: &IrGroup, template: &GroupRuntime, layers: Layers, t: i64) -> Result<Option<Vec<Value>>, String> {
+    let Layers { at_cutoff, batch_now, after, speed, batch_sessions, delta_sessions } = layers;
+    if at_cutoff.is_none() && after.is_none() && speed.is_none() {
+        return Ok(None);
+    }
+    let empty = template.empty_partials();
+    let pick = |layer: &Option<Vec<Partial>>, i: usize| layer.as_ref().and_then(|p| p.get(i)).or(empty.get(i)).cloned();
+    let mut merged = Vec::with_capacity(g.aggregates.len());
+    for (i, a) in g.aggregates.iter().enumerate() {
+        let p = match a.merge {
+            MergeRule::Batch => pick(&at_cutoff, i),
+            MergeRule::Speed => pick(&speed, i),
+            MergeRule::BatchPlusSpeed => match g.windows.get(a.window).map(|w| w.spec) {
+                // The session open at t is the speed layer's last one, continuing the batch
+                // view's last one when it starts within the gap of its end; or, when the
+                // speed layer has no open session, the batch view's own.
+                Some(WindowSpec::Session { gap_ms }) => {
+                    let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
+                    match delta_sessions.get(i).cloned().flatten() {
+                        Some((start, end, mut p)) if start <= t && t.saturating_sub(end) <= gap => {
+                            if let Some((_, b_end, b)) = batch_sessions.get(i).cloned().flatten()
+                                && start.saturating_sub(gap) <= b_end
+                            {
+                                p.merge(AggSpec::new(a.kind, a.param), &b);
+                            }
+                            Some(p)
+                        }
+                        _ => pick(&batch_now, i),
+                    }
+                }
+                _ => pick(&batch_now, i).map(|mut p| {
+                    if let Some(d) = after.as_ref().and_then(|d| d.get(i)) {
+                        p.merge(AggSpec::new(a.kind, a.param), d);
+                    }
+                    p
+                }),
+            },
+        };
+        merged.push(p.ok_or("partials of another group")?);
+    }
+    Ok(Some(template.finish(&merged)))
+}
