@@ -8,6 +8,9 @@ use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::runners::lambda::LambdaRunner;
 use crate::value::Value;
 
+/// Each layer's name and its keys' states as JSON texts `(key, state)`.
+pub type StateLayers = Vec<(&'static str, Vec<(String, String)>)>;
+
 /// What reading features needs of a runtime: the logs read to their end, the keys of a group,
 /// and a key's feature vector as of a time. Implemented by both targets, so a reader need not
 /// know which one answers.
@@ -45,7 +48,7 @@ pub trait FeatureReader {
 
     /// Every key of group `group` with its state, as JSON texts, per layer of the target
     /// (Kappa: `state`; Lambda: `view`, `delta`, `speed`): what an online store holds.
-    fn state_layers(&self, group: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String>;
+    fn state_layers(&self, group: usize) -> Result<StateLayers, String>;
 
     /// Makes the state read so far durable (Kappa: a snapshot; Lambda keeps nothing to write:
     /// its speed layer is rebuilt from the log after the cutoff).
@@ -91,7 +94,7 @@ impl FeatureReader for KappaRunner {
         self.snapshot().map(drop)
     }
 
-    fn state_layers(&self, group: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String> {
+    fn state_layers(&self, group: usize) -> Result<StateLayers, String> {
         Ok(vec![("state", self.groups().get(group).map_or(Ok(Vec::new()), GroupRuntime::state_rows)?)])
     }
 }
@@ -133,7 +136,7 @@ impl FeatureReader for LambdaRunner {
         Some(self.view.cutoff)
     }
 
-    fn state_layers(&self, group: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String> {
+    fn state_layers(&self, group: usize) -> Result<StateLayers, String> {
         LambdaRunner::state_layers(self, group)
     }
 }

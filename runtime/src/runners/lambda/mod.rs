@@ -132,7 +132,7 @@ impl LambdaRunner {
 
     /// Every key's state of group `gi` in each layer (`view`, `delta` and, when a feature is
     /// served from the whole-window replay, `speed`), as JSON texts: what an online store holds.
-    pub fn state_layers(&self, gi: usize) -> Result<Vec<(&'static str, Vec<(String, String)>)>, String> {
+    pub fn state_layers(&self, gi: usize) -> Result<crate::runners::reader::StateLayers, String> {
         let rows = |g: Option<&GroupRuntime>| g.map_or(Ok(Vec::new()), GroupRuntime::state_rows);
         let mut layers = vec![("view", rows(self.view.groups.get(gi))?), ("delta", rows(self.delta.groups().get(gi))?)];
         if let Some(s) = &self.speed {
