@@ -120,6 +120,7 @@ pub struct Service {
     target: &'static str,
     pub metrics: metrics::Metrics,
     stop: AtomicBool,
+    unpublished: AtomicBool,
 }
 
 impl std::fmt::Debug for Service {
@@ -155,6 +156,7 @@ impl Service {
             target,
             metrics: metrics::Metrics::new(),
             stop: AtomicBool::new(false),
+            unpublished: AtomicBool::new(false),
         })
     }
 
@@ -179,8 +181,13 @@ impl Service {
         p.dead_letters = report.dead_letters;
         p.backlog = backlog;
         self.metrics.observe_progress(p.events, p.dead_letters, p.backlog);
-        if let (true, Some(store)) = (read, store) {
-            store.publish(reader.as_ref(), &p.high_water)?;
+        // A publish that failed (Redis away) is tried again on the next read, events or not.
+        if let Some(store) = store
+            && (read || self.unpublished.load(Ordering::Relaxed))
+        {
+            let published = store.publish(reader.as_ref(), &p.high_water);
+            self.unpublished.store(published.is_err(), Ordering::Relaxed);
+            published?;
         }
         Ok(read)
     }
