@@ -77,7 +77,10 @@ fn append(folder: PathBuf, source: &str, files: &[PathBuf], data_dir: Option<Pat
             }
             Err(e) => vec![Err(e)],
         });
-        let (start, end) = log.lock()?.append(batches)?;
+        // The append lock is held until the rejected lines are written too, so concurrent
+        // appenders never interleave them.
+        let appender = log.lock()?;
+        let (start, end) = appender.append(batches)?;
         eprintln!(
             "appended {} events from {} to log `{}` (offsets {start}..{end})",
             end - start,
@@ -88,6 +91,7 @@ fn append(folder: PathBuf, source: &str, files: &[PathBuf], data_dir: Option<Pat
         if let Some(path) = dead_letters::append_rejected(&data_dir, &name, &rejected)? {
             eprintln!("{} malformed lines dead-lettered to {}", rejected.len(), path.display());
         }
+        drop(appender);
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -159,14 +159,16 @@ fn next_seq(path: &Path) -> Result<u64, String> {
             file.set_len(from + whole as u64).map_err(err)?;
             file.sync_all().map_err(err)?;
         }
-        let lines = &tail[..whole];
-        let last = lines[..whole.saturating_sub(1)].rsplit(|&b| b == b'\n').next().unwrap_or_default();
-        if last.is_empty() {
-            return Ok(0);
-        }
-        if from > 0 && !lines[..whole.saturating_sub(1)].contains(&b'\n') {
+        let body = &tail[..whole.saturating_sub(1)];
+        // The last whole line must start inside the window: a newline before it, or the file's
+        // start; otherwise read further back.
+        if from > 0 && !body.contains(&b'\n') {
             back *= 2;
             continue;
+        }
+        let last = body.rsplit(|&b| b == b'\n').next().unwrap_or_default();
+        if last.is_empty() {
+            return Ok(0);
         }
         let seq = serde_json::from_slice::<serde_json::Value>(last)
             .ok()
@@ -206,6 +208,18 @@ mod tests {
         std::fs::write(&path, &bytes).unwrap();
         append_numbered(dir.path(), "g", 2, ["c", "d"].map(letter)).unwrap();
         assert_eq!(seqs(&path), [0, 1, 2, 3]);
+    }
+
+    #[test]
+    fn a_torn_line_that_fills_the_read_window_is_cut_and_the_numbers_kept() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = append_numbered(dir.path(), "g", 0, ["a", "b"].map(letter)).unwrap().unwrap();
+        // A torn line of exactly the first read window less its newline.
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes.extend(std::iter::repeat_n(b'x', 4095));
+        std::fs::write(&path, &bytes).unwrap();
+        append_numbered(dir.path(), "g", 0, ["a", "b", "c"].map(letter)).unwrap();
+        assert_eq!(seqs(&path), [0, 1, 2]);
     }
 
     #[test]

@@ -193,13 +193,20 @@ impl Appender<'_> {
         batches: impl IntoIterator<Item = Result<RecordBatch, String>>,
     ) -> Result<Option<Segment>, String> {
         let mut writer: Option<StreamWriter<BufWriter<CrcWriter>>> = None;
+        let mut schema: Option<arrow::datatypes::SchemaRef> = None;
         let mut rows = 0u64;
         for batch in batches {
             let batch = batch?;
             if batch.num_rows() == 0 {
                 continue;
             }
+            if let Some(first) = &schema
+                && first.as_ref() != batch.schema().as_ref()
+            {
+                return Err("one append holds batches of different schemas; append them apart".to_owned());
+            }
             if writer.is_none() {
+                schema = Some(batch.schema());
                 let file = File::create(tmp).map_err(|e| format!("cannot write {}: {e}", tmp.display()))?;
                 let crc = CrcWriter { file, hasher: crc32fast::Hasher::new() };
                 writer = Some(StreamWriter::try_new(BufWriter::new(crc), &batch.schema()).map_err(|e| e.to_string())?);

@@ -90,9 +90,20 @@ fn append_history(
         // One segment: chunks until it holds SEGMENT_ROWS events or the history ends.
         let mut rows = 0;
         let mut failed = None;
+        let mut schema = None;
         let batches = std::iter::from_fn(|| {
             if rows >= SEGMENT_ROWS || failed.is_some() {
                 return None;
+            }
+            // A segment holds one schema: a file whose batches differ starts the next one.
+            if let Some(Ok(next)) = chunks.peek()
+                && let Some(first) = next.batches.first()
+            {
+                match &schema {
+                    Some(s) if *s != first.schema() => return None,
+                    Some(_) => {}
+                    None => schema = Some(first.schema()),
+                }
             }
             match chunks.next()? {
                 Ok(chunk) => {

@@ -508,6 +508,19 @@ impl GroupRuntime {
         (first, taken)
     }
 
+    /// The dead letters not written yet, and the number of the first, left in place: call
+    /// [`GroupRuntime::written_dead_letters`] once they are durably written.
+    pub fn pending_dead_letters(&self) -> (u64, &[DeadLetter]) {
+        (self.dead_written, &self.dead_letters)
+    }
+
+    /// Marks the first `n` pending dead letters as written (see `pending_dead_letters`).
+    pub fn written_dead_letters(&mut self, n: usize) {
+        let n = n.min(self.dead_letters.len());
+        self.dead_letters.drain(..n);
+        self.dead_written += n as u64;
+    }
+
     /// Events counted, and events dead-lettered.
     pub fn counters(&self) -> (u64, u64) {
         (self.accepted, self.dead_written + self.dead_letters.len() as u64)

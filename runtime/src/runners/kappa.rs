@@ -167,10 +167,13 @@ impl KappaRunner {
     pub fn write_dead_letters(&mut self) -> Result<Vec<PathBuf>, String> {
         let mut written = Vec::new();
         for (g, spec) in self.groups.iter_mut().zip(&self.ir.groups) {
-            let (first, letters) = g.take_dead_letters();
+            // Marked written only once they are: a failed write loses none.
+            let (first, letters) = g.pending_dead_letters();
+            let n = letters.len();
             let objects = letters.iter().map(|d| dead_letter_json(&g.columns, d));
             let name = format!("{}.{}", g.name, spec.version);
             written.extend(dead_letters::append_numbered(&self.data_dir, &name, first, objects)?);
+            g.written_dead_letters(n);
         }
         Ok(written)
     }

@@ -24,9 +24,9 @@ const MAX_LINE: usize = 16 << 20;
 pub(super) struct CsvReader {
     path: PathBuf,
     reader: csv::Reader<File>,
-    /// The schema of the columns the header names, and each one's position in a record.
+    /// The source's schema, and each field's position in a record (`None`: not in the header).
     schema: SchemaRef,
-    columns: Vec<usize>,
+    columns: Vec<Option<usize>>,
     width: usize,
 }
 
@@ -36,20 +36,11 @@ impl CsvReader {
         let header = reader.byte_headers().map_err(|e| format!("cannot read the CSV header: {e}"))?.clone();
         let names: Vec<String> = header.iter().map(|h| String::from_utf8_lossy(h).trim().to_owned()).collect();
         let full = text_schema(source);
-        // Only the declared fields the header names; a field it lacks is missing from every
-        // event, which decode dead-letters when the field is needed.
-        let (fields, columns): (Vec<_>, Vec<_>) = full
-            .fields()
-            .iter()
-            .filter_map(|f| names.iter().position(|n| n == f.name()).map(|i| (f.as_ref().clone(), i)))
-            .unzip();
-        Ok(CsvReader {
-            path: path.to_path_buf(),
-            reader,
-            schema: Arc::new(Schema::new(fields)),
-            columns,
-            width: names.len(),
-        })
+        // Every declared field, so every file of a source gives one schema (segments of the log
+        // hold one); a field the header lacks is null in every event, which decode
+        // dead-letters when the field is needed and not nullable.
+        let columns = full.fields().iter().map(|f| names.iter().position(|n| n == f.name())).collect();
+        Ok(CsvReader { path: path.to_path_buf(), reader, schema: full, columns, width: names.len() })
     }
 
     /// Reads records into `chunk` until it holds `rows` events; true at the file's end.
@@ -85,7 +76,7 @@ impl CsvReader {
                 chunk.rejected.push(reject(&self.path, line, why, record.as_slice()));
                 continue;
             }
-            let cells: Vec<&[u8]> = self.columns.iter().map(|&i| &record[i]).collect();
+            let cells: Vec<&[u8]> = self.columns.iter().map(|i| i.map_or(&b""[..], |i| &record[i])).collect();
             match batch.push(&self.schema, &cells) {
                 Ok(()) => read += 1,
                 Err(why) => chunk.rejected.push(reject(&self.path, line, why, &join(&record))),
