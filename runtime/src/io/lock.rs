@@ -19,13 +19,7 @@ impl WriterLock {
     pub fn acquire(data_dir: &Path) -> Result<WriterLock, String> {
         std::fs::create_dir_all(data_dir).map_err(|e| format!("cannot create {}: {e}", data_dir.display()))?;
         let path = data_dir.join("LOCK");
-        let mut file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let mut file = lock_file(&path)?;
         match file.try_lock() {
             Ok(()) => {}
             Err(std::fs::TryLockError::WouldBlock) => {
@@ -69,13 +63,7 @@ impl AppendLock {
     /// Waits for the append lock of the log folder `dir`, and takes it.
     pub fn acquire(dir: &Path) -> Result<AppendLock, String> {
         let path = dir.join("LOCK");
-        let file = OpenOptions::new()
-            .read(true)
-            .write(true)
-            .create(true)
-            .truncate(false)
-            .open(&path)
-            .map_err(|e| format!("cannot open {}: {e}", path.display()))?;
+        let file = lock_file(&path)?;
         file.lock().map_err(|e| format!("cannot lock {}: {e}", path.display()))?;
         Ok(AppendLock { file })
     }
@@ -85,6 +73,17 @@ impl Drop for AppendLock {
     fn drop(&mut self) {
         let _ = self.file.unlock();
     }
+}
+
+/// Opens (creating) a lock file without truncating what it says.
+fn lock_file(path: &Path) -> Result<File, String> {
+    OpenOptions::new()
+        .read(true)
+        .write(true)
+        .create(true)
+        .truncate(false)
+        .open(path)
+        .map_err(|e| format!("cannot open {}: {e}", path.display()))
 }
 
 #[cfg(test)]
