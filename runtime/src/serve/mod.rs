@@ -181,13 +181,16 @@ impl Service {
         p.dead_letters = report.dead_letters;
         p.backlog = backlog;
         self.metrics.observe_progress(p.events, p.dead_letters, p.backlog);
-        // A publish that failed (Redis away) is tried again on the next read, events or not.
+        // A publish that failed (Redis away) is reported and tried again on the next read,
+        // events or not; what was read stays read (and is checkpointed).
         if let Some(store) = store
             && (read || self.unpublished.load(Ordering::Relaxed))
         {
             let published = store.publish(reader.as_ref(), &p.high_water);
             self.unpublished.store(published.is_err(), Ordering::Relaxed);
-            published?;
+            if let Err(e) = published {
+                eprintln!("featc serve: publishing to Redis failed (retrying): {e}");
+            }
         }
         Ok(read)
     }
