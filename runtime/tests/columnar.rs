@@ -167,7 +167,8 @@ proptest! {
                     r.process_batch(&part, &fields);
                 }
                 if b == stop && resumed_rows.is_none() {
-                    taken = columnar.take_dead_letters().1;
+                    taken = columnar.pending_dead_letters().1.to_vec();
+                    columnar.written_dead_letters(taken.len());
                     let snapshot = columnar.snapshot();
                     let mut r = GroupRuntime::on_path(&ir, g, Path::Rows).unwrap();
                     r.restore(snapshot.clone());

@@ -499,16 +499,8 @@ impl GroupRuntime {
         &self.dead_letters
     }
 
-    /// Takes the dead letters not written yet, and the number of the first: every dead letter
-    /// of the group's stream has a number from 0, the same on every replay.
-    pub fn take_dead_letters(&mut self) -> (u64, Vec<DeadLetter>) {
-        let first = self.dead_written;
-        let taken = std::mem::take(&mut self.dead_letters);
-        self.dead_written += taken.len() as u64;
-        (first, taken)
-    }
-
-    /// The dead letters not written yet, and the number of the first, left in place: call
+    /// The dead letters not written yet, and the number of the first (every dead letter of the
+    /// group's stream has a number from 0, the same on every replay), left in place: call
     /// [`GroupRuntime::written_dead_letters`] once they are durably written.
     pub fn pending_dead_letters(&self) -> (u64, &[DeadLetter]) {
         (self.dead_written, &self.dead_letters)
