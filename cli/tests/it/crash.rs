@@ -5,15 +5,13 @@
 //! CI runs a few dozen kills. The reliability run (docs/reliability.md) is
 //! `FEATC_CRASH_KILLS=1000 FEATC_BIN=target/release/featc cargo test -p featc-cli --test crash -- --nocapture`.
 
-mod common;
-
 use std::collections::BTreeMap;
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::Duration;
 
-use common::*;
+use crate::common::*;
 use featc_runtime::io::log::{EventSource as _, Log};
 
 const SPEC: &str = "source events {

@@ -6,8 +6,6 @@
 //! event or the cutoff, at pane edges and just before them, and a day later. With no late
 //! event nothing may differ; with late events every difference must be explained by them.
 
-mod common;
-
 use featc_tests::generate::{BASE, events, spec};
 use proptest::prelude::*;
 
@@ -19,11 +17,11 @@ proptest! {
         (text, evs) in spec(true).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
         cutoff_half_seconds in 0i64..260,
     ) {
-        let ir = common::compiled(&text);
+        let ir = crate::common::compiled(&text);
         prop_assume!(ir.is_some(), "a merge rule that does not fit its aggregate");
         let Some(ir) = ir else { return Ok(()) };
         let dir = tempfile::tempdir().unwrap();
-        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &common::batch(&evs)).unwrap();
+        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
         let data_dir = dir.path().join(".featc");
         let cutoff = BASE + cutoff_half_seconds * 500;
         let report = featc_runtime::runners::verify::verify(&ir, dir.path(), &data_dir, Some(cutoff), &mut |_| {}).unwrap();

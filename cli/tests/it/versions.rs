@@ -2,11 +2,9 @@
 //! snapshot and batch view; a feature added to one group recomputes that group only, and the
 //! other group's stored view file stays untouched.
 
-mod common;
-
 use std::path::Path;
 
-use common::*;
+use crate::common::*;
 
 const SPEC: &str = "source clicks {
     event_time ts

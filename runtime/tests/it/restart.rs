@@ -7,7 +7,7 @@ use featc_runtime::runners::kappa::KappaRunner;
 use featc_runtime::value::Value;
 use proptest::prelude::*;
 
-const SPEC: &str = include_str!("../../examples/fraud/fraud.feat");
+const SPEC: &str = include_str!("../../../examples/fraud/fraud.feat");
 
 fn ir() -> featc::ir::FeatureIr {
     let mut sources = featc::SourceMap::new();

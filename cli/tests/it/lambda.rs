@@ -2,9 +2,7 @@
 //! events or with a log that strays from the history, `run`/`get` with `--target lambda`,
 //! a changed group recomputed at the view's cutoff, and `training-set` against the raw data.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 #[test]
 fn verify_finds_no_difference_on_the_examples() {

@@ -1,8 +1,6 @@
 //! The `featc` binary: exit codes, output formats and colour, run as a user would.
 
-mod common;
-
-use common::*;
+use crate::common::*;
 
 /// A spec in the canonical layout; its only feature is on line 14, its argument at column 17.
 const CLEAN: &str = "source s {

@@ -4,8 +4,6 @@
 //! exactly the features as of its time, from the events at or before it, so nothing after it
 //! leaks in.
 
-mod common;
-
 use std::sync::Arc;
 
 use arrow::array::{Array, AsArray, Int64Array, StringArray, TimestampMillisecondArray};
@@ -56,9 +54,9 @@ proptest! {
         (text, evs) in spec(false).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
         spine in prop::collection::vec((0u8..7, 0i64..2200, any::<bool>()), 1..40),
     ) {
-        let ir = common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+        let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let dir = tempfile::tempdir().unwrap();
-        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &common::batch(&evs)).unwrap();
+        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
         // Spine times in tenths of a second: on pane edges (whole seconds) and between them.
         let spine_batch = RecordBatch::try_new(
             Arc::new(Schema::new(vec![
@@ -78,8 +76,8 @@ proptest! {
         prop_assert_eq!(out.column(2).as_primitive::<arrow::datatypes::Int64Type>().values().to_vec(), spine.iter().map(|s| i64::from(s.2)).collect::<Vec<_>>());
 
         let g = &ir.groups[0];
-        let rows: Vec<Vec<Value>> = evs.iter().map(|e| common::row(g, e)).collect();
-        let oracle = Oracle::new(&ir, 0, &common::reference_events(&rows)).unwrap();
+        let rows: Vec<Vec<Value>> = evs.iter().map(|e| crate::common::row(g, e)).collect();
+        let oracle = Oracle::new(&ir, 0, &crate::common::reference_events(&rows)).unwrap();
         let empty = oracle.empty().unwrap();
         for (r, s) in spine.iter().enumerate() {
             let key = vec![to_val(&Value::Str(Arc::from(format!("k{}", s.0).as_str())))];

@@ -1,12 +1,10 @@
 //! Several featc processes on one data folder in, writes that take turns or are refused, and
 //! no event lost or counted twice out: the runner lock, the log's append lock, seeding.
 
-mod common;
-
 use std::path::Path;
 use std::process::{Command, Stdio};
 
-use common::*;
+use crate::common::*;
 use featc_runtime::io::log::{EventSource as _, Log};
 
 fn event(user: &str, minute: u32) -> String {

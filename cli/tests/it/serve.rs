@@ -1,15 +1,13 @@
 //! `featc serve` run as a user would, HTTP requests on loopback in, feature vectors, errors,
 //! metrics and a clean stop out.
 
-mod common;
-
 use std::io::{BufRead as _, BufReader, Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::*;
+use crate::common::*;
 
 fn event(user: &str, hour: u32, minute: u32, amount: f64) -> String {
     format!("{{\"user_id\":\"{user}\",\"amount\":{amount},\"ts\":\"2024-01-01T{hour:02}:{minute:02}:00Z\"}}")

@@ -5,8 +5,6 @@
 //! key's features must be what the definitions give over the events it counted, at the key's
 //! latest event, on pane edges and between them.
 
-mod common;
-
 use std::sync::Arc;
 
 use featc_reference::{Oracle, agrees};
@@ -24,10 +22,10 @@ proptest! {
         (text, lateness, evs) in spec(false).prop_flat_map(|(text, lateness)| (Just(text), Just(lateness), events(lateness, true))),
         probes in prop::collection::vec(0i64..20_000, 1..4),
     ) {
-        let ir = common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+        let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let g = &ir.groups[0];
         let mut stream = GroupRuntime::new(&ir, g).unwrap();
-        let rows: Vec<Vec<Value>> = evs.iter().map(|e| common::row(g, e)).collect();
+        let rows: Vec<Vec<Value>> = evs.iter().map(|e| crate::common::row(g, e)).collect();
         for row in &rows {
             stream.process(row.clone());
         }
@@ -57,7 +55,7 @@ proptest! {
             let at = counted.iter().position(|r| *r == d.row).unwrap();
             counted.remove(at);
         }
-        let oracle = Oracle::new(&ir, 0, &common::reference_events(&counted)).unwrap();
+        let oracle = Oracle::new(&ir, 0, &crate::common::reference_events(&counted)).unwrap();
         let keys: Vec<_> = oracle.keys().cloned().collect();
         for key in keys {
             let latest = *oracle.times(&key).last().unwrap();
@@ -78,14 +76,14 @@ proptest! {
 
 #[test]
 fn variance_of_large_offsets_is_exact_end_to_end() {
-    let ir =
-        common::compiled(&featc_tests::generate::wrap("    v = variance(m) over lifetime\n", 0, false, "")).unwrap();
+    let ir = crate::common::compiled(&featc_tests::generate::wrap("    v = variance(m) over lifetime\n", 0, false, ""))
+        .unwrap();
     let g = &ir.groups[0];
     let mut stream = GroupRuntime::new(&ir, g).unwrap();
     for (i, m) in [1e9 + 0.25, 1e9 + 0.5, 1e9 + 0.75].into_iter().enumerate() {
         let e =
             featc_tests::generate::RawEvent { k: "a".into(), x: None, m, n: 0, c: None, b: true, ts: BASE + i as i64 };
-        stream.process(common::row(g, &e));
+        stream.process(crate::common::row(g, &e));
     }
     let got = stream.lookup(&[Value::Str(Arc::from("a"))], BASE + 10).unwrap().unwrap();
     assert_eq!(got, vec![Value::F64(0.0625)]);
@@ -93,7 +91,7 @@ fn variance_of_large_offsets_is_exact_end_to_end() {
 
 #[test]
 fn late_events_go_to_the_dead_letter_output_with_a_reason() {
-    let ir = common::compiled(
+    let ir = crate::common::compiled(
         "source s {\n    event_time ts\n    lateness 10s\n    files \"s.parquet\"\n    schema { k: string, ts: timestamp }\n}\n\nentity e { key k: string }\n\nfeatures g(e) from s {\n    n = count() over lifetime\n}\n",
     )
     .unwrap();

@@ -1,0 +1,12 @@
+//! The CLI's integration tests, one binary: the `featc` binary run as a user would, its output
+//! and files checked. One binary instead of one per file keeps the link count (and the disk a
+//! test build takes) small.
+
+mod common;
+
+mod cli;
+mod crash;
+mod lambda;
+mod serve;
+mod versions;
+mod writers;
