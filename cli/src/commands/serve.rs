@@ -4,7 +4,7 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::process::ExitCode;
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use featc_runtime::serve::http::{self, Config};
 use featc_runtime::serve::redis::RedisStore;
@@ -66,7 +66,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     if let Some(url) = &args.from_redis {
         let (ir, _) = project::load(&args.paths, args.target.target())?;
         let store = RedisStore::open(url, &args.redis_prefix)?;
-        let service = Service::from_store(ir, store, target)?;
+        let (paths, spec_target) = (args.paths.clone(), args.target.target());
+        let reload = Box::new(move || project::load(&paths, spec_target).ok().map(|(ir, _)| ir));
+        let service = Service::from_store(ir, store, target, reload)?;
         return listen(&args, service, token, &format!("{target}, from Redis"));
     }
     // The server runs the pipeline: it is the data folder's one runner.
@@ -79,9 +81,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     let store = args.redis.as_deref().map(|url| RedisStore::open(url, &args.redis_prefix)).transpose()?;
     let service = Service::new(reader, target, store);
-    service.catch_up()?;
     // Detached: it ends with the process.
-    let _watcher = watch_spec(args.paths.clone(), args.data_dir.clone(), args.target, service.clone());
+    let _rebuilder = rebuild(args.paths.clone(), args.data_dir.clone(), args.target, service.clone());
     listen(&args, service, token, target)
 }
 
@@ -90,7 +91,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
 /// beside the serving one (unchanged groups resume from their snapshots, changed ones replay
 /// from offset 0, or recompute their batch view), caught up with the logs, and only then put
 /// in place. The old version answers meanwhile. A spec with errors is reported and not served.
-fn watch_spec(
+/// Under Lambda the batch layer also runs again at the batch cadence (the shortest `batch
+/// every`, one day by default), the same way: the old view serves until the new one and its
+/// speed layer have caught up.
+fn rebuild(
     paths: Vec<PathBuf>,
     data_dir: Option<PathBuf>,
     target: TargetArg,
@@ -98,26 +102,46 @@ fn watch_spec(
 ) -> std::thread::JoinHandle<()> {
     std::thread::spawn(move || {
         let mut seen = text_of(&paths);
+        let cadence = |ir: &featc::ir::FeatureIr| {
+            Duration::from_millis(ir.groups.iter().filter_map(|g| g.batch_every_ms).min().unwrap_or(86_400_000))
+        };
+        let mut every =
+            project::load(&paths, target.target()).map_or(Duration::from_secs(86_400), |(ir, _)| cadence(&ir));
+        let mut next_batch = Instant::now() + every;
         loop {
             std::thread::sleep(Duration::from_secs(1));
             let text = text_of(&paths);
-            if text == seen {
+            let batch_due = matches!(target, TargetArg::Lambda) && Instant::now() >= next_batch;
+            if text == seen && !batch_due {
                 continue;
             }
-            seen = text;
-            let Ok((ir, _)) = project::load(&paths, target.target()) else {
-                eprintln!("the edited spec has errors: still serving the running version");
-                continue;
-            };
-            if service.spec_hash().as_deref() == Some(ir.spec_hash.as_str()) {
-                continue;
-            }
-            eprintln!("the spec changed: building version {} beside the serving one", ir.spec_hash);
-            let opened: Result<SharedReader, CliError> = match target {
-                TargetArg::Kappa => project::open_kappa(&paths, data_dir.clone(), None, true).map(|r| Box::new(r) as _),
-                TargetArg::Lambda => {
-                    project::open_lambda(&paths, data_dir.clone(), None, true, project::Access::Writer)
-                        .map(|r| Box::new(r) as _)
+            let text_unchanged = text == seen;
+            let opened: Result<SharedReader, CliError> = if text_unchanged {
+                next_batch = Instant::now() + every;
+                eprintln!("the batch cadence is due: recomputing the batch view beside the serving one");
+                project::data_dir_of(&paths, data_dir.as_deref())
+                    .and_then(|dir| project::recompute_lambda(&paths, &dir))
+                    .map(|r| Box::new(r) as _)
+            } else {
+                seen = text;
+                let Ok((ir, _)) = project::load(&paths, target.target()) else {
+                    eprintln!("the edited spec has errors: still serving the running version");
+                    continue;
+                };
+                if service.spec_hash().as_deref() == Some(ir.spec_hash.as_str()) {
+                    continue;
+                }
+                every = cadence(&ir);
+                next_batch = Instant::now() + every;
+                eprintln!("the spec changed: building version {} beside the serving one", ir.spec_hash);
+                match target {
+                    TargetArg::Kappa => {
+                        project::open_kappa(&paths, data_dir.clone(), None, true).map(|r| Box::new(r) as _)
+                    }
+                    TargetArg::Lambda => {
+                        project::open_lambda(&paths, data_dir.clone(), None, true, project::Access::Writer)
+                            .map(|r| Box::new(r) as _)
+                    }
                 }
             };
             let mut new = match opened {
@@ -135,8 +159,20 @@ fn watch_spec(
                     }
                 }
             })();
+            let version = new.ir().spec_hash.clone();
+            let cutoff = new.cutoff();
+            if batch_due && text_unchanged && cutoff == service.cutoff() {
+                // The history has nothing new: the serving view is as good, keep it.
+                continue;
+            }
             match caught_up.and_then(|()| service.swap(new)) {
-                Ok(()) => eprintln!("now serving version {}", ir.spec_hash),
+                Ok(()) => match cutoff {
+                    Some(c) => eprintln!(
+                        "now serving version {version}, batch view as of {}",
+                        featc_runtime::io::time::rfc3339(c)
+                    ),
+                    None => eprintln!("now serving version {version}"),
+                },
                 Err(e) => eprintln!("the new version failed (still serving the old): {e}"),
             }
         }

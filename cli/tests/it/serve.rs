@@ -38,7 +38,14 @@ impl Server {
         };
         // Keep draining stderr so the server never blocks on it.
         std::thread::spawn(move || lines.for_each(drop));
-        Server { child, addr }
+        let server = Server { child, addr };
+        // It listens at once and is ready once it has read the logs (and published them).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.request("GET", "/readyz", &[], "").0 != 200 {
+            assert!(Instant::now() < deadline, "the server never became ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
     }
 
     /// Sends one request; returns the status and the body.
@@ -399,4 +406,99 @@ fn lambda_layers_in_redis_merge_at_read_time_as_the_pipeline_does() {
         assert!(Instant::now() < deadline, "{a} against {b}");
         std::thread::sleep(Duration::from_millis(50));
     }
+}
+
+#[test]
+fn a_server_reading_redis_follows_the_pipeline_to_a_new_version_with_no_failed_answer() {
+    let dir = history();
+    let redis = Redis::start();
+    let pipeline = Server::start(dir.path(), &["--redis", &redis.url]);
+    let reader = Server::start(dir.path(), &["--from-redis", &redis.url]);
+    let addr = reader.addr.clone();
+    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let load = {
+        let stop = stop.clone();
+        std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
+                let (status, v) = get_json(&addr, "/v1/features/user_clicks?user_id=u1");
+                seen.push((status, v));
+            }
+            seen
+        })
+    };
+    std::thread::sleep(Duration::from_millis(300));
+    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
+    let edited = spec.replace(
+        "    clicks = count() over lifetime\n",
+        "    clicks = count() over lifetime\n    biggest = max(amount) over lifetime\n",
+    );
+    std::fs::write(dir.path().join("clicks.feat"), edited).expect("edit");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let new = loop {
+        let (_, v) = reader.json("/v1/features/user_clicks?user_id=u1");
+        if v["features"].get("biggest").is_some() {
+            assert_eq!(v["features"]["biggest"], 2.0, "{v}");
+            break v;
+        }
+        assert!(Instant::now() < deadline, "the reader never served the new version: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    // The reader answers the pipeline's new version, with the same vector.
+    let (_, served) = pipeline.json("/v1/features/user_clicks?user_id=u1");
+    assert_eq!((&new["version"], &new["features"]), (&served["version"], &served["features"]));
+    stop.store(true, std::sync::atomic::Ordering::Relaxed);
+    let seen = load.join().expect("load");
+    assert!(seen.len() > 10, "{} lookups", seen.len());
+    let versions: std::collections::BTreeSet<String> = seen.iter().map(|(_, v)| v["version"].to_string()).collect();
+    assert_eq!(versions.len(), 2, "both versions answered during the load: {versions:?}");
+    for (status, v) in &seen {
+        assert_eq!(*status, 200, "{v}");
+        let n = v["features"].as_object().map_or(0, serde_json::Map::len);
+        assert_eq!(n, if v["version"] == new["version"] { 3 } else { 2 }, "{v}");
+    }
+}
+
+#[test]
+fn lambda_serving_recomputes_the_batch_view_at_its_cadence_and_swaps_it_in() {
+    let dir = history();
+    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
+    std::fs::write(dir.path().join("clicks.feat"), spec.replace("batch every 1h", "batch every 2s")).expect("spec");
+    let redis = Redis::start();
+    let lambda = ["--target", "lambda", "--redis-prefix", "featc-cadence"];
+    let pipeline = Server::start(dir.path(), &[&lambda[..], &["--redis", &redis.url]].concat());
+    let reader = Server::start(dir.path(), &[&lambda[..], &["--from-redis", &redis.url]].concat());
+    let path = "/v1/features/user_clicks?user_id=u1&at=2024-01-01T04:30:00Z";
+    let (_, before) = pipeline.json(path);
+    assert_eq!(before["batch_cutoff"], "2024-01-01T03:00:00.000Z", "{before}");
+    assert_eq!(before["features"]["clicks"], 2, "{before}");
+    // A later event reaches the history and the log: the speed layer counts it at once, and
+    // the next batch run moves the cutoff past it, with the same answers.
+    let late = event("u1", 4, 0, 32.0);
+    let mut history = std::fs::read_to_string(dir.path().join("clicks.ndjson")).expect("history");
+    history.push_str(&(late.clone() + "\n"));
+    // Written beside and renamed into place: the batch layer never reads half a file.
+    std::fs::write(dir.path().join("clicks.ndjson.new"), history).expect("history");
+    std::fs::rename(dir.path().join("clicks.ndjson.new"), dir.path().join("clicks.ndjson")).expect("rename");
+    std::fs::write(dir.path().join("more.ndjson"), late + "\n").expect("more");
+    ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        let (a, b) = (pipeline.json(path), reader.json(path));
+        assert_eq!((a.0, b.0), (200, 200), "{a:?} {b:?}");
+        let (a, b) = (a.1, b.1);
+        if a["batch_cutoff"] == "2024-01-01T04:00:00.000Z" && b["batch_cutoff"] == a["batch_cutoff"] {
+            assert_eq!(a["features"]["clicks"], 3, "{a}");
+            assert_eq!(a["features"]["spent"], 32.0, "{a}");
+            assert_eq!(a["features"], b["features"], "the reader answers the new view alike");
+            break;
+        }
+        if a["batch_cutoff"] == before["batch_cutoff"] {
+            assert!(a["features"]["clicks"] == 2 || a["features"]["clicks"] == 3, "{a}");
+        }
+        assert!(Instant::now() < deadline, "the batch view was never recomputed: {a} {b}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let (_, metrics) = pipeline.request("GET", "/metrics", &[], "");
+    assert!(metrics.contains("featc_batch_cutoff_seconds 1704081600"), "{metrics}");
 }

@@ -143,10 +143,20 @@ async fn one(
     };
     let at = params.remove("at");
     let key = params.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
-    match app.service.lookup(&Lookup { group, key, at }, now_ms()) {
+    let now = now_ms();
+    let service = app.service.clone();
+    match blocking(move || service.lookup(&Lookup { group, key, at }, now)).await {
         Ok(v) => Json(v).into_response(),
         Err(e) => lookup_error(&e, None),
     }
+}
+
+/// Runs a lookup off the async workers: it may wait on the runner (while the pipeline reads)
+/// or on Redis, and the workers must stay free for other requests and the health checks.
+async fn blocking<T: Send + 'static>(
+    f: impl FnOnce() -> Result<T, LookupError> + Send + 'static,
+) -> Result<T, LookupError> {
+    tokio::task::spawn_blocking(f).await.unwrap_or_else(|e| Err(LookupError::Internal(format!("a lookup failed: {e}"))))
 }
 
 #[derive(Debug, serde::Deserialize)]
@@ -168,24 +178,36 @@ async fn many(State(app): State<App>, body: Result<Json<Batch>, JsonRejection>) 
         );
     }
     let now = now_ms();
-    let mut results = Vec::with_capacity(batch.lookups.len());
-    for (i, lookup) in batch.lookups.iter().enumerate() {
-        match app.service.lookup(lookup, now) {
-            Ok(v) => results.push(v),
-            Err(e) => return lookup_error(&e, Some(i)),
+    let service = app.service.clone();
+    let answered = blocking(move || {
+        let mut results = Vec::with_capacity(batch.lookups.len());
+        for (i, lookup) in batch.lookups.iter().enumerate() {
+            match service.lookup(lookup, now) {
+                Ok(v) => results.push(v),
+                Err(e) => return Ok(Err((e, i))),
+            }
         }
+        Ok(Ok(results))
+    })
+    .await;
+    match answered {
+        Ok(Ok(results)) => Json(serde_json::json!({ "results": results })).into_response(),
+        Ok(Err((e, i))) => lookup_error(&e, Some(i)),
+        Err(e) => lookup_error(&e, None),
     }
-    Json(serde_json::json!({ "results": results })).into_response()
 }
 
 async fn groups(State(app): State<App>) -> Response {
-    let groups: Vec<serde_json::Value> = app
-        .service
-        .groups()
-        .into_iter()
-        .map(|(name, keys)| serde_json::json!({ "group": name, "keys": keys }))
-        .collect();
-    Json(serde_json::json!({ "groups": groups })).into_response()
+    // The runner may be held while the pipeline reads: off the async workers.
+    let service = app.service.clone();
+    match blocking(move || Ok(service.groups())).await {
+        Ok(groups) => {
+            let groups: Vec<serde_json::Value> =
+                groups.into_iter().map(|(name, keys)| serde_json::json!({ "group": name, "keys": keys })).collect();
+            Json(serde_json::json!({ "groups": groups })).into_response()
+        }
+        Err(e) => lookup_error(&e, None),
+    }
 }
 
 async fn readyz(State(app): State<App>) -> Response {

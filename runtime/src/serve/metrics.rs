@@ -29,6 +29,7 @@ pub struct Metrics {
     events: Gauge<i64, AtomicI64>,
     dead_letters: Gauge<i64, AtomicI64>,
     lag: Gauge<i64, AtomicI64>,
+    batch_cutoff: Gauge<i64, AtomicI64>,
 }
 
 impl std::fmt::Debug for Metrics {
@@ -52,7 +53,13 @@ impl Metrics {
         registry.register("dead_letters", "events dead-lettered (late, malformed) by the groups", dead_letters.clone());
         let lag = Gauge::default();
         registry.register("log_lag_events", "events in the logs not read yet", lag.clone());
-        Metrics { registry, requests, latency, events, dead_letters, lag }
+        let batch_cutoff = Gauge::default();
+        registry.register(
+            "batch_cutoff_seconds",
+            "Lambda: the cutoff of the batch view serving, in seconds since the epoch (its age is time() minus this)",
+            batch_cutoff.clone(),
+        );
+        Metrics { registry, requests, latency, events, dead_letters, lag, batch_cutoff }
     }
 
     /// Counts a request to `route` answered with `status` in `seconds`.
@@ -61,11 +68,14 @@ impl Metrics {
         self.latency.get_or_create(&Route { route: route.to_owned() }).observe(seconds);
     }
 
-    pub(crate) fn observe_progress(&self, events: u64, dead_letters: u64, lag: u64) {
+    pub(crate) fn observe_progress(&self, events: u64, dead_letters: u64, lag: u64, cutoff_ms: Option<i64>) {
         let int = |v: u64| i64::try_from(v).unwrap_or(i64::MAX);
         self.events.set(int(events));
         self.dead_letters.set(int(dead_letters));
         self.lag.set(int(lag));
+        if let Some(cutoff) = cutoff_ms {
+            self.batch_cutoff.set(cutoff.div_euclid(1000));
+        }
     }
 
     /// The text exposition format.

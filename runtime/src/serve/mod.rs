@@ -54,6 +54,8 @@ pub enum LookupError {
     TooEarly(String),
     /// The online store did not answer in time.
     Unavailable(String),
+    /// The pipeline has not read the logs to their end once yet (see `/readyz`).
+    NotReady,
     Internal(String),
 }
 
@@ -62,7 +64,7 @@ impl LookupError {
         match self {
             LookupError::UnknownGroup(_) => 404,
             LookupError::TooEarly(_) => 422,
-            LookupError::Unavailable(_) => 503,
+            LookupError::Unavailable(_) | LookupError::NotReady => 503,
             LookupError::Internal(_) => 500,
             _ => 400,
         }
@@ -77,6 +79,7 @@ impl LookupError {
             LookupError::BadTime(_) => "bad_time",
             LookupError::TooEarly(_) => "too_early",
             LookupError::Unavailable(_) => "store_unavailable",
+            LookupError::NotReady => "not_ready",
             LookupError::Internal(_) => "internal",
         }
     }
@@ -88,6 +91,7 @@ impl LookupError {
             LookupError::ExtraKey(k) => format!("`{k}` is not a key field of this group"),
             LookupError::BadKey { field, why } => format!("key field `{field}`: {why}"),
             LookupError::BadTime(t) => format!("`{t}` is not an RFC 3339 time or epoch milliseconds"),
+            LookupError::NotReady => "the pipeline is still reading the logs (see /readyz)".to_owned(),
             LookupError::TooEarly(why) | LookupError::Unavailable(why) | LookupError::Internal(why) => why.clone(),
         }
     }
@@ -104,13 +108,43 @@ struct Progress {
     backlog: u64,
 }
 
+impl Progress {
+    /// The positions and high waters of `reader`, as it stands.
+    fn refresh(&mut self, reader: &dyn FeatureReader) {
+        self.positions = reader.positions();
+        self.high_water = (0..reader.ir().groups.len()).map(|g| reader.high_water(g)).collect();
+    }
+}
+
 /// Where lookups are answered from.
 enum Backend {
     /// The pipeline runs in this process; its state answers (and, with a store, is published).
     Pipeline { reader: RwLock<SharedReader>, store: Option<redis::RedisStore> },
     /// Another process runs the pipeline and publishes to the store; this one only reads it,
-    /// finalizing each key's partials with the groups' operators.
-    Store { ir: FeatureIr, groups: Vec<GroupRuntime>, store: redis::RedisStore },
+    /// finalizing each key's partials with the groups' operators. When the pipeline serves a
+    /// version this spec does not have, the spec is reloaded (`reload`) and swapped in.
+    Store {
+        spec: RwLock<StoreSpec>,
+        store: redis::RedisStore,
+        reload: Reload,
+        reloaded: std::sync::Mutex<Option<Instant>>,
+    },
+}
+
+/// Reads the project's spec again, for a server reading a store.
+pub type Reload = Box<dyn Fn() -> Option<FeatureIr> + Send + Sync>;
+
+/// The spec a server reading a store finalizes with.
+struct StoreSpec {
+    ir: FeatureIr,
+    groups: Vec<GroupRuntime>,
+}
+
+impl StoreSpec {
+    fn new(ir: FeatureIr) -> Result<StoreSpec, String> {
+        let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
+        Ok(StoreSpec { ir, groups })
+    }
 }
 
 /// The serving state: where answers come from, what the pipeline has read, and the metrics.
@@ -120,7 +154,10 @@ pub struct Service {
     target: &'static str,
     pub metrics: metrics::Metrics,
     stop: AtomicBool,
+    /// A publish to the store failed, or a new version has not been published yet.
     unpublished: AtomicBool,
+    /// Whether the store (if any) has been published to once: readiness.
+    published_once: AtomicBool,
 }
 
 impl std::fmt::Debug for Service {
@@ -134,14 +171,25 @@ impl Service {
     /// published there.
     pub fn new(reader: SharedReader, target: &'static str, store: Option<redis::RedisStore>) -> Arc<Service> {
         let groups = reader.ir().groups.len();
-        Service::with(Backend::Pipeline { reader: RwLock::new(reader), store }, groups, target)
+        let publishes = store.is_some();
+        let service = Service::with(Backend::Pipeline { reader: RwLock::new(reader), store }, groups, target);
+        service.unpublished.store(publishes, Ordering::Relaxed);
+        service.published_once.store(!publishes, Ordering::Relaxed);
+        service
     }
 
     /// A service that reads what another process's pipeline (of `target`) publishes to `store`.
-    pub fn from_store(ir: FeatureIr, store: redis::RedisStore, target: &'static str) -> Result<Arc<Service>, String> {
-        let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
-        let n = groups.len();
-        let service = Service::with(Backend::Store { ir, groups, store }, n, target);
+    /// `reload` reads the spec again when the pipeline has moved to a version this one lacks.
+    pub fn from_store(
+        ir: FeatureIr,
+        store: redis::RedisStore,
+        target: &'static str,
+        reload: Reload,
+    ) -> Result<Arc<Service>, String> {
+        let n = ir.groups.len();
+        let spec = RwLock::new(StoreSpec::new(ir)?);
+        let reloaded = std::sync::Mutex::new(None);
+        let service = Service::with(Backend::Store { spec, store, reload, reloaded }, n, target);
         if let Ok(mut p) = service.progress.write() {
             p.caught_up = true;
         }
@@ -157,37 +205,52 @@ impl Service {
             metrics: metrics::Metrics::new(),
             stop: AtomicBool::new(false),
             unpublished: AtomicBool::new(false),
+            published_once: AtomicBool::new(true),
         })
     }
 
-    /// Ready once the pipeline has read the logs to their end once.
+    /// Ready once the pipeline has read the logs to their end once and, with a store, has
+    /// published what it read there once (so a server reading the store finds it).
     pub fn ready(&self) -> bool {
+        self.caught_up() && self.published_once.load(Ordering::Relaxed)
+    }
+
+    /// Whether the pipeline has read the logs to their end once: lookups are answered from then.
+    fn caught_up(&self) -> bool {
         self.progress.read().is_ok_and(|p| p.caught_up)
     }
 
     /// Reads what the logs hold now, and updates the progress; true when anything was read.
+    /// The runner is held for writing only while it reads; the store is published to under a
+    /// read hold, so lookups go on meanwhile.
     pub fn catch_up(&self) -> Result<bool, String> {
         let Backend::Pipeline { reader, store } = &self.backend else { return Ok(false) };
-        let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
-        let report = reader.catch_up(&mut |_| {})?;
-        let backlog = reader.backlog()?;
-        let high_water = (0..reader.ir().groups.len()).map(|g| reader.high_water(g)).collect();
-        let mut p = self.progress.write().map_err(|_| "the progress lock is poisoned".to_owned())?;
-        let read = report.events > 0 || !p.caught_up;
-        p.caught_up = true;
-        p.positions = reader.positions();
-        p.high_water = high_water;
-        p.events += report.events;
-        p.dead_letters = report.dead_letters;
-        p.backlog = backlog;
-        self.metrics.observe_progress(p.events, p.dead_letters, p.backlog);
+        let read = {
+            let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
+            let report = reader.catch_up(&mut |_| {})?;
+            let backlog = reader.backlog()?;
+            let mut p = self.progress.write().map_err(|_| "the progress lock is poisoned".to_owned())?;
+            let read = report.events > 0 || !p.caught_up;
+            p.caught_up = true;
+            p.refresh(reader.as_ref());
+            p.events += report.events;
+            p.dead_letters = report.dead_letters;
+            p.backlog = backlog;
+            self.metrics.observe_progress(p.events, p.dead_letters, p.backlog, reader.cutoff());
+            read
+        };
         // A publish that failed (Redis away) is reported and tried again on the next read,
         // events or not; what was read stays read (and is checkpointed).
         if let Some(store) = store
             && (read || self.unpublished.load(Ordering::Relaxed))
         {
-            let published = store.publish(reader.as_ref(), &p.high_water);
+            let reader = reader.read().map_err(|_| "the runner lock is poisoned".to_owned())?;
+            let high_water = self.progress.read().map(|p| p.high_water.clone()).unwrap_or_default();
+            let published = store.publish(reader.as_ref(), &high_water);
             self.unpublished.store(published.is_err(), Ordering::Relaxed);
+            if published.is_ok() {
+                self.published_once.store(true, Ordering::Relaxed);
+            }
             if let Err(e) = published {
                 eprintln!("featc serve: publishing to Redis failed (retrying): {e}");
             }
@@ -195,18 +258,28 @@ impl Service {
         Ok(read)
     }
 
-    /// Follows the logs until [`Service::shutdown`]: reads what arrives every `every`, and
+    /// Follows the logs until [`Service::shutdown`]: reads them to their end at once (the
+    /// server is not ready until then), then reads what arrives every `every`, and
     /// checkpoints (Kappa: a snapshot) at most every `checkpoint_every` when anything was read.
     pub fn follow(self: &Arc<Self>, every: Duration, checkpoint_every: Duration) -> std::thread::JoinHandle<()> {
         let service = Arc::clone(self);
         std::thread::spawn(move || {
             let mut dirty = false;
             let mut last = Instant::now();
+            let started = Instant::now();
             while !service.stop.load(Ordering::Relaxed) {
-                std::thread::sleep(every);
+                let was_ready = service.ready();
+                let was_caught_up = service.caught_up();
                 match service.catch_up() {
                     Ok(read) => dirty |= read,
                     Err(e) => eprintln!("featc serve: reading the logs failed (retrying): {e}"),
+                }
+                if !was_caught_up && service.caught_up() {
+                    let events = service.progress.read().map(|p| p.events).unwrap_or_default();
+                    eprintln!("caught up: {events} events read in {:.2} s", started.elapsed().as_secs_f64());
+                }
+                if !was_ready && service.ready() {
+                    eprintln!("ready");
                 }
                 if dirty && last.elapsed() >= checkpoint_every {
                     match service.checkpoint() {
@@ -215,6 +288,7 @@ impl Service {
                     }
                     last = Instant::now();
                 }
+                std::thread::sleep(every);
             }
         })
     }
@@ -227,6 +301,14 @@ impl Service {
         }
     }
 
+    /// The batch cutoff of the view serving (Lambda), or `None`.
+    pub fn cutoff(&self) -> Option<i64> {
+        match &self.backend {
+            Backend::Pipeline { reader, .. } => reader.read().ok().and_then(|r| r.cutoff()),
+            Backend::Store { .. } => None,
+        }
+    }
+
     /// Puts a runner of a new spec version in place of the one serving, at once: a lookup
     /// holds the runner for its whole answer, so each vector comes from one version. The new
     /// runner should have caught up first (see `featc serve`'s reprocessing).
@@ -235,13 +317,13 @@ impl Service {
             return Err("a server reading a store runs no pipeline to swap".to_owned());
         };
         let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
-        let groups = new.ir().groups.len();
+        let mut p = self.progress.write().map_err(|_| "the progress lock is poisoned".to_owned())?;
+        p.refresh(new.as_ref());
+        self.metrics.observe_progress(p.events, p.dead_letters, p.backlog, new.cutoff());
         *reader = new;
-        drop(reader);
-        if let Ok(mut p) = self.progress.write() {
-            p.high_water = vec![None; groups];
-            p.caught_up = false;
-        }
+        drop((p, reader));
+        // Publishes the new version at once (its keys in the store are its own).
+        self.unpublished.store(true, Ordering::Relaxed);
         self.catch_up().map(drop)
     }
 
@@ -265,6 +347,9 @@ impl Service {
         let poisoned = || LookupError::Internal("a lock is poisoned".to_owned());
         match &self.backend {
             Backend::Pipeline { reader, .. } => {
+                if !self.caught_up() {
+                    return Err(LookupError::NotReady);
+                }
                 let reader = reader.read().map_err(|_| poisoned())?;
                 let (gi, key, at) = resolve(reader.ir(), lookup)?;
                 let progress = self.progress.read().map_err(|_| poisoned())?;
@@ -276,58 +361,115 @@ impl Service {
                 let meta = Meta { positions: progress.positions.clone(), cutoff: reader.cutoff() };
                 self.answer(reader.ir(), gi, lookup, at, wall_ms, meta, found)
             }
-            Backend::Store { ir, groups, store } => {
-                let (gi, key, at) = resolve(ir, lookup)?;
-                let key_json = serde_json::to_string(&key).map_err(|e| LookupError::Internal(e.to_string()))?;
-                let lambda = self.target == "lambda";
-                let layers: &[&str] = if lambda { &["view", "delta", "speed"] } else { &["state"] };
-                let stored = store.read(ir, gi, &key_json, layers).map_err(LookupError::Unavailable)?;
-                let states = stored
-                    .states
-                    .iter()
-                    .map(|s| s.as_deref().map(StoredKey::parse).transpose())
-                    .collect::<Result<Vec<_>, _>>()
-                    .map_err(LookupError::Internal)?;
-                let latest = states.iter().flatten().map(StoredKey::latest).max();
-                let template = &groups[gi];
-                let found = match (lambda, stored.cutoff) {
-                    (false, _) => latest.map(|present| Found {
-                        present,
-                        high_water: stored.high_water,
-                        vector: Box::new(move |t| match states.first() {
-                            Some(Some(state)) => template.lookup_stored(state, t),
-                            _ => Ok(Vec::new()),
-                        }),
-                    }),
-                    (true, Some(cutoff)) => latest.map(|latest| Found {
-                        present: latest.max(cutoff),
-                        high_water: stored.high_water,
-                        vector: Box::new(move |t| {
-                            let partials = |i: usize, at: i64| -> Result<_, String> {
-                                states
-                                    .get(i)
-                                    .and_then(Option::as_ref)
-                                    .map(|s| template.partials_stored(s, at))
-                                    .transpose()
-                            };
-                            let layers = crate::runners::lambda::merge::Layers {
-                                at_cutoff: partials(0, cutoff)?,
-                                batch_now: partials(0, t)?,
-                                after: partials(1, t)?,
-                                speed: partials(2, t)?,
-                                batch_sessions: template.last_sessions_stored(states.first().and_then(Option::as_ref)),
-                                delta_sessions: template.last_sessions_stored(states.get(1).and_then(Option::as_ref)),
-                            };
-                            crate::runners::lambda::merge::merge(&ir.groups[gi], template, layers, t)
-                                .map(Option::unwrap_or_default)
-                        }),
-                    }),
-                    (true, None) => None,
+            Backend::Store { spec, store, reload, reloaded } => {
+                // Reads the project's spec again (at most once a second, whichever lookups ask)
+                // and swaps it in when it has `wanted`: a group's version the pipeline serves.
+                let try_reload = |wanted: &dyn Fn(&FeatureIr) -> bool| -> Result<bool, LookupError> {
+                    let mut last = reloaded.lock().map_err(|_| poisoned())?;
+                    if last.is_some_and(|t| t.elapsed() < Duration::from_secs(1)) {
+                        return Ok(false);
+                    }
+                    *last = Some(Instant::now());
+                    let Some(ir) = reload().filter(|ir| wanted(ir)) else { return Ok(false) };
+                    *spec.write().map_err(|_| poisoned())? = StoreSpec::new(ir).map_err(LookupError::Internal)?;
+                    Ok(true)
                 };
-                let meta = Meta { positions: stored.offsets, cutoff: stored.cutoff };
-                self.answer(ir, gi, lookup, at, wall_ms, meta, found)
+                let mut tried = false;
+                loop {
+                    let held = spec.read().map_err(|_| poisoned())?;
+                    let (gi, key, at) = match resolve(&held.ir, lookup) {
+                        Err(LookupError::UnknownGroup(name)) if !tried => {
+                            // A group a spec edit added, perhaps.
+                            drop(held);
+                            tried = true;
+                            if try_reload(&|ir| ir.groups.iter().any(|g| g.name == name))? {
+                                continue;
+                            }
+                            return Err(LookupError::UnknownGroup(name));
+                        }
+                        other => other?,
+                    };
+                    let key_json = serde_json::to_string(&key).map_err(|e| LookupError::Internal(e.to_string()))?;
+                    let layers: &[&str] =
+                        if self.target == "lambda" { &["view", "delta", "speed"] } else { &["state"] };
+                    let group = &held.ir.groups[gi];
+                    let stored = store
+                        .read(&group.name, &key_json, layers)
+                        .map_err(LookupError::Unavailable)?
+                        .ok_or(LookupError::NotReady)?;
+                    if stored.version == group.version {
+                        return self.answer_stored(&held, gi, lookup, at, wall_ms, stored);
+                    }
+                    // The pipeline serves another version: read the spec again.
+                    let (name, serving, have) = (group.name.clone(), stored.version, group.version.clone());
+                    drop(held);
+                    if !tried {
+                        tried = true;
+                        if try_reload(&|ir| ir.groups.iter().any(|g| g.name == name && g.version == serving))? {
+                            continue;
+                        }
+                    }
+                    return Err(LookupError::Unavailable(format!(
+                        "the pipeline serves version {serving} of group `{name}`; this server's spec has {have}"
+                    )));
+                }
             }
         }
+    }
+
+    /// The answer from a key's partials read from the store, finalized (and under Lambda
+    /// merged) with the group's operators.
+    fn answer_stored(
+        &self,
+        spec: &StoreSpec,
+        gi: usize,
+        lookup: &Lookup,
+        at: Option<i64>,
+        wall_ms: i64,
+        stored: redis::Stored,
+    ) -> Result<serde_json::Value, LookupError> {
+        let ir = &spec.ir;
+        let lambda = self.target == "lambda";
+        let states = stored
+            .states
+            .iter()
+            .map(|s| s.as_deref().map(StoredKey::parse).transpose())
+            .collect::<Result<Vec<_>, _>>()
+            .map_err(LookupError::Internal)?;
+        let latest = states.iter().flatten().map(StoredKey::latest).max();
+        let template = &spec.groups[gi];
+        let found = match (lambda, stored.cutoff) {
+            (false, _) => latest.map(|present| Found {
+                present,
+                high_water: stored.high_water,
+                vector: Box::new(move |t| match states.first() {
+                    Some(Some(state)) => template.lookup_stored(state, t),
+                    _ => Ok(Vec::new()),
+                }),
+            }),
+            (true, Some(cutoff)) => latest.map(|latest| Found {
+                present: latest.max(cutoff),
+                high_water: stored.high_water,
+                vector: Box::new(move |t| {
+                    let partials = |i: usize, at: i64| -> Result<_, String> {
+                        states.get(i).and_then(Option::as_ref).map(|s| template.partials_stored(s, at)).transpose()
+                    };
+                    let layers = crate::runners::lambda::merge::Layers {
+                        at_cutoff: partials(0, cutoff)?,
+                        batch_now: partials(0, t)?,
+                        after: partials(1, t)?,
+                        speed: partials(2, t)?,
+                        batch_sessions: template.last_sessions_stored(states.first().and_then(Option::as_ref)),
+                        delta_sessions: template.last_sessions_stored(states.get(1).and_then(Option::as_ref)),
+                    };
+                    crate::runners::lambda::merge::merge(&ir.groups[gi], template, layers, t)
+                        .map(Option::unwrap_or_default)
+                }),
+            }),
+            (true, None) => None,
+        };
+        let meta = Meta { positions: stored.offsets, cutoff: stored.cutoff };
+        self.answer(ir, gi, lookup, at, wall_ms, meta, found)
     }
 
     /// The answer's JSON, as of `at` or now, from what a backend found.
@@ -384,7 +526,7 @@ impl Service {
         };
         match &self.backend {
             Backend::Pipeline { reader, .. } => reader.read().map_or_else(|_| Vec::new(), |r| list(r.ir())),
-            Backend::Store { ir, .. } => list(ir),
+            Backend::Store { spec, .. } => spec.read().map_or_else(|_| Vec::new(), |s| list(&s.ir)),
         }
     }
 }

@@ -1,20 +1,23 @@
 //! Key states in, Redis hashes out, and back: the online store that several serving processes
 //! share while one pipeline writes it.
 //!
-//! Layout, per group and version (the version by meaning, so a spec edit writes beside the old
-//! state): `<prefix>:<group>:<version>:<layer>`, a hash from the key (its JSON array of values)
-//! to the key's state in that layer (its windows' partials, as JSON), the layer being `state`
-//! under Kappa and `view`, `delta`, `speed` under Lambda; and `<prefix>:<group>:<version>:meta`,
-//! a hash with `high_water` (ms), `offsets` (JSON) and, under Lambda, `cutoff` (ms). The store holds partials, not finished
-//! values, so a reader finalizes as of its request's time. Keys and values are arguments of
-//! Redis commands, never text formatted into a command.
+//! Layout, per group and *generation* (the group's version by meaning, and under Lambda the
+//! batch view's cutoff: `<version>` or `<version>@<cutoff ms>`), so a spec edit or a batch
+//! recompute writes beside the state being served: `<prefix>:<group>:<generation>:<layer>`, a
+//! hash from the key (its JSON array of values) to the key's state in that layer (its
+//! windows' partials, as JSON), the layer being `state` under Kappa and `view`, `delta`,
+//! `speed` under Lambda; `<prefix>:<group>:<generation>:meta`, a hash with `high_water` (ms),
+//! `offsets` (JSON) and, under Lambda, `cutoff` (ms); and `<prefix>:<group>:current`, the
+//! generation being served. A new generation is written whole, then `current` is flipped to
+//! it, and the old one expires after a grace period. A reader reads `current` and the key's
+//! layers in one atomic script, so it never mixes generations. The store holds partials, not
+//! finished values, so a reader finalizes as of its request's time. Keys and values are
+//! arguments of Redis commands, never text formatted into a command.
 
 use std::collections::HashMap;
 use std::hash::{Hash as _, Hasher as _};
 use std::sync::Mutex;
 use std::time::Duration;
-
-use featc::ir::FeatureIr;
 
 use crate::runners::reader::FeatureReader;
 
@@ -22,14 +25,36 @@ use crate::runners::reader::FeatureReader;
 const TIMEOUT: Duration = Duration::from_millis(500);
 /// Keys written per round trip.
 const PIPELINE: usize = 1000;
+/// How long an old generation stays readable after `current` moved on, in seconds: readers
+/// that read `current` just before the flip finish on it.
+const GRACE_SECONDS: i64 = 300;
+/// Every layer name, for expiring a whole generation.
+const LAYERS: [&str; 5] = ["state", "view", "delta", "speed", "meta"];
+
+/// One lookup's read, atomic: the generation served (`current`), then the key's state in each
+/// layer asked for and the generation's meta. KEYS[1]: `current`; ARGV: the group's prefix,
+/// the key, the layers.
+const READ_SCRIPT: &str = r"
+local generation = redis.call('GET', KEYS[1])
+if not generation then return {} end
+local base = ARGV[1] .. ':' .. generation .. ':'
+local out = {generation}
+for i = 3, #ARGV do out[#out + 1] = redis.call('HGET', base .. ARGV[i], ARGV[2]) end
+for _, field in ipairs({'high_water', 'offsets', 'cutoff'}) do
+  out[#out + 1] = redis.call('HGET', base .. 'meta', field)
+end
+return out
+";
 
 /// A Redis online store.
 pub struct RedisStore {
     client: redis::Client,
     prefix: String,
     idle: Mutex<Vec<redis::Connection>>,
-    /// A hash of each key state last written, by group: only changed keys are written again.
+    /// A hash of each key state last written, by hash name: only changed keys are written again.
     written: Mutex<HashMap<(String, String), u64>>,
+    /// The generation each group's `current` points to, as this process last set it.
+    current: Mutex<HashMap<String, String>>,
 }
 
 impl std::fmt::Debug for RedisStore {
@@ -41,6 +66,8 @@ impl std::fmt::Debug for RedisStore {
 /// What the store holds for one key.
 #[derive(Debug)]
 pub struct Stored {
+    /// The group's version the pipeline serves (the generation's version).
+    pub version: String,
     /// The key's state in each layer asked for, in order.
     pub states: Vec<Option<String>>,
     pub high_water: Option<i64>,
@@ -58,6 +85,7 @@ impl RedisStore {
             prefix: prefix.to_owned(),
             idle: Mutex::new(Vec::new()),
             written: Mutex::new(HashMap::new()),
+            current: Mutex::new(HashMap::new()),
         };
         let mut con = store.connection()?;
         redis::cmd("PING").query::<String>(&mut con).map_err(|e| format!("Redis at {url} does not answer: {e}"))?;
@@ -81,20 +109,25 @@ impl RedisStore {
         }
     }
 
-    fn name(&self, group: &str, version: &str, what: &str) -> String {
-        format!("{}:{group}:{version}:{what}", self.prefix)
+    fn name(&self, group: &str, generation: &str, what: &str) -> String {
+        format!("{}:{group}:{generation}:{what}", self.prefix)
     }
 
     /// Writes the state of every key of every group that changed since the last call, then
-    /// each group's meta. Returns the keys written.
+    /// each group's meta; a group in a new generation (a new version, or under Lambda a new
+    /// batch cutoff) is written whole, then served by flipping its `current`, and its old
+    /// generation expires. Returns the keys written.
     pub fn publish(&self, reader: &dyn FeatureReader, high_water: &[Option<i64>]) -> Result<usize, String> {
         let ir = reader.ir();
         let offsets = serde_json::to_string(&reader.positions()).map_err(|e| e.to_string())?;
-        let mut written = self.written.lock().map_err(|_| "poisoned".to_owned())?;
+        let poisoned = || "the Redis store's lock is poisoned".to_owned();
+        let mut written = self.written.lock().map_err(|_| poisoned())?;
+        let mut current = self.current.lock().map_err(|_| poisoned())?;
+        let generations: Vec<String> = ir.groups.iter().map(|g| generation(&g.version, reader.cutoff())).collect();
         let mut changed = Vec::new();
         for (gi, g) in ir.groups.iter().enumerate() {
             for (layer, rows) in reader.state_layers(gi)? {
-                let name = self.name(&g.name, &g.version, layer);
+                let name = self.name(&g.name, &generations[gi], layer);
                 for (key, state) in rows {
                     let mut h = std::collections::hash_map::DefaultHasher::new();
                     state.hash(&mut h);
@@ -116,7 +149,7 @@ impl RedisStore {
         }
         let mut pipe = redis::pipe();
         for (gi, g) in ir.groups.iter().enumerate() {
-            let meta = self.name(&g.name, &g.version, "meta");
+            let meta = self.name(&g.name, &generations[gi], "meta");
             pipe.hset(&meta, "offsets", &offsets).ignore();
             if let Some(t) = high_water.get(gi).copied().flatten() {
                 pipe.hset(&meta, "high_water", t).ignore();
@@ -126,6 +159,45 @@ impl RedisStore {
             }
         }
         pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
+        // Flip `current` of the groups in a new generation, now that it is whole: all in one
+        // transaction, so a reader never sees one group's new version beside another's old.
+        let flips: Vec<(String, &String)> = ir
+            .groups
+            .iter()
+            .zip(&generations)
+            .filter(|(g, generation)| current.get(&g.name) != Some(*generation))
+            .map(|(g, generation)| (g.name.clone(), generation))
+            .collect();
+        if !flips.is_empty() {
+            // A generation served again (a spec rolled back) may still carry the expiry it was
+            // given when it was left: it is kept for good again.
+            let mut pipe = redis::pipe();
+            for (group, generation) in &flips {
+                for layer in LAYERS {
+                    pipe.persist(self.name(group, generation, layer)).ignore();
+                }
+            }
+            pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
+            let mut pipe = redis::pipe();
+            pipe.atomic();
+            for (group, generation) in &flips {
+                pipe.cmd("SET").arg(format!("{}:{group}:current", self.prefix)).arg(*generation).arg("GET");
+            }
+            let old: Vec<Option<String>> = pipe.query(&mut con).map_err(|e| format!("Redis: {e}"))?;
+            for (group, generation) in &flips {
+                current.insert(group.clone(), (*generation).clone());
+            }
+            let mut pipe = redis::pipe();
+            for ((group, generation), old) in flips.iter().zip(old) {
+                let Some(old) = old.filter(|o| o != *generation) else { continue };
+                for layer in LAYERS {
+                    pipe.expire(self.name(group, &old, layer), GRACE_SECONDS).ignore();
+                }
+                let stale = self.name(group, &old, "");
+                written.retain(|(name, _), _| !name.starts_with(&stale));
+            }
+            pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
+        }
         self.give_back(con);
         let n = changed.len();
         for (id, _, hash) in changed {
@@ -134,22 +206,32 @@ impl RedisStore {
         Ok(n)
     }
 
-    /// One key's state in each of `layers` and its group's meta, in one round trip.
-    pub fn read(&self, ir: &FeatureIr, gi: usize, key: &str, layers: &[&str]) -> Result<Stored, String> {
-        let g = &ir.groups[gi];
-        let meta = self.name(&g.name, &g.version, "meta");
-        let mut pipe = redis::pipe();
-        for layer in layers {
-            pipe.hget(self.name(&g.name, &g.version, layer), key);
-        }
-        pipe.hget(&meta, "high_water").hget(&meta, "offsets").hget(&meta, "cutoff");
+    /// One key's state in each of `layers` and its group's meta, from the generation served,
+    /// in one atomic round trip; `None` when the pipeline has published nothing for the group.
+    pub fn read(&self, group: &str, key: &str, layers: &[&str]) -> Result<Option<Stored>, String> {
+        let mut eval = redis::cmd("EVAL");
+        eval.arg(READ_SCRIPT).arg(1).arg(format!("{}:{group}:current", self.prefix));
+        eval.arg(format!("{}:{group}", self.prefix)).arg(key).arg(layers);
         let mut con = self.connection()?;
-        let mut values: Vec<Option<String>> = pipe.query(&mut con).map_err(|e| format!("Redis: {e}"))?;
+        let mut values: Vec<Option<String>> = eval.query(&mut con).map_err(|e| format!("Redis: {e}"))?;
         self.give_back(con);
+        if values.len() != layers.len() + 4 {
+            return Ok(None);
+        }
         let number = |v: Option<String>| v.and_then(|v| v.parse::<i64>().ok());
         let cutoff = number(values.pop().flatten());
         let offsets = values.pop().flatten().and_then(|o| serde_json::from_str(&o).ok()).unwrap_or_default();
         let high_water = number(values.pop().flatten());
-        Ok(Stored { states: values, high_water, offsets, cutoff })
+        let generation = values.remove(0).unwrap_or_default();
+        let version = generation.split('@').next().unwrap_or_default().to_owned();
+        Ok(Some(Stored { version, states: values, high_water, offsets, cutoff }))
+    }
+}
+
+/// A group's generation: its version, and under Lambda the batch view's cutoff.
+fn generation(version: &str, cutoff: Option<i64>) -> String {
+    match cutoff {
+        Some(c) => format!("{version}@{c}"),
+        None => version.to_owned(),
     }
 }
