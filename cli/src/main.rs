@@ -70,6 +70,12 @@ enum Command {
     Verify(commands::verify::Args),
     /// Work with the embedded log.
     Log(commands::log::Args),
+    /// Put a source's events on its Kafka topic: its history files, or the files named.
+    ///
+    /// Each event is one JSON message keyed by its entity key; the topic is created with
+    /// `--partitions` partitions if it does not exist. The brokers come from `--brokers`,
+    /// FEATC_KAFKA_BROKERS or the project's featc.toml.
+    Produce(commands::produce::Args),
     /// Write the sample data of an example (deterministic) into `examples/<name>/data`.
     ExampleData(commands::example_data::Args),
     /// Print the page of a diagnostic code, e.g. `featc explain E0301`.
@@ -91,6 +97,7 @@ fn main() -> ExitCode {
         Command::Batch(args) => commands::batch::run(args),
         Command::Verify(args) => commands::verify::run(args),
         Command::Log(args) => commands::log::run(args),
+        Command::Produce(args) => commands::produce::run(args),
         Command::ExampleData(args) => commands::example_data::run(args),
         Command::Explain(args) => commands::explain::run(args),
     };

@@ -11,6 +11,7 @@ pub(crate) mod get;
 pub(crate) mod log;
 pub(crate) mod materialize;
 pub(crate) mod plan;
+pub(crate) mod produce;
 pub(crate) mod run;
 pub(crate) mod serve;
 pub(crate) mod training_set;

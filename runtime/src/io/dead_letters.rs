@@ -16,12 +16,18 @@ fn folder(data_dir: &Path) -> Result<PathBuf, String> {
 }
 
 fn rejected_json(r: &Rejected) -> serde_json::Value {
-    serde_json::json!({
-        "reason": r.reason,
-        "file": r.file.display().to_string(),
-        "line": r.line,
-        "text": r.text,
-    })
+    serde_json::Value::Object(rejected_object(r))
+}
+
+/// A rejected line (or a broker's payload: `file` its partition, `line` its offset) as a
+/// dead-letter object.
+pub(crate) fn rejected_object(r: &Rejected) -> serde_json::Map<String, serde_json::Value> {
+    let mut object = serde_json::Map::new();
+    object.insert("reason".to_owned(), r.reason.clone().into());
+    object.insert("file".to_owned(), r.file.display().to_string().into());
+    object.insert("line".to_owned(), r.line.into());
+    object.insert("text".to_owned(), r.text.clone().into());
+    object
 }
 
 /// Appends rejected lines to `dead_letters/<name>.ndjson` and syncs it; returns the file, or

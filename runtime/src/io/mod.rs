@@ -5,9 +5,11 @@ pub mod dead_letters;
 pub mod durable;
 pub mod generate;
 pub mod history;
+pub mod kafka;
 pub mod lock;
 pub mod log;
 pub mod seed;
+pub mod stream;
 pub mod time;
 
 /// Runs a decoder of a dependency (Arrow IPC, Parquet) on bytes that may be damaged, turning

@@ -1,12 +1,17 @@
-//! A project's IR and its folders in, the Kappa plan running out: the log of each source
-//! (seeded from its history files when empty) replayed from offset 0 through every group's
-//! operators, then followed; lookups of feature vectors as of a time.
+//! A project's IR and its folders in, the Kappa plan running out: the stream of each source
+//! (the embedded log, seeded from its history files when empty, or a Kafka topic the project's
+//! `featc.toml` binds it to) replayed from offset 0 through every group's operators, then
+//! followed; lookups of feature vectors as of a time.
 
 use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrField};
 
-use crate::io::log::{EventSource, Log, LogReader};
+use crate::io::history::Rejected;
+use crate::io::kafka::KafkaConfig;
+use crate::io::kafka::source::KafkaSource;
+use crate::io::log::Log;
+use crate::io::stream::{LogStream, StreamSource};
 use crate::io::{dead_letters, seed};
 use crate::operators::group::{DeadLetter, GroupRuntime};
 use crate::store::snapshot::{self, Loaded};
@@ -23,10 +28,10 @@ pub struct ReplayReport {
 
 struct Stream {
     source: usize,
-    reader: LogReader,
-    /// For each group reading this source: its index, the fields it decodes, and the offset
-    /// its state already includes (events before it are skipped for that group).
-    groups: Vec<(usize, Vec<IrField>, u64)>,
+    reader: Box<dyn StreamSource>,
+    /// For each group reading this source: its index, the fields it decodes, and per partition
+    /// the offset its state already includes (events before it are skipped for that group).
+    groups: Vec<(usize, Vec<IrField>, Vec<u64>)>,
 }
 
 /// The Kappa runtime of one project.
@@ -35,6 +40,10 @@ pub struct KappaRunner {
     groups: Vec<GroupRuntime>,
     streams: Vec<Stream>,
     data_dir: PathBuf,
+    /// Events a stream could not decode (a broker's payloads), dead-lettered since opening.
+    undecoded: u64,
+    /// Those not written yet: the stream, the partition, the event (its offset as `line`).
+    unwritten: Vec<(usize, usize, Rejected)>,
 }
 
 impl std::fmt::Debug for KappaRunner {
@@ -87,33 +96,45 @@ impl KappaRunner {
 
     fn open_logs(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
         let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
+        let kafka = KafkaConfig::load(project_dir)?;
         let mut streams = Vec::new();
         let mut seeded = Vec::new();
         for (si, source) in ir.sources.iter().enumerate() {
-            let readers: Vec<(usize, Vec<IrField>, u64)> = ir
+            let readers: Vec<(usize, Vec<IrField>, Vec<u64>)> = ir
                 .groups
                 .iter()
                 .enumerate()
                 .filter(|(_, g)| g.source == si)
-                .map(|(gi, g)| (gi, g.fields(source).into_iter().cloned().collect(), 0))
+                .map(|(gi, g)| (gi, g.fields(source).into_iter().cloned().collect(), Vec::new()))
                 .collect();
             if readers.is_empty() {
                 continue;
             }
-            // Seeded from the history once, whoever opens the log first (see `io::seed`).
-            seeded.extend(seed::seed(project_dir, source, data_dir)?);
-            let log = Log::open(&data_dir.join("log"), &source.topic)?;
-            streams.push(Stream { source: si, reader: log.reader(0), groups: readers });
+            let reader: Box<dyn StreamSource> = match &kafka {
+                Some(config) if config.binds(source) => Box::new(KafkaSource::open(config, source)?),
+                _ => {
+                    // Seeded from the history once, whoever opens the log first (see `io::seed`).
+                    seeded.extend(seed::seed(project_dir, source, data_dir)?);
+                    let log = Log::open(&data_dir.join("log"), &source.topic)?;
+                    Box::new(LogStream::new(log, &source.topic))
+                }
+            };
+            let partitions = reader.partitions().len();
+            let readers = readers.into_iter().map(|(gi, fields, _)| (gi, fields, vec![0; partitions])).collect();
+            streams.push(Stream { source: si, reader, groups: readers });
         }
-        Ok((KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf() }, seeded))
+        Ok((
+            KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf(), undecoded: 0, unwritten: Vec::new() },
+            seeded,
+        ))
     }
 
-    /// Events in the logs not read yet.
+    /// Events in the streams not read yet.
     pub fn backlog(&self) -> Result<u64, String> {
         let mut total = 0;
         for s in &self.streams {
-            let log = Log::open(&self.data_dir.join("log"), &self.ir.sources[s.source].topic)?;
-            total += log.end()?.saturating_sub(s.reader.position());
+            let ends = s.reader.ends()?;
+            total += ends.iter().zip(s.reader.positions()).map(|(e, p)| e.saturating_sub(p)).sum::<u64>();
         }
         Ok(total)
     }
@@ -128,19 +149,20 @@ impl KappaRunner {
         let mut report = ReplayReport::default();
         for stream in &mut self.streams {
             while budget > 0 {
-                let Some((first, mut batch)) = stream.reader.next_batch()? else { break };
+                let Some((partition, first, mut batch)) = stream.reader.next_batch()? else { break };
                 if batch.num_rows() as u64 > budget {
                     // Stop exactly at the budget; the rest is read next time.
                     let take = usize::try_from(budget).unwrap_or(usize::MAX);
+                    let rest = batch.slice(take, batch.num_rows() - take);
                     batch = batch.slice(0, take);
-                    stream.reader.seek(first + budget);
+                    stream.reader.give_back(partition, first + budget, rest);
                 }
                 let n = batch.num_rows() as u64;
                 budget -= n;
                 report.events += n;
                 for (gi, fields, resume) in &stream.groups {
                     // A group restored from a later snapshot skips what its state includes.
-                    let skip = resume.saturating_sub(first);
+                    let skip = resume[partition].saturating_sub(first);
                     if skip == 0 {
                         self.groups[*gi].process_batch(&batch, fields);
                     } else if skip < n {
@@ -151,6 +173,14 @@ impl KappaRunner {
                 progress(n);
             }
         }
+        // Payloads a broker gave that are not events: dead letters, written with the snapshot.
+        for (si, stream) in self.streams.iter_mut().enumerate() {
+            for (p, rejected) in stream.reader.take_rejected() {
+                self.undecoded += 1;
+                self.unwritten.push((si, p, rejected));
+            }
+        }
+        report.dead_letters = self.undecoded;
         for g in &self.groups {
             let (accepted, dead) = g.counters();
             report.accepted += accepted;
@@ -166,6 +196,19 @@ impl KappaRunner {
     /// makes dead letters the file already holds: they are not written twice.
     pub fn write_dead_letters(&mut self) -> Result<Vec<PathBuf>, String> {
         let mut written = Vec::new();
+        // A stream's undecodable events, one file per partition
+        // (`<source>.stream-<partition>.ndjson`), numbered by offset: a replay after a crash
+        // finds those already written and skips them.
+        for (si, p, rejected) in std::mem::take(&mut self.unwritten) {
+            let name = format!("{}.stream-{p}", self.ir.sources[self.streams[si].source].name);
+            let offset = rejected.line as u64;
+            written.extend(dead_letters::append_numbered(
+                &self.data_dir,
+                &name,
+                offset,
+                [dead_letters::rejected_object(&rejected)],
+            )?);
+        }
         for (g, spec) in self.groups.iter_mut().zip(&self.ir.groups) {
             // Marked written only once they are: a failed write loses none.
             let (first, letters) = g.pending_dead_letters();
@@ -194,10 +237,12 @@ impl KappaRunner {
                 .streams
                 .iter()
                 .filter(|s| s.groups.iter().any(|(i, _, _)| *i == gi))
-                .map(|s| (self.ir.sources[s.source].topic.clone(), s.reader.position()))
+                .flat_map(|s| s.reader.partitions().iter().cloned().zip(s.reader.positions()))
                 .collect();
             snapshot::write(&dir, &g.name, &g.version, offsets, self.groups[gi].snapshot())?;
         }
+        // Durable: a broker may now be told (its consumer group's offsets, for monitoring).
+        self.streams.iter_mut().for_each(|s| s.reader.checkpointed());
         Ok(dir)
     }
 
@@ -223,16 +268,24 @@ impl KappaRunner {
                     continue;
                 }
             };
-            // A snapshot that claims events the log does not hold (a log restored from an older
-            // copy, say) cannot be trusted: the group is rebuilt from the log.
-            let mut beyond = None;
-            for (topic, offset) in &snapshot.offsets {
-                let end = Log::open(&self.data_dir.join("log"), topic)?.end()?;
-                if *offset > end {
-                    beyond = Some(format!("offset {offset} of `{topic}`, whose log ends at {end}"));
+            // A snapshot that claims events the stream does not hold (a log restored from an
+            // older copy, say), or positions of another binding (the embedded log, and now
+            // Kafka), cannot be trusted: the group is rebuilt from the stream.
+            let mut distrust = None;
+            for stream in self.streams.iter().filter(|s| s.groups.iter().any(|(i, _, _)| *i == gi)) {
+                let names = stream.reader.partitions();
+                if !snapshot.offsets.iter().any(|(t, _)| names.contains(t)) {
+                    distrust = Some(format!("no position in {names:?}, the stream it reads now"));
+                    continue;
+                }
+                for (name, end) in names.iter().zip(stream.reader.ends()?) {
+                    let offset = snapshot.offsets.iter().find(|(t, _)| t == name).map_or(0, |(_, o)| *o);
+                    if offset > end {
+                        distrust = Some(format!("offset {offset} of `{name}`, whose log ends at {end}"));
+                    }
                 }
             }
-            if let Some(what) = beyond {
+            if let Some(what) = distrust {
                 said.push(format!(
                     "the snapshot of group `{name}` claims {what}: replaying group `{name}` from offset 0"
                 ));
@@ -240,27 +293,33 @@ impl KappaRunner {
             }
             self.groups[gi].restore(snapshot.state);
             for stream in &mut self.streams {
-                let topic = &self.ir.sources[stream.source].topic;
-                let offset = snapshot.offsets.iter().find(|(t, _)| t == topic).map_or(0, |(_, o)| *o);
+                let offsets: Vec<u64> = stream
+                    .reader
+                    .partitions()
+                    .iter()
+                    .map(|n| snapshot.offsets.iter().find(|(t, _)| t == n).map_or(0, |(_, o)| *o))
+                    .collect();
                 for (i, _, resume) in &mut stream.groups {
                     if *i == gi {
-                        *resume = offset;
+                        resume.clone_from(&offsets);
                     }
                 }
             }
             said.push(format!("resumed group `{name}` from its snapshot at offsets {:?}", snapshot.offsets));
         }
-        // Each log is read from the earliest offset any of its groups needs.
+        // Each partition is read from the earliest offset any of its groups needs.
         for stream in &mut self.streams {
-            let from = stream.groups.iter().map(|(_, _, r)| *r).min().unwrap_or(0);
-            stream.reader.seek(from);
+            for p in 0..stream.reader.partitions().len() {
+                let from = stream.groups.iter().map(|(_, _, r)| r[p]).min().unwrap_or(0);
+                stream.reader.seek(p, from);
+            }
         }
         Ok(said)
     }
 
-    /// The offset each log has been read to, per topic.
+    /// The offset each stream has been read to, per partition (the embedded log: per topic).
     pub fn positions(&self) -> Vec<(String, u64)> {
-        self.streams.iter().map(|s| (self.ir.sources[s.source].topic.clone(), s.reader.position())).collect()
+        self.streams.iter().flat_map(|s| s.reader.partitions().iter().cloned().zip(s.reader.positions())).collect()
     }
 
     pub fn groups(&self) -> &[GroupRuntime] {

@@ -5,6 +5,8 @@
 
 mod text;
 
+pub(crate) use text::JsonSchema;
+
 use std::fs::File;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;

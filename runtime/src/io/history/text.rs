@@ -219,27 +219,13 @@ fn shorten(text: &str) -> String {
 pub(super) struct NdjsonReader {
     path: PathBuf,
     reader: BufReader<File>,
-    /// The schema JSON is decoded with (times as text), and the names of the time fields.
-    schema: SchemaRef,
-    times: Vec<String>,
+    json: JsonSchema,
     line: usize,
 }
 
 impl NdjsonReader {
     pub(super) fn new(path: &Path, file: File, source: &IrSource) -> NdjsonReader {
-        let times = text_schema(source)
-            .fields()
-            .iter()
-            .filter(|f| matches!(f.data_type(), DataType::Timestamp(..)))
-            .map(|f| f.name().clone())
-            .collect();
-        NdjsonReader {
-            path: path.to_path_buf(),
-            reader: BufReader::new(file),
-            schema: text_schema_raw(source),
-            times,
-            line: 0,
-        }
+        NdjsonReader { path: path.to_path_buf(), reader: BufReader::new(file), json: JsonSchema::new(source), line: 0 }
     }
 
     /// Reads lines into `chunk` until it holds `rows` events; true at the file's end.
@@ -285,18 +271,59 @@ impl NdjsonReader {
             }
         }
         for part in values.chunks(BATCH_ROWS) {
-            self.decode(part, chunk);
+            self.json.decode(&self.path, part, chunk);
         }
         done
+    }
+}
+
+/// The schema JSON events are decoded with (times as text), and the names of the time fields:
+/// NDJSON files and Kafka payloads decode alike.
+#[derive(Debug, Clone)]
+pub(crate) struct JsonSchema {
+    schema: SchemaRef,
+    times: Vec<String>,
+}
+
+impl JsonSchema {
+    pub(crate) fn new(source: &IrSource) -> JsonSchema {
+        let times = text_schema(source)
+            .fields()
+            .iter()
+            .filter(|f| matches!(f.data_type(), DataType::Timestamp(..)))
+            .map(|f| f.name().clone())
+            .collect();
+        JsonSchema { schema: text_schema_raw(source), times }
+    }
+
+    /// Events as bytes, each with its number (`line`: a line or an offset), in; typed batches
+    /// and the rejected (not UTF-8, not a JSON object, not fitting the schema) out, into
+    /// `chunk`. `path` names where they came from.
+    pub(crate) fn decode_bytes(&self, path: &Path, events: &[(usize, &[u8])], chunk: &mut History) {
+        let mut values = Vec::with_capacity(events.len());
+        for (line, bytes) in events {
+            let Ok(text) = std::str::from_utf8(bytes) else {
+                chunk.rejected.push(reject(path, *line, "not valid UTF-8".to_owned(), bytes));
+                continue;
+            };
+            match serde_json::from_str::<serde_json::Value>(text) {
+                Ok(v) if v.is_object() => values.push((*line, text.to_owned(), v)),
+                Ok(_) => chunk.rejected.push(reject(path, *line, "not a JSON object".to_owned(), bytes)),
+                Err(e) => chunk.rejected.push(reject(path, *line, format!("malformed JSON: {e}"), bytes)),
+            }
+        }
+        for part in values.chunks(BATCH_ROWS) {
+            self.decode(path, part, chunk);
+        }
     }
 
     /// Decodes JSON objects into a batch; a value that does not fit the schema is found and
     /// rejected alone.
-    fn decode(&self, part: &[(usize, String, serde_json::Value)], chunk: &mut History) {
+    fn decode(&self, path: &Path, part: &[(usize, String, serde_json::Value)], chunk: &mut History) {
         let all: Vec<&serde_json::Value> = part.iter().map(|(_, _, v)| v).collect();
         if let Ok(batch) = decode(&self.schema, &all) {
             let rows: Vec<&(usize, String, serde_json::Value)> = part.iter().collect();
-            self.push_timed(batch, &rows, chunk);
+            self.push_timed(path, batch, &rows, chunk);
             return;
         }
         let mut good = Vec::with_capacity(part.len());
@@ -304,18 +331,15 @@ impl NdjsonReader {
             let (line, text, value) = row;
             match decode(&self.schema, std::slice::from_ref(&value)) {
                 Ok(_) => good.push(row),
-                Err(e) => chunk.rejected.push(reject(
-                    &self.path,
-                    *line,
-                    format!("does not fit the schema: {e}"),
-                    text.as_bytes(),
-                )),
+                Err(e) => {
+                    chunk.rejected.push(reject(path, *line, format!("does not fit the schema: {e}"), text.as_bytes()))
+                }
             }
         }
         let values: Vec<&serde_json::Value> = good.iter().map(|(_, _, v)| v).collect();
         match decode(&self.schema, &values) {
-            Ok(batch) => self.push_timed(batch, &good, chunk),
-            Err(e) => chunk.rejected.push(reject(&self.path, 0, format!("cannot build a batch: {e}"), b"")),
+            Ok(batch) => self.push_timed(path, batch, &good, chunk),
+            Err(e) => chunk.rejected.push(reject(path, 0, format!("cannot build a batch: {e}"), b"")),
         }
     }
 
@@ -323,6 +347,7 @@ impl NdjsonReader {
     /// rejected with its line.
     fn push_timed(
         &self,
+        path: &Path,
         batch: Option<RecordBatch>,
         rows: &[&(usize, String, serde_json::Value)],
         chunk: &mut History,
@@ -351,7 +376,7 @@ impl NdjsonReader {
                                 field.name(),
                                 shorten(t)
                             );
-                            chunk.rejected.push(reject(&self.path, *line, why, raw.as_bytes()));
+                            chunk.rejected.push(reject(path, *line, why, raw.as_bytes()));
                         }
                         keep[r] = false;
                         ms.append_null();
@@ -366,7 +391,7 @@ impl NdjsonReader {
         match typed {
             Ok(b) if b.num_rows() > 0 => chunk.batches.push(b),
             Ok(_) => {}
-            Err(e) => chunk.rejected.push(reject(&self.path, 0, format!("cannot build a batch: {e}"), b"")),
+            Err(e) => chunk.rejected.push(reject(path, 0, format!("cannot build a batch: {e}"), b"")),
         }
     }
 }

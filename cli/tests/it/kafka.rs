@@ -1,0 +1,226 @@
+//! A real Kafka-compatible broker (tansu, SQLite storage) on a free loopback port in, the same
+//! features as the embedded log out: `featc produce` puts a project's history on a topic of
+//! several partitions, `featc run` replays it and follows it, checkpoints carry the offsets of
+//! every partition, and payloads that are not events go to the dead letters.
+//!
+//! The broker is `tansu` on the PATH, or the binary `FEATC_TANSU` names (`scripts/test`
+//! installs it). Without it these tests fail: they never skip.
+
+use std::net::TcpStream;
+use std::path::Path;
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+use crate::common::*;
+
+/// A tansu broker with its SQLite file in a temporary folder, stopped on drop.
+struct Tansu {
+    child: Child,
+    brokers: String,
+    _dir: tempfile::TempDir,
+}
+
+impl Tansu {
+    fn start() -> Tansu {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let url = format!("tcp://127.0.0.1:{port}");
+        let binary = std::env::var("FEATC_TANSU").unwrap_or_else(|_| "tansu".to_owned());
+        let mut child = Command::new(&binary)
+            .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
+            .args(["--storage-engine", "sqlite://tansu.db"])
+            .current_dir(dir.path())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null())
+            .spawn()
+            .unwrap_or_else(|e| panic!("{binary} runs (scripts/test installs tansu): {e}"));
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while TcpStream::connect(("127.0.0.1", port)).is_err() {
+            assert!(Instant::now() < deadline, "tansu did not start");
+            // It exited (the port taken by another test meanwhile, say): say so, do not talk
+            // to whatever else listens there.
+            assert!(child.try_wait().expect("tansu's status").is_none(), "tansu exited at start");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        Tansu { child, brokers: format!("127.0.0.1:{port}"), _dir: dir }
+    }
+
+    /// Runs `featc` with the project's sources bound to this broker.
+    fn featc(&self, args: &[&str], dir: &Path) -> Output {
+        Command::new(env!("CARGO_BIN_EXE_featc"))
+            .args(args)
+            .env("FEATC_KAFKA_BROKERS", &self.brokers)
+            .current_dir(dir)
+            .output()
+            .expect("featc runs")
+    }
+}
+
+impl Drop for Tansu {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A child process killed (SIGKILL) when dropped, should the test fail first.
+struct Killed(Child);
+
+impl Drop for Killed {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
+/// `n` click events of `users` users, spread over a day, amounts in cents.
+fn clicks(n: usize, users: usize) -> Vec<String> {
+    (0..n)
+        .map(|i| {
+            let (h, m, s) = (i * 7 / 60 / 60 % 24, i * 7 / 60 % 60, i * 7 % 60);
+            let cents = (i * 37 % 1000) as f64 / 100.0;
+            format!("{{\"user_id\":\"u{}\",\"amount\":{cents},\"ts\":\"2024-01-01T{h:02}:{m:02}:{s:02}Z\"}}", i % users)
+        })
+        .collect()
+}
+
+fn features(out: &Output) -> serde_json::Value {
+    ok(out);
+    serde_json::from_slice(&out.stdout).expect("get prints JSON")
+}
+
+#[test]
+fn a_replay_from_kafka_gives_the_features_of_the_embedded_log() {
+    let broker = Tansu::start();
+    let events = clicks(2000, 40);
+    let lines: Vec<&str> = events.iter().map(String::as_str).collect();
+    let embedded = clicks_project(&lines);
+    let kafka = clicks_project(&lines);
+    let produced = ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "4"], kafka.path()));
+    assert!(produced.contains("produced 2000 events"), "{produced}");
+    let ran = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    assert!(ran.contains("2000"), "{ran}");
+    // The embedded log was never written: the events came from the broker.
+    assert!(!kafka.path().join(".featc/log").exists());
+    for user in ["u0", "u7", "u39", "nobody"] {
+        let key = format!("user_id={user}");
+        let a = features(&featc(&["get", ".", "--key", &key], embedded.path()));
+        let b = features(&broker.featc(&["get", ".", "--key", &key], kafka.path()));
+        assert_eq!(a, b, "{user}");
+    }
+}
+
+#[test]
+fn a_restart_resumes_every_partition_from_its_checkpoint() {
+    let broker = Tansu::start();
+    let events = clicks(1200, 30);
+    let (first, second) = events.split_at(700);
+    let all: Vec<&str> = events.iter().map(String::as_str).collect();
+    let whole = clicks_project(&all);
+    let lines: Vec<&str> = first.iter().map(String::as_str).collect();
+    let kafka = clicks_project(&lines);
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "3"], kafka.path()));
+    ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    // More events arrive while nothing runs; the next run resumes from the checkpoint.
+    std::fs::write(kafka.path().join("more.ndjson"), second.join("\n") + "\n").expect("more");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "more.ndjson"], kafka.path()));
+    let resumed = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    assert!(resumed.contains("resumed group `user_clicks` from its snapshot"), "{resumed}");
+    assert!(resumed.contains("kafka:clicks/0"), "{resumed}");
+    for user in ["u0", "u13", "u29"] {
+        let key = format!("user_id={user}");
+        let a = features(&featc(&["get", ".", "--key", &key], whole.path()));
+        let b = features(&broker.featc(&["get", ".", "--key", &key], kafka.path()));
+        assert_eq!(a, b, "{user}");
+    }
+}
+
+#[test]
+fn payloads_that_are_not_events_go_to_the_dead_letters_and_the_stream_goes_on() {
+    let broker = Tansu::start();
+    let kafka = clicks_project(&[
+        r#"{"user_id":"u1","amount":1.5,"ts":"2024-01-01T01:00:00Z"}"#,
+        r#"{"user_id":"u1","amount":2.5,"ts":"2024-01-01T01:10:00Z"}"#,
+    ]);
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "1"], kafka.path()));
+    // Lines the history reader would reject never reach a topic: write them raw instead.
+    let config = featc_runtime::io::kafka::KafkaConfig { brokers: broker.brokers.clone(), ..Default::default() };
+    let ir = ir_of(&kafka.path().join("clicks.feat"));
+    let mut producer =
+        featc_runtime::io::kafka::produce::EventProducer::open(&config, &ir.sources[0], &["user_id".to_owned()], 1)
+            .expect("producer");
+    for payload in [&b"not json"[..], br#"[1, 2]"#, br#"{"user_id":"u1","amount":"lots","ts":"2024-01-01T01:20:00Z"}"#]
+    {
+        producer.send_raw(b"[\"u1\"]", payload).expect("send");
+    }
+    producer.send_raw(b"[\"u1\"]", br#"{"user_id":"u1","amount":4.0,"ts":"2024-01-01T01:30:00Z"}"#).expect("send");
+    producer.finish().expect("flush");
+    let ran = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    assert!(ran.contains("3 dead-lettered"), "{ran}");
+    let got = features(&broker.featc(&["get", ".", "--key", "user_id=u1"], kafka.path()));
+    assert_eq!(got[0]["features"]["clicks"], 3, "{got}");
+    let letters =
+        std::fs::read_to_string(kafka.path().join(".featc/dead_letters/clicks.stream-0.ndjson")).expect("dead letters");
+    assert_eq!(letters.lines().count(), 3, "{letters}");
+    assert!(letters.contains("malformed JSON") && letters.contains("not a JSON object"), "{letters}");
+    assert!(letters.contains("kafka:clicks/0"), "{letters}");
+    // A replay from offset 0 (the state lost) meets them again: they are not written twice.
+    std::fs::remove_dir_all(kafka.path().join(".featc/state")).expect("state removed");
+    let again = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    assert!(again.contains("3 dead-lettered"), "{again}");
+    let after =
+        std::fs::read_to_string(kafka.path().join(".featc/dead_letters/clicks.stream-0.ndjson")).expect("dead letters");
+    assert_eq!(after, letters);
+}
+
+/// The IR of a one-file spec.
+fn ir_of(path: &Path) -> featc::ir::FeatureIr {
+    let mut sources = featc::SourceMap::new();
+    sources.add("spec.feat", std::fs::read_to_string(path).expect("spec"));
+    let checked = featc::check_project(&sources, &featc::Options { targets: featc::ir::Target::ALL.to_vec() });
+    assert!(!checked.has_errors());
+    featc::ir::lower(&checked.project).expect("lowered")
+}
+
+#[test]
+fn sigkill_while_following_a_topic_loses_and_doubles_nothing() {
+    let broker = Tansu::start();
+    let kills: usize = std::env::var("FEATC_KAFKA_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(6);
+    let events = clicks(300 * (kills + 1), 25);
+    let all: Vec<&str> = events.iter().map(String::as_str).collect();
+    let whole = clicks_project(&all);
+    let (first, rest) = events.split_at(300);
+    let lines: Vec<&str> = first.iter().map(String::as_str).collect();
+    let kafka = clicks_project(&lines);
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "3"], kafka.path()));
+    let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
+    for (i, part) in rest.chunks(300).enumerate() {
+        // A run follows the topic while more events arrive; it is killed at a random instant.
+        let mut run = Killed(
+            Command::new(env!("CARGO_BIN_EXE_featc"))
+                .args(["run", ".", "--target", "kappa"])
+                .env("FEATC_KAFKA_BROKERS", &broker.brokers)
+                .current_dir(kafka.path())
+                .stdout(Stdio::null())
+                .stderr(Stdio::null())
+                .spawn()
+                .expect("featc run starts"),
+        );
+        let file = format!("part{i}.ndjson");
+        std::fs::write(kafka.path().join(&file), part.join("\n") + "\n").expect("part");
+        ok(&broker.featc(&["produce", ".", "--source", "clicks", &file], kafka.path()));
+        seed ^= seed << 13;
+        seed ^= seed >> 7;
+        seed ^= seed << 17;
+        std::thread::sleep(Duration::from_millis(seed % 1500));
+        run.0.kill().expect("SIGKILL");
+        run.0.wait().expect("reaped");
+    }
+    ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    for u in 0..25 {
+        let key = format!("user_id=u{u}");
+        let a = features(&featc(&["get", ".", "--key", &key], whole.path()));
+        let b = features(&broker.featc(&["get", ".", "--key", &key], kafka.path()));
+        assert_eq!(a, b, "u{u}");
+    }
+}
