@@ -144,15 +144,23 @@ async fn one(
     let at = params.remove("at");
     let key = params.into_iter().map(|(k, v)| (k, serde_json::Value::String(v))).collect();
     let now = now_ms();
-    let service = app.service.clone();
-    match blocking(move || service.lookup(&Lookup { group, key, at }, now)).await {
+    let lookup = Lookup { group, key, at };
+    // From memory, unheld: at once (microseconds). Else off the async workers.
+    let answered = match app.service.lookup_now(&lookup, now) {
+        Some(answered) => answered,
+        None => {
+            let service = app.service.clone();
+            blocking(move || service.lookup(&lookup, now)).await
+        }
+    };
+    match answered {
         Ok(v) => Json(v).into_response(),
         Err(e) => lookup_error(&e, None),
     }
 }
 
-/// Runs a lookup off the async workers: it may wait on the runner (while the pipeline reads)
-/// or on Redis, and the workers must stay free for other requests and the health checks.
+/// Runs lookups off the async workers when they may wait: on the runner (while the pipeline
+/// reads) or on Redis; the workers must stay free for other requests and the health checks.
 async fn blocking<T: Send + 'static>(
     f: impl FnOnce() -> Result<T, LookupError> + Send + 'static,
 ) -> Result<T, LookupError> {

@@ -342,6 +342,41 @@ impl Service {
         self.stop.store(true, Ordering::Relaxed);
     }
 
+    /// Answers one lookup at once when that cannot block: from the pipeline's state while no
+    /// read of the logs holds it. `None`: answer with [`Service::lookup`] off the async workers
+    /// (the runner is being written, or the answer comes from Redis).
+    pub fn lookup_now(&self, lookup: &Lookup, wall_ms: i64) -> Option<Result<serde_json::Value, LookupError>> {
+        let Backend::Pipeline { reader, .. } = &self.backend else { return None };
+        if !self.caught_up() {
+            return Some(Err(LookupError::NotReady));
+        }
+        match reader.try_read() {
+            Ok(reader) => Some(self.lookup_in(reader.as_ref(), lookup, wall_ms)),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+            Err(std::sync::TryLockError::Poisoned(_)) => {
+                Some(Err(LookupError::Internal("a lock is poisoned".to_owned())))
+            }
+        }
+    }
+
+    /// One lookup from the pipeline's runner, held for the whole answer (one version).
+    fn lookup_in(
+        &self,
+        reader: &dyn FeatureReader,
+        lookup: &Lookup,
+        wall_ms: i64,
+    ) -> Result<serde_json::Value, LookupError> {
+        let (gi, key, at) = resolve(reader.ir(), lookup)?;
+        let progress = self.progress.read().map_err(|_| LookupError::Internal("a lock is poisoned".to_owned()))?;
+        let found = reader.present(gi, &key).map(|present| Found {
+            present,
+            high_water: progress.high_water.get(gi).copied().flatten(),
+            vector: Box::new(|t| reader.lookup(gi, &key, t).map(Option::unwrap_or_default)),
+        });
+        let meta = Meta { positions: progress.positions.clone(), cutoff: reader.cutoff() };
+        self.answer(reader.ir(), gi, lookup, at, wall_ms, meta, found)
+    }
+
     /// Answers one lookup as of `at`, or as of now (`wall_ms`, see the module's note).
     pub fn lookup(&self, lookup: &Lookup, wall_ms: i64) -> Result<serde_json::Value, LookupError> {
         let poisoned = || LookupError::Internal("a lock is poisoned".to_owned());
@@ -351,15 +386,7 @@ impl Service {
                     return Err(LookupError::NotReady);
                 }
                 let reader = reader.read().map_err(|_| poisoned())?;
-                let (gi, key, at) = resolve(reader.ir(), lookup)?;
-                let progress = self.progress.read().map_err(|_| poisoned())?;
-                let found = reader.present(gi, &key).map(|present| Found {
-                    present,
-                    high_water: progress.high_water.get(gi).copied().flatten(),
-                    vector: Box::new(|t| reader.lookup(gi, &key, t).map(Option::unwrap_or_default)),
-                });
-                let meta = Meta { positions: progress.positions.clone(), cutoff: reader.cutoff() };
-                self.answer(reader.ir(), gi, lookup, at, wall_ms, meta, found)
+                self.lookup_in(reader.as_ref(), lookup, wall_ms)
             }
             Backend::Store { spec, store, reload, reloaded } => {
                 // Reads the project's spec again (at most once a second, whichever lookups ask)
