@@ -113,6 +113,44 @@ fn dechunk(body: &str) -> String {
     out
 }
 
+/// Lookups of u1 sent one after another from a thread until stopped; the answers.
+struct Load {
+    stop: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    thread: std::thread::JoinHandle<Vec<(u16, serde_json::Value)>>,
+}
+
+impl Load {
+    fn start(addr: &str) -> Load {
+        let addr = addr.to_owned();
+        let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let stopped = stop.clone();
+        let thread = std::thread::spawn(move || {
+            let mut seen = Vec::new();
+            while !stopped.load(std::sync::atomic::Ordering::Relaxed) {
+                seen.push(get_json(&addr, "/v1/features/user_clicks?user_id=u1"));
+            }
+            seen
+        });
+        Load { stop, thread }
+    }
+
+    fn stop(self) -> Vec<(u16, serde_json::Value)> {
+        self.stop.store(true, std::sync::atomic::Ordering::Relaxed);
+        self.thread.join().expect("load")
+    }
+}
+
+/// Edits the project's spec: a feature `biggest` added to `user_clicks`.
+fn add_biggest(dir: &Path) {
+    let spec = std::fs::read_to_string(dir.join("clicks.feat")).expect("spec");
+    let edited = spec.replace(
+        "    clicks = count() over lifetime\n",
+        "    clicks = count() over lifetime\n    biggest = max(amount) over lifetime\n",
+    );
+    assert_ne!(spec, edited);
+    std::fs::write(dir.join("clicks.feat"), edited).expect("edit");
+}
+
 fn history() -> tempfile::TempDir {
     clicks_project(&[
         &event("u1", 1, 0, 1.0),
@@ -335,30 +373,9 @@ fn every_documented_route_is_served() {
 fn a_spec_edit_under_load_switches_versions_with_no_failed_or_mixed_answer() {
     let dir = history();
     let server = Server::start(dir.path(), &[]);
-    let addr = server.addr.clone();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let (status, v) = get_json(&addr, "/v1/features/user_clicks?user_id=u1");
-                let mut names: Vec<String> =
-                    v["features"].as_object().map(|f| f.keys().cloned().collect()).unwrap_or_default();
-                names.sort();
-                seen.push((status, v["version"].as_str().unwrap_or_default().to_owned(), names));
-            }
-            seen
-        })
-    };
+    let load = Load::start(&server.addr);
     std::thread::sleep(Duration::from_millis(300));
-    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
-    let edited = spec.replace(
-        "    clicks = count() over lifetime\n",
-        "    clicks = count() over lifetime\n    biggest = max(amount) over lifetime\n",
-    );
-    assert_ne!(spec, edited);
-    std::fs::write(dir.path().join("clicks.feat"), edited).expect("edit");
+    add_biggest(dir.path());
     let deadline = Instant::now() + Duration::from_secs(30);
     loop {
         let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
@@ -370,8 +387,16 @@ fn a_spec_edit_under_load_switches_versions_with_no_failed_or_mixed_answer() {
         std::thread::sleep(Duration::from_millis(50));
     }
     std::thread::sleep(Duration::from_millis(200));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let seen = load.join().expect("load");
+    let seen: Vec<(u16, String, Vec<String>)> = load
+        .stop()
+        .into_iter()
+        .map(|(status, v)| {
+            let mut names: Vec<String> =
+                v["features"].as_object().map(|f| f.keys().cloned().collect()).unwrap_or_default();
+            names.sort();
+            (status, v["version"].as_str().unwrap_or_default().to_owned(), names)
+        })
+        .collect();
     assert!(seen.len() > 10, "{} lookups", seen.len());
     let versions: std::collections::BTreeSet<&String> = seen.iter().map(|(_, v, _)| v).collect();
     assert_eq!(versions.len(), 2, "both versions answered: {versions:?}");
@@ -414,26 +439,9 @@ fn a_server_reading_redis_follows_the_pipeline_to_a_new_version_with_no_failed_a
     let redis = Redis::start();
     let pipeline = Server::start(dir.path(), &["--redis", &redis.url]);
     let reader = Server::start(dir.path(), &["--from-redis", &redis.url]);
-    let addr = reader.addr.clone();
-    let stop = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
-    let load = {
-        let stop = stop.clone();
-        std::thread::spawn(move || {
-            let mut seen = Vec::new();
-            while !stop.load(std::sync::atomic::Ordering::Relaxed) {
-                let (status, v) = get_json(&addr, "/v1/features/user_clicks?user_id=u1");
-                seen.push((status, v));
-            }
-            seen
-        })
-    };
+    let load = Load::start(&reader.addr);
     std::thread::sleep(Duration::from_millis(300));
-    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
-    let edited = spec.replace(
-        "    clicks = count() over lifetime\n",
-        "    clicks = count() over lifetime\n    biggest = max(amount) over lifetime\n",
-    );
-    std::fs::write(dir.path().join("clicks.feat"), edited).expect("edit");
+    add_biggest(dir.path());
     let deadline = Instant::now() + Duration::from_secs(30);
     let new = loop {
         let (_, v) = reader.json("/v1/features/user_clicks?user_id=u1");
@@ -447,8 +455,7 @@ fn a_server_reading_redis_follows_the_pipeline_to_a_new_version_with_no_failed_a
     // The reader answers the pipeline's new version, with the same vector.
     let (_, served) = pipeline.json("/v1/features/user_clicks?user_id=u1");
     assert_eq!((&new["version"], &new["features"]), (&served["version"], &served["features"]));
-    stop.store(true, std::sync::atomic::Ordering::Relaxed);
-    let seen = load.join().expect("load");
+    let seen = load.stop();
     assert!(seen.len() > 10, "{} lookups", seen.len());
     let versions: std::collections::BTreeSet<String> = seen.iter().map(|(_, v)| v["version"].to_string()).collect();
     assert_eq!(versions.len(), 2, "both versions answered during the load: {versions:?}");
