@@ -45,6 +45,17 @@ impl Tansu {
         Tansu { child, brokers: format!("127.0.0.1:{port}"), _dir: dir }
     }
 
+    /// Asserts that `get` answers alike for each user from the embedded log of `embedded` and
+    /// from this broker for `kafka`.
+    fn assert_same_features(&self, users: &[&str], embedded: &Path, kafka: &Path) {
+        for user in users {
+            let key = format!("user_id={user}");
+            let a = features(&featc(&["get", ".", "--key", &key], embedded));
+            let b = features(&self.featc(&["get", ".", "--key", &key], kafka));
+            assert_eq!(a, b, "{user}");
+        }
+    }
+
     /// Runs `featc` with the project's sources bound to this broker.
     fn featc(&self, args: &[&str], dir: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_featc"))
@@ -102,12 +113,7 @@ fn a_replay_from_kafka_gives_the_features_of_the_embedded_log() {
     assert!(ran.contains("2000"), "{ran}");
     // The embedded log was never written: the events came from the broker.
     assert!(!kafka.path().join(".featc/log").exists());
-    for user in ["u0", "u7", "u39", "nobody"] {
-        let key = format!("user_id={user}");
-        let a = features(&featc(&["get", ".", "--key", &key], embedded.path()));
-        let b = features(&broker.featc(&["get", ".", "--key", &key], kafka.path()));
-        assert_eq!(a, b, "{user}");
-    }
+    broker.assert_same_features(&["u0", "u7", "u39", "nobody"], embedded.path(), kafka.path());
 }
 
 #[test]
@@ -127,12 +133,7 @@ fn a_restart_resumes_every_partition_from_its_checkpoint() {
     let resumed = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
     assert!(resumed.contains("resumed group `user_clicks` from its snapshot"), "{resumed}");
     assert!(resumed.contains("kafka:clicks/0"), "{resumed}");
-    for user in ["u0", "u13", "u29"] {
-        let key = format!("user_id={user}");
-        let a = features(&featc(&["get", ".", "--key", &key], whole.path()));
-        let b = features(&broker.featc(&["get", ".", "--key", &key], kafka.path()));
-        assert_eq!(a, b, "{user}");
-    }
+    broker.assert_same_features(&["u0", "u13", "u29"], whole.path(), kafka.path());
 }
 
 #[test]
@@ -217,10 +218,7 @@ fn sigkill_while_following_a_topic_loses_and_doubles_nothing() {
         run.0.wait().expect("reaped");
     }
     ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
-    for u in 0..25 {
-        let key = format!("user_id=u{u}");
-        let a = features(&featc(&["get", ".", "--key", &key], whole.path()));
-        let b = features(&broker.featc(&["get", ".", "--key", &key], kafka.path()));
-        assert_eq!(a, b, "u{u}");
-    }
+    let users: Vec<String> = (0..25).map(|u| format!("u{u}")).collect();
+    let users: Vec<&str> = users.iter().map(String::as_str).collect();
+    broker.assert_same_features(&users, whole.path(), kafka.path());
 }

@@ -251,6 +251,8 @@ impl KappaRunner {
     /// happened, for the user.
     fn restore(&mut self) -> Result<Vec<String>, String> {
         let mut said = Vec::new();
+        // Where each stream's partitions end, asked once (a broker's watermarks are a round trip).
+        let ends: Vec<Vec<u64>> = self.streams.iter().map(|s| s.reader.ends()).collect::<Result<_, _>>()?;
         for gi in 0..self.ir.groups.len() {
             let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
             let snapshot = match snapshot::read(&self.state_dir(), &name, &version) {
@@ -271,17 +273,21 @@ impl KappaRunner {
             // A snapshot that claims events the stream does not hold (a log restored from an
             // older copy, say), or positions of another binding (the embedded log, and now
             // Kafka), cannot be trusted: the group is rebuilt from the stream.
+            let offset_of =
+                |partition: &String| snapshot.offsets.iter().find(|(t, _)| t == partition).map_or(0, |(_, o)| *o);
             let mut distrust = None;
-            for stream in self.streams.iter().filter(|s| s.groups.iter().any(|(i, _, _)| *i == gi)) {
+            for (stream, ends) in
+                self.streams.iter().zip(&ends).filter(|(s, _)| s.groups.iter().any(|(i, _, _)| *i == gi))
+            {
                 let names = stream.reader.partitions();
                 if !snapshot.offsets.iter().any(|(t, _)| names.contains(t)) {
                     distrust = Some(format!("no position in {names:?}, the stream it reads now"));
                     continue;
                 }
-                for (name, end) in names.iter().zip(stream.reader.ends()?) {
-                    let offset = snapshot.offsets.iter().find(|(t, _)| t == name).map_or(0, |(_, o)| *o);
-                    if offset > end {
-                        distrust = Some(format!("offset {offset} of `{name}`, whose log ends at {end}"));
+                for (partition, end) in names.iter().zip(ends) {
+                    let offset = offset_of(partition);
+                    if offset > *end {
+                        distrust = Some(format!("offset {offset} of `{partition}`, whose log ends at {end}"));
                     }
                 }
             }
@@ -293,12 +299,7 @@ impl KappaRunner {
             }
             self.groups[gi].restore(snapshot.state);
             for stream in &mut self.streams {
-                let offsets: Vec<u64> = stream
-                    .reader
-                    .partitions()
-                    .iter()
-                    .map(|n| snapshot.offsets.iter().find(|(t, _)| t == n).map_or(0, |(_, o)| *o))
-                    .collect();
+                let offsets: Vec<u64> = stream.reader.partitions().iter().map(offset_of).collect();
                 for (i, _, resume) in &mut stream.groups {
                     if *i == gi {
                         resume.clone_from(&offsets);
