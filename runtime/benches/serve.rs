@@ -3,7 +3,7 @@
 //! of the same vector in the same run; and freshness (an appended event to its value served).
 //! Run: `cargo bench -p featc-runtime --bench serve` (needs `redis-server` on the PATH).
 
-use std::io::{BufRead as _, BufReader, Read as _, Write as _};
+use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Command, Stdio};
@@ -56,56 +56,141 @@ impl Rng {
     }
 }
 
-/// Open-loop load: `rate` requests a second for `SECONDS` over `connections`, each latency taken
-/// from the time the request was due (so a slow answer delays, and counts against, the next).
-fn open_loop(rate: u64, connections: u64, mut send: impl FnMut(u64) -> Box<dyn FnMut(usize) + Send>) -> Vec<f64> {
-    let per = rate / connections;
-    let interval = Duration::from_nanos(1_000_000_000 / per);
-    let start = Instant::now() + Duration::from_millis(100);
-    let threads: Vec<_> = (0..connections)
-        .map(|c| {
-            let mut request = send(c);
-            std::thread::spawn(move || {
-                let mut rng = Rng(0x9e37_79b9 + c);
-                let mut out = Vec::new();
-                for i in 0..per * SECONDS {
-                    let due = start + interval * i as u32 + interval / connections as u32 * c as u32;
-                    if let Some(wait) = due.checked_duration_since(Instant::now()) {
-                        std::thread::sleep(wait);
-                    }
-                    request(rng.next());
-                    out.push(due.elapsed().as_secs_f64() * 1e6);
-                }
-                out
-            })
-        })
-        .collect();
-    threads.into_iter().flat_map(|t| t.join().unwrap()).collect()
+/// Pins the calling thread to one CPU (with `taskset`, on its thread id): the server on CPU 0
+/// and the load generator, which never sleeps, on CPU 1, so neither waits for the other's
+/// time slice.
+fn pin_to(cpu: usize) {
+    let me = std::fs::read_link("/proc/thread-self").unwrap();
+    let tid = me.file_name().unwrap().to_string_lossy().into_owned();
+    let status = Command::new("taskset").args(["-pc", &cpu.to_string(), &tid]).stdout(Stdio::null()).status().unwrap();
+    assert!(status.success(), "taskset");
 }
 
-/// One keep-alive HTTP/1.1 connection: sends a GET, reads the response whole.
-fn http_client(addr: std::net::SocketAddr) -> Box<dyn FnMut(usize) + Send> {
-    let stream = TcpStream::connect(addr).unwrap();
-    stream.set_nodelay(true).unwrap();
-    let mut reader = BufReader::new(stream.try_clone().unwrap());
-    let mut writer = stream;
-    Box::new(move |i| {
-        write!(writer, "GET /v1/features/user_fraud?user_id={} HTTP/1.1\r\nHost: bench\r\n\r\n", user(i)).unwrap();
-        let mut length = 0;
-        let mut line = String::new();
-        loop {
-            line.clear();
-            reader.read_line(&mut line).unwrap();
-            if line == "\r\n" {
-                break;
+/// A request-response protocol over one connection, as the load generator speaks it.
+trait Protocol {
+    /// The bytes of a request for user `i`.
+    fn request(&self, i: usize, out: &mut Vec<u8>);
+    /// Whether `buf` holds a whole response (the generator sends the next only after it).
+    fn complete(&self, buf: &[u8]) -> bool;
+}
+
+/// `GET /v1/features/user_fraud?user_id=...` over HTTP/1.1 keep-alive.
+struct Http;
+impl Protocol for Http {
+    fn request(&self, i: usize, out: &mut Vec<u8>) {
+        write!(out, "GET /v1/features/user_fraud?user_id={} HTTP/1.1\r\nHost: bench\r\n\r\n", user(i)).unwrap();
+    }
+    fn complete(&self, buf: &[u8]) -> bool {
+        let Some(end) = buf.windows(4).position(|w| w == b"\r\n\r\n") else { return false };
+        let head = String::from_utf8_lossy(&buf[..end]).to_ascii_lowercase();
+        assert!(head.starts_with("http/1.1 200"), "{head}");
+        let length: usize =
+            head.lines().find_map(|l| l.strip_prefix("content-length:")).map_or(0, |v| v.trim().parse().unwrap());
+        buf.len() >= end + 4 + length
+    }
+}
+
+/// `GET vec:<user>` in RESP, answered by a bulk string.
+struct RedisGet;
+impl Protocol for RedisGet {
+    fn request(&self, i: usize, out: &mut Vec<u8>) {
+        let key = format!("vec:{}", user(i));
+        write!(out, "*2\r\n$3\r\nGET\r\n${}\r\n{key}\r\n", key.len()).unwrap();
+    }
+    fn complete(&self, buf: &[u8]) -> bool {
+        let Some(end) = buf.windows(2).position(|w| w == b"\r\n") else { return false };
+        assert_eq!(buf[0], b'$', "{}", String::from_utf8_lossy(buf));
+        let length: usize = std::str::from_utf8(&buf[1..end]).unwrap().parse().unwrap();
+        buf.len() >= end + 2 + length + 2
+    }
+}
+
+/// Open-loop load from one thread that never sleeps: `rate` requests a second for `SECONDS`,
+/// each due at a fixed time, sent on the first of `connections` keep-alive connections that is
+/// free, and its latency taken from the time it was due (so a slow answer counts against every
+/// request queued behind it). The thread polls its non-blocking sockets in a loop, so it holds
+/// one core and no timer or wake-up of its own adds to a latency.
+fn open_loop(addr: std::net::SocketAddr, rate: u64, connections: usize, protocol: &dyn Protocol) -> Load {
+    struct Conn {
+        stream: TcpStream,
+        buf: Vec<u8>,
+        due: Option<Instant>,
+    }
+    let mut conns: Vec<Conn> = (0..connections)
+        .map(|_| {
+            let stream = TcpStream::connect(addr).unwrap();
+            stream.set_nodelay(true).unwrap();
+            stream.set_nonblocking(true).unwrap();
+            Conn { stream, buf: Vec::with_capacity(4096), due: None }
+        })
+        .collect();
+    let total = rate * SECONDS;
+    let interval = Duration::from_nanos(1_000_000_000 / rate);
+    let start = Instant::now() + Duration::from_millis(100);
+    let mut rng = Rng(0x9e37_79b9 + rate);
+    let (mut next, mut done) = (0u64, 0u64);
+    let mut waiting = std::collections::VecDeque::new();
+    let mut latencies = Vec::with_capacity(total as usize);
+    let mut request = Vec::new();
+    let mut chunk = [0u8; 16 * 1024];
+    // The generator's own stalls: gaps in its loop, which never waits, are time the machine
+    // (a VM's host) took the core away.
+    let (mut last, mut stalls, mut longest) = (Instant::now(), 0, Duration::ZERO);
+    while done < total {
+        let now = Instant::now();
+        let gap = now - last;
+        last = now;
+        if gap > Duration::from_millis(1) {
+            stalls += 1;
+            longest = longest.max(gap);
+        }
+        while next < total && start + interval * next as u32 <= now {
+            waiting.push_back(start + interval * next as u32);
+            next += 1;
+        }
+        for conn in &mut conns {
+            let Some(due) = conn.due else {
+                let Some(due) = waiting.pop_front() else { continue };
+                request.clear();
+                protocol.request(rng.next(), &mut request);
+                // A request is a few dozen bytes: the socket's buffer takes it whole.
+                conn.stream.write_all(&request).unwrap();
+                conn.due = Some(due);
+                continue;
+            };
+            match conn.stream.read(&mut chunk) {
+                Ok(0) => panic!("the server closed a connection"),
+                Ok(n) => conn.buf.extend_from_slice(&chunk[..n]),
+                Err(e) if e.kind() == std::io::ErrorKind::WouldBlock => continue,
+                Err(e) => panic!("{e}"),
             }
-            if let Some(v) = line.to_ascii_lowercase().strip_prefix("content-length:") {
-                length = v.trim().parse().unwrap();
+            if protocol.complete(&conn.buf) {
+                latencies.push(due.elapsed().as_secs_f64() * 1e6);
+                conn.due = None;
+                conn.buf.clear();
+                done += 1;
             }
         }
-        let mut body = vec![0; length];
-        reader.read_exact(&mut body).unwrap();
-    })
+    }
+    Load { latencies, stalls, longest }
+}
+
+/// What an open-loop run measured.
+struct Load {
+    latencies: Vec<f64>,
+    stalls: u32,
+    longest: Duration,
+}
+
+impl Load {
+    fn report(self, what: &str) {
+        println!(
+            "{what:<38} {}   generator stalls > 1 ms: {:3}, longest {:5.1} ms",
+            percentiles(self.latencies),
+            self.stalls,
+            self.longest.as_secs_f64() * 1e3
+        );
+    }
 }
 
 fn main() {
@@ -119,8 +204,20 @@ fn main() {
     // Redis, with each key's served vector stored as one string: the baseline a feature store
     // that keeps finished values would answer with.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut redis_server = Command::new("redis-server")
-        .args(["--port", &port.to_string(), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"])
+    let mut redis_server = Command::new("taskset")
+        .args([
+            "-c",
+            "0",
+            "redis-server",
+            "--port",
+            &port.to_string(),
+            "--bind",
+            "127.0.0.1",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ])
         .stdout(Stdio::null())
         .spawn()
         .expect("redis-server");
@@ -130,19 +227,28 @@ fn main() {
     let mut con = client.get_connection().unwrap();
     for i in 0..USERS {
         let v = service.lookup(&lookup(i), now).unwrap();
-        redis::cmd("SET").arg(format!("vec:{}", user(i))).arg(v.to_string()).query::<()>(&mut con).unwrap();
+        redis::cmd("SET").arg(format!("vec:{}", user(i))).arg(v.to_vec()).query::<()>(&mut con).unwrap();
     }
 
     println!("latency in µs:                              p50      p99     p99.9       max");
     let mut rng = Rng(7);
     let mut inproc = Vec::new();
-    for _ in 0..200_000 {
+    let mut with_json = Vec::new();
+    for i in 0..400_000 {
         let l = lookup(rng.next());
         let t = Instant::now();
-        std::hint::black_box(service.lookup(&l, now).unwrap());
-        inproc.push(t.elapsed().as_secs_f64() * 1e6);
+        // The typed answer (what a library caller gets), or, every other lookup, its JSON
+        // written as the server sends it.
+        if i % 2 == 0 {
+            service.lookup_with(&l, now, |a| std::hint::black_box(a.features.map(|f| f.values))).unwrap();
+            inproc.push(t.elapsed().as_secs_f64() * 1e6);
+        } else {
+            std::hint::black_box(service.lookup_with(&l, now, |a| a.to_vec()).unwrap());
+            with_json.push(t.elapsed().as_secs_f64() * 1e6);
+        }
     }
     println!("in-process lookup (200,000)            {}", percentiles(inproc));
+    println!("in-process lookup + its JSON (200,000) {}", percentiles(with_json));
     let mut get = Vec::new();
     for _ in 0..50_000 {
         let key = format!("vec:{}", user(rng.next()));
@@ -152,11 +258,16 @@ fn main() {
     }
     println!("Redis GET of the vector (50,000)       {}", percentiles(get));
 
-    // The server on one worker thread; the load generator's threads on the other core.
+    // The server on one worker thread pinned to CPU 0 (as is Redis); the load generator on CPU 1.
     let router = http::router(service.clone(), http::Config::default());
     let (tx, rx) = std::sync::mpsc::channel();
     std::thread::spawn(move || {
-        let rt = tokio::runtime::Builder::new_multi_thread().worker_threads(1).enable_all().build().unwrap();
+        let rt = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .on_thread_start(|| pin_to(0))
+            .enable_all()
+            .build()
+            .unwrap();
         rt.block_on(async {
             let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
             tx.send(listener.local_addr().unwrap()).unwrap();
@@ -164,19 +275,14 @@ fn main() {
         });
     });
     let addr = rx.recv().unwrap();
-    for rate in [2_000, 5_000, 10_000] {
-        let http = open_loop(rate, 8, |_| http_client(addr));
-        println!("HTTP GET /v1/features at {rate:>6}/s ({}s)  {}", SECONDS, percentiles(http));
-        let url = redis_url.clone();
-        let redis = open_loop(rate, 8, move |_| {
-            let mut con = redis::Client::open(url.as_str()).unwrap().get_connection().unwrap();
-            Box::new(move |i| {
-                std::hint::black_box(
-                    redis::cmd("GET").arg(format!("vec:{}", user(i))).query::<String>(&mut con).unwrap(),
-                );
-            })
-        });
-        println!("Redis GET at {rate:>6}/s ({}s)              {}", SECONDS, percentiles(redis));
+    let redis_addr: std::net::SocketAddr = format!("127.0.0.1:{port}").parse().unwrap();
+    pin_to(1);
+    // `FEATC_BENCH_RATES=10000,20000` runs those rates only.
+    let rates: Vec<u64> = std::env::var("FEATC_BENCH_RATES")
+        .map_or_else(|_| vec![2_000, 5_000, 10_000, 20_000], |r| r.split(',').map(|x| x.parse().unwrap()).collect());
+    for rate in rates {
+        open_loop(addr, rate, 8, &Http).report(&format!("HTTP GET /v1/features at {rate:>6}/s ({SECONDS}s)"));
+        open_loop(redis_addr, rate, 8, &RedisGet).report(&format!("Redis GET at {rate:>6}/s ({SECONDS}s)"));
     }
 
     // Freshness: an event appended to the log, to its value served, with the server's default
@@ -185,7 +291,9 @@ fn main() {
     let log = Log::open(&data.path().join("log"), "transactions").unwrap();
     let source = ir(&project).sources.into_iter().next().unwrap();
     let probe = lookup(0);
-    let served = |service: &Service| service.lookup(&probe, now).unwrap()["features"]["lifetime_transactions"].as_i64();
+    let served = |service: &Service| {
+        service.lookup(&probe, now).unwrap().to_json()["features"]["lifetime_transactions"].as_i64()
+    };
     let mut count = served(&service).unwrap();
     let mut fresh = Vec::new();
     let events = tempfile::tempdir().unwrap();

@@ -41,6 +41,8 @@ struct AggRuntime {
     window: usize,
     /// Position within its window's partials.
     slot: usize,
+    /// Position in the feature vector (`None`: an aggregate no output names).
+    output: Option<usize>,
 }
 
 /// The streaming state of one feature group.
@@ -79,7 +81,9 @@ pub type WindowRun = (WindowSpec, WindowStrategy, Vec<(String, Eviction)>);
 #[derive(Debug, Clone)]
 enum Store {
     /// Per-key objects over rows of values: every aggregate and window.
-    Rows(HashMap<Vec<Value>, KeyState>),
+    /// Keys hashed with foldhash (seeded per process), several times faster than SipHash for
+    /// the short keys events carry.
+    Rows(HashMap<Vec<Value>, KeyState, foldhash::fast::RandomState>),
     /// Flat slot arrays over Arrow columns: groups of simple aggregates (see [`crate::operators::columnar`]).
     Columnar(Box<Columnar>),
 }
@@ -125,6 +129,7 @@ impl GroupRuntime {
                 predicate: a.predicate,
                 window: a.window,
                 slot: window.1.specs.len() - 1,
+                output: group.outputs.iter().position(|o| *o == a.name),
             });
         }
         let members = (0..windows.len()).map(|w| (0..aggs.len()).filter(|&i| aggs[i].window == w).collect()).collect();
@@ -140,7 +145,7 @@ impl GroupRuntime {
                 Columnar::new(ir, group)
                     .ok_or_else(|| format!("group `{}`: the plan's columnar layout does not fit", group.name))?,
             )),
-            _ => Store::Rows(HashMap::new()),
+            _ => Store::Rows(HashMap::default()),
         };
         Ok(GroupRuntime {
             name: group.name.clone(),
@@ -320,7 +325,13 @@ impl GroupRuntime {
     /// The feature vector of `key` as of `t`, derived features included. `None` for a key never
     /// seen; an error for a time before the key's latest event.
     pub fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
-        Ok(self.partials(key, t)?.map(|p| self.finish(&p)))
+        let Some(state) = self.key_state(key) else { return Ok(None) };
+        Self::check_time(&state, t)?;
+        // Finalized where the state holds them: no partial is copied unless a window must be
+        // computed (see `WindowState::as_of_ref`).
+        let windows: Vec<Vec<std::borrow::Cow<'_, Partial>>> =
+            self.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t)).collect();
+        Ok(Some(self.finish_with(|a| windows.get(a.window).and_then(|w| w.get(a.slot)).map(AsRef::as_ref))))
     }
 
     /// The partial of every aggregate of `key` as of `t`, in the IR's aggregate order, before
@@ -346,23 +357,32 @@ impl GroupRuntime {
         Ok(self.finish(&self.partials_of(&state.0, t)?))
     }
 
-    fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
+    fn check_time(state: &KeyState, t: i64) -> Result<(), String> {
         if t < state.max_ts {
             return Err(format!(
                 "{t} is before the key's latest event ({}); past values come from the batch view",
                 state.max_ts
             ));
         }
-        let window_partials: Vec<Vec<Partial>> =
-            self.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect();
+        Ok(())
+    }
+
+    fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
+        Self::check_time(state, t)?;
+        let mut window_partials: Vec<Vec<Option<Partial>>> = self
+            .windows
+            .iter()
+            .zip(&state.windows)
+            .map(|((spec, aggs), st)| st.as_of(*spec, aggs, t).into_iter().map(Some).collect())
+            .collect();
         Ok(self
             .aggs
             .iter()
             .map(|a| {
                 window_partials
-                    .get(a.window)
-                    .and_then(|p| p.get(a.slot))
-                    .cloned()
+                    .get_mut(a.window)
+                    .and_then(|p| p.get_mut(a.slot))
+                    .and_then(Option::take)
                     .unwrap_or_else(|| Partial::new(a.spec, a.integer))
             })
             .collect())
@@ -415,9 +435,16 @@ impl GroupRuntime {
     /// A feature vector from one partial per aggregate: each finalized, then the derived
     /// features.
     pub fn finish(&self, partials: &[Partial]) -> Vec<Value> {
+        let mut at = partials.iter();
+        self.finish_with(|_| at.next())
+    }
+
+    /// [`GroupRuntime::finish`] with each aggregate's partial found by `partial`, called once
+    /// per aggregate in the IR's order (`None`: the aggregate's value is null).
+    fn finish_with<'p>(&self, mut partial: impl FnMut(&AggRuntime) -> Option<&'p Partial>) -> Vec<Value> {
         let mut vector = vec![Value::Null; self.outputs.len()];
-        for (a, p) in self.aggs.iter().zip(partials) {
-            if let Some(i) = self.outputs.iter().position(|o| *o == a.name) {
+        for a in &self.aggs {
+            if let (Some(p), Some(i)) = (partial(a), a.output) {
                 vector[i] = p.finalize(a.spec);
             }
         }

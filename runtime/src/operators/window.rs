@@ -7,6 +7,7 @@
 //! State can answer "as of t" for any `t` at or after the key's latest event (the stream's
 //! present); earlier times are the batch layer's and the training sets' job.
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use featc::ir::{Eviction, WindowSpec};
@@ -294,49 +295,71 @@ impl WindowState {
 
     /// The window's partials as of `t` (at or after the key's latest event).
     pub fn as_of(&self, spec: WindowSpec, aggs: &WindowAggs, t: i64) -> Vec<Partial> {
+        self.as_of_ref(spec, aggs, t).into_iter().map(Cow::into_owned).collect()
+    }
+
+    /// [`WindowState::as_of`] without copying what the state already holds: the partials of a
+    /// lifetime, current tumbling or open session window, and a running total no pane has left,
+    /// are borrowed; only what must be computed (a total less the panes left, a two-stacks or
+    /// pane merge, an empty window) is owned. A lookup finalizes these in place.
+    pub fn as_of_ref<'s>(&'s self, spec: WindowSpec, aggs: &WindowAggs, t: i64) -> Vec<Cow<'s, Partial>> {
+        let borrowed = |p: &'s [Partial]| p.iter().map(Cow::Borrowed).collect();
+        let empty = || aggs.empty().into_iter().map(Cow::Owned).collect();
         match (self, spec) {
-            (WindowState::Lifetime(p), _) => p.clone(),
+            (WindowState::Lifetime(p), _) => borrowed(p),
             (WindowState::Tumbling { start, partials }, WindowSpec::Tumbling { size_ms }) => {
-                if floor(t, size_ms) == *start { partials.clone() } else { aggs.empty() }
+                if floor(t, size_ms) == *start { borrowed(partials) } else { empty() }
             }
             (WindowState::Panes { panes, total, stacks }, WindowSpec::Sliding { size_ms, hop_ms }) => {
                 let start = floor(t.saturating_sub(millis(size_ms)), hop_ms);
                 let from = panes.partition_point(|(s, _)| *s < start);
-                let mut acc = aggs.empty();
-                for (i, a) in aggs.specs.iter().enumerate() {
-                    if a.eviction != Eviction::Subtract {
-                        continue;
-                    }
-                    // The total, less the panes the window has left.
-                    if let (Some(slot), Some(tot)) = (acc.get_mut(i), total.get(i)) {
-                        *slot = tot.clone();
-                        for (_, p) in panes.iter().take(from) {
-                            if let Some(old) = p.get(i) {
-                                slot.retract(old);
-                            }
-                        }
-                    }
-                }
-                if aggs.any(Eviction::TwoStacks) {
-                    let merged = stacks.query(aggs, panes, from);
-                    for ((slot, m), a) in acc.iter_mut().zip(merged).zip(&aggs.specs) {
-                        if a.eviction == Eviction::TwoStacks {
-                            *slot = m;
-                        }
-                    }
-                }
-                if aggs.any(Eviction::MergePanes) {
+                let mut stacked: Vec<Option<Partial>> = if aggs.any(Eviction::TwoStacks) {
+                    stacks.query(aggs, panes, from).into_iter().map(Some).collect()
+                } else {
+                    Vec::new()
+                };
+                let mut merged: Vec<Option<Partial>> = if aggs.any(Eviction::MergePanes) {
+                    let mut acc = aggs.empty();
                     for (_, p) in panes.iter().skip(from).filter(|(s, _)| *s <= t) {
                         aggs.merge_where(Eviction::MergePanes, &mut acc, p);
                     }
-                }
-                acc
+                    acc.into_iter().map(Some).collect()
+                } else {
+                    Vec::new()
+                };
+                let take = |v: &mut Vec<Option<Partial>>, i: usize| v.get_mut(i).and_then(Option::take);
+                aggs.specs
+                    .iter()
+                    .enumerate()
+                    .map(|(i, a)| {
+                        let computed = match a.eviction {
+                            // The total, less the panes the window has left (none: the total).
+                            Eviction::Subtract => match total.get(i) {
+                                Some(tot) if from == 0 => return Cow::Borrowed(tot),
+                                Some(tot) => {
+                                    let mut slot = tot.clone();
+                                    for (_, p) in panes.iter().take(from) {
+                                        if let Some(old) = p.get(i) {
+                                            slot.retract(old);
+                                        }
+                                    }
+                                    Some(slot)
+                                }
+                                None => None,
+                            },
+                            Eviction::TwoStacks => take(&mut stacked, i),
+                            Eviction::MergePanes => take(&mut merged, i),
+                            Eviction::None | Eviction::Reset => None,
+                        };
+                        Cow::Owned(computed.unwrap_or_else(|| Partial::new(a.spec, a.integer)))
+                    })
+                    .collect()
             }
             (WindowState::Sessions(sessions), WindowSpec::Session { gap_ms }) => match sessions.last() {
-                Some((start, end, p)) if *start <= t && t.saturating_sub(*end) <= millis(gap_ms) => p.clone(),
-                _ => aggs.empty(),
+                Some((start, end, p)) if *start <= t && t.saturating_sub(*end) <= millis(gap_ms) => borrowed(p),
+                _ => empty(),
             },
-            _ => aggs.empty(),
+            _ => empty(),
         }
     }
 

@@ -120,6 +120,11 @@ fn now_ms() -> i64 {
     i64::try_from(now.as_millis()).unwrap_or(i64::MAX)
 }
 
+/// A 200 with JSON written beforehand.
+fn json_response(json: Vec<u8>) -> Response {
+    ([(header::CONTENT_TYPE, HeaderValue::from_static("application/json"))], json).into_response()
+}
+
 fn error(status: StatusCode, code: &str, message: String) -> Response {
     (status, Json(serde_json::json!({ "error": { "code": code, "message": message } }))).into_response()
 }
@@ -146,15 +151,15 @@ async fn one(
     let now = now_ms();
     let lookup = Lookup { group, key, at };
     // From memory, unheld: at once (microseconds). Else off the async workers.
-    let answered = match app.service.lookup_now(&lookup, now) {
+    let answered = match app.service.lookup_now(&lookup, now, |a| a.to_vec()) {
         Some(answered) => answered,
         None => {
             let service = app.service.clone();
-            blocking(move || service.lookup(&lookup, now)).await
+            blocking(move || service.lookup_with(&lookup, now, |a| a.to_vec())).await
         }
     };
     match answered {
-        Ok(v) => Json(v).into_response(),
+        Ok(json) => json_response(json),
         Err(e) => lookup_error(&e, None),
     }
 }
@@ -188,18 +193,25 @@ async fn many(State(app): State<App>, body: Result<Json<Batch>, JsonRejection>) 
     let now = now_ms();
     let service = app.service.clone();
     let answered = blocking(move || {
-        let mut results = Vec::with_capacity(batch.lookups.len());
+        // `{"results": [<answer>, ...]}`, each answer's JSON written by serde in place.
+        let mut json = b"{\"results\":[".to_vec();
         for (i, lookup) in batch.lookups.iter().enumerate() {
-            match service.lookup(lookup, now) {
-                Ok(v) => results.push(v),
+            if i > 0 {
+                json.push(b',');
+            }
+            let written = service.lookup_with(lookup, now, |a| serde_json::to_writer(&mut json, &a));
+            match written {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) => return Err(LookupError::Internal(e.to_string())),
                 Err(e) => return Ok(Err((e, i))),
             }
         }
-        Ok(Ok(results))
+        json.extend_from_slice(b"]}");
+        Ok(Ok(json))
     })
     .await;
     match answered {
-        Ok(Ok(results)) => Json(serde_json::json!({ "results": results })).into_response(),
+        Ok(Ok(json)) => json_response(json),
         Ok(Err((e, i))) => lookup_error(&e, Some(i)),
         Err(e) => lookup_error(&e, None),
     }

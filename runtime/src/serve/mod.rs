@@ -8,10 +8,12 @@
 //! the stream moves on; a stream replaying old events is answered as of how far it has come,
 //! not as of an empty future. With `at`, the answer is as of that time, if the state holds it.
 
+mod answer;
 pub mod http;
 pub mod metrics;
 pub mod redis;
 
+use std::borrow::Cow;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
@@ -20,10 +22,11 @@ use std::time::{Duration, Instant};
 use featc::ir::{FeatureIr, Ty};
 
 use crate::io::time::{parse_event_time, rfc3339};
+
 use crate::operators::group::{GroupRuntime, StoredKey};
-use crate::runners::kappa::json_value;
 use crate::runners::reader::FeatureReader;
 use crate::value::Value;
+pub use answer::{Answer, Features};
 
 /// A runner that may be shared by the server's threads.
 pub type SharedReader = Box<dyn FeatureReader + Send + Sync>;
@@ -343,15 +346,21 @@ impl Service {
     }
 
     /// Answers one lookup at once when that cannot block: from the pipeline's state while no
-    /// read of the logs holds it. `None`: answer with [`Service::lookup`] off the async workers
-    /// (the runner is being written, or the answer comes from Redis).
-    pub fn lookup_now(&self, lookup: &Lookup, wall_ms: i64) -> Option<Result<serde_json::Value, LookupError>> {
+    /// read of the logs holds it, handing the answer to `f` (as [`Service::lookup_with`]).
+    /// `None`: answer with [`Service::lookup_with`] off the async workers (the runner is being
+    /// written, or the answer comes from Redis).
+    pub fn lookup_now<R>(
+        &self,
+        lookup: &Lookup,
+        wall_ms: i64,
+        f: impl FnOnce(Answer<'_>) -> R,
+    ) -> Option<Result<R, LookupError>> {
         let Backend::Pipeline { reader, .. } = &self.backend else { return None };
         if !self.caught_up() {
             return Some(Err(LookupError::NotReady));
         }
         match reader.try_read() {
-            Ok(reader) => Some(self.lookup_in(reader.as_ref(), lookup, wall_ms)),
+            Ok(reader) => Some(self.lookup_in(reader.as_ref(), lookup, wall_ms, f)),
             Err(std::sync::TryLockError::WouldBlock) => None,
             Err(std::sync::TryLockError::Poisoned(_)) => {
                 Some(Err(LookupError::Internal("a lock is poisoned".to_owned())))
@@ -360,12 +369,13 @@ impl Service {
     }
 
     /// One lookup from the pipeline's runner, held for the whole answer (one version).
-    fn lookup_in(
+    fn lookup_in<R>(
         &self,
         reader: &dyn FeatureReader,
         lookup: &Lookup,
         wall_ms: i64,
-    ) -> Result<serde_json::Value, LookupError> {
+        f: impl FnOnce(Answer<'_>) -> R,
+    ) -> Result<R, LookupError> {
         let (gi, key, at) = resolve(reader.ir(), lookup)?;
         let progress = self.progress.read().map_err(|_| LookupError::Internal("a lock is poisoned".to_owned()))?;
         let found = reader.present(gi, &key).map(|present| Found {
@@ -373,12 +383,23 @@ impl Service {
             high_water: progress.high_water.get(gi).copied().flatten(),
             vector: Box::new(|t| reader.lookup(gi, &key, t).map(Option::unwrap_or_default)),
         });
-        let meta = Meta { positions: progress.positions.clone(), cutoff: reader.cutoff() };
-        self.answer(reader.ir(), gi, lookup, at, wall_ms, meta, found)
+        let meta = Meta { positions: Cow::Borrowed(&progress.positions), cutoff: reader.cutoff() };
+        self.answer(reader.ir(), gi, lookup, at, wall_ms, meta, found).map(f)
     }
 
     /// Answers one lookup as of `at`, or as of now (`wall_ms`, see the module's note).
-    pub fn lookup(&self, lookup: &Lookup, wall_ms: i64) -> Result<serde_json::Value, LookupError> {
+    pub fn lookup(&self, lookup: &Lookup, wall_ms: i64) -> Result<Answer<'static>, LookupError> {
+        self.lookup_with(lookup, wall_ms, |a| a.into_owned())
+    }
+
+    /// [`Service::lookup`], handing the answer to `f` while the state it borrows from is held
+    /// (the server writes its JSON there, copying nothing).
+    pub fn lookup_with<R>(
+        &self,
+        lookup: &Lookup,
+        wall_ms: i64,
+        f: impl FnOnce(Answer<'_>) -> R,
+    ) -> Result<R, LookupError> {
         let poisoned = || LookupError::Internal("a lock is poisoned".to_owned());
         match &self.backend {
             Backend::Pipeline { reader, .. } => {
@@ -386,7 +407,7 @@ impl Service {
                     return Err(LookupError::NotReady);
                 }
                 let reader = reader.read().map_err(|_| poisoned())?;
-                self.lookup_in(reader.as_ref(), lookup, wall_ms)
+                self.lookup_in(reader.as_ref(), lookup, wall_ms, f)
             }
             Backend::Store { spec, store, reload, reloaded } => {
                 // Reads the project's spec again (at most once a second, whichever lookups ask)
@@ -425,7 +446,7 @@ impl Service {
                         .map_err(LookupError::Unavailable)?
                         .ok_or(LookupError::NotReady)?;
                     if stored.version == group.version {
-                        return self.answer_stored(&held, gi, lookup, at, wall_ms, stored);
+                        return self.answer_stored(&held, gi, lookup, at, wall_ms, stored).map(f);
                     }
                     // The pipeline serves another version: read the spec again.
                     let (name, serving, have) = (group.name.clone(), stored.version, group.version.clone());
@@ -446,15 +467,15 @@ impl Service {
 
     /// The answer from a key's partials read from the store, finalized (and under Lambda
     /// merged) with the group's operators.
-    fn answer_stored(
+    fn answer_stored<'a>(
         &self,
-        spec: &StoreSpec,
+        spec: &'a StoreSpec,
         gi: usize,
-        lookup: &Lookup,
+        lookup: &'a Lookup,
         at: Option<i64>,
         wall_ms: i64,
         stored: redis::Stored,
-    ) -> Result<serde_json::Value, LookupError> {
+    ) -> Result<Answer<'a>, LookupError> {
         let ir = &spec.ir;
         let lambda = self.target == "lambda";
         let states = stored
@@ -495,37 +516,35 @@ impl Service {
             }),
             (true, None) => None,
         };
-        let meta = Meta { positions: stored.offsets, cutoff: stored.cutoff };
+        let meta = Meta { positions: Cow::Owned(stored.offsets), cutoff: stored.cutoff };
         self.answer(ir, gi, lookup, at, wall_ms, meta, found)
     }
 
     /// The answer's JSON, as of `at` or now, from what a backend found.
     #[allow(clippy::too_many_arguments)]
-    fn answer(
+    fn answer<'a>(
         &self,
-        ir: &FeatureIr,
+        ir: &'a FeatureIr,
         gi: usize,
-        lookup: &Lookup,
+        lookup: &'a Lookup,
         at: Option<i64>,
         wall_ms: i64,
-        meta: Meta,
+        meta: Meta<'a>,
         found: Option<Found<'_>>,
-    ) -> Result<serde_json::Value, LookupError> {
+    ) -> Result<Answer<'a>, LookupError> {
         let group = &ir.groups[gi];
-        let mut out = serde_json::json!({
-            "group": group.name,
-            "version": group.version,
-            "target": self.target,
-            "key": lookup.key,
-            "offsets": meta.positions.iter().map(|(t, o)| (t.clone(), serde_json::Value::from(*o))).collect::<serde_json::Map<_, _>>(),
-        });
-        if let Some(cutoff) = meta.cutoff {
-            out["batch_cutoff"] = serde_json::Value::String(rfc3339(cutoff));
-        }
-        let Some(found) = found else {
-            out["found"] = serde_json::Value::Bool(false);
-            return Ok(out);
+        let mut out = Answer {
+            group: Cow::Borrowed(&group.name),
+            version: Cow::Borrowed(&group.version),
+            target: self.target,
+            key: Cow::Borrowed(&lookup.key),
+            offsets: meta.positions,
+            batch_cutoff: meta.cutoff,
+            found: false,
+            as_of: None,
+            features: None,
         };
+        let Some(found) = found else { return Ok(out) };
         let t = match at {
             Some(t) if t < found.present => {
                 return Err(LookupError::TooEarly(format!(
@@ -537,12 +556,10 @@ impl Service {
             Some(t) => t,
             None => wall_ms.min(found.high_water.unwrap_or(found.present)).max(found.present),
         };
-        let vector = (found.vector)(t).map_err(LookupError::Internal)?;
-        let features: serde_json::Map<String, serde_json::Value> =
-            group.outputs.iter().cloned().zip(vector.iter().map(json_value)).collect();
-        out["found"] = serde_json::Value::Bool(true);
-        out["as_of"] = serde_json::Value::String(rfc3339(t));
-        out["features"] = serde_json::Value::Object(features);
+        let values = (found.vector)(t).map_err(LookupError::Internal)?;
+        out.found = true;
+        out.as_of = Some(t);
+        out.features = Some(Features { names: Cow::Borrowed(&group.outputs), values });
         Ok(out)
     }
 
@@ -567,8 +584,8 @@ struct Found<'a> {
 }
 
 /// A lookup's metadata from the backend.
-struct Meta {
-    positions: Vec<(String, u64)>,
+struct Meta<'a> {
+    positions: Cow<'a, [(String, u64)]>,
     cutoff: Option<i64>,
 }
 
