@@ -84,6 +84,7 @@ enum Command {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    logs();
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Diff(args) => commands::diff::run(args),
@@ -102,6 +103,18 @@ fn main() -> ExitCode {
         Command::Explain(args) => commands::explain::run(args),
     };
     result.unwrap_or_else(exit_code)
+}
+
+/// Logs (what long-running commands report while they run: following the logs, retries,
+/// version switches) go to standard error through `tracing`, at the level `FEATC_LOG` names
+/// (`error`, `warn`, `info`, `debug` or `trace`; default `info`). A command's own output and
+/// summaries are printed, not logged.
+fn logs() {
+    let level = std::env::var("FEATC_LOG")
+        .ok()
+        .and_then(|l| l.trim().parse::<tracing::Level>().ok())
+        .unwrap_or(tracing::Level::INFO);
+    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
 }
 
 /// The one place a failure becomes an exit status: 2 with a `featc: message` line for usage,

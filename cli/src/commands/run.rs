@@ -23,27 +23,44 @@ pub(crate) struct Args {
     /// Where the logs, state and dead letters live.
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    /// Kappa: write a snapshot of the state (with the offsets it includes) at least this often
+    /// while replaying, in seconds, so a run killed midway resumes from it.
+    #[arg(long, default_value_t = 30, value_name = "SECONDS")]
+    checkpoint_every: u64,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     // Held for the whole run, following included.
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
     match args.target {
-        TargetArg::Kappa => run_kappa(&args.paths, args.data_dir, args.until_caught_up),
+        TargetArg::Kappa => {
+            run_kappa(&args.paths, args.data_dir, args.until_caught_up, Duration::from_secs(args.checkpoint_every))
+        }
         TargetArg::Lambda => run_lambda(&args.paths, args.data_dir, args.until_caught_up),
     }
 }
 
 /// Replays the logs through the plan, writes dead letters and a state snapshot, then follows
 /// the logs (unless `until_caught_up`).
-fn run_kappa(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool) -> Result<ExitCode, CliError> {
+fn run_kappa(
+    paths: &[PathBuf],
+    data_dir: Option<PathBuf>,
+    until_caught_up: bool,
+    checkpoint_every: Duration,
+) -> Result<ExitCode, CliError> {
     let mut runner = project::open_kappa(paths, data_dir, None, false)?;
     let started = Instant::now();
-    let report = project::catch_up(&mut runner, TargetArg::Kappa.reading(), false)?;
+    let progress = project::bar(runner.backlog()?, TargetArg::Kappa.reading(), false);
+    let (report, snapshots) = runner.catch_up_checkpointing(checkpoint_every, |n| progress.inc(n))?;
+    progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
-        "replayed {} events in {seconds:.2} s: {} counted, {} dead-lettered, {} keys",
-        report.events, report.accepted, report.dead_letters, report.keys
+        "replayed {} events in {seconds:.2} s: {} counted, {} dead-lettered, {} keys{}",
+        report.events,
+        report.accepted,
+        report.dead_letters,
+        report.keys,
+        if snapshots > 0 { format!(" ({snapshots} snapshots on the way)") } else { String::new() }
     );
     for g in runner.groups() {
         let (accepted, dead) = g.counters();
@@ -57,13 +74,21 @@ fn run_kappa(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: bool
     if until_caught_up {
         return Ok(ExitCode::SUCCESS);
     }
-    eprintln!("following the logs (Ctrl-C to stop)");
+    tracing::info!("following the logs (Ctrl-C to stop)");
+    let mut lag_said = Instant::now();
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let report = project::catch_up(&mut runner, TargetArg::Kappa.reading(), true)?;
+        let (report, _) = runner.catch_up_checkpointing(checkpoint_every, |_| {})?;
         if report.events > 0 {
-            eprintln!("read {} new events", report.events);
             runner.snapshot()?;
+            // The consumer lag: what arrived while this read ran (a broker's watermarks are a
+            // round trip, so asked at most every 10 s).
+            if lag_said.elapsed() >= Duration::from_secs(10) {
+                tracing::info!("read {} new events; lag {} events", report.events, runner.backlog()?);
+                lag_said = Instant::now();
+            } else {
+                tracing::info!("read {} new events", report.events);
+            }
         }
     }
 }
@@ -97,7 +122,7 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
     // The batch cadence, in wall-clock time: the shortest `batch every` (one day by default).
     let every = runner.ir().groups.iter().filter_map(|g| g.batch_every_ms).min().unwrap_or(86_400_000);
     let mut next_batch = Instant::now() + Duration::from_millis(every);
-    eprintln!("following the logs (Ctrl-C to stop); the batch layer runs again every {}", duration_text(every));
+    tracing::info!("following the logs (Ctrl-C to stop); the batch layer runs again every {}", duration_text(every));
     loop {
         std::thread::sleep(Duration::from_millis(500));
         if Instant::now() >= next_batch {
@@ -111,7 +136,7 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
         }
         let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), true)?;
         if report.events > 0 {
-            eprintln!("read {} new events", report.events);
+            tracing::info!("read {} new events", report.events);
         }
     }
 }

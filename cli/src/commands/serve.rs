@@ -118,14 +118,14 @@ fn rebuild(
             let text_unchanged = text == seen;
             let opened: Result<SharedReader, CliError> = if text_unchanged {
                 next_batch = Instant::now() + every;
-                eprintln!("the batch cadence is due: recomputing the batch view beside the serving one");
+                tracing::info!("the batch cadence is due: recomputing the batch view beside the serving one");
                 project::data_dir_of(&paths, data_dir.as_deref())
                     .and_then(|dir| project::recompute_lambda(&paths, &dir))
                     .map(|r| Box::new(r) as _)
             } else {
                 seen = text;
                 let Ok((ir, _)) = project::load(&paths, target.target()) else {
-                    eprintln!("the edited spec has errors: still serving the running version");
+                    tracing::warn!("the edited spec has errors: still serving the running version");
                     continue;
                 };
                 if service.spec_hash().as_deref() == Some(ir.spec_hash.as_str()) {
@@ -133,7 +133,7 @@ fn rebuild(
                 }
                 every = cadence(&ir);
                 next_batch = Instant::now() + every;
-                eprintln!("the spec changed: building version {} beside the serving one", ir.spec_hash);
+                tracing::info!("the spec changed: building version {} beside the serving one", ir.spec_hash);
                 match target {
                     TargetArg::Kappa => {
                         project::open_kappa(&paths, data_dir.clone(), None, true).map(|r| Box::new(r) as _)
@@ -147,7 +147,7 @@ fn rebuild(
             let mut new = match opened {
                 Ok(r) => r,
                 Err(e) => {
-                    eprintln!("cannot open the new version (still serving the old): {e}");
+                    tracing::warn!("cannot open the new version (still serving the old): {e}");
                     continue;
                 }
             };
@@ -167,13 +167,13 @@ fn rebuild(
             }
             match caught_up.and_then(|()| service.swap(new)) {
                 Ok(()) => match cutoff {
-                    Some(c) => eprintln!(
+                    Some(c) => tracing::info!(
                         "now serving version {version}, batch view as of {}",
                         featc_runtime::io::time::rfc3339(c)
                     ),
-                    None => eprintln!("now serving version {version}"),
+                    None => tracing::info!("now serving version {version}"),
                 },
-                Err(e) => eprintln!("the new version failed (still serving the old): {e}"),
+                Err(e) => tracing::warn!("the new version failed (still serving the old): {e}"),
             }
         }
     })
@@ -211,7 +211,7 @@ fn listen(args: &Args, service: Arc<Service>, token: Option<String>, what: &str)
     service.shutdown();
     let _ = follower.join();
     service.checkpoint()?;
-    eprintln!("stopped; state checkpointed");
+    tracing::info!("stopped; state checkpointed");
     served?;
     Ok(ExitCode::SUCCESS)
 }

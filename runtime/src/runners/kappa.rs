@@ -144,6 +144,34 @@ impl KappaRunner {
         self.step(u64::MAX, progress)
     }
 
+    /// Reads every stream to its end as [`KappaRunner::catch_up`] does, and writes a snapshot
+    /// (the dead letters first) each time `every` has passed since the last: a long replay
+    /// killed midway resumes from its last snapshot, not from offset 0. Returns the report
+    /// and how many snapshots were written (none after the last step: the caller writes that).
+    pub fn catch_up_checkpointing(
+        &mut self,
+        every: std::time::Duration,
+        mut progress: impl FnMut(u64),
+    ) -> Result<(ReplayReport, u32), String> {
+        /// Events read between two looks at the clock.
+        const STEP: u64 = 65_536;
+        let (mut events, mut snapshots) = (0, 0);
+        let mut last = std::time::Instant::now();
+        loop {
+            let mut report = self.step(STEP, &mut progress)?;
+            events += report.events;
+            if report.events < STEP {
+                report.events = events;
+                return Ok((report, snapshots));
+            }
+            if last.elapsed() >= every {
+                self.snapshot()?;
+                snapshots += 1;
+                last = std::time::Instant::now();
+            }
+        }
+    }
+
     /// Reads at most `budget` events (to the exact offset) through the operators.
     pub fn step(&mut self, mut budget: u64, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
         let mut report = ReplayReport::default();
@@ -251,8 +279,9 @@ impl KappaRunner {
     /// happened, for the user.
     fn restore(&mut self) -> Result<Vec<String>, String> {
         let mut said = Vec::new();
-        // Where each stream's partitions end, asked once (a broker's watermarks are a round trip).
-        let ends: Vec<Vec<u64>> = self.streams.iter().map(|s| s.reader.ends()).collect::<Result<_, _>>()?;
+        // Where each stream's partitions end, asked once and only when a snapshot is to be
+        // checked against them (a broker's watermarks are a round trip per partition).
+        let mut known_ends: Option<Vec<Vec<u64>>> = None;
         for gi in 0..self.ir.groups.len() {
             let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
             let snapshot = match snapshot::read(&self.state_dir(), &name, &version) {
@@ -275,9 +304,13 @@ impl KappaRunner {
             // Kafka), cannot be trusted: the group is rebuilt from the stream.
             let offset_of =
                 |partition: &String| snapshot.offsets.iter().find(|(t, _)| t == partition).map_or(0, |(_, o)| *o);
+            let ends = match &known_ends {
+                Some(ends) => ends,
+                None => known_ends.insert(self.streams.iter().map(|s| s.reader.ends()).collect::<Result<_, _>>()?),
+            };
             let mut distrust = None;
             for (stream, ends) in
-                self.streams.iter().zip(&ends).filter(|(s, _)| s.groups.iter().any(|(i, _, _)| *i == gi))
+                self.streams.iter().zip(ends).filter(|(s, _)| s.groups.iter().any(|(i, _, _)| *i == gi))
             {
                 let names = stream.reader.partitions();
                 if !snapshot.offsets.iter().any(|(t, _)| names.contains(t)) {

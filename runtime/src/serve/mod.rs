@@ -255,7 +255,7 @@ impl Service {
                 self.published_once.store(true, Ordering::Relaxed);
             }
             if let Err(e) = published {
-                eprintln!("featc serve: publishing to Redis failed (retrying): {e}");
+                tracing::warn!("publishing to Redis failed (retrying): {e}");
             }
         }
         Ok(read)
@@ -275,19 +275,19 @@ impl Service {
                 let was_caught_up = service.caught_up();
                 match service.catch_up() {
                     Ok(read) => dirty |= read,
-                    Err(e) => eprintln!("featc serve: reading the logs failed (retrying): {e}"),
+                    Err(e) => tracing::warn!("reading the logs failed (retrying): {e}"),
                 }
                 if !was_caught_up && service.caught_up() {
                     let events = service.progress.read().map(|p| p.events).unwrap_or_default();
-                    eprintln!("caught up: {events} events read in {:.2} s", started.elapsed().as_secs_f64());
+                    tracing::info!("caught up: {events} events read in {:.2} s", started.elapsed().as_secs_f64());
                 }
                 if !was_ready && service.ready() {
-                    eprintln!("ready");
+                    tracing::info!("ready");
                 }
                 if dirty && last.elapsed() >= checkpoint_every {
                     match service.checkpoint() {
                         Ok(()) => dirty = false,
-                        Err(e) => eprintln!("featc serve: checkpoint failed (retrying): {e}"),
+                        Err(e) => tracing::warn!("checkpoint failed (retrying): {e}"),
                     }
                     last = Instant::now();
                 }

@@ -172,7 +172,7 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
 }
 
 fn warn(message: &str) {
-    eprintln!("warning: {message}");
+    tracing::warn!("{message}");
 }
 
 fn read_rows(path: &Path, version: &str, cutoff: i64) -> Result<Vec<(String, String)>, String> {

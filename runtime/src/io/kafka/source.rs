@@ -31,6 +31,8 @@ const BATCH: usize = 8192;
 const WAIT: Duration = Duration::from_millis(100);
 /// How long a read waits for events the broker says exist before it gives up with an error.
 const PATIENCE: Duration = Duration::from_secs(60);
+/// How long without any event or end-of-partition before the broker is asked for its ends.
+const SILENCE: Duration = Duration::from_secs(1);
 
 /// One Kafka topic, every partition, read by this process.
 pub struct KafkaSource {
@@ -140,7 +142,7 @@ impl KafkaSource {
                     return Err(format!("Kafka: reading `{}`: {e}", self.topic));
                 }
                 Some(Err(e)) => {
-                    eprintln!("featc: Kafka: reading `{}`: {e} (retrying)", self.topic);
+                    tracing::warn!("Kafka: reading `{}`: {e} (retrying)", self.topic);
                     std::thread::sleep(WAIT);
                     break;
                 }
@@ -200,6 +202,11 @@ impl KafkaSource {
         Ok(())
     }
 
+    /// Whether a fetch found every partition at its end since the last event read from it.
+    fn at_eof(&self) -> bool {
+        (0..self.ids.len()).all(|p| self.eof[p] == Some(self.fetched[p]))
+    }
+
     /// Whether every partition was read to where the broker last said it ends.
     fn at_ends(&self) -> bool {
         (0..self.ids.len()).all(|p| self.fetched[p] >= self.ends[p] || self.eof[p] == Some(self.fetched[p]))
@@ -223,10 +230,18 @@ impl StreamSource for KafkaSource {
             if self.fetch()? {
                 continue;
             }
-            // Nothing came: done for now if the partitions are at their ends, else wait on.
-            self.ends = self.ends()?;
-            if self.at_ends() {
+            // Nothing came for `WAIT`: done for now once every partition is at its end, as
+            // librdkafka tells when a fetch reaches it (`eof`). Asking the broker for its
+            // watermarks instead is a round trip per partition, queued behind the consumer's
+            // own long-polling fetches (seconds with tansu): only for a broker silent for long.
+            if self.at_eof() {
                 return Ok(None);
+            }
+            if started.elapsed() >= SILENCE {
+                self.ends = self.ends()?;
+                if self.at_ends() {
+                    return Ok(None);
+                }
             }
             if started.elapsed() > PATIENCE {
                 return Err(format!(
@@ -252,6 +267,7 @@ impl StreamSource for KafkaSource {
     fn seek(&mut self, partition: usize, offset: u64) {
         self.positions[partition] = offset;
         self.fetched[partition] = offset;
+        self.eof[partition] = None;
         self.pending.retain(|(p, _, _)| *p != partition);
         self.assigned = false;
     }
@@ -284,7 +300,7 @@ impl StreamSource for KafkaSource {
         }
         // For monitoring only (the checkpoint holds the truth): a failure is not an error.
         if let Err(e) = self.consumer.commit(&tpl, CommitMode::Async) {
-            eprintln!("featc: committing offsets of `{}` to Kafka failed: {e}", self.topic);
+            tracing::warn!("committing offsets of `{}` to Kafka failed: {e}", self.topic);
         }
     }
 }
