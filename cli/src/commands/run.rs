@@ -76,20 +76,25 @@ fn run_kappa(
     }
     tracing::info!("following the logs (Ctrl-C to stop)");
     let mut lag_said = Instant::now();
+    let mut retry = Retry::default();
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        let (report, _) = runner.catch_up_checkpointing(checkpoint_every, |_| {})?;
-        if report.events > 0 {
-            runner.snapshot()?;
-            // The consumer lag: what arrived while this read ran (a broker's watermarks are a
-            // round trip, so asked at most every 10 s).
-            if lag_said.elapsed() >= Duration::from_secs(10) {
-                tracing::info!("read {} new events; lag {} events", report.events, runner.backlog()?);
-                lag_said = Instant::now();
-            } else {
-                tracing::info!("read {} new events", report.events);
+        let step = (|| -> Result<(), CliError> {
+            let (report, _) = runner.catch_up_checkpointing(checkpoint_every, |_| {})?;
+            if report.events > 0 {
+                runner.snapshot()?;
+                // The consumer lag: what arrived while this read ran (a broker's watermarks
+                // are a round trip, so asked at most every 10 s).
+                if lag_said.elapsed() >= Duration::from_secs(10) {
+                    tracing::info!("read {} new events; lag {} events", report.events, runner.backlog()?);
+                    lag_said = Instant::now();
+                } else {
+                    tracing::info!("read {} new events", report.events);
+                }
             }
-        }
+            Ok(())
+        })();
+        retry.after(step)?;
     }
 }
 
@@ -123,21 +128,66 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
     let every = runner.ir().groups.iter().filter_map(|g| g.batch_every_ms).min().unwrap_or(86_400_000);
     let mut next_batch = Instant::now() + Duration::from_millis(every);
     tracing::info!("following the logs (Ctrl-C to stop); the batch layer runs again every {}", duration_text(every));
+    let mut retry = Retry::default();
     loop {
         std::thread::sleep(Duration::from_millis(500));
-        if Instant::now() >= next_batch {
-            // Recompute over the whole history, swap the view in, and rebuild the speed layer
-            // after the new cutoff (the trim).
-            let mut reopened = project::recompute_lambda(paths, &project::data_dir_of(paths, data_dir.as_deref())?)?;
-            project::catch_up(&mut reopened, TargetArg::Lambda.reading(), true)?;
-            runner = reopened;
-            next_batch = Instant::now() + Duration::from_millis(every);
-            continue;
+        let step = (|| -> Result<(), CliError> {
+            if Instant::now() >= next_batch {
+                // Recompute over the whole history, swap the view in, and rebuild the speed
+                // layer after the new cutoff (the trim).
+                let dir = project::data_dir_of(paths, data_dir.as_deref())?;
+                let mut reopened = project::recompute_lambda(paths, &dir)?;
+                project::catch_up(&mut reopened, TargetArg::Lambda.reading(), true)?;
+                runner = reopened;
+                next_batch = Instant::now() + Duration::from_millis(every);
+                return Ok(());
+            }
+            let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), true)?;
+            if report.events > 0 {
+                tracing::info!("read {} new events", report.events);
+            }
+            Ok(())
+        })();
+        retry.after(step)?;
+    }
+}
+
+/// How a following run meets a failed read (a broker away, a disk briefly full): it logs it
+/// and tries again, waiting twice as long each time up to `MAX_WAIT`; after failures in a row
+/// for `GIVE_UP`, the run stops with the error.
+#[derive(Debug)]
+struct Retry {
+    failing_since: Option<Instant>,
+    wait: Duration,
+}
+
+const FIRST_WAIT: Duration = Duration::from_millis(500);
+const MAX_WAIT: Duration = Duration::from_secs(30);
+const GIVE_UP: Duration = Duration::from_secs(600);
+
+impl Default for Retry {
+    fn default() -> Retry {
+        Retry { failing_since: None, wait: FIRST_WAIT }
+    }
+}
+
+impl Retry {
+    fn after(&mut self, step: Result<(), CliError>) -> Result<(), CliError> {
+        let Err(e) = step else {
+            if self.failing_since.take().is_some() {
+                tracing::info!("reading again");
+            }
+            self.wait = FIRST_WAIT;
+            return Ok(());
+        };
+        let since = *self.failing_since.get_or_insert_with(Instant::now);
+        if since.elapsed() >= GIVE_UP {
+            return Err(e);
         }
-        let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), true)?;
-        if report.events > 0 {
-            tracing::info!("read {} new events", report.events);
-        }
+        tracing::warn!("{e} (trying again in {:.1} s)", self.wait.as_secs_f64());
+        std::thread::sleep(self.wait);
+        self.wait = (self.wait * 2).min(MAX_WAIT);
+        Ok(())
     }
 }
 

@@ -24,12 +24,18 @@ impl Tansu {
     fn start() -> Tansu {
         let dir = tempfile::tempdir().expect("temp dir");
         let port = std::net::TcpListener::bind("127.0.0.1:0").expect("a free port").local_addr().expect("addr").port();
+        let child = Tansu::spawn(dir.path(), port);
+        Tansu { child, brokers: format!("127.0.0.1:{port}"), _dir: dir }
+    }
+
+    /// Starts tansu on `port` with its SQLite file in `dir`, and waits until it listens.
+    fn spawn(dir: &Path, port: u16) -> Child {
         let url = format!("tcp://127.0.0.1:{port}");
         let binary = std::env::var("FEATC_TANSU").unwrap_or_else(|_| "tansu".to_owned());
         let mut child = Command::new(&binary)
             .args(["broker", "--listener-url", &url, "--advertised-listener-url", &url])
             .args(["--storage-engine", "sqlite://tansu.db"])
-            .current_dir(dir.path())
+            .current_dir(dir)
             .stdout(Stdio::null())
             .stderr(Stdio::null())
             .spawn()
@@ -42,7 +48,17 @@ impl Tansu {
             assert!(child.try_wait().expect("tansu's status").is_none(), "tansu exited at start");
             std::thread::sleep(Duration::from_millis(50));
         }
-        Tansu { child, brokers: format!("127.0.0.1:{port}"), _dir: dir }
+        child
+    }
+
+    /// Kills the broker (SIGKILL), leaves it down for `down`, and starts it again on the same
+    /// port and storage.
+    fn restart(&mut self, down: Duration) {
+        self.child.kill().expect("SIGKILL tansu");
+        self.child.wait().expect("reaped");
+        std::thread::sleep(down);
+        let port = self.brokers.rsplit(':').next().and_then(|p| p.parse().ok()).expect("port");
+        self.child = Tansu::spawn(self._dir.path(), port);
     }
 
     /// Asserts that `get` answers alike for each user from the embedded log of `embedded` and
@@ -54,6 +70,30 @@ impl Tansu {
             let b = features(&self.featc(&["get", ".", "--key", &key], kafka));
             assert_eq!(a, b, "{user}");
         }
+    }
+
+    /// The first `n` messages of partition 0 of `topic`, as (key, payload) text.
+    fn read_topic(&self, topic: &str, n: usize) -> Vec<(String, String)> {
+        use rdkafka::Message as _;
+        use rdkafka::consumer::Consumer as _;
+        let consumer: rdkafka::consumer::BaseConsumer = rdkafka::ClientConfig::new()
+            .set("bootstrap.servers", &self.brokers)
+            .set("group.id", "featc-test")
+            .create()
+            .expect("consumer");
+        let mut assignment = rdkafka::TopicPartitionList::new();
+        assignment.add_partition_offset(topic, 0, rdkafka::Offset::Beginning).expect("partition");
+        consumer.assign(&assignment).expect("assigned");
+        let text = |b: Option<&[u8]>| String::from_utf8_lossy(b.unwrap_or_default()).into_owned();
+        let mut out = Vec::new();
+        while out.len() < n {
+            match consumer.poll(Duration::from_secs(30)) {
+                Some(Ok(m)) => out.push((text(m.key()), text(m.payload()))),
+                Some(Err(e)) => panic!("reading `{topic}`: {e}"),
+                None => panic!("`{topic}` holds {} messages, not {n}", out.len()),
+            }
+        }
+        out
     }
 
     /// Runs `featc` with the project's sources bound to this broker.
@@ -117,6 +157,89 @@ fn a_replay_from_kafka_gives_the_features_of_the_embedded_log() {
 }
 
 #[test]
+fn both_targets_read_kafka_and_agree() {
+    // The history files hold the first 1,000 events (Lambda's batch layer reads them); the
+    // topic holds all 1,500 (Kappa replays them all; Lambda's speed layer reads those after
+    // the batch cutoff).
+    let broker = Tansu::start();
+    let events = clicks(1500, 30);
+    let all: Vec<&str> = events.iter().map(String::as_str).collect();
+    let whole = clicks_project(&all);
+    let kafka = clicks_project(&all[..1000]);
+    std::fs::write(kafka.path().join("all.ndjson"), events.join("\n") + "\n").expect("all");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "2", "all.ndjson"], kafka.path()));
+    ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    let lambda = ok(&broker.featc(&["run", ".", "--target", "lambda", "--until-caught-up"], kafka.path()));
+    // The speed layer reads the whole topic and counts what lies after the batch cutoff.
+    assert!(lambda.contains("speed layer: read 1500 events after the cutoff"), "{lambda}");
+    for user in ["u0", "u11", "u29"] {
+        let key = format!("user_id={user}");
+        let reference = features(&featc(&["get", ".", "--key", &key], whole.path()));
+        for target in ["kappa", "lambda"] {
+            let got = features(&broker.featc(&["get", ".", "--target", target, "--key", &key], kafka.path()));
+            assert_eq!(got[0]["features"], reference[0]["features"], "{user} {target}");
+        }
+    }
+}
+
+#[test]
+fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
+    let mut broker = Tansu::start();
+    let events = clicks(1200, 20);
+    let all: Vec<&str> = events.iter().map(String::as_str).collect();
+    let whole = clicks_project(&all);
+    let kafka = clicks_project(&all[..600]);
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "2"], kafka.path()));
+    let log = kafka.path().join("run.log");
+    let mut run = Killed(
+        Command::new(env!("CARGO_BIN_EXE_featc"))
+            .args(["run", ".", "--target", "kappa"])
+            .env("FEATC_KAFKA_BROKERS", &broker.brokers)
+            .current_dir(kafka.path())
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(&log).expect("log"))
+            .spawn()
+            .expect("featc run starts"),
+    );
+    // Until the following run says it has read `n` events (its replay, then its reads).
+    let wait_for = |n: u64| {
+        let deadline = Instant::now() + Duration::from_secs(90);
+        loop {
+            let text = std::fs::read_to_string(&log).unwrap_or_default();
+            let read: u64 = text
+                .lines()
+                .filter_map(|l| {
+                    let l = l.split_once("read ").map_or(l, |(_, rest)| rest);
+                    l.strip_suffix(" new events").or_else(|| l.split_once(" new events;").map(|(n, _)| n))
+                })
+                .filter_map(|n| n.trim().parse::<u64>().ok())
+                .sum::<u64>()
+                + u64::from(text.contains("replayed 600 events")) * 600;
+            if read >= n {
+                assert_eq!(read, n, "{text}");
+                return text;
+            }
+            assert!(Instant::now() < deadline, "the run read {read} of {n} events: {text}");
+            std::thread::sleep(Duration::from_millis(200));
+        }
+    };
+    wait_for(600);
+    // The broker dies and stays away for a while; the run goes on following, and reads what
+    // is produced once the broker is back.
+    broker.restart(Duration::from_secs(3));
+    std::fs::write(kafka.path().join("more.ndjson"), events[600..].join("\n") + "\n").expect("more");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "more.ndjson"], kafka.path()));
+    let said = wait_for(1200);
+    assert!(run.0.try_wait().expect("status").is_none(), "the run stopped: {said}");
+    assert!(said.contains("(retrying)") || said.contains("trying again"), "the outage went unseen: {said}");
+    run.0.kill().expect("SIGKILL");
+    run.0.wait().expect("reaped");
+    let users: Vec<String> = (0..20).map(|u| format!("u{u}")).collect();
+    let users: Vec<&str> = users.iter().map(String::as_str).collect();
+    broker.assert_same_features(&users, whole.path(), kafka.path());
+}
+
+#[test]
 fn a_restart_resumes_every_partition_from_its_checkpoint() {
     let broker = Tansu::start();
     let events = clicks(1200, 30);
@@ -165,6 +288,16 @@ fn payloads_that_are_not_events_go_to_the_dead_letters_and_the_stream_goes_on() 
     assert_eq!(letters.lines().count(), 3, "{letters}");
     assert!(letters.contains("malformed JSON") && letters.contains("not a JSON object"), "{letters}");
     assert!(letters.contains("kafka:clicks/0"), "{letters}");
+    // The dead-letter topic holds the same, keyed by partition and offset.
+    let topic = broker.read_topic("clicks.dead-letters", 3);
+    let keys: Vec<&str> = topic.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(keys, ["kafka:clicks/0@2", "kafka:clicks/0@3", "kafka:clicks/0@4"], "{topic:?}");
+    for ((_, payload), line) in topic.iter().zip(letters.lines()) {
+        let sent: serde_json::Value = serde_json::from_str(payload).expect("JSON");
+        let filed: serde_json::Value = serde_json::from_str(line).expect("JSON");
+        assert_eq!(sent["reason"], filed["reason"], "{payload} {line}");
+        assert_eq!(sent["text"], filed["text"], "{payload} {line}");
+    }
     // A replay from offset 0 (the state lost) meets them again: they are not written twice.
     std::fs::remove_dir_all(kafka.path().join(".featc/state")).expect("state removed");
     let again = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));

@@ -29,6 +29,11 @@ pub trait StreamSource: Send + Sync {
     fn take_rejected(&mut self) -> Vec<(usize, Rejected)> {
         Vec::new()
     }
+    /// Given the events it could not decode once they are in the dead-letter files (each
+    /// with its partition): a broker's source also sends them to its dead-letter topic.
+    fn dead_lettered(&mut self, _letters: &[(usize, Rejected)]) -> Result<(), String> {
+        Ok(())
+    }
     /// Told that the state including `positions` is durable (Kafka: the offsets are committed
     /// to the broker, for monitoring; the checkpoint stays the truth).
     fn checkpointed(&mut self) {}

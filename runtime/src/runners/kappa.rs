@@ -227,16 +227,27 @@ impl KappaRunner {
         // A stream's undecodable events, one file per partition
         // (`<source>.stream-<partition>.ndjson`), numbered by offset: a replay after a crash
         // finds those already written and skips them.
-        for (si, p, rejected) in std::mem::take(&mut self.unwritten) {
-            let name = format!("{}.stream-{p}", self.ir.sources[self.streams[si].source].name);
+        // Then a broker's source sends them to its dead-letter topic too (before the snapshot,
+        // so a crash in between sends them again rather than never).
+        // Cleared only once both are done: a failure leaves them to the next try (the files
+        // skip what they already hold).
+        let unwritten = &self.unwritten;
+        for (si, p, rejected) in unwritten {
+            let name = format!("{}.stream-{p}", self.ir.sources[self.streams[*si].source].name);
             let offset = rejected.line as u64;
             written.extend(dead_letters::append_numbered(
                 &self.data_dir,
                 &name,
                 offset,
-                [dead_letters::rejected_object(&rejected)],
+                [dead_letters::rejected_object(rejected)],
             )?);
         }
+        for (si, stream) in self.streams.iter_mut().enumerate() {
+            let letters: Vec<(usize, Rejected)> =
+                unwritten.iter().filter(|(s, _, _)| *s == si).map(|(_, p, r)| (*p, r.clone())).collect();
+            stream.reader.dead_lettered(&letters)?;
+        }
+        self.unwritten.clear();
         for (g, spec) in self.groups.iter_mut().zip(&self.ir.groups) {
             // Marked written only once they are: a failed write loses none.
             let (first, letters) = g.pending_dead_letters();

@@ -10,6 +10,9 @@
 //! [kafka.topics]                    # a source's topic, when not the source's own topic name
 //! transactions = "payments.transactions"
 //!
+//! [kafka.dead_letters]              # a source's dead-letter topic (default `<topic>.dead-letters`)
+//! transactions = "payments.rejected"
+//!
 //! [kafka.properties]                # librdkafka properties, passed through as they are
 //! "security.protocol" = "plaintext"
 //! ```
@@ -43,6 +46,9 @@ pub struct KafkaConfig {
     /// Topic overrides by source name.
     #[serde(default)]
     pub topics: BTreeMap<String, String>,
+    /// Dead-letter topic overrides by source name.
+    #[serde(default)]
+    pub dead_letters: BTreeMap<String, String>,
     /// librdkafka properties passed through.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
@@ -86,6 +92,11 @@ impl KafkaConfig {
     /// The Kafka topic of `source`.
     pub fn topic(&self, source: &IrSource) -> String {
         self.topics.get(&source.name).cloned().unwrap_or_else(|| source.topic.clone())
+    }
+
+    /// The topic that receives the payloads of `source` that are not events.
+    pub fn dead_letter_topic(&self, source: &IrSource) -> String {
+        self.dead_letters.get(&source.name).cloned().unwrap_or_else(|| format!("{}.dead-letters", self.topic(source)))
     }
 
     /// The consumer group.

@@ -144,6 +144,62 @@ impl EventProducer {
     }
 }
 
+/// An idempotent producer to a source's dead-letter topic: each payload the source could not
+/// decode, as the dead-letter files hold it (its reason, its partition as `file`, its offset as
+/// `line`, its text), keyed by `<partition>@<offset>` so a consumer can drop the copy a replay
+/// after a crash sends again (the files never hold one twice; the topic is at least once).
+pub struct DeadLetterProducer {
+    producer: BaseProducer<Deliveries>,
+    topic: String,
+    sent: u64,
+}
+
+impl std::fmt::Debug for DeadLetterProducer {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("DeadLetterProducer").field("topic", &self.topic).field("sent", &self.sent).finish()
+    }
+}
+
+impl DeadLetterProducer {
+    /// A producer to `topic`, created (one partition) when it does not exist.
+    pub fn open(config: &KafkaConfig, topic: &str) -> Result<DeadLetterProducer, String> {
+        create_topic(config, topic, 1)?;
+        let producer: BaseProducer<Deliveries> = config
+            .client()
+            .set("enable.idempotence", "true")
+            .set("message.timeout.ms", "120000")
+            .create_with_context(Deliveries::default())
+            .map_err(|e| format!("Kafka at {}: {e}", config.brokers))?;
+        Ok(DeadLetterProducer { producer, topic: topic.to_owned(), sent: 0 })
+    }
+
+    /// Sends the dead letters and waits until the broker has every one of them.
+    pub fn send(&mut self, letters: &[(String, crate::io::history::Rejected)]) -> Result<(), String> {
+        for (partition, rejected) in letters {
+            let key = format!("{partition}@{}", rejected.line);
+            let payload = serde_json::Value::Object(crate::io::dead_letters::rejected_object(rejected)).to_string();
+            loop {
+                match self.producer.send(BaseRecord::to(&self.topic).key(&key).payload(&payload)) {
+                    Ok(()) => break,
+                    Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
+                        self.producer.poll(Duration::from_millis(50));
+                    }
+                    Err((e, _)) => return Err(format!("Kafka: producing to `{}`: {e}", self.topic)),
+                }
+            }
+            self.sent += 1;
+        }
+        self.producer.flush(FLUSH).map_err(|e| format!("Kafka: dead letters did not reach `{}`: {e}", self.topic))?;
+        let deliveries = self.producer.context();
+        let failed = deliveries.failed.swap(0, std::sync::atomic::Ordering::Relaxed);
+        if failed > 0 {
+            let why = deliveries.first.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
+            return Err(format!("Kafka: {failed} dead letters did not reach `{}`: {why}", self.topic));
+        }
+        Ok(())
+    }
+}
+
 /// Creates `topic` with `partitions` partitions unless it exists.
 pub fn create_topic(config: &KafkaConfig, topic: &str, partitions: i32) -> Result<(), String> {
     let admin: AdminClient<DefaultClientContext> =

@@ -19,6 +19,7 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
+use super::produce::DeadLetterProducer;
 use super::{KafkaConfig, partition_name};
 use crate::io::history::{History, JsonSchema, Rejected};
 use crate::io::stream::StreamSource;
@@ -52,6 +53,10 @@ pub struct KafkaSource {
     schema: JsonSchema,
     rejected: Vec<(usize, Rejected)>,
     assigned: bool,
+    /// The client settings, for the dead-letter producer opened on first use.
+    config: KafkaConfig,
+    dead_topic: String,
+    dead: Option<DeadLetterProducer>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -102,6 +107,9 @@ impl KafkaSource {
             schema: JsonSchema::new(source),
             rejected: Vec::new(),
             assigned: false,
+            config: config.clone(),
+            dead_topic: config.dead_letter_topic(source),
+            dead: None,
         })
     }
 
@@ -288,6 +296,19 @@ impl StreamSource for KafkaSource {
 
     fn take_rejected(&mut self) -> Vec<(usize, Rejected)> {
         std::mem::take(&mut self.rejected)
+    }
+
+    fn dead_lettered(&mut self, letters: &[(usize, Rejected)]) -> Result<(), String> {
+        if letters.is_empty() {
+            return Ok(());
+        }
+        let dead = match &mut self.dead {
+            Some(dead) => dead,
+            None => self.dead.insert(DeadLetterProducer::open(&self.config, &self.dead_topic)?),
+        };
+        let named: Vec<(String, Rejected)> =
+            letters.iter().map(|(p, r)| (self.names.get(*p).cloned().unwrap_or_default(), r.clone())).collect();
+        dead.send(&named)
     }
 
     fn checkpointed(&mut self) {
