@@ -46,13 +46,17 @@ pub(crate) fn data_dir_of(paths: &[PathBuf], given: Option<&Path>) -> Result<Pat
     if let Some(d) = given {
         return Ok(d.to_path_buf());
     }
+    Ok(project_dir(paths)?.join(".featc"))
+}
+
+/// The folder of the project's first file (where `featc.toml` is looked for).
+pub(crate) fn project_dir(paths: &[PathBuf]) -> Result<PathBuf, CliError> {
     let projects = files::projects(paths)?;
-    let dir = projects
+    Ok(projects
         .first()
         .and_then(|p| p.first())
         .and_then(|p| p.parent())
-        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    Ok(dir.join(".featc"))
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf))
 }
 
 /// Takes the writer lock of the data dir a writing command uses (`run`, `log append`, `batch`):

@@ -115,7 +115,7 @@ fn bare_consumer(brokers: &str, topic: &str, events: u64) -> (u64, u64) {
 fn replay(project: &Path, every: Duration) -> (u64, u32) {
     let data = tempfile::tempdir().unwrap();
     let (mut runner, _) = KappaRunner::open(ir(project), project, data.path()).unwrap();
-    let (report, snapshots) = runner.catch_up_checkpointing(every, |_| {}).unwrap();
+    let (report, snapshots) = runner.catch_up_checkpointing(every, |_| {}, &mut |_| Ok(())).unwrap();
     runner.snapshot().unwrap();
     (report.events, snapshots + 1)
 }

@@ -5,6 +5,10 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use featc_runtime::io::kafka::KafkaConfig;
+use featc_runtime::io::kafka::sink::FeatureSink;
+use featc_runtime::runners::kappa::KappaRunner;
+
 use crate::commands::TargetArg;
 use crate::error::CliError;
 use crate::project;
@@ -49,9 +53,21 @@ fn run_kappa(
     checkpoint_every: Duration,
 ) -> Result<ExitCode, CliError> {
     let mut runner = project::open_kappa(paths, data_dir, None, false)?;
+    // The groups `[kafka.sink]` names publish their changed vectors before each snapshot.
+    let mut sink = match KafkaConfig::load(&project::project_dir(paths)?)? {
+        Some(config) => FeatureSink::open(&config, &runner)?,
+        None => None,
+    };
+    let published = std::cell::Cell::new(0);
+    let mut publish = |runner: &KappaRunner| -> Result<(), String> {
+        if let Some(sink) = &mut sink {
+            published.set(published.get() + sink.publish(runner)?);
+        }
+        Ok(())
+    };
     let started = Instant::now();
     let progress = project::bar(runner.backlog()?, TargetArg::Kappa.reading(), false);
-    let (report, snapshots) = runner.catch_up_checkpointing(checkpoint_every, |n| progress.inc(n))?;
+    let (report, snapshots) = runner.catch_up_checkpointing(checkpoint_every, |n| progress.inc(n), &mut publish)?;
     progress.finish_and_clear();
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
@@ -69,6 +85,10 @@ fn run_kappa(
     for path in runner.write_dead_letters()? {
         eprintln!("  dead letters: {}", path.display());
     }
+    publish(&runner)?;
+    if published.get() > 0 {
+        eprintln!("  feature vectors published to Kafka: {}", published.get());
+    }
     // The dead letters are written first, so the snapshot never counts one the files lack.
     eprintln!("  state snapshot: {}", runner.snapshot()?.display());
     if until_caught_up {
@@ -80,8 +100,9 @@ fn run_kappa(
     loop {
         std::thread::sleep(Duration::from_millis(500));
         let step = (|| -> Result<(), CliError> {
-            let (report, _) = runner.catch_up_checkpointing(checkpoint_every, |_| {})?;
+            let (report, _) = runner.catch_up_checkpointing(checkpoint_every, |_| {}, &mut publish)?;
             if report.events > 0 {
+                publish(&runner)?;
                 runner.snapshot()?;
                 // The consumer lag: what arrived while this read ran (a broker's watermarks
                 // are a round trip, so asked at most every 10 s).

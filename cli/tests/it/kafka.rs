@@ -96,6 +96,14 @@ impl Tansu {
         out
     }
 
+    /// How many messages partition 0 of `topic` holds.
+    fn topic_end(&self, topic: &str) -> i64 {
+        use rdkafka::consumer::Consumer as _;
+        let consumer: rdkafka::consumer::BaseConsumer =
+            rdkafka::ClientConfig::new().set("bootstrap.servers", &self.brokers).create().expect("consumer");
+        consumer.fetch_watermarks(topic, 0, Duration::from_secs(30)).expect("watermarks").1
+    }
+
     /// Runs `featc` with the project's sources bound to this broker.
     fn featc(&self, args: &[&str], dir: &Path) -> Output {
         Command::new(env!("CARGO_BIN_EXE_featc"))
@@ -237,6 +245,49 @@ fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
     let users: Vec<String> = (0..20).map(|u| format!("u{u}")).collect();
     let users: Vec<&str> = users.iter().map(String::as_str).collect();
     broker.assert_same_features(&users, whole.path(), kafka.path());
+}
+
+#[test]
+fn a_sinking_group_publishes_each_changed_vector_to_its_changelog() {
+    let broker = Tansu::start();
+    let events = clicks(600, 30);
+    let lines: Vec<&str> = events.iter().map(String::as_str).collect();
+    let kafka = clicks_project(&lines);
+    std::fs::write(kafka.path().join("featc.toml"), "[kafka.sink]\nuser_clicks = \"features.clicks\"\n").expect("toml");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "2"], kafka.path()));
+    let ran = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    assert!(ran.contains("feature vectors published to Kafka: 30"), "{ran}");
+    // One message per key, its vector what `get` answers (as of the key's latest event).
+    let check = |messages: &[(String, String)]| {
+        for (key, payload) in messages {
+            let sent: serde_json::Value = serde_json::from_str(payload).expect("JSON");
+            let user = sent["key"]["user_id"].as_str().expect("user").to_owned();
+            assert_eq!(key, &format!("[\"{user}\"]"));
+            let got = features(&broker.featc(&["get", ".", "--key", &format!("user_id={user}")], kafka.path()));
+            assert_eq!(sent["features"], got[0]["features"], "{user}");
+            assert_eq!(sent["as_of"], got[0]["as_of"], "{user}");
+        }
+    };
+    let first = broker.read_topic("features.clicks", 30);
+    let users: std::collections::BTreeSet<&str> = first.iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(users.len(), 30);
+    // (A sample: each `get` replays the topic.)
+    check(&first.iter().step_by(5).cloned().collect::<Vec<_>>());
+    // New events of two users: the next run publishes those two only.
+    let more = [
+        r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-02T00:00:00Z"}"#,
+        r#"{"user_id":"u2","amount":2.0,"ts":"2024-01-02T00:00:01Z"}"#,
+        r#"{"user_id":"u1","amount":3.0,"ts":"2024-01-02T00:00:02Z"}"#,
+    ];
+    std::fs::write(kafka.path().join("more.ndjson"), more.join("\n") + "\n").expect("more");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "more.ndjson"], kafka.path()));
+    let again = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
+    assert!(again.contains("feature vectors published to Kafka: 2"), "{again}");
+    assert_eq!(broker.topic_end("features.clicks"), 32);
+    let all = broker.read_topic("features.clicks", 32);
+    let last: Vec<&str> = all[30..].iter().map(|(k, _)| k.as_str()).collect();
+    assert_eq!(last, [r#"["u1"]"#, r#"["u2"]"#]);
+    check(&all[30..]);
 }
 
 #[test]

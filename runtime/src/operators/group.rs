@@ -555,6 +555,14 @@ impl GroupRuntime {
         }
     }
 
+    /// Every key with the time of its latest event, in no particular order.
+    pub fn key_times(&self) -> Vec<(Vec<Value>, i64)> {
+        match &self.state {
+            Store::Rows(state) => state.iter().map(|(k, s)| (k.clone(), s.max_ts)).collect(),
+            Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| (c.keys.key(id), c.keys.latest(id))).collect(),
+        }
+    }
+
     pub fn latest(&self, key: &[Value]) -> Option<i64> {
         match &self.state {
             Store::Rows(state) => state.get(key).map(|s| s.max_ts),

@@ -148,10 +148,12 @@ impl KappaRunner {
     /// (the dead letters first) each time `every` has passed since the last: a long replay
     /// killed midway resumes from its last snapshot, not from offset 0. Returns the report
     /// and how many snapshots were written (none after the last step: the caller writes that).
+    /// `before_snapshot` runs before each (a feature sink publishes there).
     pub fn catch_up_checkpointing(
         &mut self,
         every: std::time::Duration,
         mut progress: impl FnMut(u64),
+        before_snapshot: &mut dyn FnMut(&KappaRunner) -> Result<(), String>,
     ) -> Result<(ReplayReport, u32), String> {
         /// Events read between two looks at the clock.
         const STEP: u64 = 65_536;
@@ -165,6 +167,7 @@ impl KappaRunner {
                 return Ok((report, snapshots));
             }
             if last.elapsed() >= every {
+                before_snapshot(self)?;
                 self.snapshot()?;
                 snapshots += 1;
                 last = std::time::Instant::now();

@@ -10,6 +10,9 @@
 //! [kafka.topics]                    # a source's topic, when not the source's own topic name
 //! transactions = "payments.transactions"
 //!
+//! [kafka.sink]                      # groups whose vectors go to a changelog topic
+//! user_fraud = "features.user_fraud"
+//!
 //! [kafka.dead_letters]              # a source's dead-letter topic (default `<topic>.dead-letters`)
 //! transactions = "payments.rejected"
 //!
@@ -20,6 +23,7 @@
 //! The spec never names a broker: the same `.feat` runs on the embedded log or on Kafka.
 
 pub mod produce;
+pub mod sink;
 pub mod source;
 
 use std::collections::BTreeMap;
@@ -46,6 +50,9 @@ pub struct KafkaConfig {
     /// Topic overrides by source name.
     #[serde(default)]
     pub topics: BTreeMap<String, String>,
+    /// The groups whose feature vectors go to a changelog topic, by group name.
+    #[serde(default)]
+    pub sink: BTreeMap<String, String>,
     /// Dead-letter topic overrides by source name.
     #[serde(default)]
     pub dead_letters: BTreeMap<String, String>,

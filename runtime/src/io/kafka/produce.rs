@@ -144,42 +144,42 @@ impl EventProducer {
     }
 }
 
-/// An idempotent producer to a source's dead-letter topic: each payload the source could not
-/// decode, as the dead-letter files hold it (its reason, its partition as `file`, its offset as
-/// `line`, its text), keyed by `<partition>@<offset>` so a consumer can drop the copy a replay
-/// after a crash sends again (the files never hold one twice; the topic is at least once).
-pub struct DeadLetterProducer {
+/// An idempotent producer of keyed messages to one topic: a source's dead letters, a group's
+/// feature changelog.
+pub struct KeyedProducer {
     producer: BaseProducer<Deliveries>,
     topic: String,
     sent: u64,
 }
 
-impl std::fmt::Debug for DeadLetterProducer {
+impl std::fmt::Debug for KeyedProducer {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("DeadLetterProducer").field("topic", &self.topic).field("sent", &self.sent).finish()
+        f.debug_struct("KeyedProducer").field("topic", &self.topic).field("sent", &self.sent).finish()
     }
 }
 
-impl DeadLetterProducer {
+impl KeyedProducer {
     /// A producer to `topic`, created (one partition) when it does not exist.
-    pub fn open(config: &KafkaConfig, topic: &str) -> Result<DeadLetterProducer, String> {
+    pub fn open(config: &KafkaConfig, topic: &str) -> Result<KeyedProducer, String> {
         create_topic(config, topic, 1)?;
         let producer: BaseProducer<Deliveries> = config
             .client()
             .set("enable.idempotence", "true")
+            .set("linger.ms", "5")
             .set("message.timeout.ms", "120000")
             .create_with_context(Deliveries::default())
             .map_err(|e| format!("Kafka at {}: {e}", config.brokers))?;
-        Ok(DeadLetterProducer { producer, topic: topic.to_owned(), sent: 0 })
+        Ok(KeyedProducer { producer, topic: topic.to_owned(), sent: 0 })
     }
 
-    /// Sends the dead letters and waits until the broker has every one of them.
-    pub fn send(&mut self, letters: &[(String, crate::io::history::Rejected)]) -> Result<(), String> {
-        for (partition, rejected) in letters {
-            let key = format!("{partition}@{}", rejected.line);
-            let payload = serde_json::Value::Object(crate::io::dead_letters::rejected_object(rejected)).to_string();
+    /// Sends `(key, payload)` messages in order and waits until the broker has every one.
+    pub fn send(&mut self, messages: &[(Vec<u8>, Vec<u8>)]) -> Result<(), String> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        for (key, payload) in messages {
             loop {
-                match self.producer.send(BaseRecord::to(&self.topic).key(&key).payload(&payload)) {
+                match self.producer.send(BaseRecord::to(&self.topic).key(key).payload(payload)) {
                     Ok(()) => break,
                     Err((KafkaError::MessageProduction(RDKafkaErrorCode::QueueFull), _)) => {
                         self.producer.poll(Duration::from_millis(50));
@@ -189,12 +189,12 @@ impl DeadLetterProducer {
             }
             self.sent += 1;
         }
-        self.producer.flush(FLUSH).map_err(|e| format!("Kafka: dead letters did not reach `{}`: {e}", self.topic))?;
+        self.producer.flush(FLUSH).map_err(|e| format!("Kafka: messages did not reach `{}`: {e}", self.topic))?;
         let deliveries = self.producer.context();
         let failed = deliveries.failed.swap(0, std::sync::atomic::Ordering::Relaxed);
         if failed > 0 {
             let why = deliveries.first.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
-            return Err(format!("Kafka: {failed} dead letters did not reach `{}`: {why}", self.topic));
+            return Err(format!("Kafka: {failed} messages did not reach `{}`: {why}", self.topic));
         }
         Ok(())
     }

@@ -19,8 +19,9 @@ use rdkafka::consumer::{BaseConsumer, CommitMode, Consumer as _};
 use rdkafka::error::KafkaError;
 use rdkafka::{Message as _, Offset, TopicPartitionList};
 
-use super::produce::DeadLetterProducer;
+use super::produce::KeyedProducer;
 use super::{KafkaConfig, partition_name};
+use crate::io::dead_letters;
 use crate::io::history::{History, JsonSchema, Rejected};
 use crate::io::stream::StreamSource;
 
@@ -56,7 +57,7 @@ pub struct KafkaSource {
     /// The client settings, for the dead-letter producer opened on first use.
     config: KafkaConfig,
     dead_topic: String,
-    dead: Option<DeadLetterProducer>,
+    dead: Option<KeyedProducer>,
 }
 
 impl std::fmt::Debug for KafkaSource {
@@ -302,13 +303,20 @@ impl StreamSource for KafkaSource {
         if letters.is_empty() {
             return Ok(());
         }
+        // Each as the dead-letter files hold it, keyed by `<partition>@<offset>` so a consumer
+        // can drop the copy a replay after a crash sends again.
+        let messages: Vec<(Vec<u8>, Vec<u8>)> = letters
+            .iter()
+            .map(|(p, r)| {
+                let key = format!("{}@{}", self.names.get(*p).map_or("", String::as_str), r.line);
+                (key.into_bytes(), serde_json::Value::Object(dead_letters::rejected_object(r)).to_string().into_bytes())
+            })
+            .collect();
         let dead = match &mut self.dead {
             Some(dead) => dead,
-            None => self.dead.insert(DeadLetterProducer::open(&self.config, &self.dead_topic)?),
+            None => self.dead.insert(KeyedProducer::open(&self.config, &self.dead_topic)?),
         };
-        let named: Vec<(String, Rejected)> =
-            letters.iter().map(|(p, r)| (self.names.get(*p).cloned().unwrap_or_default(), r.clone())).collect();
-        dead.send(&named)
+        dead.send(&messages)
     }
 
     fn checkpointed(&mut self) {
