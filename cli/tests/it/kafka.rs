@@ -273,20 +273,22 @@ fn a_sinking_group_publishes_each_changed_vector_to_its_changelog() {
     assert_eq!(users.len(), 30);
     // (A sample: each `get` replays the topic.)
     check(&first.iter().step_by(5).cloned().collect::<Vec<_>>());
-    // New events of two users: the next run publishes those two only.
+    // New events of three users, u3's older than its latest (01:06:51) but on time: the next
+    // run publishes those three only.
     let more = [
         r#"{"user_id":"u1","amount":1.0,"ts":"2024-01-02T00:00:00Z"}"#,
         r#"{"user_id":"u2","amount":2.0,"ts":"2024-01-02T00:00:01Z"}"#,
         r#"{"user_id":"u1","amount":3.0,"ts":"2024-01-02T00:00:02Z"}"#,
+        r#"{"user_id":"u3","amount":4.0,"ts":"2024-01-01T01:06:30Z"}"#,
     ];
     std::fs::write(kafka.path().join("more.ndjson"), more.join("\n") + "\n").expect("more");
     ok(&broker.featc(&["produce", ".", "--source", "clicks", "more.ndjson"], kafka.path()));
     let again = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
-    assert!(again.contains("feature vectors published to Kafka: 2"), "{again}");
-    assert_eq!(broker.topic_end("features.clicks"), 32);
-    let all = broker.read_topic("features.clicks", 32);
+    assert!(again.contains("feature vectors published to Kafka: 3"), "{again}");
+    assert_eq!(broker.topic_end("features.clicks"), 33);
+    let all = broker.read_topic("features.clicks", 33);
     let last: Vec<&str> = all[30..].iter().map(|(k, _)| k.as_str()).collect();
-    assert_eq!(last, [r#"["u1"]"#, r#"["u2"]"#]);
+    assert_eq!(last, [r#"["u1"]"#, r#"["u2"]"#, r#"["u3"]"#]);
     check(&all[30..]);
 }
 

@@ -65,6 +65,8 @@ pub struct GroupRuntime {
     /// Derived features: output position and expression over the feature vector.
     derived: Vec<(usize, Compiled)>,
     state: Store,
+    /// Events accepted by the row path since opening (see [`GroupRuntime::change_mark`]).
+    changes: u64,
     /// Dead letters not yet written out; `dead_written` came before them.
     dead_letters: Vec<DeadLetter>,
     dead_written: u64,
@@ -161,6 +163,7 @@ impl GroupRuntime {
             members,
             derived,
             state,
+            changes: 0,
             dead_letters: Vec::new(),
             dead_written: 0,
             accepted: 0,
@@ -281,6 +284,7 @@ impl GroupRuntime {
         let entry = state.entry(key).or_insert_with(|| KeyState {
             max_ts: i64::MIN,
             windows: windows.iter().map(|(spec, aggs)| WindowState::new(*spec, aggs)).collect(),
+            changed: 0,
         });
         if entry.max_ts != i64::MIN && ts < entry.max_ts.saturating_sub(lateness) {
             let behind = entry.max_ts - ts;
@@ -293,6 +297,8 @@ impl GroupRuntime {
         }
         entry.max_ts = entry.max_ts.max(ts);
         self.accepted += 1;
+        self.changes += 1;
+        entry.changed = self.changes;
         let matched: Vec<bool> = self.predicates.iter().map(|p| p.eval(&row) == Value::Bool(true)).collect();
         let values: Vec<Option<Value>> = self.aggs.iter().map(|a| a.value.as_ref().map(|v| v.eval(&row))).collect();
         for (w, (spec, aggs)) in self.windows.iter().enumerate() {
@@ -555,12 +561,29 @@ impl GroupRuntime {
         }
     }
 
-    /// Every key with the time of its latest event, in no particular order.
-    pub fn key_times(&self) -> Vec<(Vec<Value>, i64)> {
+    /// A mark of the state as it stands: [`GroupRuntime::changed_since`] a mark gives the
+    /// keys an event changed after it (events accepted since the group was opened or restored).
+    pub fn change_mark(&self) -> u64 {
         match &self.state {
-            Store::Rows(state) => state.iter().map(|(k, s)| (k.clone(), s.max_ts)).collect(),
-            Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| (c.keys.key(id), c.keys.latest(id))).collect(),
+            Store::Rows(_) => self.changes,
+            Store::Columnar(c) => c.changes,
         }
+    }
+
+    /// The keys an accepted event changed after `mark` (any event, on time but older than the
+    /// key's latest included), each with the time of its latest event, in key order.
+    pub fn changed_since(&self, mark: u64) -> Vec<(Vec<Value>, i64)> {
+        let mut keys: Vec<(Vec<Value>, i64)> = match &self.state {
+            Store::Rows(state) => {
+                state.iter().filter(|(_, s)| s.changed > mark).map(|(k, s)| (k.clone(), s.max_ts)).collect()
+            }
+            Store::Columnar(c) => (0..c.keys.len() as u32)
+                .filter(|id| c.changed.get(*id as usize).is_some_and(|n| *n > mark))
+                .map(|id| (c.keys.key(id), c.keys.latest(id)))
+                .collect(),
+        };
+        keys.sort();
+        keys
     }
 
     pub fn latest(&self, key: &[Value]) -> Option<i64> {

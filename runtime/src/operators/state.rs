@@ -27,4 +27,8 @@ pub struct GroupSnapshot {
 pub(crate) struct KeyState {
     pub(crate) max_ts: i64,
     pub(crate) windows: Vec<WindowState>,
+    /// The group's change count when an event last changed this key (see
+    /// `GroupRuntime::changed_since`); not kept in snapshots: a restored key counts as unchanged.
+    #[serde(skip)]
+    pub(crate) changed: u64,
 }

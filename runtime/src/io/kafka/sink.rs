@@ -1,6 +1,6 @@
 //! A Kappa runner's state in, a changelog of feature vectors on Kafka out: for each group the
-//! project sinks, every key with events since the last publish gets one message, its vector as
-//! of its latest event.
+//! project sinks, every key an event changed since the last publish (an out-of-order one
+//! included) gets one message, its vector as of its latest event.
 //!
 //! The message is keyed by the entity key (a JSON array, as `featc produce` keys events), so a
 //! compacted topic keeps each key's latest vector; its payload is the answer `featc serve`
@@ -9,18 +9,16 @@
 //! keys again (at least once; the idempotent producer never doubles a message it retries).
 
 use std::borrow::Cow;
-use std::collections::HashMap;
 
 use super::KafkaConfig;
 use super::produce::KeyedProducer;
 use crate::runners::kappa::{KappaRunner, json_value};
 use crate::serve::{Answer, Features};
-use crate::value::Value;
 
 /// The feature changelogs of a project's sinking groups.
 pub struct FeatureSink {
-    /// Per group sunk: its index, producer, and each key's latest event time published.
-    groups: Vec<(usize, KeyedProducer, HashMap<Vec<Value>, i64>)>,
+    /// Per group sunk: its index, producer, and the group's change mark at the last publish.
+    groups: Vec<(usize, KeyedProducer, u64)>,
 }
 
 impl std::fmt::Debug for FeatureSink {
@@ -42,8 +40,8 @@ impl FeatureSink {
                 .iter()
                 .position(|g| &g.name == name)
                 .ok_or_else(|| format!("featc.toml: [kafka.sink] names `{name}`, which is not a feature group"))?;
-            let published = runner.groups()[gi].key_times().into_iter().collect();
-            groups.push((gi, KeyedProducer::open(config, topic)?, published));
+            let mark = runner.groups()[gi].change_mark();
+            groups.push((gi, KeyedProducer::open(config, topic)?, mark));
         }
         Ok((!groups.is_empty()).then_some(FeatureSink { groups }))
     }
@@ -53,11 +51,10 @@ impl FeatureSink {
     pub fn publish(&mut self, runner: &KappaRunner) -> Result<u64, String> {
         let positions = runner.positions();
         let mut sent = 0;
-        for (gi, producer, published) in &mut self.groups {
+        for (gi, producer, mark) in &mut self.groups {
             let (group, runtime) = (&runner.ir().groups[*gi], &runner.groups()[*gi]);
-            let mut changed: Vec<(Vec<Value>, i64)> =
-                runtime.key_times().into_iter().filter(|(k, t)| published.get(k) != Some(t)).collect();
-            changed.sort();
+            let now = runtime.change_mark();
+            let changed = runtime.changed_since(*mark);
             let mut messages = Vec::with_capacity(changed.len());
             for (key, latest) in &changed {
                 let values = runtime.lookup(key, *latest)?.unwrap_or_default();
@@ -79,7 +76,7 @@ impl FeatureSink {
             }
             producer.send(&messages)?;
             sent += messages.len() as u64;
-            published.extend(changed);
+            *mark = now;
         }
         Ok(sent)
     }

@@ -66,6 +66,9 @@ pub(crate) struct Columnar {
     ts_col: (usize, String),
     lateness: i64,
     scratch: Vec<Num>,
+    /// Events accepted, and for each key id the count when it last accepted one.
+    pub(crate) changes: u64,
+    pub(crate) changed: Vec<u64>,
 }
 
 /// Starts loading the cache line of `x` (a hint; nothing on other processors).
@@ -143,6 +146,8 @@ impl Columnar {
             keys: KeyIndex::new(single(Ty::I64), single(Ty::String)),
             windows,
             scratch: vec![Num::Null; values.len()],
+            changes: 0,
+            changed: Vec::new(),
             values,
             key_cols,
             ts_col,
@@ -157,6 +162,7 @@ impl Columnar {
             w.slots.clear();
             w.panes.clear();
         }
+        self.changed.clear();
     }
 
     /// Adds one event; `Err(latest)` when it is late for its key (the state is unchanged).
@@ -208,6 +214,12 @@ impl Columnar {
         }
         let max_ts = latest.max(ts);
         self.keys.set_latest(id, max_ts);
+        self.changes += 1;
+        let i = id as usize;
+        if self.changed.len() <= i {
+            self.changed.resize(i + 1, 0);
+        }
+        self.changed[i] = self.changes;
         for w in &mut self.windows {
             match w.spec {
                 WindowSpec::Lifetime => w.slots.update(id, values),
@@ -392,7 +404,7 @@ impl Columnar {
                 },
             })
             .collect();
-        KeyState { max_ts, windows }
+        KeyState { max_ts, windows, changed: 0 }
     }
 
     /// Loads a key's state (from a snapshot, in the row path's form).
