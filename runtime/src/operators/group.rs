@@ -10,8 +10,10 @@ use crate::operators::aggregate::{AggSpec, Partial};
 use crate::operators::columnar::Columnar;
 use crate::operators::decode;
 use crate::operators::eval::{Compiled, compile};
-use crate::operators::state::KeyState;
-pub use crate::operators::state::{DeadLetter, GroupSnapshot};
+pub use crate::operators::state::{ChangeMark, DeadLetter, GroupSnapshot};
+use crate::operators::state::{KeyState, next_epoch};
+
+mod changes;
 
 /// One key's state as an online store holds it (the JSON of [`GroupRuntime::key_state_json`]):
 /// its windows' partials, not finished values, so a reader finalizes as of its own time.
@@ -65,8 +67,10 @@ pub struct GroupRuntime {
     /// Derived features: output position and expression over the feature vector.
     derived: Vec<(usize, Compiled)>,
     state: Store,
-    /// Events accepted by the row path since opening (see [`GroupRuntime::change_mark`]).
+    /// Events accepted by the row path since opening (see [`GroupRuntime::change_mark`]), and
+    /// the state's epoch.
     changes: u64,
+    epoch: u64,
     /// Dead letters not yet written out; `dead_written` came before them.
     dead_letters: Vec<DeadLetter>,
     dead_written: u64,
@@ -164,6 +168,7 @@ impl GroupRuntime {
             derived,
             state,
             changes: 0,
+            epoch: next_epoch(),
             dead_letters: Vec::new(),
             dead_written: 0,
             accepted: 0,
@@ -508,6 +513,7 @@ impl GroupRuntime {
 
     /// Replaces the state with a snapshot's.
     pub fn restore(&mut self, snapshot: GroupSnapshot) {
+        self.epoch = next_epoch();
         match &mut self.state {
             Store::Rows(state) => *state = snapshot.keys.into_iter().collect(),
             Store::Columnar(c) => {
@@ -559,31 +565,6 @@ impl GroupRuntime {
             Store::Rows(state) => state.values().map(|s| s.max_ts).max(),
             Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| c.keys.latest(id)).max(),
         }
-    }
-
-    /// A mark of the state as it stands: [`GroupRuntime::changed_since`] a mark gives the
-    /// keys an event changed after it (events accepted since the group was opened or restored).
-    pub fn change_mark(&self) -> u64 {
-        match &self.state {
-            Store::Rows(_) => self.changes,
-            Store::Columnar(c) => c.changes,
-        }
-    }
-
-    /// The keys an accepted event changed after `mark` (any event, on time but older than the
-    /// key's latest included), each with the time of its latest event, in key order.
-    pub fn changed_since(&self, mark: u64) -> Vec<(Vec<Value>, i64)> {
-        let mut keys: Vec<(Vec<Value>, i64)> = match &self.state {
-            Store::Rows(state) => {
-                state.iter().filter(|(_, s)| s.changed > mark).map(|(k, s)| (k.clone(), s.max_ts)).collect()
-            }
-            Store::Columnar(c) => (0..c.keys.len() as u32)
-                .filter(|id| c.changed.get(*id as usize).is_some_and(|n| *n > mark))
-                .map(|id| (c.keys.key(id), c.keys.latest(id)))
-                .collect(),
-        };
-        keys.sort();
-        keys
     }
 
     pub fn latest(&self, key: &[Value]) -> Option<i64> {

@@ -32,3 +32,18 @@ pub(crate) struct KeyState {
     #[serde(skip)]
     pub(crate) changed: u64,
 }
+
+/// Where a group's state stood, to ask later which keys changed since: the state's epoch (new
+/// for each group opened or restored, so a mark of another state never matches) and the count
+/// of events it had accepted.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ChangeMark {
+    pub(crate) epoch: u64,
+    pub(crate) count: u64,
+}
+
+/// A new state epoch, unique in the process.
+pub(crate) fn next_epoch() -> u64 {
+    static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+    EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed)
+}

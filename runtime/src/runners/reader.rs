@@ -3,13 +3,33 @@
 
 use featc::ir::FeatureIr;
 
-use crate::operators::group::GroupRuntime;
+use crate::operators::group::{ChangeMark, GroupRuntime};
 use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::runners::lambda::LambdaRunner;
 use crate::value::Value;
 
-/// Each layer's name and its keys' states as JSON texts `(key, state)`.
-pub type StateLayers = Vec<(&'static str, Vec<(String, String)>)>;
+/// One layer of a group's state as an online store holds it: its name, the states as JSON
+/// texts `(key, state)` of the keys changed since the mark asked for (every key without one),
+/// and the mark of the layer's state now.
+#[derive(Debug)]
+pub struct StateLayer {
+    pub name: &'static str,
+    pub rows: Vec<(String, String)>,
+    pub mark: ChangeMark,
+}
+
+/// A group's layers (Kappa: `state`; Lambda: `view`, `delta`, `speed`).
+pub type StateLayers = Vec<StateLayer>;
+
+/// The layer `name` of `group`: the keys changed since `since(name)`.
+pub(crate) fn state_layer(
+    name: &'static str,
+    group: &GroupRuntime,
+    since: &dyn Fn(&str) -> Option<ChangeMark>,
+) -> Result<StateLayer, String> {
+    let (rows, mark) = group.state_rows_since(since(name))?;
+    Ok(StateLayer { name, rows, mark })
+}
 
 /// What reading features needs of a runtime: the logs read to their end, the keys of a group,
 /// and a key's feature vector as of a time. Implemented by both targets, so a reader need not
@@ -46,9 +66,10 @@ pub trait FeatureReader {
         None
     }
 
-    /// Every key of group `group` with its state, as JSON texts, per layer of the target
-    /// (Kappa: `state`; Lambda: `view`, `delta`, `speed`): what an online store holds.
-    fn state_layers(&self, group: usize) -> Result<StateLayers, String>;
+    /// The keys of group `group` changed since the mark `since` gives for a layer (every key
+    /// for none) with their states, as JSON texts, per layer of the target (Kappa: `state`;
+    /// Lambda: `view`, `delta`, `speed`): what an online store holds.
+    fn state_layers(&self, group: usize, since: &dyn Fn(&str) -> Option<ChangeMark>) -> Result<StateLayers, String>;
 
     /// Makes the state read so far durable (Kappa: a snapshot; Lambda keeps nothing to write:
     /// its speed layer is rebuilt from the log after the cutoff).
@@ -94,8 +115,8 @@ impl FeatureReader for KappaRunner {
         self.snapshot().map(drop)
     }
 
-    fn state_layers(&self, group: usize) -> Result<StateLayers, String> {
-        Ok(vec![("state", self.groups().get(group).map_or(Ok(Vec::new()), GroupRuntime::state_rows)?)])
+    fn state_layers(&self, group: usize, since: &dyn Fn(&str) -> Option<ChangeMark>) -> Result<StateLayers, String> {
+        self.groups().get(group).map(|g| state_layer("state", g, since)).into_iter().collect()
     }
 }
 
@@ -136,7 +157,7 @@ impl FeatureReader for LambdaRunner {
         Some(self.view.cutoff)
     }
 
-    fn state_layers(&self, group: usize) -> Result<StateLayers, String> {
-        LambdaRunner::state_layers(self, group)
+    fn state_layers(&self, group: usize, since: &dyn Fn(&str) -> Option<ChangeMark>) -> Result<StateLayers, String> {
+        LambdaRunner::state_layers(self, group, since)
     }
 }

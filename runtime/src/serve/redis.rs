@@ -14,8 +14,8 @@
 //! finished values, so a reader finalizes as of its request's time. Keys and values are
 //! arguments of Redis commands, never text formatted into a command.
 
+use crate::operators::group::ChangeMark;
 use std::collections::HashMap;
-use std::hash::{Hash as _, Hasher as _};
 use std::sync::Mutex;
 use std::time::Duration;
 
@@ -51,8 +51,9 @@ pub struct RedisStore {
     client: redis::Client,
     prefix: String,
     idle: Mutex<Vec<redis::Connection>>,
-    /// A hash of each key state last written, by hash name: only changed keys are written again.
-    written: Mutex<HashMap<(String, String), u64>>,
+    /// Where each layer's state stood when last written, by hash name: only the keys an event
+    /// changed since are written again (every key for a new generation or a new runner).
+    written: Mutex<HashMap<String, ChangeMark>>,
     /// The generation each group's `current` points to, as this process last set it.
     current: Mutex<HashMap<String, String>>,
 }
@@ -125,24 +126,19 @@ impl RedisStore {
         let mut current = self.current.lock().map_err(|_| poisoned())?;
         let generations: Vec<String> = ir.groups.iter().map(|g| generation(&g.version, reader.cutoff())).collect();
         let mut changed = Vec::new();
+        let mut marks = Vec::new();
         for (gi, g) in ir.groups.iter().enumerate() {
-            for (layer, rows) in reader.state_layers(gi)? {
-                let name = self.name(&g.name, &generations[gi], layer);
-                for (key, state) in rows {
-                    let mut h = std::collections::hash_map::DefaultHasher::new();
-                    state.hash(&mut h);
-                    let hash = h.finish();
-                    let id = (name.clone(), key);
-                    if written.get(&id) != Some(&hash) {
-                        changed.push((id, state, hash));
-                    }
-                }
+            let since = |layer: &str| written.get(&self.name(&g.name, &generations[gi], layer)).copied();
+            for layer in reader.state_layers(gi, &since)? {
+                let name = self.name(&g.name, &generations[gi], layer.name);
+                changed.extend(layer.rows.into_iter().map(|(key, state)| ((name.clone(), key), state)));
+                marks.push((name, layer.mark));
             }
         }
         let mut con = self.connection()?;
         for part in changed.chunks(PIPELINE) {
             let mut pipe = redis::pipe();
-            for ((name, key), state, _) in part {
+            for ((name, key), state) in part {
                 pipe.hset(name, key, state).ignore();
             }
             pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
@@ -194,16 +190,13 @@ impl RedisStore {
                     pipe.expire(self.name(group, &old, layer), GRACE_SECONDS).ignore();
                 }
                 let stale = self.name(group, &old, "");
-                written.retain(|(name, _), _| !name.starts_with(&stale));
+                written.retain(|name, _| !name.starts_with(&stale));
             }
             pipe.query::<()>(&mut con).map_err(|e| format!("Redis: {e}"))?;
         }
         self.give_back(con);
-        let n = changed.len();
-        for (id, _, hash) in changed {
-            written.insert(id, hash);
-        }
-        Ok(n)
+        written.extend(marks);
+        Ok(changed.len())
     }
 
     /// One key's state in each of `layers` and its group's meta, from the generation served,

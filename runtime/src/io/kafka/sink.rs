@@ -12,13 +12,14 @@ use std::borrow::Cow;
 
 use super::KafkaConfig;
 use super::produce::KeyedProducer;
+use crate::operators::group::ChangeMark;
 use crate::runners::kappa::{KappaRunner, json_value};
 use crate::serve::{Answer, Features};
 
 /// The feature changelogs of a project's sinking groups.
 pub struct FeatureSink {
     /// Per group sunk: its index, producer, and the group's change mark at the last publish.
-    groups: Vec<(usize, KeyedProducer, u64)>,
+    groups: Vec<(usize, KeyedProducer, ChangeMark)>,
 }
 
 impl std::fmt::Debug for FeatureSink {
@@ -54,7 +55,7 @@ impl FeatureSink {
         for (gi, producer, mark) in &mut self.groups {
             let (group, runtime) = (&runner.ir().groups[*gi], &runner.groups()[*gi]);
             let now = runtime.change_mark();
-            let changed = runtime.changed_since(*mark);
+            let changed = runtime.changed_since(Some(*mark));
             let mut messages = Vec::with_capacity(changed.len());
             for (key, latest) in &changed {
                 let values = runtime.lookup(key, *latest)?.unwrap_or_default();

@@ -132,13 +132,20 @@ impl LambdaRunner {
 
     /// Every key's state of group `gi` in each layer (`view`, `delta` and, when a feature is
     /// served from the whole-window replay, `speed`), as JSON texts: what an online store holds.
-    pub fn state_layers(&self, gi: usize) -> Result<crate::runners::reader::StateLayers, String> {
-        let rows = |g: Option<&GroupRuntime>| g.map_or(Ok(Vec::new()), GroupRuntime::state_rows);
-        let mut layers = vec![("view", rows(self.view.groups.get(gi))?), ("delta", rows(self.delta.groups().get(gi))?)];
-        if let Some(s) = &self.speed {
-            layers.push(("speed", rows(s.groups().get(gi))?));
-        }
-        Ok(layers)
+    pub fn state_layers(
+        &self,
+        gi: usize,
+        since: &dyn Fn(&str) -> Option<crate::operators::group::ChangeMark>,
+    ) -> Result<crate::runners::reader::StateLayers, String> {
+        let named = [
+            ("view", self.view.groups.get(gi)),
+            ("delta", self.delta.groups().get(gi)),
+            ("speed", self.speed.as_ref().and_then(|s| s.groups().get(gi))),
+        ];
+        named
+            .into_iter()
+            .filter_map(|(name, g)| g.map(|g| crate::runners::reader::state_layer(name, g, since)))
+            .collect()
     }
 
     /// The latest event time of a key over the layers.
