@@ -19,9 +19,9 @@ const SEED: u64 = 0x6665_6174_632d_6b65;
 
 #[derive(Debug, Clone)]
 pub(crate) enum Keys {
-    I64(Vec<(i64, i64)>),
-    Str(Vec<(Arc<str>, i64)>),
-    Values(Vec<(Vec<Value>, i64)>),
+    I64(Vec<(i64, Stamp)>),
+    Str(Vec<(Arc<str>, Stamp)>),
+    Values(Vec<(Vec<Value>, Stamp)>),
 }
 
 /// A key as the columnar path reads it from a batch.
@@ -30,6 +30,18 @@ pub(crate) enum KeyRef<'a> {
     I64(i64),
     Str(&'a str),
     Values(&'a [Value]),
+}
+
+/// What a key's entry holds beside the key: its latest event time, and the group's change
+/// count when an event last changed it (0: not since the state was opened or restored).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct Stamp {
+    pub(crate) latest: i64,
+    pub(crate) changed: u64,
+}
+
+impl Stamp {
+    const NEW: Stamp = Stamp { latest: i64::MIN, changed: 0 };
 }
 
 #[derive(Debug, Clone)]
@@ -72,7 +84,7 @@ impl KeyIndex {
                     Some(&id) => id,
                     None => {
                         let id = keys.len() as u32;
-                        keys.push((k, i64::MIN));
+                        keys.push((k, Stamp::NEW));
                         table.insert_unique(hash, id, |&id| hasher.hash_one(keys[id as usize].0));
                         id
                     }
@@ -85,7 +97,7 @@ impl KeyIndex {
                     Some(&id) => id,
                     None => {
                         let id = keys.len() as u32;
-                        keys.push((Arc::from(k), i64::MIN));
+                        keys.push((Arc::from(k), Stamp::NEW));
                         table.insert_unique(hash, id, |&id| hasher.hash_one(&*keys[id as usize].0));
                         id
                     }
@@ -110,7 +122,7 @@ impl KeyIndex {
                     Some(&id) => id,
                     None => {
                         let id = keys.len() as u32;
-                        keys.push((k.to_vec(), i64::MIN));
+                        keys.push((k.to_vec(), Stamp::NEW));
                         table.insert_unique(hash, id, |&id| hasher.hash_one(&keys[id as usize].0));
                         id
                     }
@@ -178,30 +190,50 @@ impl KeyIndex {
     pub(crate) fn latest(&self, id: u32) -> i64 {
         let i = id as usize;
         match &self.keys {
-            Keys::I64(k) => k[i].1,
-            Keys::Str(k) => k[i].1,
-            Keys::Values(k) => k[i].1,
+            Keys::I64(k) => k[i].1.latest,
+            Keys::Str(k) => k[i].1.latest,
+            Keys::Values(k) => k[i].1.latest,
         }
     }
 
     pub(crate) fn set_latest(&mut self, id: u32, ts: i64) {
         let i = id as usize;
         match &mut self.keys {
-            Keys::I64(k) => k[i].1 = ts,
-            Keys::Str(k) => k[i].1 = ts,
-            Keys::Values(k) => k[i].1 = ts,
+            Keys::I64(k) => k[i].1.latest = ts,
+            Keys::Str(k) => k[i].1.latest = ts,
+            Keys::Values(k) => k[i].1.latest = ts,
+        }
+    }
+
+    /// Sets the key's latest event time and the change count of the event: one write to the
+    /// entry an event loads anyway.
+    pub(crate) fn set_stamp(&mut self, id: u32, stamp: Stamp) {
+        let i = id as usize;
+        match &mut self.keys {
+            Keys::I64(k) => k[i].1 = stamp,
+            Keys::Str(k) => k[i].1 = stamp,
+            Keys::Values(k) => k[i].1 = stamp,
+        }
+    }
+
+    pub(crate) fn stamp(&self, id: u32) -> Stamp {
+        let i = id as usize;
+        match &self.keys {
+            Keys::I64(k) => k[i].1,
+            Keys::Str(k) => k[i].1,
+            Keys::Values(k) => k[i].1,
         }
     }
 
     /// Bytes the index holds: the table and the key entries (string bytes included).
     pub(crate) fn bytes(&self) -> usize {
         let entries = match &self.keys {
-            Keys::I64(k) => k.capacity() * size_of::<(i64, i64)>(),
+            Keys::I64(k) => k.capacity() * size_of::<(i64, Stamp)>(),
             Keys::Str(k) => {
-                k.capacity() * size_of::<(Arc<str>, i64)>() + k.iter().map(|(s, _)| s.len() + 16).sum::<usize>()
+                k.capacity() * size_of::<(Arc<str>, Stamp)>() + k.iter().map(|(s, _)| s.len() + 16).sum::<usize>()
             }
             Keys::Values(k) => {
-                k.capacity() * size_of::<(Vec<Value>, i64)>()
+                k.capacity() * size_of::<(Vec<Value>, Stamp)>()
                     + k.iter().map(|(v, _)| v.capacity() * size_of::<Value>()).sum::<usize>()
             }
         };
@@ -210,8 +242,8 @@ impl KeyIndex {
 
     /// Turns the index into a value-list index (ids unchanged).
     fn widen(&mut self) {
-        let entries: Vec<(Vec<Value>, i64)> =
-            (0..self.len() as u32).map(|id| (self.key(id), self.latest(id))).collect();
+        let entries: Vec<(Vec<Value>, Stamp)> =
+            (0..self.len() as u32).map(|id| (self.key(id), self.stamp(id))).collect();
         let mut table = HashTable::with_capacity(entries.len());
         for (id, (k, _)) in entries.iter().enumerate() {
             table

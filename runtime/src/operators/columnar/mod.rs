@@ -26,7 +26,7 @@ use crate::operators::state::KeyState;
 use crate::operators::window::WindowState;
 use crate::value::Value;
 pub(crate) use keys::KeyRef;
-use keys::{KeyIndex, Keys};
+use keys::{KeyIndex, Keys, Stamp};
 use slots::{AggInput, Num, Slots};
 
 /// A value column an aggregate reads.
@@ -66,9 +66,8 @@ pub(crate) struct Columnar {
     ts_col: (usize, String),
     lateness: i64,
     scratch: Vec<Num>,
-    /// Events accepted, and for each key id the count when it last accepted one.
+    /// Events accepted (each key's entry holds the count when it last accepted one).
     pub(crate) changes: u64,
-    pub(crate) changed: Vec<u64>,
 }
 
 /// Starts loading the cache line of `x` (a hint; nothing on other processors).
@@ -147,7 +146,6 @@ impl Columnar {
             windows,
             scratch: vec![Num::Null; values.len()],
             changes: 0,
-            changed: Vec::new(),
             values,
             key_cols,
             ts_col,
@@ -162,7 +160,6 @@ impl Columnar {
             w.slots.clear();
             w.panes.clear();
         }
-        self.changed.clear();
     }
 
     /// Adds one event; `Err(latest)` when it is late for its key (the state is unchanged).
@@ -213,13 +210,8 @@ impl Columnar {
             return Err(latest);
         }
         let max_ts = latest.max(ts);
-        self.keys.set_latest(id, max_ts);
         self.changes += 1;
-        let i = id as usize;
-        if self.changed.len() <= i {
-            self.changed.resize(i + 1, 0);
-        }
-        self.changed[i] = self.changes;
+        self.keys.set_stamp(id, Stamp { latest: max_ts, changed: self.changes });
         for w in &mut self.windows {
             match w.spec {
                 WindowSpec::Lifetime => w.slots.update(id, values),

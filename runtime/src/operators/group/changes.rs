@@ -30,7 +30,7 @@ impl GroupRuntime {
                 state.iter().filter(|(_, s)| newer(s.changed)).map(|(k, s)| (k.clone(), s.max_ts)).collect()
             }
             Store::Columnar(c) => (0..c.keys.len() as u32)
-                .filter(|id| newer(c.changed.get(*id as usize).copied().unwrap_or(0)))
+                .filter(|id| newer(c.keys.stamp(*id).changed))
                 .map(|id| (c.keys.key(id), c.keys.latest(id)))
                 .collect(),
         };
