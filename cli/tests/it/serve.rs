@@ -20,7 +20,20 @@ struct Server {
 }
 
 impl Server {
+    /// Starts a server and waits until it is ready.
     fn start(dir: &Path, extra: &[&str]) -> Server {
+        let server = Server::spawn(dir, extra);
+        // It listens at once and is ready once it has read the logs (and published them).
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while server.request("GET", "/readyz", &[], "").0 != 200 {
+            assert!(Instant::now() < deadline, "the server never became ready");
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        server
+    }
+
+    /// Starts a server and returns once it listens.
+    fn spawn(dir: &Path, extra: &[&str]) -> Server {
         let mut child = Command::new(env!("CARGO_BIN_EXE_featc"))
             .args(["serve", ".", "--listen", "127.0.0.1:0", "--poll-ms", "50"])
             .args(extra)
@@ -38,14 +51,7 @@ impl Server {
         };
         // Keep draining stderr so the server never blocks on it.
         std::thread::spawn(move || lines.for_each(drop));
-        let server = Server { child, addr };
-        // It listens at once and is ready once it has read the logs (and published them).
-        let deadline = Instant::now() + Duration::from_secs(60);
-        while server.request("GET", "/readyz", &[], "").0 != 200 {
-            assert!(Instant::now() < deadline, "the server never became ready");
-            std::thread::sleep(Duration::from_millis(20));
-        }
-        server
+        Server { child, addr }
     }
 
     /// Sends one request; returns the status and the body.
@@ -216,6 +222,33 @@ fn lookups_answer_as_of_now_and_decay_for_a_quiet_key() {
     // The stop checkpointed: a run resumes from the snapshot without replaying.
     let run = featc(&["run", ".", "--target", "kappa", "--until-caught-up"], dir.path());
     assert!(ok(&run).contains("resumed group `user_clicks`"), "{}", text(&run.stderr));
+}
+
+#[test]
+fn a_stop_during_the_first_replay_keeps_what_was_read() {
+    // 300,000 events of 50 users over a day: a replay of several steps.
+    let events: Vec<String> =
+        (0..300_000u32).map(|i| event(&format!("u{}", i % 50), i / 12_500, (i % 12_500) / 209, 1.0)).collect();
+    let lines: Vec<&str> = events.iter().map(String::as_str).collect();
+    let dir = clicks_project(&lines);
+    let server = Server::spawn(dir.path(), &[]);
+    assert_eq!(server.request("GET", "/readyz", &[], "").0, 503, "still replaying");
+    // Stopped midway, it stops at the next step and checkpoints what it read.
+    assert!(server.stop(), "a clean stop on SIGTERM");
+    let run = featc(&["run", ".", "--target", "kappa", "--until-caught-up"], dir.path());
+    let said = ok(&run);
+    assert!(said.contains("resumed group `user_clicks`"), "{said}");
+    let rest: u64 = said
+        .split("replayed ")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("replayed N events");
+    assert!(rest > 0 && rest < 300_000, "{said}");
+    let got = featc(&["get", ".", "--key", "user_id=u7"], dir.path());
+    ok(&got);
+    let got: serde_json::Value = serde_json::from_slice(&got.stdout).expect("JSON");
+    assert_eq!(got[0]["features"]["clicks"], 6000, "{got}");
 }
 
 #[test]

@@ -44,6 +44,10 @@ pub trait FeatureReader {
     /// Reads the logs to their end; `progress` is told the events read.
     fn catch_up(&mut self, progress: &mut dyn FnMut(u64)) -> Result<ReplayReport, String>;
 
+    /// Reads at most `budget` events of each replay, so a caller can stop or let others in
+    /// between; true when the logs were read to their end.
+    fn step(&mut self, budget: u64) -> Result<(ReplayReport, bool), String>;
+
     /// Every key with state in group `group`.
     fn keys(&self, group: usize) -> Vec<Vec<Value>>;
 
@@ -91,6 +95,12 @@ impl FeatureReader for KappaRunner {
         KappaRunner::catch_up(self, progress)
     }
 
+    fn step(&mut self, budget: u64) -> Result<(ReplayReport, bool), String> {
+        let report = KappaRunner::step(self, budget, |_| {})?;
+        let drained = report.events < budget;
+        Ok((report, drained))
+    }
+
     fn keys(&self, group: usize) -> Vec<Vec<Value>> {
         self.groups().get(group).map(|g| g.keys()).unwrap_or_default()
     }
@@ -131,6 +141,10 @@ impl FeatureReader for LambdaRunner {
 
     fn catch_up(&mut self, progress: &mut dyn FnMut(u64)) -> Result<ReplayReport, String> {
         LambdaRunner::catch_up(self, progress)
+    }
+
+    fn step(&mut self, budget: u64) -> Result<(ReplayReport, bool), String> {
+        LambdaRunner::step(self, budget)
     }
 
     fn keys(&self, group: usize) -> Vec<Vec<Value>> {

@@ -28,6 +28,9 @@ use crate::runners::reader::FeatureReader;
 use crate::value::Value;
 pub use answer::{Answer, Features};
 
+/// Events read per hold of the runner while catching up.
+const STEP: u64 = 65_536;
+
 /// A runner that may be shared by the server's threads.
 pub type SharedReader = Box<dyn FeatureReader + Send + Sync>;
 
@@ -228,19 +231,27 @@ impl Service {
     /// read hold, so lookups go on meanwhile.
     pub fn catch_up(&self) -> Result<bool, String> {
         let Backend::Pipeline { reader, store } = &self.backend else { return Ok(false) };
-        let read = {
+        // Read in steps, the runner held for writing during each only: lookups are answered
+        // between them (once ready), and a shutdown stops a long first replay at the next.
+        let mut events = 0;
+        let read = loop {
             let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
-            let report = reader.catch_up(&mut |_| {})?;
-            let backlog = reader.backlog()?;
+            let (report, drained) = reader.step(STEP)?;
+            events += report.events;
+            let stopping = self.stop.load(Ordering::Relaxed);
             let mut p = self.progress.write().map_err(|_| "the progress lock is poisoned".to_owned())?;
-            let read = report.events > 0 || !p.caught_up;
-            p.caught_up = true;
-            p.refresh(reader.as_ref());
+            if drained || stopping {
+                let read = events > 0 || !p.caught_up;
+                p.caught_up |= drained;
+                p.backlog = reader.backlog()?;
+                p.refresh(reader.as_ref());
+                p.events += report.events;
+                p.dead_letters = report.dead_letters;
+                self.metrics.observe_progress(p.events, p.dead_letters, p.backlog, reader.cutoff());
+                break read;
+            }
             p.events += report.events;
             p.dead_letters = report.dead_letters;
-            p.backlog = backlog;
-            self.metrics.observe_progress(p.events, p.dead_letters, p.backlog, reader.cutoff());
-            read
         };
         // A publish that failed (Redis away) is reported and tried again on the next read,
         // events or not; what was read stays read (and is checkpointed).

@@ -91,6 +91,19 @@ impl LambdaRunner {
         Ok(report)
     }
 
+    /// Reads at most `budget` events of each replay (delta, then speed); true when both were
+    /// read to their end.
+    pub fn step(&mut self, budget: u64) -> Result<(ReplayReport, bool), String> {
+        let mut report = self.delta.step(budget, |_| {})?;
+        let mut drained = report.events < budget;
+        if let Some(s) = &mut self.speed {
+            let r = s.step(budget, |_| {})?;
+            drained &= r.events < budget;
+            report.events += r.events;
+        }
+        Ok((report, drained))
+    }
+
     /// The speed layer reads only events at or before `t` (for a snapshot as of `t`).
     pub fn read_until(&mut self, t: i64) {
         self.delta.read_until(t);
