@@ -101,7 +101,8 @@ fn run_kappa(
         std::thread::sleep(Duration::from_millis(500));
         let step = (|| -> Result<(), CliError> {
             let (report, _) = runner.catch_up_checkpointing(checkpoint_every, |_| {}, &mut publish)?;
-            if report.events > 0 {
+            // Also what an earlier read that failed midway left unsaved.
+            if runner.unsaved() {
                 publish(&runner)?;
                 runner.snapshot()?;
                 // The consumer lag: what arrived while this read ran (a broker's watermarks

@@ -6,6 +6,7 @@ use std::process::ExitCode;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use featc_runtime::io::kafka::KafkaConfig;
 use featc_runtime::serve::http::{self, Config};
 use featc_runtime::serve::redis::RedisStore;
 use featc_runtime::serve::{Service, SharedReader};
@@ -71,7 +72,18 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let service = Service::from_store(ir, store, target, reload)?;
         return listen(&args, service, token, &format!("{target}, from Redis"));
     }
-    // The server runs the pipeline: it is the data folder's one runner.
+    // The server runs the pipeline: it is the data folder's one runner. Its snapshots would
+    // count as published to a feature changelog it does not publish: refused.
+    if let Some(config) = KafkaConfig::load(&project::project_dir(&args.paths)?)?
+        && !config.sink.is_empty()
+    {
+        return Err(CliError::Usage(
+            "featc.toml names a feature changelog ([kafka.sink]), which `featc run` publishes and \
+             `featc serve` does not (its snapshots would count as published): run the pipeline with \
+             `featc run`, or remove [kafka.sink] to serve"
+                .to_owned(),
+        ));
+    }
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
     let reader: SharedReader = match args.target {
         TargetArg::Kappa => Box::new(project::open_kappa(&args.paths, args.data_dir.clone(), None, false)?),

@@ -42,6 +42,8 @@ pub struct KappaRunner {
     data_dir: PathBuf,
     /// Events a stream could not decode (a broker's payloads), dead-lettered since opening.
     undecoded: u64,
+    /// Events or dead letters read since the last snapshot.
+    unsaved: bool,
     /// Those not written yet: the stream, the partition, the event (its offset as `line`).
     unwritten: Vec<(usize, usize, Rejected)>,
 }
@@ -124,7 +126,15 @@ impl KappaRunner {
             streams.push(Stream { source: si, reader, groups: readers });
         }
         Ok((
-            KappaRunner { ir, groups, streams, data_dir: data_dir.to_path_buf(), undecoded: 0, unwritten: Vec::new() },
+            KappaRunner {
+                ir,
+                groups,
+                streams,
+                data_dir: data_dir.to_path_buf(),
+                undecoded: 0,
+                unsaved: false,
+                unwritten: Vec::new(),
+            },
             seeded,
         ))
     }
@@ -191,6 +201,8 @@ impl KappaRunner {
                 let n = batch.num_rows() as u64;
                 budget -= n;
                 report.events += n;
+                // Set at once: a read that fails after this batch leaves it in the state.
+                self.unsaved = true;
                 for (gi, fields, resume) in &stream.groups {
                     // A group restored from a later snapshot skips what its state includes.
                     let skip = resume[partition].saturating_sub(first);
@@ -212,6 +224,7 @@ impl KappaRunner {
             }
         }
         report.dead_letters = self.undecoded;
+        self.unsaved |= !self.unwritten.is_empty();
         for g in &self.groups {
             let (accepted, dead) = g.counters();
             report.accepted += accepted;
@@ -285,7 +298,14 @@ impl KappaRunner {
         }
         // Durable: a broker may now be told (its consumer group's offsets, for monitoring).
         self.streams.iter_mut().for_each(|s| s.reader.checkpointed());
+        self.unsaved = false;
         Ok(dir)
+    }
+
+    /// Whether events or dead letters were read since the last snapshot (a read that failed
+    /// midway included).
+    pub fn unsaved(&self) -> bool {
+        self.unsaved
     }
 
     /// Loads each group's snapshot of its current version, where there is one; a group

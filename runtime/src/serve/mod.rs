@@ -164,6 +164,8 @@ pub struct Service {
     unpublished: AtomicBool,
     /// Whether the store (if any) has been published to once: readiness.
     published_once: AtomicBool,
+    /// Events were read since the last checkpoint.
+    unsaved: AtomicBool,
 }
 
 impl std::fmt::Debug for Service {
@@ -212,6 +214,7 @@ impl Service {
             stop: AtomicBool::new(false),
             unpublished: AtomicBool::new(false),
             published_once: AtomicBool::new(true),
+            unsaved: AtomicBool::new(false),
         })
     }
 
@@ -234,28 +237,45 @@ impl Service {
         // Read in steps, the runner held for writing during each only: lookups are answered
         // between them (once ready), and a shutdown stops a long first replay at the next.
         let mut events = 0;
-        let read = loop {
+        let (read, caught_up) = loop {
             let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
-            let (report, drained) = reader.step(STEP)?;
+            let (report, drained) = match reader.step(STEP) {
+                Ok(stepped) => stepped,
+                Err(e) => {
+                    // What earlier steps read is in the state: publish and checkpoint it on
+                    // the next read even if that one brings nothing.
+                    if events > 0 {
+                        self.unpublished.store(true, Ordering::Relaxed);
+                        self.unsaved.store(true, Ordering::Relaxed);
+                    }
+                    return Err(e);
+                }
+            };
             events += report.events;
+            if report.events > 0 {
+                self.unsaved.store(true, Ordering::Relaxed);
+            }
             let stopping = self.stop.load(Ordering::Relaxed);
             let mut p = self.progress.write().map_err(|_| "the progress lock is poisoned".to_owned())?;
+            // Each step's positions and high waters, so a lookup between steps is answered
+            // with the offsets of the state it reads.
+            p.refresh(reader.as_ref());
+            p.events += report.events;
+            p.dead_letters = report.dead_letters;
             if drained || stopping {
                 let read = events > 0 || !p.caught_up;
                 p.caught_up |= drained;
                 p.backlog = reader.backlog()?;
-                p.refresh(reader.as_ref());
-                p.events += report.events;
-                p.dead_letters = report.dead_letters;
                 self.metrics.observe_progress(p.events, p.dead_letters, p.backlog, reader.cutoff());
-                break read;
+                break (read, p.caught_up);
             }
-            p.events += report.events;
-            p.dead_letters = report.dead_letters;
         };
         // A publish that failed (Redis away) is reported and tried again on the next read,
         // events or not; what was read stays read (and is checkpointed).
+        // Never a state the logs were not read to the end for (a shutdown during the first
+        // replay): readers of the store would be moved to a partial generation.
         if let Some(store) = store
+            && caught_up
             && (read || self.unpublished.load(Ordering::Relaxed))
         {
             let reader = reader.read().map_err(|_| "the runner lock is poisoned".to_owned())?;
@@ -278,15 +298,13 @@ impl Service {
     pub fn follow(self: &Arc<Self>, every: Duration, checkpoint_every: Duration) -> std::thread::JoinHandle<()> {
         let service = Arc::clone(self);
         std::thread::spawn(move || {
-            let mut dirty = false;
             let mut last = Instant::now();
             let started = Instant::now();
             while !service.stop.load(Ordering::Relaxed) {
                 let was_ready = service.ready();
                 let was_caught_up = service.caught_up();
-                match service.catch_up() {
-                    Ok(read) => dirty |= read,
-                    Err(e) => tracing::warn!("reading the logs failed (retrying): {e}"),
+                if let Err(e) = service.catch_up() {
+                    tracing::warn!("reading the logs failed (retrying): {e}");
                 }
                 if !was_caught_up && service.caught_up() {
                     let events = service.progress.read().map(|p| p.events).unwrap_or_default();
@@ -295,9 +313,9 @@ impl Service {
                 if !was_ready && service.ready() {
                     tracing::info!("ready");
                 }
-                if dirty && last.elapsed() >= checkpoint_every {
+                if service.unsaved.load(Ordering::Relaxed) && last.elapsed() >= checkpoint_every {
                     match service.checkpoint() {
-                        Ok(()) => dirty = false,
+                        Ok(()) => service.unsaved.store(false, Ordering::Relaxed),
                         Err(e) => tracing::warn!("checkpoint failed (retrying): {e}"),
                     }
                     last = Instant::now();
