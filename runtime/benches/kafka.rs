@@ -5,6 +5,8 @@
 //! Run: `FEATC_TANSU=<tansu binary> cargo bench -p featc-runtime --bench kafka` (`scripts/test`
 //! installs tansu under `$FEATC_TOOLS`); `FEATC_BENCH_EVENTS` sets the events (default 200,000).
 
+mod common;
+
 use std::net::TcpStream;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
@@ -69,19 +71,6 @@ fn project(brokers: &str) -> tempfile::TempDir {
     dir
 }
 
-fn ir(project: &Path) -> featc::ir::FeatureIr {
-    let mut sources = featc::SourceMap::new();
-    for entry in std::fs::read_dir(project).unwrap().flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "feat") {
-            sources.add(path.to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap());
-        }
-    }
-    let checked = featc::check_project(&sources, &featc::Options::default());
-    assert!(!checked.has_errors());
-    featc::ir::lower(&checked.project).unwrap()
-}
-
 /// Reads every message of `topic` from offset 0 with a bare consumer, touching each payload;
 /// returns the messages and bytes read.
 fn bare_consumer(brokers: &str, topic: &str, events: u64) -> (u64, u64) {
@@ -114,7 +103,7 @@ fn bare_consumer(brokers: &str, topic: &str, events: u64) -> (u64, u64) {
 /// `every` and one at the end; returns the events read and the snapshots written.
 fn replay(project: &Path, every: Duration) -> (u64, u32) {
     let data = tempfile::tempdir().unwrap();
-    let (mut runner, _) = KappaRunner::open(ir(project), project, data.path()).unwrap();
+    let (mut runner, _) = KappaRunner::open(common::project_ir(project), project, data.path()).unwrap();
     let (report, snapshots) = runner.catch_up_checkpointing(every, |_| {}, &mut |_| Ok(())).unwrap();
     runner.snapshot().unwrap();
     (report.events, snapshots + 1)
@@ -124,7 +113,7 @@ fn main() {
     let events: usize = std::env::var("FEATC_BENCH_EVENTS").map_or(200_000, |n| n.parse().unwrap());
     let broker = Tansu::start();
     let project = project(&broker.brokers);
-    let ir = ir(project.path());
+    let ir = common::project_ir(project.path());
     let source = &ir.sources[0];
     let config = KafkaConfig::load(project.path()).unwrap().unwrap();
     let topic = config.topic(source);

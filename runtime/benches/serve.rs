@@ -3,6 +3,8 @@
 //! of the same vector in the same run; and freshness (an appended event to its value served).
 //! Run: `cargo bench -p featc-runtime --bench serve` (needs `redis-server` on the PATH).
 
+mod common;
+
 use std::io::{Read as _, Write as _};
 use std::net::TcpStream;
 use std::path::Path;
@@ -15,19 +17,6 @@ use featc_runtime::serve::{Lookup, Service, http};
 
 const USERS: usize = 1801;
 const SECONDS: u64 = 5;
-
-fn ir(project: &Path) -> featc::ir::FeatureIr {
-    let mut sources = featc::SourceMap::new();
-    for entry in std::fs::read_dir(project).unwrap().flatten() {
-        let path = entry.path();
-        if path.extension().is_some_and(|e| e == "feat") {
-            sources.add(path.to_string_lossy().into_owned(), std::fs::read_to_string(&path).unwrap());
-        }
-    }
-    let checked = featc::check_project(&sources, &featc::Options::default());
-    assert!(!checked.has_errors());
-    featc::ir::lower(&checked.project).unwrap()
-}
 
 fn user(i: usize) -> String {
     format!("u{:05}", i % USERS + 1)
@@ -196,7 +185,7 @@ impl Load {
 fn main() {
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fraud");
     let data = tempfile::tempdir().unwrap();
-    let (runner, _) = KappaRunner::open(ir(&project), &project, data.path()).unwrap();
+    let (runner, _) = KappaRunner::open(common::project_ir(&project), &project, data.path()).unwrap();
     let service = Service::new(Box::new(runner), "kappa", None);
     service.catch_up().unwrap();
     let now = 1_900_000_000_000;
@@ -289,7 +278,7 @@ fn main() {
     // poll of 200 ms.
     let follower = service.follow(Duration::from_millis(200), Duration::from_secs(3600));
     let log = Log::open(&data.path().join("log"), "transactions").unwrap();
-    let source = ir(&project).sources.into_iter().next().unwrap();
+    let source = common::project_ir(&project).sources.into_iter().next().unwrap();
     let probe = lookup(0);
     let served = |service: &Service| {
         service.lookup(&probe, now).unwrap().to_json()["features"]["lifetime_transactions"].as_i64()

@@ -45,6 +45,30 @@ impl ProducerContext for Deliveries {
     }
 }
 
+/// An idempotent producer (a retry never writes a message twice) that counts failed deliveries.
+fn idempotent(config: &KafkaConfig) -> Result<BaseProducer<Deliveries>, String> {
+    config
+        .client()
+        .set("enable.idempotence", "true")
+        .set("linger.ms", "5")
+        .set("message.timeout.ms", "120000")
+        .create_with_context(Deliveries::default())
+        .map_err(|e| format!("Kafka at {}: {e}", config.brokers))
+}
+
+/// Waits until the broker has acknowledged every message sent; an error names how many it
+/// did not take since the last call, and why.
+fn flushed(producer: &BaseProducer<Deliveries>, topic: &str) -> Result<(), String> {
+    producer.flush(FLUSH).map_err(|e| format!("Kafka: messages did not reach `{topic}`: {e}"))?;
+    let deliveries = producer.context();
+    let failed = deliveries.failed.swap(0, std::sync::atomic::Ordering::Relaxed);
+    if failed > 0 {
+        let why = deliveries.first.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
+        return Err(format!("Kafka: {failed} messages did not reach `{topic}`: {why}"));
+    }
+    Ok(())
+}
+
 /// An idempotent producer to one source's topic.
 pub struct EventProducer {
     producer: BaseProducer<Deliveries>,
@@ -72,13 +96,7 @@ impl EventProducer {
     ) -> Result<EventProducer, String> {
         let topic = config.topic(source);
         create_topic(config, &topic, partitions)?;
-        let producer: BaseProducer<Deliveries> = config
-            .client()
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "120000")
-            .create_with_context(Deliveries::default())
-            .map_err(|e| format!("Kafka at {}: {e}", config.brokers))?;
+        let producer = idempotent(config)?;
         let key = key_fields
             .iter()
             .map(|k| {
@@ -133,13 +151,7 @@ impl EventProducer {
 
     /// Waits until every message sent is acknowledged by the broker; returns how many.
     pub fn finish(self) -> Result<u64, String> {
-        self.producer.flush(FLUSH).map_err(|e| format!("Kafka: not every event reached `{}`: {e}", self.topic))?;
-        let deliveries = self.producer.context();
-        let failed = deliveries.failed.load(std::sync::atomic::Ordering::Relaxed);
-        if failed > 0 {
-            let why = deliveries.first.lock().ok().and_then(|f| f.clone()).unwrap_or_default();
-            return Err(format!("Kafka: {failed} of {} events did not reach `{}`: {why}", self.sent, self.topic));
-        }
+        flushed(&self.producer, &self.topic).map_err(|e| format!("{e} ({} sent)", self.sent))?;
         Ok(self.sent)
     }
 }
@@ -162,13 +174,7 @@ impl KeyedProducer {
     /// A producer to `topic`, created (one partition) when it does not exist.
     pub fn open(config: &KafkaConfig, topic: &str) -> Result<KeyedProducer, String> {
         create_topic(config, topic, 1)?;
-        let producer: BaseProducer<Deliveries> = config
-            .client()
-            .set("enable.idempotence", "true")
-            .set("linger.ms", "5")
-            .set("message.timeout.ms", "120000")
-            .create_with_context(Deliveries::default())
-            .map_err(|e| format!("Kafka at {}: {e}", config.brokers))?;
+        let producer = idempotent(config)?;
         Ok(KeyedProducer { producer, topic: topic.to_owned(), sent: 0 })
     }
 
@@ -189,14 +195,7 @@ impl KeyedProducer {
             }
             self.sent += 1;
         }
-        self.producer.flush(FLUSH).map_err(|e| format!("Kafka: messages did not reach `{}`: {e}", self.topic))?;
-        let deliveries = self.producer.context();
-        let failed = deliveries.failed.swap(0, std::sync::atomic::Ordering::Relaxed);
-        if failed > 0 {
-            let why = deliveries.first.lock().ok().and_then(|mut f| f.take()).unwrap_or_default();
-            return Err(format!("Kafka: {failed} messages did not reach `{}`: {why}", self.topic));
-        }
-        Ok(())
+        flushed(&self.producer, &self.topic)
     }
 }
 
