@@ -45,6 +45,17 @@ impl Rng {
     }
 }
 
+/// A child process killed and reaped when dropped: at the end, or when the benchmark panics
+/// (its output pipe closed by `head`, say).
+struct Reaped(std::process::Child);
+
+impl Drop for Reaped {
+    fn drop(&mut self) {
+        let _ = self.0.kill();
+        let _ = self.0.wait();
+    }
+}
+
 /// Pins the calling thread to one CPU (with `taskset`, on its thread id): the server on CPU 0
 /// and the load generator, which never sleeps, on CPU 1, so neither waits for the other's
 /// time slice.
@@ -193,23 +204,25 @@ fn main() {
     // Redis, with each key's served vector stored as one string: the baseline a feature store
     // that keeps finished values would answer with.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-    let mut redis_server = Command::new("taskset")
-        .args([
-            "-c",
-            "0",
-            "redis-server",
-            "--port",
-            &port.to_string(),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-        ])
-        .stdout(Stdio::null())
-        .spawn()
-        .expect("redis-server");
+    let _redis_server = Reaped(
+        Command::new("taskset")
+            .args([
+                "-c",
+                "0",
+                "redis-server",
+                "--port",
+                &port.to_string(),
+                "--bind",
+                "127.0.0.1",
+                "--save",
+                "",
+                "--appendonly",
+                "no",
+            ])
+            .stdout(Stdio::null())
+            .spawn()
+            .expect("redis-server"),
+    );
     std::thread::sleep(Duration::from_millis(300));
     let redis_url = format!("redis://127.0.0.1:{port}");
     let client = redis::Client::open(redis_url.as_str()).unwrap();
@@ -310,6 +323,4 @@ fn main() {
     println!("freshness, append to served (40)       {}", percentiles(fresh));
     service.shutdown();
     let _ = follower.join();
-    let _ = redis_server.kill();
-    let _ = redis_server.wait();
 }
