@@ -112,6 +112,8 @@ struct Progress {
     events: u64,
     dead_letters: u64,
     backlog: u64,
+    /// When `backlog` was last asked for.
+    backlog_at: Option<Instant>,
 }
 
 impl Progress {
@@ -265,7 +267,13 @@ impl Service {
             if drained || stopping {
                 let read = events > 0 || !p.caught_up;
                 p.caught_up |= drained;
-                p.backlog = reader.backlog()?;
+                // The lag (what arrived while this read ran), asked at most every 10 s: a broker
+                // answers with a round trip per partition, queued behind the consumer's own
+                // long-polling fetches.
+                if p.backlog_at.is_none_or(|t| t.elapsed() >= Duration::from_secs(10)) {
+                    p.backlog = reader.backlog()?;
+                    p.backlog_at = Some(Instant::now());
+                }
                 self.metrics.observe_progress(p.events, p.dead_letters, p.backlog, reader.cutoff());
                 break (read, p.caught_up);
             }
