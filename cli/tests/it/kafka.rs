@@ -143,6 +143,22 @@ fn clicks(n: usize, users: usize) -> Vec<String> {
         .collect()
 }
 
+/// Two projects of `events`: the reference, with all of them as its history on the embedded
+/// log, and one whose first `produced` events are produced to the broker's topic (created with
+/// `partitions` partitions); also what `featc produce` said.
+fn reference_and_kafka(
+    broker: &Tansu,
+    events: &[String],
+    produced: usize,
+    partitions: &str,
+) -> (tempfile::TempDir, tempfile::TempDir, String) {
+    let all: Vec<&str> = events.iter().map(String::as_str).collect();
+    let reference = clicks_project(&all);
+    let kafka = clicks_project(&all[..produced]);
+    let said = ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", partitions], kafka.path()));
+    (reference, kafka, said)
+}
+
 fn features(out: &Output) -> serde_json::Value {
     ok(out);
     serde_json::from_slice(&out.stdout).expect("get prints JSON")
@@ -152,10 +168,7 @@ fn features(out: &Output) -> serde_json::Value {
 fn a_replay_from_kafka_gives_the_features_of_the_embedded_log() {
     let broker = Tansu::start();
     let events = clicks(2000, 40);
-    let lines: Vec<&str> = events.iter().map(String::as_str).collect();
-    let embedded = clicks_project(&lines);
-    let kafka = clicks_project(&lines);
-    let produced = ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "4"], kafka.path()));
+    let (embedded, kafka, produced) = reference_and_kafka(&broker, &events, 2000, "4");
     assert!(produced.contains("produced 2000 events"), "{produced}");
     let ran = ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
     assert!(ran.contains("2000"), "{ran}");
@@ -194,10 +207,7 @@ fn both_targets_read_kafka_and_agree() {
 fn a_broker_that_goes_away_and_comes_back_loses_nothing() {
     let mut broker = Tansu::start();
     let events = clicks(1200, 20);
-    let all: Vec<&str> = events.iter().map(String::as_str).collect();
-    let whole = clicks_project(&all);
-    let kafka = clicks_project(&all[..600]);
-    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "2"], kafka.path()));
+    let (whole, kafka, _) = reference_and_kafka(&broker, &events, 600, "2");
     let log = kafka.path().join("run.log");
     let mut run = Killed(
         Command::new(env!("CARGO_BIN_EXE_featc"))
@@ -296,12 +306,8 @@ fn a_sinking_group_publishes_each_changed_vector_to_its_changelog() {
 fn a_restart_resumes_every_partition_from_its_checkpoint() {
     let broker = Tansu::start();
     let events = clicks(1200, 30);
-    let (first, second) = events.split_at(700);
-    let all: Vec<&str> = events.iter().map(String::as_str).collect();
-    let whole = clicks_project(&all);
-    let lines: Vec<&str> = first.iter().map(String::as_str).collect();
-    let kafka = clicks_project(&lines);
-    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "3"], kafka.path()));
+    let (whole, kafka, _) = reference_and_kafka(&broker, &events, 700, "3");
+    let second = &events[700..];
     ok(&broker.featc(&["run", ".", "--target", "kappa", "--until-caught-up"], kafka.path()));
     // More events arrive while nothing runs; the next run resumes from the checkpoint.
     std::fs::write(kafka.path().join("more.ndjson"), second.join("\n") + "\n").expect("more");
@@ -374,12 +380,8 @@ fn sigkill_while_following_a_topic_loses_and_doubles_nothing() {
     let broker = Tansu::start();
     let kills: usize = std::env::var("FEATC_KAFKA_KILLS").ok().and_then(|k| k.parse().ok()).unwrap_or(6);
     let events = clicks(300 * (kills + 1), 25);
-    let all: Vec<&str> = events.iter().map(String::as_str).collect();
-    let whole = clicks_project(&all);
-    let (first, rest) = events.split_at(300);
-    let lines: Vec<&str> = first.iter().map(String::as_str).collect();
-    let kafka = clicks_project(&lines);
-    ok(&broker.featc(&["produce", ".", "--source", "clicks", "--partitions", "3"], kafka.path()));
+    let (whole, kafka, _) = reference_and_kafka(&broker, &events, 300, "3");
+    let rest = &events[300..];
     let mut seed = 0x9e37_79b9_7f4a_7c15_u64;
     for (i, part) in rest.chunks(300).enumerate() {
         // A run follows the topic while more events arrive; it is killed at a random instant.

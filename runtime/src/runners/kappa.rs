@@ -17,6 +17,10 @@ use crate::operators::group::{DeadLetter, GroupRuntime};
 use crate::store::snapshot::{self, Loaded};
 use crate::value::Value;
 
+/// Events read between two looks at the clock (a checkpoint due, a shutdown asked for) in a
+/// long replay.
+pub const REPLAY_STEP: u64 = 65_536;
+
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct ReplayReport {
@@ -165,14 +169,12 @@ impl KappaRunner {
         mut progress: impl FnMut(u64),
         before_snapshot: &mut dyn FnMut(&KappaRunner) -> Result<(), String>,
     ) -> Result<(ReplayReport, u32), String> {
-        /// Events read between two looks at the clock.
-        const STEP: u64 = 65_536;
         let (mut events, mut snapshots) = (0, 0);
         let mut last = std::time::Instant::now();
         loop {
-            let mut report = self.step(STEP, &mut progress)?;
+            let mut report = self.step(REPLAY_STEP, &mut progress)?;
             events += report.events;
-            if report.events < STEP {
+            if report.events < REPLAY_STEP {
                 report.events = events;
                 return Ok((report, snapshots));
             }

@@ -42,13 +42,6 @@ pub struct Features<'a> {
     pub values: Vec<Value>,
 }
 
-impl Features<'_> {
-    /// The value of feature `name`.
-    pub fn get(&self, name: &str) -> Option<&Value> {
-        self.names.iter().position(|n| n == name).and_then(|i| self.values.get(i))
-    }
-}
-
 impl Answer<'_> {
     /// The answer with everything it borrows copied.
     pub fn into_owned(self) -> Answer<'static> {

@@ -24,12 +24,10 @@ use featc::ir::{FeatureIr, Ty};
 use crate::io::time::{parse_event_time, rfc3339};
 
 use crate::operators::group::{GroupRuntime, StoredKey};
+use crate::runners::kappa::REPLAY_STEP;
 use crate::runners::reader::FeatureReader;
 use crate::value::Value;
 pub use answer::{Answer, Features};
-
-/// Events read per hold of the runner while catching up.
-const STEP: u64 = 65_536;
 
 /// A runner that may be shared by the server's threads.
 pub type SharedReader = Box<dyn FeatureReader + Send + Sync>;
@@ -241,7 +239,7 @@ impl Service {
         let mut events = 0;
         let (read, caught_up) = loop {
             let mut reader = reader.write().map_err(|_| "the runner lock is poisoned".to_owned())?;
-            let (report, drained) = match reader.step(STEP) {
+            let (report, drained) = match reader.step(REPLAY_STEP) {
                 Ok(stepped) => stepped,
                 Err(e) => {
                     // What earlier steps read is in the state: publish and checkpoint it on
