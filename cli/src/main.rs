@@ -110,11 +110,26 @@ fn main() -> ExitCode {
 /// (`error`, `warn`, `info`, `debug` or `trace`; default `info`). A command's own output and
 /// summaries are printed, not logged.
 fn logs() {
+    use tracing_subscriber::layer::SubscriberExt as _;
+    use tracing_subscriber::util::SubscriberInitExt as _;
     let level = std::env::var("FEATC_LOG")
         .ok()
         .and_then(|l| l.trim().parse::<tracing::Level>().ok())
         .unwrap_or(tracing::Level::INFO);
-    tracing_subscriber::fmt().with_writer(std::io::stderr).with_max_level(level).with_target(false).init();
+    // Dependencies (the Delta kernel logs every scan at info) speak up at warnings only.
+    let theirs = if level > tracing::Level::WARN { tracing::Level::WARN } else { level };
+    let targets = tracing_subscriber::filter::Targets::new()
+        .with_target("featc", level)
+        .with_target("featc_runtime", level)
+        .with_target("featc_cli", level)
+        .with_default(theirs);
+    tracing_subscriber::fmt()
+        .with_writer(std::io::stderr)
+        .with_max_level(level)
+        .with_target(false)
+        .finish()
+        .with(targets)
+        .init();
 }
 
 /// The one place a failure becomes an exit status: 2 with a `featc: message` line for usage,

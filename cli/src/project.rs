@@ -4,7 +4,7 @@
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use featc::ir::{FeatureIr, Target};
+use featc::ir::{DeltaPin, FeatureIr, Target};
 use featc_runtime::runners::kappa::{KappaRunner, ReplayReport};
 use featc_runtime::runners::lambda::{BatchView, LambdaRunner, batch};
 use featc_runtime::runners::reader::FeatureReader;
@@ -131,15 +131,23 @@ pub(crate) fn catch_up(reader: &mut dyn FeatureReader, what: &str, quiet: bool) 
 
 /// Opens a project's runtime for reading features: Kappa on the live state, or as of `as_of`;
 /// Lambda on the stored batch view (computed first when there is none).
+/// With `as_of` under Kappa, every Delta-bound source is read at a fixed version (`pins`, else
+/// its latest now), which the reader's IR records (`featc_runtime::io::delta::pinned`).
 pub(crate) fn open_reader(
     paths: &[PathBuf],
     target: TargetArg,
     data_dir: Option<PathBuf>,
     as_of: Option<i64>,
     quiet: bool,
+    pins: &[(Option<String>, DeltaPin)],
 ) -> Result<Box<dyn FeatureReader>, CliError> {
     Ok(match target {
-        TargetArg::Kappa => Box::new(open_kappa(paths, data_dir, as_of, quiet)?),
+        TargetArg::Kappa => Box::new(open_kappa(paths, data_dir, as_of, quiet, pins)?),
+        TargetArg::Lambda if !pins.is_empty() => {
+            return Err(CliError::Usage(
+                "a Delta version is read by a replay: use `--target kappa` with `--as-of-version`".to_owned(),
+            ));
+        }
         TargetArg::Lambda => Box::new(open_lambda(paths, data_dir, as_of, quiet, Access::Reader)?),
     })
 }
@@ -151,9 +159,13 @@ pub(crate) fn open_kappa(
     data_dir: Option<PathBuf>,
     as_of: Option<i64>,
     quiet: bool,
+    pins: &[(Option<String>, DeltaPin)],
 ) -> Result<KappaRunner, CliError> {
-    let (ir, dir) = load(paths, Target::Kappa)?;
+    let (mut ir, dir) = load(paths, Target::Kappa)?;
     let data_dir = self::data_dir(data_dir, &dir);
+    if as_of.is_some() {
+        featc_runtime::io::delta::pin_sources(&mut ir, &dir, pins)?;
+    }
     let (runner, seeded) = match as_of {
         None => KappaRunner::open(ir, &dir, &data_dir)?,
         Some(t) => KappaRunner::open_as_of(ir, &dir, &data_dir, t)?,

@@ -20,7 +20,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             Ok(ExitCode::SUCCESS)
         }
         None => Err(CliError::Usage(format!(
-            "no diagnostic code `{}`; codes run from E0100 to E0705 and W0001 to W0008",
+            "no diagnostic code `{}`; codes run from E0100 to E0800 and W0001 to W0008",
             args.code
         ))),
     }

@@ -37,7 +37,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|k| k.split_once('=').ok_or_else(|| CliError::Usage(format!("`--key {k}`: write name=value"))))
         .collect::<Result<_, _>>()?;
     let at_ms = args.at.as_deref().map(project::parse_time).transpose()?;
-    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir, None, true)?;
+    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir, None, true, &[])?;
     project::catch_up(&mut *reader, args.target.reading(), true)?;
     let mut results = Vec::new();
     for (gi, ir_group) in reader.ir().groups.iter().enumerate() {

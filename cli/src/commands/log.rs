@@ -1,12 +1,12 @@
 //! A project, a source and event files in, the events appended to the source's embedded log
-//! out: featc log append.
+//! (or, for a Delta-bound source, as commits to its table) out: featc log append.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
-use featc::ir::{FileFormat, Target};
+use featc::ir::{FileFormat, IrSource, Target};
 use featc_runtime::io::log::Log;
-use featc_runtime::io::{dead_letters, history, seed};
+use featc_runtime::io::{dead_letters, delta, history, seed};
 
 use crate::error::CliError;
 use crate::project;
@@ -63,6 +63,9 @@ fn append(folder: PathBuf, source: &str, files: &[PathBuf], data_dir: Option<Pat
             .ok_or_else(|| CliError::Usage(format!("{name}: say .parquet, .csv or .ndjson")))?;
         formats.push(format);
     }
+    if src.history.as_ref().is_some_and(|h| h.format == FileFormat::Delta) {
+        return append_delta(&dir, src, files, &formats, &data_dir);
+    }
     if let Some(said) = seed::seed(&dir, src, &data_dir)? {
         eprintln!("{said}");
     }
@@ -92,6 +95,45 @@ fn append(folder: PathBuf, source: &str, files: &[PathBuf], data_dir: Option<Pat
             eprintln!("{} malformed lines dead-lettered to {}", rejected.len(), path.display());
         }
         drop(appender);
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+/// Appends each file's events to the Delta table of a Delta-bound source, each file as one
+/// commit (the table is the source's stream: a running `featc run` follows the new version).
+fn append_delta(
+    dir: &Path,
+    src: &IrSource,
+    files: &[PathBuf],
+    formats: &[FileFormat],
+    data_dir: &Path,
+) -> Result<ExitCode, CliError> {
+    let table = dir.join(src.history.as_ref().map(|h| h.glob.as_str()).unwrap_or_default());
+    for (file, &format) in files.iter().zip(formats) {
+        let mut rejected = Vec::new();
+        let mut batches = Vec::new();
+        for chunk in history::file_chunks(file, format, src, usize::MAX) {
+            let chunk = chunk?;
+            rejected.extend(chunk.rejected);
+            batches.extend(chunk.batches);
+        }
+        let events: usize = batches.iter().map(|b| b.num_rows()).sum();
+        if events == 0 {
+            eprintln!("{}: no events to append", file.display());
+            continue;
+        }
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("featc.appended_from".to_owned(), file.display().to_string().into());
+        let version = delta::write::write_table(&table, &batches, &metadata)?;
+        eprintln!(
+            "appended {events} events from {} to Delta table {} (version {version})",
+            file.display(),
+            table.display()
+        );
+        let name = format!("{}.appended", src.name);
+        if let Some(path) = dead_letters::append_rejected(data_dir, &name, &rejected)? {
+            eprintln!("{} malformed lines dead-lettered to {}", rejected.len(), path.display());
+        }
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use featc::ir::Target;
+use featc_runtime::io::delta;
 use featc_runtime::runners::materialize;
 
 use crate::commands::{FileFormatArg, TargetArg};
@@ -27,13 +28,18 @@ pub(crate) struct Args {
     out: Option<PathBuf>,
     #[arg(long, value_enum, default_value = "parquet")]
     format: FileFormatArg,
+    /// Read the Delta-bound sources as of this version of their tables: `N` (every one) or
+    /// `source=N`, repeatable (Kappa only; default: each table's latest version now).
+    #[arg(long = "as-of-version", value_name = "[SOURCE=]N")]
+    as_of_version: Vec<String>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let t = project::parse_time(&args.at)?;
-    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir.clone(), Some(t), false)?;
+    let pins = args.as_of_version.iter().map(|p| delta::parse_version_pin(p)).collect::<Result<Vec<_>, _>>()?;
+    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir.clone(), Some(t), false, &pins)?;
     project::catch_up(&mut *reader, args.target.reading(), false)?;
     let out = match (args.out, args.data_dir) {
         (Some(out), _) => out,
@@ -50,13 +56,24 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         let keys = reader.keys(gi);
         let batch = materialize::snapshot(ir_group, &keys, &|k| reader.lookup(gi, k, t), t)?;
         let path = out.join(format!("{}.{}", ir_group.name, args.format.extension()));
-        materialize::write(&batch, &path, args.format.format())?;
+        let (read, reproduce) = delta::pinned(reader.ir());
+        let mut metadata = serde_json::Map::new();
+        metadata.insert("command".to_owned(), "materialize".into());
+        metadata.insert("group".to_owned(), ir_group.name.clone().into());
+        metadata.insert("spec_version".to_owned(), reader.ir().spec_hash.clone().into());
+        metadata.insert("group_version".to_owned(), ir_group.version.clone().into());
+        metadata.insert("target".to_owned(), args.target.target().as_str().into());
+        metadata.insert("as_of".to_owned(), featc_runtime::io::time::rfc3339(t).into());
+        metadata.insert("sources".to_owned(), read.into());
+        metadata.insert("reproduce".to_owned(), reproduce.join(" ").into());
+        let version = materialize::write(&batch, &path, args.format.format(), &metadata)?;
         eprintln!(
-            "wrote {} keys of group {} as of {} to {}",
+            "wrote {} keys of group {} as of {} to {}{}",
             batch.num_rows(),
             ir_group.name,
             featc_runtime::io::time::rfc3339(t),
-            path.display()
+            path.display(),
+            version.map(|v| format!(" (Delta version {v})")).unwrap_or_default()
         );
     }
     Ok(ExitCode::SUCCESS)

@@ -57,6 +57,8 @@ impl TargetArg {
 pub(crate) enum FileFormatArg {
     Parquet,
     Csv,
+    /// A Delta Lake table (a folder; each run appends one commit with its metadata).
+    Delta,
 }
 
 impl FileFormatArg {
@@ -64,6 +66,7 @@ impl FileFormatArg {
         match self {
             FileFormatArg::Parquet => FileFormat::Parquet,
             FileFormatArg::Csv => FileFormat::Csv,
+            FileFormatArg::Delta => FileFormat::Delta,
         }
     }
 
@@ -72,6 +75,7 @@ impl FileFormatArg {
         match self {
             FileFormatArg::Parquet => "parquet",
             FileFormatArg::Csv => "csv",
+            FileFormatArg::Delta => "delta",
         }
     }
 }

@@ -52,7 +52,7 @@ fn run_kappa(
     until_caught_up: bool,
     checkpoint_every: Duration,
 ) -> Result<ExitCode, CliError> {
-    let mut runner = project::open_kappa(paths, data_dir, None, false)?;
+    let mut runner = project::open_kappa(paths, data_dir, None, false, &[])?;
     // The groups `[kafka.sink]` names publish their changed vectors before each snapshot.
     let mut sink = match KafkaConfig::load(&project::project_dir(paths)?)? {
         Some(config) => FeatureSink::open(&config, &runner)?,

@@ -86,7 +86,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     }
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
     let reader: SharedReader = match args.target {
-        TargetArg::Kappa => Box::new(project::open_kappa(&args.paths, args.data_dir.clone(), None, false)?),
+        TargetArg::Kappa => Box::new(project::open_kappa(&args.paths, args.data_dir.clone(), None, false, &[])?),
         TargetArg::Lambda => {
             Box::new(project::open_lambda(&args.paths, args.data_dir.clone(), None, false, project::Access::Writer)?)
         }
@@ -148,7 +148,7 @@ fn rebuild(
                 tracing::info!("the spec changed: building version {} beside the serving one", ir.spec_hash);
                 match target {
                     TargetArg::Kappa => {
-                        project::open_kappa(&paths, data_dir.clone(), None, true).map(|r| Box::new(r) as _)
+                        project::open_kappa(&paths, data_dir.clone(), None, true, &[]).map(|r| Box::new(r) as _)
                     }
                     TargetArg::Lambda => {
                         project::open_lambda(&paths, data_dir.clone(), None, true, project::Access::Writer)

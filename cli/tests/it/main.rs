@@ -6,6 +6,7 @@ mod common;
 
 mod cli;
 mod crash;
+mod delta;
 mod kafka;
 mod lambda;
 mod serve;

@@ -79,7 +79,7 @@ fn check_source(source: &Source, problems: &mut Vec<Problem>) -> SourceInfo {
                         None
                     }),
                 };
-                checked.files = resolved.map(|format| HistoryFiles { glob: path.value.clone(), format });
+                checked.files = resolved.map(|format| HistoryFiles { glob: path.value.clone(), format, pin: None });
             }
             SourcePropKind::Topic(t) => checked.topic = Some(t.value.clone()),
             SourcePropKind::Schema(fields) => {

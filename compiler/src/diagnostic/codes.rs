@@ -78,6 +78,8 @@ codes! {
     MERGE_ON_DERIVED = "E0703", Error, "merge rule on a derived feature";
     BAD_CADENCE = "E0704", Error, "batch cadence is not positive";
     TARGET_UNSUPPORTED = "E0705", Error, "spec cannot compile for a target";
+    // Data bindings (E08xx): found when the runtime opens data, never by `featc check`
+    DATA_SCHEMA_MISMATCH = "E0800", Error, "the data no longer fits the source's schema";
     // Warnings (W0xxx)
     UNUSED_SOURCE = "W0001", Warning, "unused source";
     UNUSED_ENTITY = "W0002", Warning, "unused entity";
@@ -87,6 +89,14 @@ codes! {
     EMPTY_GROUP = "W0006", Warning, "feature group without features";
     NULL_COMPARISON = "W0007", Warning, "comparison with null is never true";
     WINDOW_STATE_TOO_LARGE = "W0008", Warning, "window keeps too much state per key";
+}
+
+impl Code {
+    /// Whether the runtime reports it, when it opens data (E08xx), rather than the checker: its
+    /// page's example is a valid spec, and the error comes from the data bound to it.
+    pub fn is_runtime(&self) -> bool {
+        self.id.starts_with("E08")
+    }
 }
 
 /// Looks a code up by its id, case-insensitively (`e0301` finds `E0301`).

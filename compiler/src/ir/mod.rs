@@ -13,7 +13,7 @@ pub use crate::types::{Ty, Type};
 pub(crate) use algebra::algebra as aggregate_algebra;
 pub use algebra::{ASSUMED_DISTINCT_VALUES, AggregateAlgebra, HLL_PRECISION, QUANTILE_RELATIVE_ACCURACY, StateField};
 pub use expr::{BinOp, Expr, IrExpr, Literal, ScalarFn, UnaryOp, prec};
-pub use vocab::{FileFormat, HistoryFiles, MergeRule, Target, WindowSpec, format_millis};
+pub use vocab::{DeltaPin, FileFormat, HistoryFiles, MergeRule, Target, WindowSpec, format_millis};
 
 use serde::Serialize;
 

@@ -69,23 +69,26 @@ impl MergeRule {
     }
 }
 
-/// The format of a source's history files.
+/// The format of a source's history files. `Delta` is a Delta Lake table: the path names the
+/// table's folder, whose log lists the Parquet files of each version.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]
 pub enum FileFormat {
     Parquet,
     Csv,
     Ndjson,
+    Delta,
 }
 
 impl FileFormat {
-    pub const NAMES: [&'static str; 3] = ["parquet", "csv", "ndjson"];
+    pub const NAMES: [&'static str; 4] = ["parquet", "csv", "ndjson", "delta"];
 
     pub fn from_name(name: &str) -> Option<FileFormat> {
         match name {
             "parquet" => Some(FileFormat::Parquet),
             "csv" => Some(FileFormat::Csv),
             "ndjson" => Some(FileFormat::Ndjson),
+            "delta" => Some(FileFormat::Delta),
             _ => None,
         }
     }
@@ -95,6 +98,7 @@ impl FileFormat {
             FileFormat::Parquet => "parquet",
             FileFormat::Csv => "csv",
             FileFormat::Ndjson => "ndjson",
+            FileFormat::Delta => "delta",
         }
     }
 
@@ -111,11 +115,25 @@ impl FileFormat {
     }
 }
 
-/// Where a source's history is: a glob relative to the project folder, and its format.
+/// Where a source's history is: a glob relative to the project folder (a Delta table: its
+/// folder), and its format.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
 pub struct HistoryFiles {
     pub glob: String,
     pub format: FileFormat,
+    /// A Delta table read as of one version or time instead of its latest (time travel).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub pin: Option<DeltaPin>,
+}
+
+/// The version of a Delta table a read sees.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum DeltaPin {
+    /// The table as of this commit version.
+    Version(u64),
+    /// The table as of its latest commit at or before this time (epoch milliseconds).
+    Timestamp(i64),
 }
 
 /// The targets a spec compiles for.

@@ -13,7 +13,15 @@ pub fn to_text(plan: &Plan) -> String {
         let _ = writeln!(out, "\nsource {}", s.name);
         let follow = if s.stream.follow { ", then follows it" } else { "" };
         let from = if s.stream.from == "start" { "offset 0" } else { "the batch cutoff" };
-        let _ = writeln!(out, "  stream: {} from {from}{follow}", s.stream.topic);
+        match &s.stream.delta_table {
+            Some(table) => {
+                let from = if s.stream.from == "start" { "version 0" } else { "the batch cutoff" };
+                let _ = writeln!(out, "  stream: Delta table {table}, commit by commit from {from}{follow}");
+            }
+            None => {
+                let _ = writeln!(out, "  stream: {} from {from}{follow}", s.stream.topic);
+            }
+        }
         if let Some(seed) = &s.stream.seed_from {
             let _ = writeln!(out, "  seed:   the log is seeded from {seed} when it does not exist");
         }

@@ -59,12 +59,18 @@ pub struct StreamRead {
     pub follow: bool,
     /// Kappa: history files that seed the log when it does not exist yet.
     pub seed_from: Option<String>,
+    /// A source whose history is a Delta table streams the table itself instead of a log: its
+    /// commits in version order, then each new one (Streamhouse). The table's folder.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub delta_table: Option<String>,
 }
 
 #[derive(Debug, Clone, Serialize)]
 pub struct HistoryRead {
     pub glob: String,
     pub format: FileFormat,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pin: Option<crate::ir::DeltaPin>,
 }
 
 #[derive(Debug, Clone, Serialize)]
@@ -180,10 +186,14 @@ pub fn plan(ir: &FeatureIr, target: Target) -> Plan {
                     topic: s.topic.clone(),
                     from: if lambda { "cutoff" } else { "start" },
                     follow: true,
-                    seed_from: if lambda { None } else { s.history.as_ref().map(|h| h.glob.clone()) },
+                    seed_from: match &s.history {
+                        Some(h) if !lambda && h.format != FileFormat::Delta => Some(h.glob.clone()),
+                        _ => None,
+                    },
+                    delta_table: s.history.as_ref().filter(|h| h.format == FileFormat::Delta).map(|h| h.glob.clone()),
                 },
                 history: if lambda {
-                    s.history.as_ref().map(|h| HistoryRead { glob: h.glob.clone(), format: h.format })
+                    s.history.as_ref().map(|h| HistoryRead { glob: h.glob.clone(), format: h.format, pin: h.pin })
                 } else {
                     None
                 },
@@ -242,7 +252,7 @@ fn batch_plan(g: &IrGroup, source: &crate::ir::IrSource) -> BatchPlan {
         .collect();
     BatchPlan {
         every_ms: g.batch_every_ms,
-        history: source.history.as_ref().map(|h| HistoryRead { glob: h.glob.clone(), format: h.format }),
+        history: source.history.as_ref().map(|h| HistoryRead { glob: h.glob.clone(), format: h.format, pin: h.pin }),
         scan_filter,
         columns: g.columns.clone(),
         partials,

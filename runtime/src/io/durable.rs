@@ -7,6 +7,8 @@ use std::path::Path;
 /// Writes `bytes` to `path` atomically and durably.
 pub fn write_file(path: &Path, bytes: &[u8]) -> Result<(), String> {
     let dir = path.parent().ok_or_else(|| format!("{} has no folder", path.display()))?;
+    // A bare file name is in the current folder.
+    let dir = if dir.as_os_str().is_empty() { Path::new(".") } else { dir };
     std::fs::create_dir_all(dir).map_err(|e| format!("cannot create {}: {e}", dir.display()))?;
     let name = path.file_name().map(|n| n.to_string_lossy().into_owned()).unwrap_or_default();
     let tmp = dir.join(format!(".{name}.{}.tmp", std::process::id()));

@@ -2,6 +2,7 @@
 //! embedded log, history files, example data, time text and durable writes.
 
 pub mod dead_letters;
+pub mod delta;
 pub mod durable;
 pub mod generate;
 pub mod history;

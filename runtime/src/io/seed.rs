@@ -37,6 +37,10 @@ pub struct Seeded {
 /// done; returns what it did, for the user, or `None` when there was nothing to do.
 pub fn seed(project_dir: &Path, source: &IrSource, data_dir: &Path) -> Result<Option<String>, String> {
     let Some(files) = &source.history else { return Ok(None) };
+    if files.format == featc::ir::FileFormat::Delta {
+        // The table is the stream itself (`io::delta::stream`): there is no log to seed.
+        return Ok(None);
+    }
     let log = Log::open(&data_dir.join("log"), &source.topic)?;
     // Most opens find the log seeded: no lock needed to read a marker written durably.
     if read_marker(&log.dir().join("SEEDED")).is_some() {

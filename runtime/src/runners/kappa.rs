@@ -1,12 +1,13 @@
 //! A project's IR and its folders in, the Kappa plan running out: the stream of each source
-//! (the embedded log, seeded from its history files when empty, or a Kafka topic the project's
-//! `featc.toml` binds it to) replayed from offset 0 through every group's operators, then
+//! (the embedded log, seeded from its history files when empty, a Kafka topic the project's
+//! `featc.toml` binds it to, or the Delta table its history is) replayed from offset 0 through every group's operators, then
 //! followed; lookups of feature vectors as of a time.
 
 use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrField};
 
+use crate::io::delta::stream::DeltaSource;
 use crate::io::history::Rejected;
 use crate::io::kafka::KafkaConfig;
 use crate::io::kafka::source::KafkaSource;
@@ -116,8 +117,18 @@ impl KappaRunner {
             if readers.is_empty() {
                 continue;
             }
+            let delta = source.history.as_ref().is_some_and(|h| h.format == featc::ir::FileFormat::Delta);
             let reader: Box<dyn StreamSource> = match &kafka {
+                Some(config) if config.binds(source) && delta => {
+                    return Err(format!(
+                        "source `{}`: its history is a Delta table, which is also its stream; featc.toml \
+                         binds it to Kafka too (list the Kafka-bound sources in `[kafka] sources`)",
+                        source.name
+                    ));
+                }
                 Some(config) if config.binds(source) => Box::new(KafkaSource::open(config, source)?),
+                // Streamhouse: the table's commits are the stream.
+                _ if delta => Box::new(DeltaSource::open(project_dir, source)?),
                 _ => {
                     // Seeded from the history once, whoever opens the log first (see `io::seed`).
                     seeded.extend(seed::seed(project_dir, source, data_dir)?);

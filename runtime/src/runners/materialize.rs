@@ -1,7 +1,6 @@
 //! A group's state and a time in, one Arrow record batch of every key's feature vector as of
-//! that time out, written as Parquet or CSV: `featc materialize`.
+//! that time out, written as Parquet, CSV or a Delta table: `featc materialize`.
 
-use std::fs::File;
 use std::path::Path;
 use std::sync::Arc;
 
@@ -21,6 +20,8 @@ use crate::value::Value;
 pub enum Format {
     Parquet,
     Csv,
+    /// A Delta Lake table (a folder), appended one commit per write.
+    Delta,
 }
 
 /// A column of values of one declared type. Lists are written as JSON text, which both
@@ -122,19 +123,38 @@ pub fn snapshot(group: &IrGroup, keys: &[Vec<Value>], lookup: Lookup<'_>, t: i64
     RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())
 }
 
-/// Writes a snapshot to `path`.
-pub fn write(batch: &RecordBatch, path: &Path, format: Format) -> Result<(), String> {
-    let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
+/// Writes a snapshot to `path`, durably (a file: written beside it and renamed into place; a
+/// Delta table: one commit), with `metadata` where the format holds it: Parquet's key-value
+/// metadata (key `featc`, a JSON object) or the Delta commit's commitInfo; CSV holds none.
+/// Returns the Delta version written.
+pub fn write(
+    batch: &RecordBatch,
+    path: &Path,
+    format: Format,
+    metadata: &serde_json::Map<String, serde_json::Value>,
+) -> Result<Option<u64>, String> {
+    let mut bytes = Vec::new();
     match format {
         Format::Parquet => {
-            let mut w = parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).map_err(|e| e.to_string())?;
+            let kv = parquet::file::metadata::KeyValue::new(
+                "featc".to_owned(),
+                serde_json::Value::Object(metadata.clone()).to_string(),
+            );
+            let props = parquet::file::properties::WriterProperties::builder().set_key_value_metadata(Some(vec![kv]));
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props.build()))
+                .map_err(|e| e.to_string())?;
             w.write(batch).map_err(|e| e.to_string())?;
             w.close().map_err(|e| e.to_string())?;
         }
         Format::Csv => {
-            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(file);
+            let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut bytes);
             w.write(batch).map_err(|e| e.to_string())?;
         }
+        Format::Delta => {
+            let metadata = metadata.iter().map(|(k, v)| (format!("featc.{k}"), v.clone())).collect();
+            return crate::io::delta::write::write_table(path, std::slice::from_ref(batch), &metadata).map(Some);
+        }
     }
-    Ok(())
+    crate::io::durable::write_file(path, &bytes)?;
+    Ok(None)
 }

@@ -13,10 +13,12 @@
 
 use std::path::Path;
 
+use crate::io::delta::stream::DeltaSource;
+use crate::io::stream::{LogStream, StreamSource};
 use featc::ir::{FeatureIr, MergeRule, WindowSpec};
 use featc_reference::{Event, Expected, Oracle, Val, agrees};
 
-use crate::io::log::{EventSource, Log};
+use crate::io::log::Log;
 use crate::operators::decode;
 use crate::operators::group::{DeadLetter, GroupRuntime};
 use crate::runners::kappa::KappaRunner;
@@ -168,8 +170,12 @@ pub fn verify(
         if readers.is_empty() {
             continue;
         }
-        let mut reader = Log::open(&data_dir.join("log"), &source.topic)?.reader(0);
-        while let Some((_, b)) = reader.next_batch()? {
+        // The events in the stream's order: the embedded log, or a Delta-bound source's table.
+        let mut reader: Box<dyn StreamSource> = match &source.history {
+            Some(h) if h.format == featc::ir::FileFormat::Delta => Box::new(DeltaSource::open(project_dir, source)?),
+            _ => Box::new(LogStream::new(Log::open(&data_dir.join("log"), &source.topic)?, &source.topic)),
+        };
+        while let Some((_, _, b)) = reader.next_batch()? {
             for (gi, fields) in &readers {
                 rows[*gi].extend(decode::rows(&b, fields).0);
             }

@@ -35,7 +35,7 @@ fn source(format: FileFormat, file: &str) -> IrSource {
         ],
         event_time: "ts".to_owned(),
         lateness_ms: 0,
-        history: Some(HistoryFiles { glob: file.to_owned(), format }),
+        history: Some(HistoryFiles { glob: file.to_owned(), format, pin: None }),
         topic: "s".to_owned(),
     }
 }

@@ -110,11 +110,22 @@ pub fn read(base: &Path, source: &IrSource) -> Result<History, String> {
 /// The events of a source's history files in order, in chunks of about `rows` events (a
 /// chunk never spans two files), so a history of any size is read in bounded memory.
 pub fn chunks(base: &Path, source: &IrSource, rows: usize) -> Result<Chunks, String> {
-    let files = match &source.history {
+    let files = data_files(base, source)?;
+    Ok(Chunks { source: source.clone(), files: files.into_iter(), current: None, rows: rows.max(1) })
+}
+
+/// The files of a source's history and the format each is read in: those its glob names, or
+/// the Parquet files of its Delta table as of the binding's pin (the latest version when none),
+/// the table's schema checked against the spec first.
+pub fn data_files(base: &Path, source: &IrSource) -> Result<Vec<(PathBuf, FileFormat)>, String> {
+    Ok(match &source.history {
+        Some(h) if h.format == FileFormat::Delta => {
+            let (files, _) = crate::io::delta::history_files(base, source)?;
+            files.into_iter().map(|f| (f, FileFormat::Parquet)).collect()
+        }
         Some(h) => files(base, &h.glob)?.into_iter().map(|f| (f, h.format)).collect(),
         None => Vec::new(),
-    };
-    Ok(Chunks { source: source.clone(), files: files.into_iter(), current: None, rows: rows.max(1) })
+    })
 }
 
 /// The events of one file, as [`chunks`] reads them: for `featc log append`.
@@ -126,12 +137,11 @@ pub fn file_chunks(path: &Path, format: FileFormat, source: &IrSource, rows: usi
 /// About how many events a source's history holds, without reading it: Parquet's row counts,
 /// a text file's lines. For progress bars.
 pub fn estimate_rows(base: &Path, source: &IrSource) -> u64 {
-    let Some(h) = &source.history else { return 0 };
-    let Ok(files) = files(base, &h.glob) else { return 0 };
+    let Ok(files) = data_files(base, source) else { return 0 };
     files
         .iter()
-        .map(|path| match h.format {
-            FileFormat::Parquet => File::open(path)
+        .map(|(path, format)| match format {
+            FileFormat::Parquet | FileFormat::Delta => File::open(path)
                 .ok()
                 .and_then(|f| parquet::file::reader::SerializedFileReader::new(f).ok())
                 .map_or(0, |r| {
@@ -140,7 +150,7 @@ pub fn estimate_rows(base: &Path, source: &IrSource) -> u64 {
                 }),
             FileFormat::Csv | FileFormat::Ndjson => {
                 let lines = count_lines(path);
-                if h.format == FileFormat::Csv { lines.saturating_sub(1) } else { lines }
+                if *format == FileFormat::Csv { lines.saturating_sub(1) } else { lines }
             }
         })
         .sum()
@@ -218,7 +228,8 @@ fn whole_file_rejected(file: PathBuf, reason: String) -> History {
 fn open(path: &Path, format: FileFormat, source: &IrSource) -> Result<Reader, String> {
     let file = File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
     Ok(match format {
-        FileFormat::Parquet => {
+        // A Delta table's data files are Parquet (`data_files` lists them).
+        FileFormat::Parquet | FileFormat::Delta => {
             let reader = guarded("Parquet", || {
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
                     .and_then(|b| b.with_batch_size(BATCH_ROWS).build())

@@ -12,7 +12,7 @@ fn source(glob: &str, format: FileFormat) -> IrSource {
         fields: vec![field("k", Ty::String), field("x", Ty::F64), field("ts", Ty::Timestamp)],
         event_time: "ts".to_owned(),
         lateness_ms: 0,
-        history: Some(HistoryFiles { glob: glob.to_owned(), format }),
+        history: Some(HistoryFiles { glob: glob.to_owned(), format, pin: None }),
         topic: "s".to_owned(),
     }
 }

@@ -71,13 +71,15 @@ pub(crate) fn sorted_history(
     let config = SessionConfig::new().with_target_partitions(2).with_batch_size(8192);
     let ctx = SessionContext::new_with_config(config);
     let df_err = |e: datafusion::error::DataFusionError| format!("batch layer, source `{}`: {e}", src.name);
+    // Listed before DataFusion's runtime starts (a Delta table's log is read on a runtime of its own).
+    let parquet_files = match files.format {
+        FileFormat::Parquet | FileFormat::Delta => history::data_files(project_dir, src)?,
+        FileFormat::Csv | FileFormat::Ndjson => Vec::new(),
+    };
     block_on(async {
         let (df, rejected) = match files.format {
-            FileFormat::Parquet => {
-                let paths: Vec<String> = history::files(project_dir, &files.glob)?
-                    .iter()
-                    .map(|p| p.to_string_lossy().into_owned())
-                    .collect();
+            FileFormat::Parquet | FileFormat::Delta => {
+                let paths: Vec<String> = parquet_files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
                 if paths.is_empty() {
                     return Ok(0);
                 }

@@ -1,0 +1,98 @@
+//! Arrow batches and commit metadata in, one new version of a Delta table out: `materialize`,
+//! `training-set` and a running pipeline's snapshots written as Delta tables (the offline
+//! feature store), each write one atomic commit whose commitInfo carries featc's metadata.
+
+use std::collections::HashMap;
+use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Array, ArrayRef};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use deltalake::kernel::Action;
+use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
+use deltalake::kernel::transaction::CommitProperties;
+use deltalake::operations::create::CreateBuilder;
+use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
+use serde_json::Value as Json;
+
+use super::block;
+
+/// Writes `batches` (one schema) to the Delta table at `path` as one commit: the table's first (creating it)
+/// when there is none, else an append. `metadata` goes into the commit's commitInfo (keys
+/// prefixed `featc.` by convention). Returns the version written.
+pub fn write_table(
+    path: &Path,
+    batches: &[RecordBatch],
+    metadata: &serde_json::Map<String, Json>,
+) -> Result<u64, String> {
+    let shown = path.display().to_string();
+    let err = |e: deltalake::DeltaTableError| format!("Delta table {}: {e}", path.display());
+    let batches = batches.iter().map(utc_times).collect::<Result<Vec<_>, _>>()?;
+    let schema = batches.first().ok_or("nothing to write")?.schema();
+    let props = CommitProperties::default().with_metadata(metadata.clone().into_iter().collect::<HashMap<_, _>>());
+    let exists = path.join("_delta_log").is_dir();
+    let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(err)?;
+    block(async move {
+        if exists {
+            let mut table = deltalake::open_table(url).await.map_err(err)?;
+            let mut writer = RecordBatchWriter::for_table(&table).map_err(err)?.with_commit_properties(props);
+            for batch in batches {
+                writer.write(batch).await.map_err(err)?;
+            }
+            writer.flush_and_commit(&mut table).await.map_err(err)
+        } else {
+            let mut writer = RecordBatchWriter::try_new(url.as_str(), schema, None, None).map_err(err)?;
+            for batch in batches {
+                writer.write(batch).await.map_err(err)?;
+            }
+            let adds = writer.flush().await.map_err(err)?;
+            let schema: deltalake::StructType =
+                writer.arrow_schema().as_ref().try_into_kernel().map_err(|e| format!("Delta table {shown}: {e}"))?;
+            let table = CreateBuilder::new()
+                .with_location(url.as_str())
+                .with_columns(schema.fields().cloned())
+                .with_actions(adds.into_iter().map(Action::Add))
+                .with_commit_properties(props)
+                .await
+                .map_err(err)?;
+            table.version().ok_or_else(|| format!("Delta table {shown}: no version after the commit"))
+        }
+    })?
+}
+
+/// The featc metadata a version's commit carries (its commitInfo keys starting `featc.`).
+pub fn commit_metadata(path: &Path, version: u64) -> Result<serde_json::Map<String, Json>, String> {
+    let table = super::Table::open(path)?;
+    let store = table.table.log_store();
+    let bytes = block(async move { store.read_commit_entry(version).await })?
+        .map_err(|e| format!("Delta table {}: version {version}: {e}", path.display()))?
+        .ok_or_else(|| format!("Delta table {}: there is no version {version}", path.display()))?;
+    let actions = deltalake::logstore::get_actions(version, &bytes).map_err(|e| e.to_string())?;
+    let mut out = serde_json::Map::new();
+    for action in actions {
+        if let Action::CommitInfo(info) = action {
+            out.extend(info.info.into_iter().filter(|(k, _)| k.starts_with("featc.")));
+        }
+    }
+    Ok(out)
+}
+
+/// The batch with every timestamp column in microseconds and UTC, as Delta's `timestamp`
+/// type holds it (a time without a zone would become `timestamp_ntz`).
+fn utc_times(batch: &RecordBatch) -> Result<RecordBatch, String> {
+    let utc = DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")));
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for (field, column) in batch.schema().fields().iter().zip(batch.columns()) {
+        if matches!(field.data_type(), DataType::Timestamp(..)) && field.data_type() != &utc {
+            let cast = arrow::compute::cast(column.as_ref(), &utc).map_err(|e| e.to_string())?;
+            fields.push(Field::new(field.name(), utc.clone(), field.is_nullable() || cast.null_count() > 0));
+            columns.push(cast);
+        } else {
+            fields.push(field.as_ref().clone());
+            columns.push(column.clone());
+        }
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
