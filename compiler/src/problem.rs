@@ -92,6 +92,7 @@ pub enum Problem {
     BadCadence { span: Span },
     TargetUnsupported { target: Target, span: Span, reason: String, help: String, others: Vec<(Span, String)> },
     FormatNotInferred { span: Span, path: String },
+    PinWithoutDelta { span: Span },
     UnusedSource { span: Span, name: String },
     UnusedEntity { span: Span, name: String },
     SingleHop { span: Span },
@@ -350,6 +351,11 @@ impl Problem {
                 Diagnostic::new(codes::UNKNOWN_FORMAT, format!("cannot tell the format of `{path}` from its name"))
                     .primary(*span, "no .parquet, .csv or .ndjson extension")
                     .help("say the format: `format parquet`, `format csv` or `format ndjson`")
+            }
+            P::PinWithoutDelta { span } => {
+                Diagnostic::new(codes::PIN_WITHOUT_DELTA, "only a Delta table has versions to pin")
+                    .primary(*span, "these files are not a Delta table")
+                    .help("bind the table with `format delta`, or remove the pin")
             }
             P::UnusedSource { span, name } => Diagnostic::new(codes::UNUSED_SOURCE, format!("source `{name}` is never used"))
                 .primary(*span, "no feature group reads it")

@@ -100,7 +100,7 @@ fn sources_take_every_property() {
     assert_eq!(kinds, ["event_time", "lateness", "files", "topic", "schema"]);
     let SourcePropKind::Lateness(d) = &s.props[1].kind else { panic!() };
     assert_eq!((d.amount, d.unit, d.millis), (90, DurationUnit::S, Some(90_000)));
-    let SourcePropKind::Files { path, format } = &s.props[2].kind else { panic!() };
+    let SourcePropKind::Files { path, format, .. } = &s.props[2].kind else { panic!() };
     assert_eq!((path.value.as_str(), format.as_ref().map(|f| f.name.as_str())), ("data/*.csv", Some("csv")));
     let SourcePropKind::Schema(fields) = &s.props[4].kind else { panic!() };
     let shown: Vec<String> = fields

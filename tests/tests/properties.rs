@@ -105,12 +105,20 @@ fn field() -> impl Strategy<Value = Field> {
     (ident(), type_ref()).prop_map(|(name, ty)| Field { name, ty, span: SPAN })
 }
 
+fn pin() -> impl Strategy<Value = PinLit> {
+    prop_oneof![
+        any::<u64>().prop_map(|version| PinLit::Version { version, span: SPAN }),
+        any::<String>().prop_map(|t| PinLit::AsOf(StrLit { value: t, span: SPAN })),
+    ]
+}
+
 fn source() -> impl Strategy<Value = Item> {
     let prop_kind = prop_oneof![
         ident().prop_map(SourcePropKind::EventTime),
         duration().prop_map(SourcePropKind::Lateness),
-        (any::<String>(), prop::option::of(ident()))
-            .prop_map(|(path, format)| SourcePropKind::Files { path: StrLit { value: path, span: SPAN }, format }),
+        (any::<String>(), prop::option::of(ident()), prop::option::of(pin())).prop_map(|(path, format, pin)| {
+            SourcePropKind::Files { path: StrLit { value: path, span: SPAN }, format, pin }
+        }),
         any::<String>().prop_map(|t| SourcePropKind::Topic(StrLit { value: t, span: SPAN })),
         prop::collection::vec(field(), 0..4).prop_map(SourcePropKind::Schema),
     ];

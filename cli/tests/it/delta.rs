@@ -108,13 +108,18 @@ deltalake.write_deltalake('data/transactions', t.slice(0, 3000), mode='append')"
         &["training-set", ".", "--spine", "spine.csv", "--out", "again.parquet", "--as-of-version", "transactions=1"],
         &delta,
     );
+    // The same pin written in the spec.
+    let spec = read(&delta.join("fraud.feat"));
+    std::fs::write(delta.join("fraud.feat"), spec.replace("format delta", "format delta version 1")).expect("spec");
+    run(&["training-set", ".", "--spine", "spine.csv", "--out", "spec.parquet"], &delta);
     let compared = python(
         "import pyarrow.parquet as pq
-first, latest, again = (pq.read_table(f + '.parquet') for f in ['first', 'latest', 'again'])
-print(first.equals(again), first.equals(latest), first.num_rows)",
+first, latest, again, spec = (pq.read_table(f + '.parquet') for f in ['first', 'latest', 'again', 'spec'])
+print(first.equals(again), first.equals(spec), first.equals(latest), first.num_rows)",
         &delta,
     );
-    assert_eq!(compared.trim(), "True False 24", "pinned equal, latest different (the new commit counts)");
+    assert_eq!(compared.trim(), "True True False 24", "pinned equal, latest different (the new commit counts)");
+    std::fs::write(delta.join("fraud.feat"), spec).expect("spec");
 
     let missing = featc(&["training-set", ".", "--spine", "spine.csv", "--as-of-version", "9"], &delta);
     assert_eq!(missing.status.code(), Some(2));

@@ -6,7 +6,8 @@ use super::names::Items;
 use super::{CheckedEntity, CheckedSource, FileFormat, HistoryFiles, suggest};
 use crate::problem::{NameKind, Problem};
 use crate::source::Span;
-use crate::syntax::ast::{Field, Source, SourcePropKind, TypeRef};
+use crate::ir::DeltaPin;
+use crate::syntax::ast::{Field, PinLit, Source, SourcePropKind, TypeRef};
 use crate::types::{Ty, Type};
 
 /// A checked source and where its parts were written, for later messages.
@@ -62,7 +63,7 @@ fn check_source(source: &Source, problems: &mut Vec<Problem>) -> SourceInfo {
         match &prop.kind {
             SourcePropKind::EventTime(field) => event_time = Some(field),
             SourcePropKind::Lateness(d) => checked.lateness_ms = d.millis.unwrap_or(u64::MAX),
-            SourcePropKind::Files { path, format } => {
+            SourcePropKind::Files { path, format, pin } => {
                 let resolved = match format {
                     Some(f) => FileFormat::from_name(&f.name).or_else(|| {
                         problems.push(Problem::Unknown {
@@ -79,7 +80,15 @@ fn check_source(source: &Source, problems: &mut Vec<Problem>) -> SourceInfo {
                         None
                     }),
                 };
-                checked.files = resolved.map(|format| HistoryFiles { glob: path.value.clone(), format, pin: None });
+                let pin = pin.as_ref().and_then(|pin| match resolved {
+                    Some(FileFormat::Delta) => delta_pin(pin, problems),
+                    Some(_) => {
+                        problems.push(Problem::PinWithoutDelta { span: pin.span() });
+                        None
+                    }
+                    None => None,
+                });
+                checked.files = resolved.map(|format| HistoryFiles { glob: path.value.clone(), format, pin });
             }
             SourcePropKind::Topic(t) => checked.topic = Some(t.value.clone()),
             SourcePropKind::Schema(fields) => {
@@ -219,4 +228,21 @@ pub(super) fn check_entities(items: &Items<'_>, problems: &mut Vec<Problem>) -> 
             EntityInfo { checked: CheckedEntity { name: entity.name.name.clone(), keys }, keys_ok, key_spans }
         })
         .collect()
+}
+
+/// A Delta table's pin in the IR's terms: a version, or a time in epoch milliseconds.
+fn delta_pin(pin: &PinLit, problems: &mut Vec<Problem>) -> Option<DeltaPin> {
+    match pin {
+        PinLit::Version { version, .. } => Some(DeltaPin::Version(*version)),
+        PinLit::AsOf(text) => match chrono::DateTime::parse_from_rfc3339(&text.value) {
+            Ok(t) => Some(DeltaPin::Timestamp(t.timestamp_millis())),
+            Err(_) => {
+                problems.push(Problem::InvalidLiteral {
+                    span: text.span,
+                    reason: "not an RFC 3339 time (write it as \"2026-11-01T00:00:00Z\")",
+                });
+                None
+            }
+        },
+    }
 }

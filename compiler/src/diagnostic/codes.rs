@@ -36,6 +36,7 @@ codes! {
     MISSING_PROPERTY = "E0110", Error, "missing required property";
     DUPLICATE_PROPERTY = "E0111", Error, "property given twice";
     UNKNOWN_FORMAT = "E0112", Error, "unknown history file format";
+    PIN_WITHOUT_DELTA = "E0113", Error, "version pin on files that are not a Delta table";
     // Names (E02xx)
     UNKNOWN_SOURCE = "E0200", Error, "unknown source";
     UNKNOWN_ENTITY = "E0201", Error, "unknown entity";

@@ -331,10 +331,18 @@ impl Printer<'_> {
             let value = match &prop.kind {
                 SourcePropKind::EventTime(f) => f.name.clone(),
                 SourcePropKind::Lateness(d) => expr::duration(d),
-                SourcePropKind::Files { path, format } => match format {
-                    Some(f) => format!("{} format {}", expr::string(&path.value), f.name),
-                    None => expr::string(&path.value),
-                },
+                SourcePropKind::Files { path, format, pin } => {
+                    let mut text = expr::string(&path.value);
+                    if let Some(f) = format {
+                        text = format!("{text} format {}", f.name);
+                    }
+                    match pin {
+                        Some(PinLit::Version { version, .. }) => text = format!("{text} version {version}"),
+                        Some(PinLit::AsOf(t)) => text = format!("{text} as_of {}", expr::string(&t.value)),
+                        None => {}
+                    }
+                    text
+                }
                 SourcePropKind::Topic(t) => expr::string(&t.value),
                 SourcePropKind::Schema(_) => String::new(),
             };

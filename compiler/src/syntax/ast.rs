@@ -66,9 +66,26 @@ pub struct SourceProp {
 pub enum SourcePropKind {
     EventTime(Ident),
     Lateness(Duration),
-    Files { path: StrLit, format: Option<Ident> },
+    Files { path: StrLit, format: Option<Ident>, pin: Option<PinLit> },
     Topic(StrLit),
     Schema(Vec<Field>),
+}
+
+/// `version N` or `as_of "time"` after a Delta table's `files`: the version the source reads.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum PinLit {
+    Version { version: u64, span: Span },
+    AsOf(StrLit),
+}
+
+impl PinLit {
+    pub fn span(&self) -> Span {
+        match self {
+            PinLit::Version { span, .. } => *span,
+            PinLit::AsOf(s) => s.span,
+        }
+    }
 }
 
 impl SourcePropKind {

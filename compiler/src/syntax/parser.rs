@@ -250,8 +250,15 @@ impl<'t> Cx<'t> {
                 Rule::files_prop => {
                     let mut parts = member.into_inner().skip(1);
                     let path = parts.next().map(|p| self.string(&p));
-                    let format = parts.nth(1).map(|p| self.ident(&p));
-                    path.map(|path| SourcePropKind::Files { path, format })
+                    let (mut format, mut pin) = (None, None);
+                    for part in parts {
+                        match part.as_rule() {
+                            Rule::ident => format = Some(self.ident(&part)),
+                            Rule::delta_pin => pin = self.delta_pin(part),
+                            _ => {}
+                        }
+                    }
+                    path.map(|path| SourcePropKind::Files { path, format, pin })
                 }
                 Rule::topic_prop => member.into_inner().nth(1).map(|p| SourcePropKind::Topic(self.string(&p))),
                 Rule::schema_prop => Some(SourcePropKind::Schema(
@@ -301,6 +308,21 @@ impl<'t> Cx<'t> {
             }
         }
         TypeRef { name, arg, nullable, span }
+    }
+
+    fn delta_pin(&mut self, pair: Pair<'_, Rule>) -> Option<PinLit> {
+        let value = pair.into_inner().nth(1)?;
+        let span = self.span(&value);
+        match value.as_rule() {
+            Rule::int => match value.as_str().parse::<u64>() {
+                Ok(version) => Some(PinLit::Version { version, span }),
+                Err(_) => {
+                    self.problems.push(Problem::InvalidLiteral { span, reason: "a version out of range" });
+                    None
+                }
+            },
+            _ => Some(PinLit::AsOf(self.string(&value))),
+        }
     }
 
     fn string(&mut self, pair: &Pair<'_, Rule>) -> StrLit {

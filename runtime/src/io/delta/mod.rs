@@ -293,7 +293,7 @@ pub fn history_files(project_dir: &Path, source: &IrSource) -> Result<(Vec<PathB
 
 /// Fixes the version every Delta-bound source of `ir` is read at, so that what a command reads
 /// is exactly what it records ([`pinned`]): a pin given for the source by name, else the pin
-/// given for all (`None` as the name), else the table's latest version now.
+/// given for all (`None` as the name), else the spec's pin, else the table's latest version now.
 pub fn pin_sources(ir: &mut FeatureIr, project_dir: &Path, pins: &[(Option<String>, DeltaPin)]) -> Result<(), String> {
     for (name, _) in pins {
         if let Some(name) = name
@@ -313,7 +313,8 @@ pub fn pin_sources(ir: &mut FeatureIr, project_dir: &Path, pins: &[(Option<Strin
             .iter()
             .find(|(n, _)| n.as_deref() == Some(source.name.as_str()))
             .or_else(|| pins.iter().find(|(n, _)| n.is_none()))
-            .map(|(_, p)| *p);
+            .map(|(_, p)| *p)
+            .or_else(|| source.history.as_ref().and_then(|h| h.pin));
         let version = Table::for_source(project_dir, source)?.version_for(pin)?;
         if let Some(history) = source.history.as_mut() {
             history.pin = Some(DeltaPin::Version(version));
