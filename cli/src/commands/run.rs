@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+use featc_runtime::io::delta::snapshots::FeatureSnapshots;
 use featc_runtime::io::kafka::KafkaConfig;
 use featc_runtime::io::kafka::sink::FeatureSink;
 use featc_runtime::runners::kappa::KappaRunner;
@@ -31,6 +32,15 @@ pub(crate) struct Args {
     /// while replaying, in seconds, so a run killed midway resumes from it.
     #[arg(long, default_value_t = 30, value_name = "SECONDS")]
     checkpoint_every: u64,
+    /// Kappa: append every group's feature vectors, as of the stream's now, to a Delta table
+    /// per group in this folder (`<group>.delta`): the offline feature store, one commit per
+    /// snapshot, on the cadence of `--features-every`.
+    #[arg(long, value_name = "FOLDER")]
+    features_to: Option<PathBuf>,
+    /// How often `--features-to` snapshots, in seconds (at a checkpoint, once at least this
+    /// long since the last; also once when a replay catches up).
+    #[arg(long, default_value_t = 3600, value_name = "SECONDS", requires = "features_to")]
+    features_every: u64,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -38,7 +48,18 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
     match args.target {
         TargetArg::Kappa => {
-            run_kappa(&args.paths, args.data_dir, args.until_caught_up, Duration::from_secs(args.checkpoint_every))
+            let snapshots =
+                args.features_to.map(|dir| FeatureSnapshots::new(&dir, Duration::from_secs(args.features_every)));
+            run_kappa(
+                &args.paths,
+                args.data_dir,
+                args.until_caught_up,
+                Duration::from_secs(args.checkpoint_every),
+                snapshots,
+            )
+        }
+        TargetArg::Lambda if args.features_to.is_some() => {
+            Err(CliError::Usage("`--features-to` snapshots a Kappa pipeline: use `--target kappa`".to_owned()))
         }
         TargetArg::Lambda => run_lambda(&args.paths, args.data_dir, args.until_caught_up),
     }
@@ -51,6 +72,7 @@ fn run_kappa(
     data_dir: Option<PathBuf>,
     until_caught_up: bool,
     checkpoint_every: Duration,
+    mut snapshots: Option<FeatureSnapshots>,
 ) -> Result<ExitCode, CliError> {
     let mut runner = project::open_kappa(paths, data_dir, None, false, &[])?;
     // The groups `[kafka.sink]` names publish their changed vectors before each snapshot.
@@ -62,6 +84,17 @@ fn run_kappa(
     let mut publish = |runner: &KappaRunner| -> Result<(), String> {
         if let Some(sink) = &mut sink {
             published.set(published.get() + sink.publish(runner)?);
+        }
+        if let Some(snapshots) = snapshots.as_mut().filter(|s| s.due()) {
+            for w in snapshots.write(runner)? {
+                tracing::info!(
+                    "feature snapshot of {} ({} keys): {} version {}",
+                    w.group,
+                    w.keys,
+                    w.table.display(),
+                    w.version
+                );
+            }
         }
         Ok(())
     };

@@ -160,6 +160,28 @@ print(training.history()[0]['featc.command'], training.history()[0]['featc.repro
     assert_eq!(lines[1], "2024-01-15T00:00:00.000Z user_fraud 0 --as-of-version transactions=0");
     assert!(lines[2].ends_with(" True"), "the Delta table holds what the Parquet file holds: {}", lines[2]);
     assert_eq!(lines[3], "training-set --as-of-version transactions=0 24");
+
+    // A running pipeline's feature snapshots: as of the stream's now, equal to `materialize`.
+    run(&["run", ".", "--target", "kappa", "--until-caught-up", "--features-to", "snapshots"], &delta);
+    let as_of = python(
+        "import deltalake
+h = deltalake.DeltaTable('snapshots/user_fraud.delta').history()[0]
+print(h['featc.command'], h['featc.as_of'])",
+        &delta,
+    );
+    let (command, as_of) = as_of.trim().split_once(' ').expect("two words");
+    assert_eq!(command, "run");
+    run(&["materialize", ".", "--at", as_of, "--format", "parquet", "--out", "at-snapshot"], &delta);
+    let same = python(
+        "import deltalake, pyarrow as pa, pyarrow.parquet as pq
+def times_in_us(t):
+    return t.cast(pa.schema([pa.field(f.name, pa.timestamp('us', tz='UTC') if pa.types.is_timestamp(f.type) else f.type) for f in t.schema]))
+a = times_in_us(deltalake.DeltaTable('snapshots/user_fraud.delta').to_pyarrow_table()).sort_by('user_id').to_pylist()
+b = times_in_us(pq.read_table('at-snapshot/user_fraud.parquet')).sort_by('user_id').to_pylist()
+print(len(a), a == b)",
+        &delta,
+    );
+    assert_eq!(same.trim(), "1801 True", "the snapshot holds what materialize gives at its time");
 }
 
 #[test]

@@ -4,9 +4,9 @@ use std::collections::HashMap;
 
 use super::names::Items;
 use super::{CheckedEntity, CheckedSource, FileFormat, HistoryFiles, suggest};
+use crate::ir::DeltaPin;
 use crate::problem::{NameKind, Problem};
 use crate::source::Span;
-use crate::ir::DeltaPin;
 use crate::syntax::ast::{Field, PinLit, Source, SourcePropKind, TypeRef};
 use crate::types::{Ty, Type};
 

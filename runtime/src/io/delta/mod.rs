@@ -6,6 +6,7 @@
 //! reader in the stream), so it refuses what it would misread: deletion vectors, column
 //! mapping, and partition columns the spec reads (their values are not in the files).
 
+pub mod snapshots;
 pub mod stream;
 pub mod write;
 

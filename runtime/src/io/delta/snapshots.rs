@@ -1,0 +1,73 @@
+//! A running pipeline's state in, every group's feature vectors appended to Delta tables on a
+//! cadence out: the offline feature store a `featc run --features-to DIR` keeps, one table per
+//! group (`DIR/<group>.delta`), one commit per snapshot.
+//!
+//! A snapshot answers as of the stream's now, `min(wall clock, the group's high water)`, as
+//! serving does, so the rows equal what `featc get` gives at that instant. Each commit carries
+//! its as-of time, the spec and group versions and the stream positions the state includes:
+//! a consumer reads the table at a version to get one consistent snapshot. A run killed
+//! between its last snapshot and its next checkpoint may write a snapshot again after the
+//! restart; each commit says what it holds, so a reader keys snapshots by `as_of`.
+
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use crate::runners::materialize;
+use crate::runners::reader::FeatureReader;
+
+/// Feature snapshots of a pipeline, due every `every`.
+#[derive(Debug)]
+pub struct FeatureSnapshots {
+    dir: PathBuf,
+    every: Duration,
+    last: Option<Instant>,
+}
+
+/// What one snapshot wrote for a group.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Written {
+    pub group: String,
+    pub table: PathBuf,
+    pub version: u64,
+    pub keys: usize,
+}
+
+impl FeatureSnapshots {
+    pub fn new(dir: &Path, every: Duration) -> FeatureSnapshots {
+        FeatureSnapshots { dir: dir.to_path_buf(), every, last: None }
+    }
+
+    /// Whether a snapshot is due: none written yet by this process, or `every` has passed.
+    pub fn due(&self) -> bool {
+        self.last.is_none_or(|t| t.elapsed() >= self.every)
+    }
+
+    /// Appends a snapshot of every group that has read an event to its table.
+    pub fn write(&mut self, reader: &dyn FeatureReader) -> Result<Vec<Written>, String> {
+        let ir = reader.ir();
+        let wall = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| i64::try_from(d.as_millis()).unwrap_or(i64::MAX));
+        let positions: serde_json::Map<String, serde_json::Value> =
+            reader.positions().into_iter().map(|(name, offset)| (name, offset.into())).collect();
+        let mut written = Vec::new();
+        for (gi, group) in ir.groups.iter().enumerate() {
+            let Some(high) = reader.high_water(gi) else { continue };
+            let t = wall.min(high);
+            let keys = reader.keys(gi);
+            let batch = materialize::snapshot(group, &keys, &|k| reader.lookup(gi, k, t), t)?;
+            let mut metadata = serde_json::Map::new();
+            metadata.insert("featc.command".to_owned(), "run".into());
+            metadata.insert("featc.group".to_owned(), group.name.clone().into());
+            metadata.insert("featc.spec_version".to_owned(), ir.spec_hash.clone().into());
+            metadata.insert("featc.group_version".to_owned(), group.version.clone().into());
+            metadata.insert("featc.as_of".to_owned(), crate::io::time::rfc3339(t).into());
+            metadata.insert("featc.positions".to_owned(), positions.clone().into());
+            let table = self.dir.join(format!("{}.delta", group.name));
+            let version = super::write::write_table(&table, std::slice::from_ref(&batch), &metadata)?;
+            written.push(Written { group: group.name.clone(), table, version, keys: batch.num_rows() });
+        }
+        self.last = Some(Instant::now());
+        Ok(written)
+    }
+}
