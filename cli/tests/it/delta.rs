@@ -350,3 +350,27 @@ features spend(user) from events {
     };
     assert!(state(".featc") == state("reference"), "the state differs from the uninterrupted run's");
 }
+
+/// The README's steps for the fraud example with its history in Delta Lake, as written there.
+#[test]
+fn the_readme_runs_the_fraud_example_from_a_delta_table() {
+    let readme = read(&root().join("README.md"));
+    let start = readme.find("mkdir -p /tmp/fraud-delta").expect("the README's Delta steps");
+    let steps: Vec<&str> = readme[start..].lines().take_while(|l| !l.starts_with("```")).collect();
+    let dir = tempfile::tempdir().expect("temp dir");
+    let copy = dir.path().join("fraud-delta");
+    let mut last = String::new();
+    for step in steps.iter().filter(|l| !l.starts_with('#')) {
+        // The README's commands with the temporary folder for /tmp/fraud-delta and the binary
+        // for `cargo run`.
+        let step = step.replace("/tmp/fraud-delta", &copy.to_string_lossy());
+        let out = match step.strip_prefix("cargo run --release -p featc-cli -- ") {
+            Some(args) => featc(&args.split_whitespace().collect::<Vec<_>>(), &root()),
+            None => Command::new("sh").arg("-c").arg(&step).current_dir(root()).output().expect("sh"),
+        };
+        last = ok(&out);
+    }
+    assert!(steps.len() >= 6, "{steps:?}");
+    assert!(last.contains("wrote 24 training rows") && last.contains("transactions=0"), "{last}");
+    assert!(copy.join("spine.features.parquet").is_file(), "the training set is written beside the spine");
+}
