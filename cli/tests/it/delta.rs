@@ -328,7 +328,8 @@ features spend(user) from events {
         runner.wait().expect("reap");
         kills += 1;
     }
-    run(&["run", ".", "--target", "kappa", "--until-caught-up"], dir);
+    let resumed = run(&["run", ".", "--target", "kappa", "--until-caught-up"], dir);
+    assert!(resumed.contains("resumed group `spend` from its snapshot"), "{resumed}");
     run(&["run", ".", "--target", "kappa", "--until-caught-up", "--data-dir", "reference"], dir);
     let versions = python("import deltalake\nprint(deltalake.DeltaTable('events').version())", dir);
     assert_eq!(versions.trim(), files.to_string(), "the history and one commit per file");
@@ -373,4 +374,53 @@ fn the_readme_runs_the_fraud_example_from_a_delta_table() {
     assert!(steps.len() >= 6, "{steps:?}");
     assert!(last.contains("wrote 24 training rows") && last.contains("transactions=0"), "{last}");
     assert!(copy.join("spine.features.parquet").is_file(), "the training set is written beside the spine");
+}
+
+/// A restart lists the table's log from its checkpoint's version on: the commits before it may
+/// be gone (cleaned up after a Delta checkpoint), and a replay from version 0 says so.
+#[test]
+fn a_restart_reads_only_the_commits_after_its_checkpoint() {
+    let dir = project(&[(
+        "spend.feat",
+        "source events {
+    event_time ts
+    lateness   30s
+    files      \"events\" format delta
+    schema { id: i64, user_id: string, amount: f64, ts: timestamp }
+}
+
+entity user { key user_id: string }
+
+features spend(user) from events {
+    n     = count()     over lifetime
+    total = sum(amount) over lifetime
+}
+",
+    )]);
+    let dir = dir.path();
+    for (f, (first, start)) in [(0, 0), (300, 300), (600, 600)].into_iter().enumerate() {
+        std::fs::write(dir.join(format!("f{f}.ndjson")), ndjson(first, 300, start)).expect("file");
+    }
+    run(&["log", "append", ".", "--source", "events", "f0.ndjson", "f1.ndjson"], dir);
+    for data in [".featc", "reference"] {
+        run(&["run", ".", "--target", "kappa", "--until-caught-up", "--data-dir", data], dir);
+    }
+    let full = run_stdout(&["get", ".", "--key", "user_id=u3"], dir);
+    // The table is checkpointed and its first commit cleaned up; then a third commit lands.
+    python(
+        "import deltalake, os
+deltalake.DeltaTable('events').create_checkpoint()
+os.remove('events/_delta_log/00000000000000000000.json')",
+        dir,
+    );
+    run(&["log", "append", ".", "--source", "events", "f2.ndjson"], dir);
+    for data in [".featc", "reference"] {
+        let said = run(&["run", ".", "--target", "kappa", "--until-caught-up", "--data-dir", data], dir);
+        assert!(said.contains("replayed 300 events"), "only the new commit is read: {said}");
+    }
+    let a = run_stdout(&["get", ".", "--key", "user_id=u3"], dir);
+    assert!(a != full && a == run_stdout(&["get", ".", "--key", "user_id=u3", "--data-dir", "reference"], dir));
+    let fresh = featc(&["run", ".", "--target", "kappa", "--until-caught-up", "--data-dir", "fresh"], dir);
+    assert_eq!(fresh.status.code(), Some(2));
+    assert!(text(&fresh.stderr).contains("version 0 is no longer in its log"), "{}", text(&fresh.stderr));
 }

@@ -24,6 +24,11 @@ pub trait StreamSource: Send + Sync {
     fn seek(&mut self, partition: usize, offset: u64);
     /// The offset after the last event of each partition, as far as the source knows now.
     fn ends(&self) -> Result<Vec<u64>, String>;
+    /// The events not read yet, over every partition (for progress and lag). Sources whose
+    /// offsets are not event counts say it themselves.
+    fn backlog(&self) -> Result<u64, String> {
+        Ok(self.ends()?.iter().zip(self.positions()).map(|(e, p)| e.saturating_sub(p)).sum())
+    }
     /// The events that could not be decoded since the last call (a broker's payloads), each
     /// with its partition, offset (`line`) and why: they go to the dead letters.
     fn take_rejected(&mut self) -> Vec<(usize, Rejected)> {

@@ -158,8 +158,7 @@ impl KappaRunner {
     pub fn backlog(&self) -> Result<u64, String> {
         let mut total = 0;
         for s in &self.streams {
-            let ends = s.reader.ends()?;
-            total += ends.iter().zip(s.reader.positions()).map(|(e, p)| e.saturating_sub(p)).sum::<u64>();
+            total += s.reader.backlog()?;
         }
         Ok(total)
     }

@@ -214,10 +214,12 @@ impl Table {
 
     /// What commit `version` did; `None` when the log has no such commit.
     pub(crate) fn commit(&self, version: u64) -> Result<Option<Commit>, String> {
-        let store = self.table.log_store();
-        let bytes = block(async move { store.read_commit_entry(version).await })?
-            .map_err(|e| format!("Delta table {}: version {version}: {e}", self.root.display()))?;
-        let Some(bytes) = bytes else { return Ok(None) };
+        // Read where the protocol puts it (local tables only); parsed by the crate.
+        let bytes = match std::fs::read(self.commit_file(version)) {
+            Ok(bytes) => bytes::Bytes::from(bytes),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(e) => return Err(format!("Delta table {}: version {version}: {e}", self.root.display())),
+        };
         let actions = deltalake::logstore::get_actions(version, &bytes)
             .map_err(|e| format!("Delta table {}: version {version}: {e}", self.root.display()))?;
         let mut commit = Commit::default();
@@ -227,8 +229,8 @@ impl Table {
                     if add.deletion_vector.is_some() {
                         return Err(self.unsupported("deletion vectors"));
                     }
-                    let path = deltalake::Path::from_url_path(&add.path).map_err(|e| e.to_string())?;
-                    commit.adds.push(self.root.join(path.as_ref()));
+                    // The action's path is already decoded (the crate reads it as a URL path).
+                    commit.adds.push(self.root.join(&add.path));
                 }
                 Action::Remove(remove) if remove.data_change => {
                     commit.rewrites = Some(format!("removes rows (data file {})", remove.path));
