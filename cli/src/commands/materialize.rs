@@ -66,7 +66,8 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         metadata.insert("as_of".to_owned(), featc_runtime::io::time::rfc3339(t).into());
         metadata.insert("sources".to_owned(), read.into());
         metadata.insert("reproduce".to_owned(), reproduce.join(" ").into());
-        let version = materialize::write(&batch, &path, args.format.format(), &metadata)?;
+        // A table keeps every run's snapshot, told apart by `as_of`.
+        let version = materialize::write(&batch, &path, args.format.format(), &metadata, delta::write::Mode::Append)?;
         eprintln!(
             "wrote {} keys of group {} as of {} to {}{}",
             batch.num_rows(),

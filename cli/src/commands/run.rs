@@ -81,11 +81,12 @@ fn run_kappa(
         None => None,
     };
     let published = std::cell::Cell::new(0);
+    let caught_up = std::cell::Cell::new(false);
     let mut publish = |runner: &KappaRunner| -> Result<(), String> {
         if let Some(sink) = &mut sink {
             published.set(published.get() + sink.publish(runner)?);
         }
-        if let Some(snapshots) = snapshots.as_mut().filter(|s| s.due()) {
+        if let Some(snapshots) = snapshots.as_mut().filter(|s| s.due(caught_up.get())) {
             for w in snapshots.write(runner)? {
                 tracing::info!(
                     "feature snapshot of {} ({} keys): {} version {}",
@@ -118,6 +119,7 @@ fn run_kappa(
     for path in runner.write_dead_letters()? {
         eprintln!("  dead letters: {}", path.display());
     }
+    caught_up.set(true);
     publish(&runner)?;
     if published.get() > 0 {
         eprintln!("  feature vectors published to Kafka: {}", published.get());

@@ -139,7 +139,10 @@ fn tables_featc_writes_read_back_with_their_metadata() {
         assert!(said.contains("Delta version"), "{said}");
     }
     run(&["materialize", ".", "--at", t1, "--format", "parquet", "--out", "plain"], &delta);
-    run(&["training-set", ".", "--spine", "spine.csv", "--format", "delta", "--out", "training"], &delta);
+    // Made twice: the second replaces the first in a new version.
+    for _ in 0..2 {
+        run(&["training-set", ".", "--spine", "spine.csv", "--format", "delta", "--out", "training"], &delta);
+    }
     let checked = python(
         "import deltalake, pyarrow as pa, pyarrow.parquet as pq
 store = deltalake.DeltaTable('store/user_fraud.delta')
@@ -152,20 +155,22 @@ v0 = times_in_us(deltalake.DeltaTable('store/user_fraud.delta', version=0).to_py
 plain = times_in_us(pq.read_table('plain/user_fraud.parquet'))
 print(v0.num_rows, v0.sort_by('user_id').to_pylist() == plain.sort_by('user_id').to_pylist())
 training = deltalake.DeltaTable('training')
-print(training.history()[0]['featc.command'], training.history()[0]['featc.reproduce'], training.to_pyarrow_table().num_rows)",
+print(training.history()[0]['featc.command'], training.history()[0]['featc.reproduce'], training.to_pyarrow_table().num_rows, training.version())",
         &delta,
     );
     let lines: Vec<&str> = checked.lines().collect();
     assert_eq!(lines[0], "1", "two commits, one per run");
     assert_eq!(lines[1], "2024-01-15T00:00:00.000Z user_fraud 0 --as-of-version transactions=0");
     assert!(lines[2].ends_with(" True"), "the Delta table holds what the Parquet file holds: {}", lines[2]);
-    assert_eq!(lines[3], "training-set --as-of-version transactions=0 24");
+    assert_eq!(lines[3], "training-set --as-of-version transactions=0 24 1");
 
     // A running pipeline's feature snapshots: as of the stream's now, equal to `materialize`.
     run(&["run", ".", "--target", "kappa", "--until-caught-up", "--features-to", "snapshots"], &delta);
     let as_of = python(
         "import deltalake
-h = deltalake.DeltaTable('snapshots/user_fraud.delta').history()[0]
+import glob
+table = glob.glob('snapshots/user_fraud.*.delta')[0]
+h = deltalake.DeltaTable(table).history()[0]
 print(h['featc.command'], h['featc.as_of'])",
         &delta,
     );
@@ -176,7 +181,9 @@ print(h['featc.command'], h['featc.as_of'])",
         "import deltalake, pyarrow as pa, pyarrow.parquet as pq
 def times_in_us(t):
     return t.cast(pa.schema([pa.field(f.name, pa.timestamp('us', tz='UTC') if pa.types.is_timestamp(f.type) else f.type) for f in t.schema]))
-a = times_in_us(deltalake.DeltaTable('snapshots/user_fraud.delta').to_pyarrow_table()).sort_by('user_id').to_pylist()
+import glob
+table = glob.glob('snapshots/user_fraud.*.delta')[0]
+a = times_in_us(deltalake.DeltaTable(table).to_pyarrow_table()).sort_by('user_id').to_pylist()
 b = times_in_us(pq.read_table('at-snapshot/user_fraud.parquet')).sort_by('user_id').to_pylist()
 print(len(a), a == b)",
         &delta,

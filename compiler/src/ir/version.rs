@@ -29,7 +29,14 @@ impl Context {
             typed(&source.event_time),
             source.lateness_ms,
             source.topic,
-            source.history.as_ref().map_or_else(|| "-".to_owned(), |h| format!("{:?} {}", h.glob, h.format.name()))
+            source.history.as_ref().map_or_else(
+                || "-".to_owned(),
+                // A Delta pin is part of what the state holds (unpinned: as before it existed).
+                |h| match h.pin {
+                    None => format!("{:?} {}", h.glob, h.format.name()),
+                    Some(pin) => format!("{:?} {} {pin:?}", h.glob, h.format.name()),
+                }
+            )
         ));
         if let Some(f) = &filter {
             base.push_str(&format!("|where {}", f.tree.canonical(&|i| columns[i].clone())));

@@ -126,12 +126,14 @@ pub fn snapshot(group: &IrGroup, keys: &[Vec<Value>], lookup: Lookup<'_>, t: i64
 /// Writes a snapshot to `path`, durably (a file: written beside it and renamed into place; a
 /// Delta table: one commit), with `metadata` where the format holds it: Parquet's key-value
 /// metadata (key `featc`, a JSON object) or the Delta commit's commitInfo; CSV holds none.
-/// Returns the Delta version written.
+/// A Delta table gets the batch as `mode` says (a file is always replaced whole). Returns the
+/// Delta version written.
 pub fn write(
     batch: &RecordBatch,
     path: &Path,
     format: Format,
     metadata: &serde_json::Map<String, serde_json::Value>,
+    mode: crate::io::delta::write::Mode,
 ) -> Result<Option<u64>, String> {
     let mut bytes = Vec::new();
     match format {
@@ -152,7 +154,7 @@ pub fn write(
         }
         Format::Delta => {
             let metadata = metadata.iter().map(|(k, v)| (format!("featc.{k}"), v.clone())).collect();
-            return crate::io::delta::write::write_table(path, std::slice::from_ref(batch), &metadata).map(Some);
+            return crate::io::delta::write::write(path, std::slice::from_ref(batch), &metadata, mode).map(Some);
         }
     }
     crate::io::durable::write_file(path, &bytes)?;

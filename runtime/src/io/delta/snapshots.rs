@@ -1,6 +1,6 @@
 //! A running pipeline's state in, every group's feature vectors appended to Delta tables on a
 //! cadence out: the offline feature store a `featc run --features-to DIR` keeps, one table per
-//! group (`DIR/<group>.delta`), one commit per snapshot.
+//! group and version (`DIR/<group>.<version>.delta`), one commit per snapshot.
 //!
 //! A snapshot answers as of the stream's now, `min(wall clock, the group's high water)`, as
 //! serving does, so the rows equal what `featc get` gives at that instant. Each commit carries
@@ -37,9 +37,13 @@ impl FeatureSnapshots {
         FeatureSnapshots { dir: dir.to_path_buf(), every, last: None }
     }
 
-    /// Whether a snapshot is due: none written yet by this process, or `every` has passed.
-    pub fn due(&self) -> bool {
-        self.last.is_none_or(|t| t.elapsed() >= self.every)
+    /// Whether a snapshot is due: the first once the stream has caught up (not midway through
+    /// a replay), then each time `every` has passed.
+    pub fn due(&self, caught_up: bool) -> bool {
+        match self.last {
+            None => caught_up,
+            Some(t) => t.elapsed() >= self.every,
+        }
     }
 
     /// Appends a snapshot of every group that has read an event to its table.
@@ -63,7 +67,9 @@ impl FeatureSnapshots {
             metadata.insert("featc.group_version".to_owned(), group.version.clone().into());
             metadata.insert("featc.as_of".to_owned(), crate::io::time::rfc3339(t).into());
             metadata.insert("featc.positions".to_owned(), positions.clone().into());
-            let table = self.dir.join(format!("{}.delta", group.name));
+            // One table per group version: a spec edit that changes the group (and maybe its
+            // columns) starts a new table rather than failing to append to the old.
+            let table = self.dir.join(format!("{}.{}.delta", group.name, group.version));
             let version = super::write::write_table(&table, std::slice::from_ref(&batch), &metadata)?;
             written.push(Written { group: group.name.clone(), table, version, keys: batch.num_rows() });
         }

@@ -11,20 +11,43 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use deltalake::kernel::Action;
 use deltalake::kernel::engine::arrow_conversion::TryIntoKernel as _;
-use deltalake::kernel::transaction::CommitProperties;
+use deltalake::kernel::transaction::{CommitBuilder, CommitProperties};
 use deltalake::operations::create::CreateBuilder;
+use deltalake::protocol::{DeltaOperation, SaveMode};
 use deltalake::writer::{DeltaWriter as _, RecordBatchWriter};
 use serde_json::Value as Json;
 
 use super::block;
 
-/// Writes `batches` (one schema) to the Delta table at `path` as one commit: the table's first (creating it)
-/// when there is none, else an append. `metadata` goes into the commit's commitInfo (keys
-/// prefixed `featc.` by convention). Returns the version written.
+/// How a write meets the rows a table holds already.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// The new rows are added to the old (a log of events, snapshots over time).
+    Append,
+    /// The new rows replace the old in the new version (a training set made again); the old
+    /// versions stay readable by time travel.
+    Overwrite,
+}
+
+/// Appends `batches` (one schema) to the Delta table at `path` as one commit; see [`write`].
 pub fn write_table(
     path: &Path,
     batches: &[RecordBatch],
     metadata: &serde_json::Map<String, Json>,
+) -> Result<u64, String> {
+    write(path, batches, metadata, Mode::Append)
+}
+
+/// Writes `batches` (one schema) to the Delta table at `path` as one commit: the table's first (creating
+/// it) when there is none, else an append or an overwrite. `metadata` goes into the commit's
+/// commitInfo (keys prefixed `featc.` by convention). The commit's files, its log entry and
+/// their folders are synced before it returns (the crate's local store does not sync). Returns
+/// the version written.
+pub fn write(
+    path: &Path,
+    batches: &[RecordBatch],
+    metadata: &serde_json::Map<String, Json>,
+    mode: Mode,
 ) -> Result<u64, String> {
     let shown = path.display().to_string();
     let err = |e: deltalake::DeltaTableError| format!("Delta table {}: {e}", path.display());
@@ -33,14 +56,26 @@ pub fn write_table(
     let props = CommitProperties::default().with_metadata(metadata.clone().into_iter().collect::<HashMap<_, _>>());
     let exists = path.join("_delta_log").is_dir();
     let url = deltalake::ensure_table_uri(path.to_string_lossy()).map_err(err)?;
-    block(async move {
+    let version = block(async move {
         if exists {
             let mut table = deltalake::open_table(url).await.map_err(err)?;
-            let mut writer = RecordBatchWriter::for_table(&table).map_err(err)?.with_commit_properties(props);
+            let mut writer = RecordBatchWriter::for_table(&table).map_err(err)?.with_commit_properties(props.clone());
             for batch in batches {
                 writer.write(batch).await.map_err(err)?;
             }
-            writer.flush_and_commit(&mut table).await.map_err(err)
+            if mode == Mode::Append {
+                return writer.flush_and_commit(&mut table).await.map_err(err);
+            }
+            let mut actions: Vec<Action> = writer.flush().await.map_err(err)?.into_iter().map(Action::Add).collect();
+            let snapshot = table.snapshot().map_err(err)?;
+            actions.extend(snapshot.log_data().iter().map(|f| Action::Remove(f.remove_action(true))));
+            let operation = DeltaOperation::Write { mode: SaveMode::Overwrite, partition_by: None, predicate: None };
+            let done = CommitBuilder::from(props)
+                .with_actions(actions)
+                .build(Some(snapshot), table.log_store(), operation)
+                .await
+                .map_err(err)?;
+            Ok(done.version())
         } else {
             let mut writer = RecordBatchWriter::try_new(url.as_str(), schema, None, None).map_err(err)?;
             for batch in batches {
@@ -58,7 +93,28 @@ pub fn write_table(
                 .map_err(err)?;
             table.version().ok_or_else(|| format!("Delta table {shown}: no version after the commit"))
         }
-    })?
+    })??;
+    sync_commit(path, version)?;
+    Ok(version)
+}
+
+/// Syncs what commit `version` wrote: its data files, its log entry and their folders.
+fn sync_commit(path: &Path, version: u64) -> Result<(), String> {
+    let table = super::Table::open(path)?;
+    let commit =
+        table.commit(version)?.ok_or_else(|| format!("Delta table {}: version {version} vanished", path.display()))?;
+    let sync = |file: &Path| {
+        std::fs::File::open(file).and_then(|f| f.sync_all()).map_err(|e| format!("cannot sync {}: {e}", file.display()))
+    };
+    let mut folders = std::collections::BTreeSet::new();
+    for file in &commit.adds {
+        sync(file)?;
+        folders.extend(file.parent().map(Path::to_path_buf));
+    }
+    sync(&table.commit_file(version))?;
+    folders.insert(path.join("_delta_log"));
+    folders.insert(path.to_path_buf());
+    folders.iter().try_for_each(|dir| crate::io::durable::sync_dir(dir))
 }
 
 /// The featc metadata a version's commit carries (its commitInfo keys starting `featc.`).
