@@ -115,7 +115,9 @@ fn append_delta(
         for chunk in history::file_chunks(file, format, src, usize::MAX) {
             let chunk = chunk?;
             rejected.extend(chunk.rejected);
-            batches.extend(chunk.batches);
+            for batch in chunk.batches {
+                batches.push(delta::write::events_as_declared(src, &batch)?);
+            }
         }
         let events: usize = batches.iter().map(|b| b.num_rows()).sum();
         if events == 0 {

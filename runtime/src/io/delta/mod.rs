@@ -235,8 +235,11 @@ impl Table {
                 Action::Remove(remove) if remove.data_change => {
                     commit.rewrites = Some(format!("removes rows (data file {})", remove.path));
                 }
-                Action::Metadata(_) => commit.schema_changed = true,
-                Action::Protocol(_) => self.at(version).and_then(|t| check_protocol(&self.root, &t))?,
+                // New table properties (column mapping, say) or reader features: checked at once.
+                Action::Metadata(_) | Action::Protocol(_) => {
+                    commit.schema_changed = true;
+                    self.at(version).and_then(|t| check_protocol(&self.root, &t))?;
+                }
                 _ => {}
             }
         }

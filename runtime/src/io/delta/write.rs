@@ -152,3 +152,29 @@ fn utc_times(batch: &RecordBatch) -> Result<RecordBatch, String> {
     }
     RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
 }
+
+/// A source's events in the types its spec declares (strings, 64-bit integers and floats,
+/// booleans, UTC timestamps), the spec's fields only: what `featc log append` commits to a
+/// Delta-bound source's table, whatever format each file came in, so every commit has one schema.
+pub fn events_as_declared(source: &featc::ir::IrSource, batch: &RecordBatch) -> Result<RecordBatch, String> {
+    use featc::ir::Ty;
+    let mut fields = Vec::new();
+    let mut columns: Vec<ArrayRef> = Vec::new();
+    for f in &source.fields {
+        let to = match f.ty.ty {
+            Ty::String => DataType::Utf8,
+            Ty::I64 => DataType::Int64,
+            Ty::F64 => DataType::Float64,
+            Ty::Bool => DataType::Boolean,
+            Ty::Timestamp => DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC"))),
+            _ => DataType::Utf8,
+        };
+        let column = match batch.column_by_name(&f.name) {
+            Some(c) => arrow::compute::cast(c.as_ref(), &to).map_err(|e| format!("field `{}`: {e}", f.name))?,
+            None => arrow::array::new_null_array(&to, batch.num_rows()),
+        };
+        fields.push(Field::new(&f.name, to, true));
+        columns.push(column);
+    }
+    RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).map_err(|e| e.to_string())
+}
