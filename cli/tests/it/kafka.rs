@@ -201,6 +201,11 @@ fn both_targets_read_kafka_and_agree() {
             assert_eq!(got[0]["features"], reference[0]["features"], "{user} {target}");
         }
     }
+    // `verify` reads the topic too: both targets and the reference over its 1,500 events.
+    let verified = broker.featc(&["verify", "."], kafka.path());
+    ok(&verified);
+    let said = text(&verified.stdout);
+    assert!(said.contains("(1500 events") && said.contains(": 0 differences"), "{said}");
 }
 
 #[test]

@@ -117,25 +117,7 @@ impl KappaRunner {
             if readers.is_empty() {
                 continue;
             }
-            let delta = source.history.as_ref().is_some_and(|h| h.format == featc::ir::FileFormat::Delta);
-            let reader: Box<dyn StreamSource> = match &kafka {
-                Some(config) if config.binds(source) && delta => {
-                    return Err(format!(
-                        "source `{}`: its history is a Delta table, which is also its stream; featc.toml \
-                         binds it to Kafka too (list the Kafka-bound sources in `[kafka] sources`)",
-                        source.name
-                    ));
-                }
-                Some(config) if config.binds(source) => Box::new(KafkaSource::open(config, source)?),
-                // Streamhouse: the table's commits are the stream.
-                _ if delta => Box::new(DeltaSource::open(project_dir, source)?),
-                _ => {
-                    // Seeded from the history once, whoever opens the log first (see `io::seed`).
-                    seeded.extend(seed::seed(project_dir, source, data_dir)?);
-                    let log = Log::open(&data_dir.join("log"), &source.topic)?;
-                    Box::new(LogStream::new(log, &source.topic))
-                }
-            };
+            let reader = stream_of(kafka.as_ref(), project_dir, data_dir, source, &mut seeded)?;
             let partitions = reader.partitions().len();
             let readers = readers.into_iter().map(|(gi, fields, _)| (gi, fields, vec![0; partitions])).collect();
             streams.push(Stream { source: si, reader, groups: readers });
@@ -432,4 +414,33 @@ pub fn json_value(v: &Value) -> serde_json::Value {
         Value::Ts(ms) => J::String(crate::io::time::rfc3339(*ms)),
         Value::List(items) => J::Array(items.iter().map(json_value).collect()),
     }
+}
+
+/// The stream of `source` as its bindings say: the Kafka topic `featc.toml` binds it to, the
+/// Delta table its history is (Streamhouse), or its embedded log under `data_dir`, seeded from
+/// its history files once, whoever opens it first (what seeding did goes to `seeded`).
+pub(crate) fn stream_of(
+    kafka: Option<&KafkaConfig>,
+    project_dir: &Path,
+    data_dir: &Path,
+    source: &featc::ir::IrSource,
+    seeded: &mut Vec<String>,
+) -> Result<Box<dyn StreamSource>, String> {
+    let delta = source.history.as_ref().is_some_and(|h| h.format == featc::ir::FileFormat::Delta);
+    Ok(match kafka {
+        Some(config) if config.binds(source) && delta => {
+            return Err(format!(
+                "source `{}`: its history is a Delta table, which is also its stream; featc.toml \
+                 binds it to Kafka too (list the Kafka-bound sources in `[kafka] sources`)",
+                source.name
+            ));
+        }
+        Some(config) if config.binds(source) => Box::new(KafkaSource::open(config, source)?),
+        _ if delta => Box::new(DeltaSource::open(project_dir, source)?),
+        _ => {
+            seeded.extend(seed::seed(project_dir, source, data_dir)?);
+            let log = Log::open(&data_dir.join("log"), &source.topic)?;
+            Box::new(LogStream::new(log, &source.topic))
+        }
+    })
 }

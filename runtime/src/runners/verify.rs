@@ -13,12 +13,9 @@
 
 use std::path::Path;
 
-use crate::io::delta::stream::DeltaSource;
-use crate::io::stream::{LogStream, StreamSource};
 use featc::ir::{FeatureIr, MergeRule, WindowSpec};
 use featc_reference::{Event, Expected, Oracle, Val, agrees};
 
-use crate::io::log::Log;
 use crate::operators::decode;
 use crate::operators::group::{DeadLetter, GroupRuntime};
 use crate::runners::kappa::KappaRunner;
@@ -164,17 +161,16 @@ pub fn verify(
     lambda.catch_up(&mut *progress)?;
 
     // Every decoded event of each group, in log order.
+    let kafka = crate::io::kafka::KafkaConfig::load(project_dir)?;
     let mut rows: Vec<Vec<Vec<Value>>> = vec![Vec::new(); ir.groups.len()];
     for (si, source) in ir.sources.iter().enumerate() {
         let readers = batch::readers(ir, si);
         if readers.is_empty() {
             continue;
         }
-        // The events in the stream's order: the embedded log, or a Delta-bound source's table.
-        let mut reader: Box<dyn StreamSource> = match &source.history {
-            Some(h) if h.format == featc::ir::FileFormat::Delta => Box::new(DeltaSource::open(project_dir, source)?),
-            _ => Box::new(LogStream::new(Log::open(&data_dir.join("log"), &source.topic)?, &source.topic)),
-        };
+        // The events in the stream's order, from the binding the runners read.
+        let mut reader =
+            crate::runners::kappa::stream_of(kafka.as_ref(), project_dir, data_dir, source, &mut Vec::new())?;
         while let Some((_, _, b)) = reader.next_batch()? {
             for (gi, fields) in &readers {
                 rows[*gi].extend(decode::rows(&b, fields).0);
