@@ -12,8 +12,8 @@ use std::path::Path;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use featc_runtime::io::kafka::KafkaConfig;
 use featc_runtime::io::kafka::produce::EventProducer;
+use featc_runtime::io::kafka::{KafkaConfig, group};
 use featc_runtime::runners::kappa::KappaRunner;
 use rdkafka::consumer::{BaseConsumer, Consumer as _};
 use rdkafka::{Message as _, Offset, TopicPartitionList};
@@ -109,6 +109,22 @@ fn replay(project: &Path, every: Duration) -> (u64, u32) {
     (report.events, snapshots + 1)
 }
 
+/// The Kappa replay of the given partitions, each by a runner in the partition's own folder (as
+/// a member of a consumer group runs them), one after the other; returns the events read.
+fn member(project: &Path, partitions: &[i32]) -> u64 {
+    let shared = tempfile::tempdir().unwrap();
+    let mut events = 0;
+    for &p in partitions {
+        let folder = group::partition_dir(shared.path(), p);
+        std::fs::create_dir_all(&folder).unwrap();
+        group::mark(&folder, p).unwrap();
+        let (mut runner, _) = KappaRunner::open(common::project_ir(project), project, &folder).unwrap();
+        events += runner.catch_up_checkpointing(Duration::from_secs(3600), |_| {}, &mut |_| Ok(())).unwrap().0.events;
+        runner.snapshot().unwrap();
+    }
+    events
+}
+
 fn main() {
     let events: usize = std::env::var("FEATC_BENCH_EVENTS").map_or(200_000, |n| n.parse().unwrap());
     let broker = Tansu::start();
@@ -145,6 +161,27 @@ fn main() {
         let checkpointed = t.elapsed();
         assert_eq!(replayed, sent);
         rows.push((round, rate(n, bare), bytes, rate(sent, plain), rate(sent, checkpointed), snapshots));
+    }
+    // Scale-out: one member owning every partition, against two members (threads here, as
+    // two processes on this machine would be) owning half each.
+    let mut group_rows = Vec::new();
+    for round in 1..=2 {
+        let t = Instant::now();
+        assert_eq!(member(project.path(), &[0, 1, 2, 3]), sent);
+        let one = t.elapsed();
+        let t = Instant::now();
+        let halves = std::thread::scope(|s| {
+            let a = s.spawn(|| member(project.path(), &[0, 2]));
+            let b = s.spawn(|| member(project.path(), &[1, 3]));
+            a.join().unwrap() + b.join().unwrap()
+        });
+        let two = t.elapsed();
+        assert_eq!(halves, sent);
+        group_rows.push((round, rate(sent, one), rate(sent, two)));
+    }
+    println!("round  one member, 4 partitions (events/s)  two members, 2 each (events/s)  speed-up");
+    for (round, one, two) in group_rows {
+        println!("{round:>5}  {one:>36.0}  {two:>30.0}  {:>8.2}", two / one);
     }
     println!("round  bare consumer (events/s)  featc replay (events/s)  ratio  replay + snapshot each 1 s  overhead");
     for (round, bare, bytes, plain, checkpointed, snapshots) in rows {

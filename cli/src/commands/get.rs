@@ -37,10 +37,24 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         .map(|k| k.split_once('=').ok_or_else(|| CliError::Usage(format!("`--key {k}`: write name=value"))))
         .collect::<Result<_, _>>()?;
     let at_ms = args.at.as_deref().map(project::parse_time).transpose()?;
-    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir, None, true, &[])?;
-    project::catch_up(&mut *reader, args.target.reading(), true)?;
+    // The data folder of a consumer group's members holds one folder per partition, each with
+    // the keys of its partition: the key is looked up in each.
+    let shared = project::data_dir_of(&args.paths, args.data_dir.as_deref())?;
+    let partitions = featc_runtime::io::kafka::group::partition_dirs(&shared)?;
+    let folders: Vec<Option<PathBuf>> = if partitions.is_empty() || args.target != TargetArg::Kappa {
+        vec![args.data_dir.clone()]
+    } else {
+        partitions.into_iter().map(|(_, d)| Some(d)).collect()
+    };
+    let mut readers = Vec::new();
+    for folder in folders {
+        let mut reader = project::open_reader(&args.paths, args.target, folder, None, true, &[])?;
+        project::catch_up(&mut *reader, args.target.reading(), true)?;
+        readers.push(reader);
+    }
+    let Some(first) = readers.first() else { return Err(CliError::Usage("no data folder".to_owned())) };
     let mut results = Vec::new();
-    for (gi, ir_group) in reader.ir().groups.iter().enumerate() {
+    for (gi, ir_group) in first.ir().groups.iter().enumerate() {
         let names: Vec<&str> = ir_group.keys.iter().map(|k| k.name.as_str()).collect();
         if names.len() != pairs.len() || !names.iter().all(|n| pairs.iter().any(|(k, _)| k == n)) {
             continue;
@@ -50,7 +64,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             .iter()
             .map(|k| project::key_value(pairs.iter().find(|(n, _)| *n == k.name).map_or("", |(_, v)| v), &k.ty.ty))
             .collect();
-        let Some(latest) = reader.present(gi, &key) else {
+        let Some((reader, latest)) = readers.iter().find_map(|r| r.present(gi, &key).map(|t| (r, t))) else {
             results.push(serde_json::json!({ "group": ir_group.name, "found": false }));
             continue;
         };

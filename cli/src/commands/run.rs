@@ -10,6 +10,8 @@ use featc_runtime::io::kafka::KafkaConfig;
 use featc_runtime::io::kafka::sink::FeatureSink;
 use featc_runtime::runners::kappa::KappaRunner;
 
+mod member;
+
 use crate::commands::TargetArg;
 use crate::error::CliError;
 use crate::project;
@@ -41,9 +43,21 @@ pub(crate) struct Args {
     /// long since the last; also once when a replay catches up).
     #[arg(long, default_value_t = 3600, value_name = "SECONDS", requires = "features_to")]
     features_every: u64,
+    /// Kappa over Kafka: run as one member of a consumer group that shares the topic's
+    /// partitions (scale-out). Every member is given the same shared data folder; each owns
+    /// some partitions, their state in `partitions/<p>` under it, handed over at a rebalance.
+    #[arg(long, conflicts_with_all = ["until_caught_up", "features_to"])]
+    member: bool,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
+    if args.member {
+        if args.target != TargetArg::Kappa {
+            return Err(CliError::Usage("`--member` runs the Kappa plan: use `--target kappa`".to_owned()));
+        }
+        // Members share the data folder: each locks the folders of the partitions it owns.
+        return member::run(&args.paths, args.data_dir, Duration::from_secs(args.checkpoint_every));
+    }
     // Held for the whole run, following included.
     let _lock = project::lock_writer(&args.paths, args.data_dir.as_deref())?;
     match args.target {

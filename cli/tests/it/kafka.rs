@@ -415,3 +415,83 @@ fn sigkill_while_following_a_topic_loses_and_doubles_nothing() {
     let users: Vec<&str> = users.iter().map(String::as_str).collect();
     broker.assert_same_features(&users, whole.path(), kafka.path());
 }
+
+/// Waits until the file holds `text` (a member's log line), failing after a minute.
+fn wait_for(log: &Path, text: &str) {
+    let deadline = Instant::now() + Duration::from_secs(90);
+    loop {
+        let said = std::fs::read_to_string(log).unwrap_or_default();
+        if said.contains(text) {
+            return;
+        }
+        assert!(Instant::now() < deadline, "waited for `{text}` in {}:\n{said}", log.display());
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// A member of the project's consumer group (`run --member`), logging to `<name>.log`.
+fn member(broker: &Tansu, dir: &Path, name: &str) -> Killed {
+    Killed(
+        Command::new(env!("CARGO_BIN_EXE_featc"))
+            .args(["run", ".", "--target", "kappa", "--member", "--data-dir", "shared", "--checkpoint-every", "1"])
+            .env("FEATC_KAFKA_BROKERS", &broker.brokers)
+            .current_dir(dir)
+            .stdout(Stdio::null())
+            .stderr(std::fs::File::create(dir.join(format!("{name}.log"))).expect("log"))
+            .spawn()
+            .expect("featc run --member starts"),
+    )
+}
+
+/// Stops a member as an operator would (SIGTERM): it checkpoints and leaves the group.
+fn stop(member: &mut Killed) {
+    let pid = member.0.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().expect("kill").success());
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while member.0.try_wait().expect("status").is_none() {
+        assert!(Instant::now() < deadline, "member {pid} did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// Two members of a consumer group share a four-partition topic. The first owns every
+/// partition; the second joins, and the rebalance hands it some at their checkpoints; more
+/// events arrive; the first leaves, and its partitions go to the second; more events. The
+/// features are those of one process over all the events.
+#[test]
+fn a_consumer_group_of_two_members_gives_the_features_of_one_process() {
+    let broker = Tansu::start();
+    let events = clicks(3000, 30);
+    let (embedded, kafka, _) = reference_and_kafka(&broker, &events, 1000, "4");
+    let dir = kafka.path();
+    std::fs::write(dir.join("more.ndjson"), events[1000..2000].join("\n") + "\n").expect("more");
+    std::fs::write(dir.join("last.ndjson"), events[2000..].join("\n") + "\n").expect("last");
+    let (a_log, b_log) = (dir.join("a.log"), dir.join("b.log"));
+
+    let mut a = member(&broker, dir, "a");
+    wait_for(&a_log, "owns partitions {0, 1, 2, 3}");
+    let mut b = member(&broker, dir, "b");
+    wait_for(&a_log, "handed partition");
+    wait_for(&b_log, "owns partitions {");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "more.ndjson"], dir));
+    std::thread::sleep(Duration::from_secs(3));
+    stop(&mut a);
+    wait_for(&b_log, "owns partitions {0, 1, 2, 3}");
+    ok(&broker.featc(&["produce", ".", "--source", "clicks", "last.ndjson"], dir));
+    std::thread::sleep(Duration::from_secs(3));
+    stop(&mut b);
+
+    let (a_said, b_said) = (std::fs::read_to_string(&a_log).expect("a"), std::fs::read_to_string(&b_log).expect("b"));
+    assert!(a_said.contains("left the group") && b_said.contains("left the group"), "{a_said}\n{b_said}");
+    for p in 0..4 {
+        assert!(b_said.contains(&format!("partition {p}: checkpointed on the way out")), "{b_said}");
+    }
+    // Each partition's folder holds its keys; a lookup finds a key in its partition's folder.
+    let users = ["u0", "u1", "u7", "u13", "u29"];
+    for user in users {
+        let key = format!("user_id={user}");
+        let one = features(&featc(&["get", ".", "--key", &key], embedded.path()));
+        let group = features(&broker.featc(&["get", ".", "--key", &key, "--data-dir", "shared"], dir));
+        assert_eq!(group, one, "{user}");
+    }
+}

@@ -103,7 +103,7 @@ impl KappaRunner {
 
     fn open_logs(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
         let groups = ir.groups.iter().map(|g| GroupRuntime::new(&ir, g)).collect::<Result<Vec<_>, _>>()?;
-        let kafka = KafkaConfig::load(project_dir)?;
+        let kafka = KafkaConfig::load_for(project_dir, data_dir)?;
         let mut streams = Vec::new();
         let mut seeded = Vec::new();
         for (si, source) in ir.sources.iter().enumerate() {

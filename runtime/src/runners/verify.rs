@@ -161,7 +161,7 @@ pub fn verify(
     lambda.catch_up(&mut *progress)?;
 
     // Every decoded event of each group, in log order.
-    let kafka = crate::io::kafka::KafkaConfig::load(project_dir)?;
+    let kafka = crate::io::kafka::KafkaConfig::load_for(project_dir, data_dir)?;
     let mut rows: Vec<Vec<Vec<Value>>> = vec![Vec::new(); ir.groups.len()];
     for (si, source) in ir.sources.iter().enumerate() {
         let readers = batch::readers(ir, si);

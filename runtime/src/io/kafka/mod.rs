@@ -22,6 +22,7 @@
 //!
 //! The spec never names a broker: the same `.feat` runs on the embedded log or on Kafka.
 
+pub mod group;
 pub mod produce;
 pub mod sink;
 pub mod source;
@@ -59,6 +60,10 @@ pub struct KafkaConfig {
     /// librdkafka properties passed through.
     #[serde(default)]
     pub properties: BTreeMap<String, String>,
+    /// The one partition of every bound topic this data folder holds, when it is a partition's
+    /// folder of a consumer group's members (see [`group`]); `None`: every partition.
+    #[serde(skip)]
+    pub partition: Option<i32>,
 }
 
 #[derive(Debug, Default, serde::Deserialize)]
@@ -89,6 +94,14 @@ impl KafkaConfig {
             config.brokers = brokers.trim().to_owned();
         }
         Ok((!config.brokers.is_empty()).then_some(config))
+    }
+
+    /// The project's Kafka bindings as a data folder reads them: restricted to one partition
+    /// when the folder is a partition's folder of a consumer group ([`group::PARTITION_FILE`]).
+    pub fn load_for(project_dir: &Path, data_dir: &Path) -> Result<Option<KafkaConfig>, String> {
+        let Some(mut config) = KafkaConfig::load(project_dir)? else { return Ok(None) };
+        config.partition = group::partition_of(data_dir)?;
+        Ok(Some(config))
     }
 
     /// Whether `source` reads from Kafka.

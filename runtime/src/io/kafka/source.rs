@@ -92,6 +92,13 @@ impl KafkaSource {
         if ids.is_empty() {
             return Err(format!("Kafka at {}: topic `{topic}` has no partitions", config.brokers));
         }
+        // A consumer group member's partition folder reads its partition alone.
+        if let Some(only) = config.partition {
+            if !ids.contains(&only) {
+                return Err(format!("Kafka at {}: topic `{topic}` has no partition {only}", config.brokers));
+            }
+            ids = vec![only];
+        }
         ids.sort_unstable();
         let n = ids.len();
         let names = ids.iter().map(|p| partition_name(&topic, *p)).collect();
