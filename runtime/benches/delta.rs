@@ -2,12 +2,11 @@
 //! the same replay from the embedded log, in one run: 2M events in 10 commits.
 //! Run: `cargo bench -p featc-runtime --bench delta`.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use featc_runtime::io::delta::Table;
@@ -45,30 +44,9 @@ fn ir(spec: &str) -> featc::ir::FeatureIr {
     featc::ir::lower(&checked.project).unwrap_or_else(|e| panic!("{e:?}"))
 }
 
-/// The events, a week in time order with a little disorder, keys spread uniformly; amounts in
-/// cents, as real money is.
+/// The events: a week, keys uniform, amounts in cents, as real money is.
 fn batches() -> Vec<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("k", DataType::Int64, false),
-        Field::new("x", DataType::Float64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
-    ]));
-    (0..EVENTS)
-        .step_by(8192)
-        .map(|start| {
-            let rows: Vec<i64> = (start..(start + 8192).min(EVENTS)).collect();
-            let ts = |i: i64| 1_700_000_000_000 + i * 604_800_000 / EVENTS - (i * 7919 % 13) * 1000;
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|i| i.wrapping_mul(2_654_435_761) % KEYS))),
-                    Arc::new(Float64Array::from_iter_values(rows.iter().map(|i| (i * 37 % 100_000) as f64 / 100.0))),
-                    Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|i| ts(*i)))),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-        })
-        .collect()
+    common::week_of_events(EVENTS, KEYS, |i| (i * 37 % 100_000) as f64 / 100.0)
 }
 
 /// The events as a Delta table of `COMMITS` commits under `dir/table`, and as the embedded log

@@ -2,12 +2,11 @@
 //! Arrow IPC segments decoded, nothing else).
 //! Run: `cargo bench -p featc-runtime --bench replay`.
 
+mod common;
+
 use std::hint::black_box;
 use std::path::Path;
-use std::sync::Arc;
 
-use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
-use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use featc_runtime::io::log::{EventSource, Log};
@@ -43,27 +42,7 @@ fn ir() -> featc::ir::FeatureIr {
 /// Writes the events to the log of topic `s` under `data_dir/log`, a week in time order with a
 /// little disorder, keys spread uniformly.
 fn write_log(data_dir: &Path) {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("k", DataType::Int64, false),
-        Field::new("x", DataType::Float64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
-    ]));
-    let batches: Vec<RecordBatch> = (0..EVENTS)
-        .step_by(8192)
-        .map(|start| {
-            let rows: Vec<i64> = (start..(start + 8192).min(EVENTS)).collect();
-            let ts = |i: i64| 1_700_000_000_000 + i * 604_800_000 / EVENTS - (i * 7919 % 13) * 1000;
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|i| i.wrapping_mul(2_654_435_761) % KEYS))),
-                    Arc::new(Float64Array::from_iter_values(rows.iter().map(|i| (i % 1000) as f64 * 0.5))),
-                    Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|i| ts(*i)))),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-        })
-        .collect();
+    let batches = common::week_of_events(EVENTS, KEYS, |i| (i % 1000) as f64 * 0.5);
     let log = Log::open(&data_dir.join("log"), "s").unwrap_or_else(|e| panic!("{e}"));
     log.append(&batches).unwrap_or_else(|e| panic!("{e}"));
 }

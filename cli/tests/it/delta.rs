@@ -274,22 +274,8 @@ fn spawn(args: &[&str], dir: &Path, log: &Path) -> Child {
         .expect("featc starts")
 }
 
-/// Events of `user` 0..8 at one-second steps from `start` (seconds into 2024), as NDJSON.
-fn ndjson(first_id: i64, count: i64, start: i64) -> String {
-    (0..count)
-        .map(|i| {
-            let id = first_id + i;
-            let ts = featc_runtime::io::time::rfc3339(1_704_067_200_000 + (start + i) * 1000);
-            format!("{{\"id\":{id},\"user_id\":\"u{}\",\"amount\":{}.25,\"ts\":\"{ts}\"}}\n", id % 8, id % 100)
-        })
-        .collect()
-}
-
-#[test]
-fn a_killed_run_over_a_delta_stream_restarts_to_the_features_of_an_uninterrupted_one() {
-    let dir = project(&[(
-        "spend.feat",
-        "source events {
+/// A Delta-bound source of events with ids, and a group over it with a sliding window.
+const EVENTS_SPEC: &str = "source events {
     event_time ts
     lateness   30s
     files      \"events\" format delta
@@ -304,8 +290,22 @@ features spend(user) from events {
     recent = sum(amount)       over sliding(2m, every: 30s)
     last   = last(id)          over lifetime
 }
-",
-    )]);
+";
+
+/// Events of `user` 0..8 at one-second steps from `start` (seconds into 2024), as NDJSON.
+fn ndjson(first_id: i64, count: i64, start: i64) -> String {
+    (0..count)
+        .map(|i| {
+            let id = first_id + i;
+            let ts = featc_runtime::io::time::rfc3339(1_704_067_200_000 + (start + i) * 1000);
+            format!("{{\"id\":{id},\"user_id\":\"u{}\",\"amount\":{}.25,\"ts\":\"{ts}\"}}\n", id % 8, id % 100)
+        })
+        .collect()
+}
+
+#[test]
+fn a_killed_run_over_a_delta_stream_restarts_to_the_features_of_an_uninterrupted_one() {
+    let dir = project(&[("spend.feat", EVENTS_SPEC)]);
     let dir = dir.path();
     // The history, the table's first commit; then a commit per file while a following `run`
     // is killed at random instants.
@@ -387,23 +387,7 @@ fn the_readme_runs_the_fraud_example_from_a_delta_table() {
 /// be gone (cleaned up after a Delta checkpoint), and a replay from version 0 says so.
 #[test]
 fn a_restart_reads_only_the_commits_after_its_checkpoint() {
-    let dir = project(&[(
-        "spend.feat",
-        "source events {
-    event_time ts
-    lateness   30s
-    files      \"events\" format delta
-    schema { id: i64, user_id: string, amount: f64, ts: timestamp }
-}
-
-entity user { key user_id: string }
-
-features spend(user) from events {
-    n     = count()     over lifetime
-    total = sum(amount) over lifetime
-}
-",
-    )]);
+    let dir = project(&[("spend.feat", EVENTS_SPEC)]);
     let dir = dir.path();
     for (f, (first, start)) in [(0, 0), (300, 300), (600, 600)].into_iter().enumerate() {
         std::fs::write(dir.join(format!("f{f}.ndjson")), ndjson(first, 300, start)).expect("file");

@@ -1,7 +1,41 @@
-//! A project folder of `.feat` files in, its checked and lowered IR out: what the benchmarks
-//! that run a whole project share.
+//! A project folder of `.feat` files in, its checked and lowered IR out; and a week of events
+//! as record batches: what the benchmarks that run a whole project share.
+
+#![allow(dead_code)]
 
 use std::path::Path;
+use std::sync::Arc;
+
+use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
+use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use arrow::record_batch::RecordBatch;
+
+/// `events` events `k: i64, x: f64, ts: timestamp` over a week in time order with a little
+/// disorder, `keys` keys spread uniformly, the amount of event `i` given by `amount`; in
+/// batches of 8,192.
+pub(crate) fn week_of_events(events: i64, keys: i64, amount: fn(i64) -> f64) -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("x", DataType::Float64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    (0..events)
+        .step_by(8192)
+        .map(|start| {
+            let rows: Vec<i64> = (start..(start + 8192).min(events)).collect();
+            let ts = |i: i64| 1_700_000_000_000 + i * 604_800_000 / events - (i * 7919 % 13) * 1000;
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(rows.iter().map(|i| i.wrapping_mul(2_654_435_761) % keys))),
+                    Arc::new(Float64Array::from_iter_values(rows.iter().map(|i| amount(*i)))),
+                    Arc::new(TimestampMillisecondArray::from_iter_values(rows.iter().map(|i| ts(*i)))),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
 
 /// The IR of the project in `dir` (every target checked).
 pub(crate) fn project_ir(dir: &Path) -> featc::ir::FeatureIr {
