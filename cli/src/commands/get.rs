@@ -64,7 +64,17 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             .iter()
             .map(|k| project::key_value(pairs.iter().find(|(n, _)| *n == k.name).map_or("", |(_, v)| v), &k.ty.ty))
             .collect();
-        let Some((reader, latest)) = readers.iter().find_map(|r| r.present(gi, &key).map(|t| (r, t))) else {
+        let holding: Vec<_> = readers.iter().filter_map(|r| r.present(gi, &key).map(|t| (r, t))).collect();
+        // A key's events are all in one partition when the producer keys them by it; a key in
+        // two folders has its state split, and no folder has its features.
+        if holding.len() > 1 {
+            return Err(CliError::Runtime(format!(
+                "group `{}`: the key is in {} partitions' folders; its events were not partitioned by it",
+                ir_group.name,
+                holding.len()
+            )));
+        }
+        let Some(&(reader, latest)) = holding.first() else {
             results.push(serde_json::json!({ "group": ir_group.name, "found": false }));
             continue;
         };

@@ -227,7 +227,7 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
 /// and tries again, waiting twice as long each time up to `MAX_WAIT`; after failures in a row
 /// for `GIVE_UP`, the run stops with the error.
 #[derive(Debug)]
-struct Retry {
+pub(super) struct Retry {
     failing_since: Option<Instant>,
     wait: Duration,
 }
@@ -243,7 +243,7 @@ impl Default for Retry {
 }
 
 impl Retry {
-    fn after(&mut self, step: Result<(), CliError>) -> Result<(), CliError> {
+    pub(super) fn after(&mut self, step: Result<(), CliError>) -> Result<(), CliError> {
         let Err(e) = step else {
             if self.failing_since.take().is_some() {
                 tracing::info!("reading again");

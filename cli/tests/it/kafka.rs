@@ -98,10 +98,15 @@ impl Tansu {
 
     /// How many messages partition 0 of `topic` holds.
     fn topic_end(&self, topic: &str) -> i64 {
+        self.partition_end(topic, 0)
+    }
+
+    /// The offset after the last message of partition `p` of `topic`.
+    fn partition_end(&self, topic: &str, p: i32) -> i64 {
         use rdkafka::consumer::Consumer as _;
         let consumer: rdkafka::consumer::BaseConsumer =
             rdkafka::ClientConfig::new().set("bootstrap.servers", &self.brokers).create().expect("consumer");
-        consumer.fetch_watermarks(topic, 0, Duration::from_secs(30)).expect("watermarks").1
+        consumer.fetch_watermarks(topic, p, Duration::from_secs(30)).expect("watermarks").1
     }
 
     /// Runs `featc` with the project's sources bound to this broker.
@@ -485,6 +490,20 @@ fn a_consumer_group_of_two_members_gives_the_features_of_one_process() {
     assert!(a_said.contains("left the group") && b_said.contains("left the group"), "{a_said}\n{b_said}");
     for p in 0..4 {
         assert!(b_said.contains(&format!("partition {p}: checkpointed on the way out")), "{b_said}");
+    }
+    // The members read everything: each partition's checkpoint is at the partition's end.
+    for p in 0..4 {
+        let state = dir.join("shared/partitions").join(p.to_string()).join("state");
+        let file = std::fs::read_dir(&state)
+            .expect("state")
+            .flatten()
+            .find(|e| e.file_name().to_string_lossy().ends_with(".snapshot.json"));
+        let text = std::fs::read_to_string(file.expect("a snapshot").path()).expect("snapshot");
+        let json: serde_json::Value = serde_json::from_str(text.lines().nth(1).expect("JSON")).expect("snapshot JSON");
+        let offsets = json["offsets"].as_array().expect("offsets");
+        assert_eq!(offsets.len(), 1, "a partition's folder holds its own partition: {offsets:?}");
+        assert_eq!(offsets[0][0], format!("kafka:clicks/{p}"));
+        assert_eq!(offsets[0][1].as_i64(), Some(broker.partition_end("clicks", p)), "partition {p}");
     }
     // Each partition's folder holds its keys; a lookup finds a key in its partition's folder.
     let users = ["u0", "u1", "u7", "u13", "u29"];

@@ -2,7 +2,8 @@
 //! that hand a partition's state from one member to the next: scale-out on Kafka's own group
 //! protocol (`featc run --target kappa --member`), no coordinator of featc's own.
 //!
-//! Each member joins the group `<group>.members` on the first bound topic and is assigned some
+//! Each member joins the group `<group>.members.<id>` (the id kept in the shared data folder) on
+//! the bound topic and is assigned some
 //! of its partitions by the broker; a rebalance (a member joins, leaves or dies) moves
 //! partitions between members. The membership consumer only learns the assignment: it pauses
 //! what it is given and reads nothing. The events are read by one runner per owned partition,
@@ -61,6 +62,39 @@ pub fn partition_dirs(data_dir: &Path) -> Result<Vec<(i32, PathBuf)>, String> {
     Ok(dirs)
 }
 
+/// The name of the members' consumer group of a shared data folder: `<group>.members.<id>`, the
+/// id made once, at random, by the first member and kept in the folder (`MEMBERS`). Members of
+/// one folder are one group; two deployments (two folders) never split a topic between them.
+pub fn members_group(config: &KafkaConfig, data_dir: &Path) -> Result<String, String> {
+    let file = data_dir.join("MEMBERS");
+    std::fs::create_dir_all(data_dir).map_err(|e| format!("{}: {e}", data_dir.display()))?;
+    if let Ok(id) = std::fs::read_to_string(&file) {
+        return Ok(format!("{}.members.{}", config.group(), id.trim()));
+    }
+    let id = format!("{:016x}", random_u64());
+    // Created only if absent, so two members starting together agree on the first one's id.
+    match std::fs::OpenOptions::new().write(true).create_new(true).open(&file) {
+        Ok(mut f) => {
+            use std::io::Write as _;
+            f.write_all(id.as_bytes()).and_then(|()| f.sync_all()).map_err(|e| format!("{}: {e}", file.display()))?;
+            crate::io::durable::sync_dir(data_dir)?;
+        }
+        Err(e) if e.kind() == std::io::ErrorKind::AlreadyExists => {}
+        Err(e) => return Err(format!("{}: {e}", file.display())),
+    }
+    let id = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+    Ok(format!("{}.members.{}", config.group(), id.trim()))
+}
+
+/// A random number from the standard library's randomly keyed hasher.
+fn random_u64() -> u64 {
+    use std::hash::{BuildHasher as _, Hasher as _};
+    let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+    h.write_u128(std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map_or(0, |d| d.as_nanos()));
+    h.write_u32(std::process::id());
+    h.finish()
+}
+
 /// This process's membership of the group: which partitions of the topic it owns now.
 pub struct Membership {
     consumer: BaseConsumer,
@@ -75,18 +109,17 @@ impl std::fmt::Debug for Membership {
 }
 
 impl Membership {
-    /// Joins the members' group of `config` on `topic`.
-    pub fn join(config: &KafkaConfig, topic: &str) -> Result<Membership, String> {
-        let consumer: BaseConsumer = config
-            .client()
-            .set("group.id", format!("{}.members", config.group()))
-            .set("enable.auto.commit", "false")
-            .set("auto.offset.reset", "latest")
-            // A member that dies is noticed within this; one that stops leaves at once.
-            .set("session.timeout.ms", "10000")
-            .set("heartbeat.interval.ms", "1000")
-            .create()
-            .map_err(|e| format!("Kafka at {}: {e}", config.brokers))?;
+    /// Joins the members' group `group` (see [`members_group`]) on `topic`.
+    pub fn join(config: &KafkaConfig, group: &str, topic: &str) -> Result<Membership, String> {
+        let mut client = config.client();
+        client.set("group.id", group).set("enable.auto.commit", "false").set("auto.offset.reset", "latest");
+        // A member that dies is noticed after this (unless the properties say otherwise).
+        for (key, value) in [("session.timeout.ms", "10000"), ("heartbeat.interval.ms", "1000")] {
+            if !config.properties.contains_key(key) {
+                client.set(key, value);
+            }
+        }
+        let consumer: BaseConsumer = client.create().map_err(|e| format!("Kafka at {}: {e}", config.brokers))?;
         consumer.subscribe(&[topic]).map_err(|e| format!("Kafka: joining the group on `{topic}`: {e}"))?;
         Ok(Membership { consumer, topic: topic.to_owned(), assigned: BTreeSet::new() })
     }
