@@ -25,7 +25,8 @@ pub(crate) fn block<T: Send>(f: impl Future<Output = T> + Send) -> Result<T, Str
         Ok(rt.block_on(f))
     };
     if tokio::runtime::Handle::try_current().is_err() {
-        return run();
+        // The crate's code may panic on a damaged log: an error, never a crash.
+        return crate::io::guarded("Delta Lake", run)?;
     }
     std::thread::scope(|s| s.spawn(run).join().map_err(|_| "a Delta Lake call panicked".to_owned())?)
 }
