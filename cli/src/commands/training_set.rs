@@ -42,7 +42,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let (mut ir, dir) = project::load(&args.paths, Target::Kappa)?;
     let mut pins = args.as_of_version.iter().map(|p| delta::parse_version_pin(p)).collect::<Result<Vec<_>, _>>()?;
     if let Some(t) = &args.as_of_timestamp {
-        pins.push((None, DeltaPin::Timestamp(project::parse_time(t)?)));
+        let ms = project::parse_time(t)
+            .map_err(|_| CliError::Usage(format!("`--as-of-timestamp {t}`: an RFC 3339 time or milliseconds")))?;
+        pins.push((None, DeltaPin::Timestamp(ms)));
     }
     // Every Delta table read at a version fixed now, which the output records.
     delta::pin_sources(&mut ir, &dir, &pins)?;
