@@ -117,23 +117,6 @@ fn sync_commit(path: &Path, version: u64) -> Result<(), String> {
     folders.iter().try_for_each(|dir| crate::io::durable::sync_dir(dir))
 }
 
-/// The featc metadata a version's commit carries (its commitInfo keys starting `featc.`).
-pub fn commit_metadata(path: &Path, version: u64) -> Result<serde_json::Map<String, Json>, String> {
-    let table = super::Table::open(path)?;
-    let store = table.table.log_store();
-    let bytes = block(async move { store.read_commit_entry(version).await })?
-        .map_err(|e| format!("Delta table {}: version {version}: {e}", path.display()))?
-        .ok_or_else(|| format!("Delta table {}: there is no version {version}", path.display()))?;
-    let actions = deltalake::logstore::get_actions(version, &bytes).map_err(|e| e.to_string())?;
-    let mut out = serde_json::Map::new();
-    for action in actions {
-        if let Action::CommitInfo(info) = action {
-            out.extend(info.info.into_iter().filter(|(k, _)| k.starts_with("featc.")));
-        }
-    }
-    Ok(out)
-}
-
 /// The batch with every timestamp column in microseconds and UTC, as Delta's `timestamp`
 /// type holds it (a time without a zone would become `timestamp_ntz`).
 fn utc_times(batch: &RecordBatch) -> Result<RecordBatch, String> {
