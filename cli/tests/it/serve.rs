@@ -542,3 +542,39 @@ fn lambda_serving_recomputes_the_batch_view_at_its_cadence_and_swaps_it_in() {
     let (_, metrics) = pipeline.request("GET", "/metrics", &[], "");
     assert!(metrics.contains("featc_batch_cutoff_seconds 1704081600"), "{metrics}");
 }
+
+/// A server over a Delta-bound source (Streamhouse) serves the table's events and follows its
+/// new commits, whoever writes them.
+#[test]
+fn a_server_follows_the_commits_of_a_delta_table() {
+    let dir = history();
+    let spec = std::fs::read_to_string(dir.path().join("clicks.feat")).expect("spec");
+    let delta = spec.replace("\"clicks.ndjson\"", "\"clicks\" format delta");
+    assert_ne!(delta, spec);
+    std::fs::write(dir.path().join("clicks.feat"), delta).expect("spec");
+    // The table's first commit: the history, appended by featc.
+    ok(&featc(&["log", "append", ".", "--source", "clicks", "clicks.ndjson"], dir.path()));
+    let server = Server::start(dir.path(), &[]);
+    let (status, v) = server.json("/v1/features/user_clicks?user_id=u1");
+    assert_eq!((status, &v["features"]["clicks"]), (200, &serde_json::json!(2)), "{v}");
+    // A second commit, as another writer would make it: featc again, from NDJSON.
+    std::fs::write(dir.path().join("more.ndjson"), event("u1", 3, 30, 16.0) + "\n").expect("more");
+    ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
+        if v["features"]["clicks"] == 3 {
+            assert_eq!(v["features"]["spent"], 16.0, "{v}");
+            // Version 1, row 1: the offset names the commit.
+            assert_eq!(
+                v["offsets"].as_object().and_then(|o| o.values().next()).and_then(|o| o.as_u64()),
+                Some((1 << 32) + 1),
+                "{v}"
+            );
+            break;
+        }
+        assert!(Instant::now() < deadline, "the new commit never showed: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    assert!(server.stop(), "a clean stop on SIGTERM");
+}
