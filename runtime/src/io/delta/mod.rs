@@ -236,15 +236,20 @@ impl Table {
                 Action::Remove(remove) if remove.data_change => {
                     commit.rewrites = Some(format!("removes rows (data file {})", remove.path));
                 }
-                // New table properties (column mapping, say) or reader features: checked at once.
-                Action::Metadata(_) | Action::Protocol(_) => {
-                    commit.schema_changed = true;
-                    self.at(version).and_then(|t| check_protocol(&self.root, &t))?;
-                }
+                // New table properties (column mapping, say) or reader features: the reader checks
+                // them ([`Table::check_commit`]) for commits after the version it checked at open.
+                Action::Metadata(_) | Action::Protocol(_) => commit.schema_changed = true,
                 _ => {}
             }
         }
         Ok(Some(commit))
+    }
+
+    /// Checks what a commit that changed the table's metadata or protocol left: the features
+    /// featc cannot read, and the spec's fields against the schema (E0800).
+    pub(crate) fn check_commit(&self, source: &IrSource, version: u64) -> Result<(), String> {
+        self.at(version).and_then(|t| check_protocol(&self.root, &t))?;
+        self.check_schema(source, version)
     }
 
     fn check_features(&self) -> Result<(), String> {

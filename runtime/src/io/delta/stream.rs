@@ -20,7 +20,9 @@ use std::sync::Mutex;
 use arrow::record_batch::RecordBatch;
 use featc::ir::IrSource;
 use parquet::arrow::ProjectionMask;
-use parquet::arrow::arrow_reader::{ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder};
+use parquet::arrow::arrow_reader::{
+    ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReader, ParquetRecordBatchReaderBuilder,
+};
 
 use super::Table;
 use crate::io::guarded;
@@ -48,6 +50,8 @@ struct StreamFile {
     path: PathBuf,
     first: u64,
     rows: u64,
+    /// Its footer, read once when the commit is listed and used again to read the file.
+    footer: ArrowReaderMetadata,
 }
 
 /// The file being read: its index in `files` and the offset of the next row it gives.
@@ -145,13 +149,14 @@ impl DeltaSource {
             ));
         }
         if commit.schema_changed && version > self.opened_at {
-            self.table.check_schema(&self.source, version)?;
+            self.table.check_commit(&self.source, version)?;
         }
         let mut files = Vec::with_capacity(commit.adds.len());
         let mut first = 0;
         for path in commit.adds {
-            let rows = parquet_rows(&path)?;
-            files.push(StreamFile { version, path, first, rows });
+            let footer = footer(&path)?;
+            let rows = u64::try_from(footer.metadata().file_metadata().num_rows()).map_err(|e| e.to_string())?;
+            files.push(StreamFile { version, path, first, rows, footer });
             first += rows;
         }
         if first >> ROW_BITS != 0 {
@@ -208,13 +213,14 @@ impl DeltaSource {
                 continue;
             };
             let (path, first_row, end) = (file.path.clone(), file.first, offset(file.version, file.first + file.rows));
+            let footer = file.footer.clone();
             if file.version > version {
                 // The position is at the end of its version: the next event is this file's first.
                 inner.position = offset(file.version, file.first);
                 continue;
             }
             if inner.open.as_ref().is_none_or(|o| o.next != inner.position || o.index != index) {
-                let reader = open_file(&path, &self.source, usize::try_from(row - first_row).unwrap_or(0))?;
+                let reader = open_file(&path, &footer, &self.source, usize::try_from(row - first_row).unwrap_or(0))?;
                 inner.open = Some(OpenFile { index, next: inner.position, reader });
             }
             let Some(open) = inner.open.as_mut() else { continue };
@@ -315,23 +321,25 @@ impl StreamSource for DeltaSource {
     }
 }
 
-/// The rows a Parquet file's footer counts.
-pub(super) fn parquet_rows(path: &Path) -> Result<u64, String> {
+/// A Parquet file's footer (its row count, schema and row groups).
+fn footer(path: &Path) -> Result<ArrowReaderMetadata, String> {
     let file =
         File::open(path).map_err(|e| format!("{}: cannot read a data file of the table: {e}", path.display()))?;
-    let rows = guarded("Parquet", || {
-        ParquetRecordBatchReaderBuilder::try_new(file).map(|b| b.metadata().file_metadata().num_rows())
-    })?
-    .map_err(|e| format!("{}: not a readable Parquet file: {e}", path.display()))?;
-    u64::try_from(rows).map_err(|e| e.to_string())
+    guarded("Parquet", || ArrowReaderMetadata::load(&file, ArrowReaderOptions::default()))?
+        .map_err(|e| format!("{}: not a readable Parquet file: {e}", path.display()))
 }
 
 /// A reader of the source's columns of one data file, from row `skip`.
-fn open_file(path: &Path, source: &IrSource, skip: usize) -> Result<ParquetRecordBatchReader, String> {
+fn open_file(
+    path: &Path,
+    footer: &ArrowReaderMetadata,
+    source: &IrSource,
+    skip: usize,
+) -> Result<ParquetRecordBatchReader, String> {
     let file =
         File::open(path).map_err(|e| format!("{}: cannot read a data file of the table: {e}", path.display()))?;
     guarded("Parquet", || {
-        let builder = ParquetRecordBatchReaderBuilder::try_new(file)?;
+        let builder = ParquetRecordBatchReaderBuilder::new_with_metadata(file, footer.clone());
         let columns: Vec<usize> = builder
             .schema()
             .fields()
