@@ -77,6 +77,20 @@ impl Drop for Server {
     }
 }
 
+/// The vector of `u1` once its lifetime count reaches `clicks` (an appended event served),
+/// failing after 20 s.
+fn u1_once_clicked(server: &Server, clicks: u64) -> serde_json::Value {
+    let deadline = Instant::now() + Duration::from_secs(20);
+    loop {
+        let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
+        if v["features"]["clicks"] == clicks {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "the appended event never showed: {v}");
+        std::thread::sleep(Duration::from_millis(50));
+    }
+}
+
 /// Sends one request to `addr`; returns the status and the body.
 fn request(addr: &str, method: &str, path: &str, headers: &[&str], body: &str) -> (u16, String) {
     let mut stream = TcpStream::connect(addr).expect("connect");
@@ -205,16 +219,8 @@ fn lookups_answer_as_of_now_and_decay_for_a_quiet_key() {
     // An event appended while serving is visible soon after.
     std::fs::write(dir.path().join("more.ndjson"), event("u1", 3, 30, 16.0) + "\n").expect("more");
     ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
-        if v["features"]["clicks"] == 3 {
-            assert_eq!(v["features"]["spent"], 16.0, "{v}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the appended event never showed: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let v = u1_once_clicked(&server, 3);
+    assert_eq!(v["features"]["spent"], 16.0, "{v}");
     let (_, metrics) = server.request("GET", "/metrics", &[], "");
     assert!(metrics.contains("featc_http_requests_total{route=\"/v1/features/{group}\",status=\"200\"}"), "{metrics}");
     assert!(metrics.contains("featc_events_read 5"), "{metrics}");
@@ -369,16 +375,8 @@ fn a_server_reading_redis_answers_what_the_pipeline_serves() {
     // New events reach the reader through Redis.
     std::fs::write(dir.path().join("more.ndjson"), event("u1", 3, 30, 16.0) + "\n").expect("more");
     ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, v) = reader.json("/v1/features/user_clicks?user_id=u1");
-        if v["features"]["clicks"] == 3 {
-            assert_eq!(v["as_of"], "2024-01-01T03:30:00.000Z", "{v}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "the appended event never reached the reader: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let v = u1_once_clicked(&reader, 3);
+    assert_eq!(v["as_of"], "2024-01-01T03:30:00.000Z", "{v}");
     // Redis gone: the reader says so with 503, promptly, and does not hang.
     drop(redis);
     let started = Instant::now();
@@ -560,21 +558,10 @@ fn a_server_follows_the_commits_of_a_delta_table() {
     // A second commit, as another writer would make it: featc again, from NDJSON.
     std::fs::write(dir.path().join("more.ndjson"), event("u1", 3, 30, 16.0) + "\n").expect("more");
     ok(&featc(&["log", "append", ".", "--source", "clicks", "more.ndjson"], dir.path()));
-    let deadline = Instant::now() + Duration::from_secs(20);
-    loop {
-        let (_, v) = server.json("/v1/features/user_clicks?user_id=u1");
-        if v["features"]["clicks"] == 3 {
-            assert_eq!(v["features"]["spent"], 16.0, "{v}");
-            // Version 1, row 1: the offset names the commit.
-            assert_eq!(
-                v["offsets"].as_object().and_then(|o| o.values().next()).and_then(|o| o.as_u64()),
-                Some((1 << 32) + 1),
-                "{v}"
-            );
-            break;
-        }
-        assert!(Instant::now() < deadline, "the new commit never showed: {v}");
-        std::thread::sleep(Duration::from_millis(50));
-    }
+    let v = u1_once_clicked(&server, 3);
+    assert_eq!(v["features"]["spent"], 16.0, "{v}");
+    // Version 1, row 1: the offset names the commit.
+    let offset = v["offsets"].as_object().and_then(|o| o.values().next()).and_then(serde_json::Value::as_u64);
+    assert_eq!(offset, Some((1 << 32) + 1), "{v}");
     assert!(server.stop(), "a clean stop on SIGTERM");
 }

@@ -152,8 +152,9 @@ impl Table {
         Ok(files)
     }
 
-    /// The schema of the table as of `version`, in Arrow's types.
-    pub fn schema_at(&self, version: u64) -> Result<SchemaRef, String> {
+    /// The schema of the table as of `version`, in Arrow's types, and its partition columns
+    /// (one load of the table at that version for both).
+    pub fn schema_at(&self, version: u64) -> Result<(SchemaRef, Vec<String>), String> {
         use deltalake::kernel::engine::arrow_conversion::TryIntoArrow as _;
         let table = self.at(version)?;
         let snapshot = table.snapshot().map_err(|e| e.to_string())?;
@@ -162,21 +163,13 @@ impl Table {
             .as_ref()
             .try_into_arrow()
             .map_err(|e| format!("Delta table {}: its schema has no Arrow form: {e}", self.root.display()))?;
-        Ok(std::sync::Arc::new(schema))
-    }
-
-    /// The table's partition columns as of `version`.
-    fn partition_columns(&self, version: u64) -> Result<Vec<String>, String> {
-        let table = self.at(version)?;
-        let snapshot = table.snapshot().map_err(|e| e.to_string())?;
-        Ok(snapshot.metadata().partition_columns().to_vec())
+        Ok((std::sync::Arc::new(schema), snapshot.metadata().partition_columns().to_vec()))
     }
 
     /// Checks every field `source` declares against the table's schema as of `version`:
     /// E0800 names each field that is missing or of a type the spec's cannot be read from.
     pub fn check_schema(&self, source: &IrSource, version: u64) -> Result<(), String> {
-        let schema = self.schema_at(version)?;
-        let partitions = self.partition_columns(version)?;
+        let (schema, partitions) = self.schema_at(version)?;
         let mut problems = Vec::new();
         for field in &source.fields {
             if partitions.contains(&field.name) {
@@ -210,39 +203,12 @@ impl Table {
 
     /// Where the log file of commit `version` is.
     pub(crate) fn commit_file(&self, version: u64) -> PathBuf {
-        self.root.join("_delta_log").join(format!("{version:020}.json"))
+        commit_file(&self.root, version)
     }
 
     /// What commit `version` did; `None` when the log has no such commit.
     pub(crate) fn commit(&self, version: u64) -> Result<Option<Commit>, String> {
-        // Read where the protocol puts it (local tables only); parsed by the crate.
-        let bytes = match std::fs::read(self.commit_file(version)) {
-            Ok(bytes) => bytes::Bytes::from(bytes),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-            Err(e) => return Err(format!("Delta table {}: version {version}: {e}", self.root.display())),
-        };
-        let actions = deltalake::logstore::get_actions(version, &bytes)
-            .map_err(|e| format!("Delta table {}: version {version}: {e}", self.root.display()))?;
-        let mut commit = Commit::default();
-        for action in actions {
-            match action {
-                Action::Add(add) if add.data_change => {
-                    if add.deletion_vector.is_some() {
-                        return Err(self.unsupported("deletion vectors"));
-                    }
-                    // The action's path is already decoded (the crate reads it as a URL path).
-                    commit.adds.push(self.root.join(&add.path));
-                }
-                Action::Remove(remove) if remove.data_change => {
-                    commit.rewrites = Some(format!("removes rows (data file {})", remove.path));
-                }
-                // New table properties (column mapping, say) or reader features: the reader checks
-                // them ([`Table::check_commit`]) for commits after the version it checked at open.
-                Action::Metadata(_) | Action::Protocol(_) => commit.schema_changed = true,
-                _ => {}
-            }
-        }
-        Ok(Some(commit))
+        read_commit(&self.root, version)
     }
 
     /// Checks what a commit that changed the table's metadata or protocol left: the features
@@ -257,12 +223,53 @@ impl Table {
     }
 
     fn unsupported(&self, what: &str) -> String {
-        format!(
-            "Delta table {} uses {what}, which featc does not read yet (it reads the Parquet files \
-             itself); rewrite the table without them",
-            self.root.display()
-        )
+        unsupported(&self.root, what)
     }
+}
+
+fn unsupported(root: &Path, what: &str) -> String {
+    format!(
+        "Delta table {} uses {what}, which featc does not read yet (it reads the Parquet files \
+         itself); rewrite the table without them",
+        root.display()
+    )
+}
+
+/// Where the log file of commit `version` of the table at `root` is (the protocol fixes it).
+pub(crate) fn commit_file(root: &Path, version: u64) -> PathBuf {
+    root.join("_delta_log").join(format!("{version:020}.json"))
+}
+
+/// What commit `version` of the table at `root` did; `None` when the log has no such commit.
+/// Read where the protocol puts it (local tables only), parsed by the crate: no table load.
+pub(crate) fn read_commit(root: &Path, version: u64) -> Result<Option<Commit>, String> {
+    let bytes = match std::fs::read(commit_file(root, version)) {
+        Ok(bytes) => bytes::Bytes::from(bytes),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => return Err(format!("Delta table {}: version {version}: {e}", root.display())),
+    };
+    let actions = deltalake::logstore::get_actions(version, &bytes)
+        .map_err(|e| format!("Delta table {}: version {version}: {e}", root.display()))?;
+    let mut commit = Commit::default();
+    for action in actions {
+        match action {
+            Action::Add(add) if add.data_change => {
+                if add.deletion_vector.is_some() {
+                    return Err(unsupported(root, "deletion vectors"));
+                }
+                // The action's path is already decoded (the crate reads it as a URL path).
+                commit.adds.push(root.join(&add.path));
+            }
+            Action::Remove(remove) if remove.data_change => {
+                commit.rewrites = Some(format!("removes rows (data file {})", remove.path));
+            }
+            // New table properties (column mapping, say) or reader features: the reader checks
+            // them ([`Table::check_commit`]) for commits after the version it checked at open.
+            Action::Metadata(_) | Action::Protocol(_) => commit.schema_changed = true,
+            _ => {}
+        }
+    }
+    Ok(Some(commit))
 }
 
 /// Refuses tables whose files featc would misread.

@@ -100,9 +100,9 @@ pub fn write(
 
 /// Syncs what commit `version` wrote: its data files, its log entry and their folders.
 fn sync_commit(path: &Path, version: u64) -> Result<(), String> {
-    let table = super::Table::open(path)?;
-    let commit =
-        table.commit(version)?.ok_or_else(|| format!("Delta table {}: version {version} vanished", path.display()))?;
+    // The commit's own entry says what it added: no load of the table.
+    let commit = super::read_commit(path, version)?
+        .ok_or_else(|| format!("Delta table {}: version {version} vanished", path.display()))?;
     let sync = |file: &Path| {
         std::fs::File::open(file).and_then(|f| f.sync_all()).map_err(|e| format!("cannot sync {}: {e}", file.display()))
     };
@@ -111,7 +111,7 @@ fn sync_commit(path: &Path, version: u64) -> Result<(), String> {
         sync(file)?;
         folders.extend(file.parent().map(Path::to_path_buf));
     }
-    sync(&table.commit_file(version))?;
+    sync(&super::commit_file(path, version))?;
     folders.insert(path.join("_delta_log"));
     folders.insert(path.to_path_buf());
     folders.iter().try_for_each(|dir| crate::io::durable::sync_dir(dir))
