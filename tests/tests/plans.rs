@@ -112,6 +112,20 @@ fn emitted_sql_parses_back_in_every_dialect() {
     }
 }
 
+/// The complete Spark job of each example, as `featc plan --emit sql --dialect spark` prints it
+/// (with the spec's relative paths; the CLI makes them absolute). It runs on Spark in
+/// `sql_spark.rs`.
+#[test]
+fn spark_jobs_of_the_examples() {
+    let projects = projects();
+    for name in ["fraud", "recsys"] {
+        let (_, ir) = projects.iter().find(|(n, _)| n == &format!("examples_{name}")).unwrap();
+        let job = featc::sql::spark::SparkJob { cutoff_ms: None, base_dir: None, output_dir: "out".to_owned() };
+        let out = featc::sql::spark::job(ir, &job).unwrap();
+        insta::assert_snapshot!(format!("spark_job__{name}"), out.to_script());
+    }
+}
+
 /// Every aggregate's operator, wherever a plan computes it.
 fn aggregate_ops(p: &Plan) -> Vec<(String, String)> {
     let mut out = Vec::new();

@@ -214,6 +214,55 @@ fn value_counts(events: &[Event], cutoff: i64, pane_ms: Option<i64>) -> Table {
     table
 }
 
+/// A finite nonzero double as `m * 2^u`, from its bits: what the `__sums` statements compute in
+/// SQL.
+fn decompose(x: f64) -> (i64, i64) {
+    let bits = x.to_bits();
+    let field = ((bits >> 52) & 0x7ff) as i64;
+    let fraction = (bits & ((1 << 52) - 1)) as i64;
+    let (m, u) = if field == 0 { (fraction, -1074) } else { (fraction | 1 << 52, field - 1075) };
+    (if x < 0.0 { -m } else { m }, u)
+}
+
+/// The exact parts of a real sum per key, pane and exponent: the mantissa sums and, with
+/// `squares`, the three sums of the squares' halves.
+fn exact_sums(
+    events: &[Event],
+    cutoff: i64,
+    pane_ms: Option<i64>,
+    value: impl Fn(&Event) -> Option<f64>,
+    squares: bool,
+) -> Table {
+    let mut parts: BTreeMap<Vec<String>, [i128; 4]> = BTreeMap::new();
+    for e in events.iter().filter(|e| e.ts <= cutoff && e.qty >= 0) {
+        let Some(x) = value(e).filter(|x| *x != 0.0) else { continue };
+        let (m, u) = decompose(x);
+        let mut key = vec![e.user.clone()];
+        if let Some(w) = pane_ms {
+            key.push(pane(e.ts, w).to_string());
+        }
+        key.push(u.to_string());
+        let (hi, lo) = (i128::from(m.abs() >> 26), i128::from(m.abs() & ((1 << 26) - 1)));
+        let p = parts.entry(key).or_default();
+        p[0] += i128::from(m);
+        p[1] += hi * hi;
+        p[2] += 2 * hi * lo;
+        p[3] += lo * lo;
+    }
+    parts
+        .into_iter()
+        .map(|(key, p)| {
+            let mut row = BTreeMap::from([("mantissa_sum".to_owned(), p[0].to_string())]);
+            if squares {
+                row.insert("square_hi".to_owned(), p[1].to_string());
+                row.insert("square_mid".to_owned(), p[2].to_string());
+                row.insert("square_lo".to_owned(), p[3].to_string());
+            }
+            (key, row)
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn emitted_sql_runs_on_datafusion_and_matches_a_brute_force_computation() {
     let (sources, checked) = featc_tests::check_text("sql.feat", SPEC);
@@ -238,6 +287,13 @@ async fn emitted_sql_runs_on_datafusion_and_matches_a_brute_force_computation() 
             "stats__tumbling_1h__partials" => (brute_force(&events, cutoff, Some(3_600_000)), 2),
             "stats__kinds__values" => (value_counts(&events, cutoff, None), 2),
             "stats__top_10m__values" => (value_counts(&events, cutoff, Some(300_000)), 3),
+            "stats__total__sums" | "stats__mean__sums" => (exact_sums(&events, cutoff, None, |e| e.amount, false), 2),
+            "stats__spread__sums" => (exact_sums(&events, cutoff, None, |e| e.amount, true), 2),
+            "stats__total_10m__sums" => {
+                let a = |e: &Event| e.amount.filter(|_| e.kind.as_deref() == Some("a"));
+                (exact_sums(&events, cutoff, Some(300_000), a, false), 3)
+            }
+            "stats__sd_1h__sums" => (exact_sums(&events, cutoff, Some(3_600_000), |e| e.amount, true), 3),
             other => panic!("unexpected statement {other}"),
         };
         let actual = to_table(&batches, key_columns);
@@ -253,5 +309,5 @@ async fn emitted_sql_runs_on_datafusion_and_matches_a_brute_force_computation() 
         }
         checked_statements.push(statement.name.clone());
     }
-    assert_eq!(checked_statements.len(), 5, "{checked_statements:?}");
+    assert_eq!(checked_statements.len(), 10, "{checked_statements:?}");
 }

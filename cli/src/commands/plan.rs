@@ -30,9 +30,14 @@ pub(crate) struct Args {
     /// SQL dialect, with `--emit sql`.
     #[arg(long, value_enum, default_value_t = SqlDialect::Datafusion)]
     dialect: SqlDialect,
-    /// Batch cutoff in milliseconds since the epoch, with `--emit sql` (default: a parameter).
+    /// Batch cutoff in milliseconds since the epoch, with `--emit sql` (default: a parameter;
+    /// in a Spark job, a session variable that takes every event unless set).
     #[arg(long)]
     cutoff_ms: Option<i64>,
+    /// With `--dialect spark`: the folder the job writes each statement's Parquet files under
+    /// (default: `<data-dir>/spark/partials`, `<data-dir>` being `.featc` in the project folder).
+    #[arg(long)]
+    output: Option<PathBuf>,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -77,7 +82,22 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Emit::Sql => {
             let dialect = match args.dialect {
                 SqlDialect::Datafusion => featc::sql::Dialect::DataFusion,
-                SqlDialect::Spark => featc::sql::Dialect::Spark,
+                SqlDialect::Spark => {
+                    // A complete job: the files the spec binds, read from where the spec is.
+                    let dir =
+                        project.first().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("."), PathBuf::from);
+                    let dir = std::path::absolute(&dir).unwrap_or(dir);
+                    let output = args.output.unwrap_or_else(|| dir.join(".featc").join("spark").join("partials"));
+                    let output = std::path::absolute(&output).unwrap_or(output);
+                    let job = featc::sql::spark::SparkJob {
+                        cutoff_ms: args.cutoff_ms,
+                        base_dir: Some(dir.to_string_lossy().into_owned()),
+                        output_dir: output.to_string_lossy().into_owned(),
+                    };
+                    let text = featc::sql::spark::job(&ir, &job).map_err(CliError::Usage)?.to_script();
+                    write!(std::io::stdout(), "{text}").map_err(|e| CliError::Io(e.to_string()))?;
+                    return Ok(ExitCode::SUCCESS);
+                }
                 SqlDialect::Flink => featc::sql::Dialect::Flink,
             };
             featc::sql::emit(&ir, dialect, args.cutoff_ms).to_script()

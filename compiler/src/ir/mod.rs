@@ -24,6 +24,12 @@ use crate::syntax::ast::{Expr as Ast, ExprKind};
 /// The version of the IR and plan layouts; bumped on any incompatible change.
 pub const IR_VERSION: u32 = 2;
 
+/// Event times outside these bounds (the years 1900 to 2200, in epoch milliseconds) are
+/// absurd, not events: the runtime's decoder dead-letters them and the emitted SQL leaves them
+/// out.
+pub const EVENT_TIME_MIN_MS: i64 = -2_208_988_800_000;
+pub const EVENT_TIME_MAX_MS: i64 = 7_258_118_400_000;
+
 #[derive(Debug, Clone, Serialize)]
 pub struct FeatureIr {
     pub version: u32,

@@ -96,6 +96,18 @@ pub(super) fn call_with(name: &str, args: Vec<Expr>, order_by: Vec<(Expr, bool)>
     })
 }
 
+/// The lambda `param -> param.field`.
+pub(super) fn field_of(param: &str, field: &str) -> Expr {
+    Expr::Lambda(sql::LambdaFunction {
+        params: sql::OneOrManyWithParens::One(sql::LambdaFunctionParameter {
+            name: Ident::new(param),
+            data_type: None,
+        }),
+        body: Box::new(Expr::CompoundIdentifier(vec![Ident::new(param), Ident::new(field)])),
+        syntax: sql::LambdaSyntax::Arrow,
+    })
+}
+
 pub(super) fn call(name: &str, args: Vec<Expr>) -> Expr {
     call_with(name, args, vec![], None)
 }

@@ -7,6 +7,8 @@
 //!   lifetime windows, a continuous `GROUP BY`.
 
 mod build;
+mod exact;
+pub mod spark;
 
 use serde::Serialize;
 use sqlparser::ast::{BinaryOperator, DateTimeField, Expr, Interval, Statement};
@@ -14,7 +16,7 @@ use sqlparser::dialect::{Dialect as ParserDialect, GenericDialect, SparkSqlDiale
 use sqlparser::parser::Parser;
 
 use crate::aggregates::AggKind;
-use crate::ir::{FeatureIr, IrAggregate, IrGroup, IrSource, Param, WindowStrategy};
+use crate::ir::{FeatureIr, FileFormat, IrAggregate, IrGroup, IrSource, Param, WindowStrategy};
 use crate::plan::window_text;
 use crate::syntax::ast::MergeRule;
 use build::{
@@ -82,6 +84,10 @@ pub struct SqlStatement {
     /// What it computes, for a `--` comment above it.
     pub comment: String,
     pub sql: String,
+    /// The folder a job's statement writes its result to; `None` for a bare query or a setup
+    /// statement.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub output: Option<String>,
 }
 
 /// What `--emit sql` gives: the statements, and the features it could not express.
@@ -111,16 +117,50 @@ impl SqlOutput {
 /// Emits the SQL of every group for `dialect`. `cutoff_ms` fixes the batch cutoff; without it
 /// the statements take a `cutoff` parameter (`$cutoff` or `:cutoff`).
 pub fn emit(ir: &FeatureIr, dialect: Dialect, cutoff_ms: Option<i64>) -> SqlOutput {
-    let mut out = SqlOutput::default();
+    let cutoff = cutoff_ms.map(int);
+    let (statements, notes) = emit_with(ir, dialect, cutoff, false);
+    SqlOutput { statements: statements.into_iter().map(|(s, _)| s).collect(), notes }
+}
+
+/// The statements with their trees. `cutoff`: the batch cutoff's expression (a parameter when
+/// `None`); `text_flags`: whether text sources carry the `__featc_bad_<field>` flags of a job's
+/// source views.
+fn emit_with(
+    ir: &FeatureIr,
+    d: Dialect,
+    cutoff: Option<Expr>,
+    text_flags: bool,
+) -> (Vec<(SqlStatement, Statement)>, Vec<String>) {
+    let mut out = Built::default();
     for g in &ir.groups {
         let source = &ir.sources[g.source];
-        if dialect == Dialect::Flink {
+        if d == Dialect::Flink {
             flink_group(g, source, &mut out);
         } else {
-            batch_group(g, source, dialect, cutoff_ms, &mut out);
+            let cutoff = cutoff.clone().unwrap_or_else(|| match d {
+                Dialect::Spark => placeholder(":cutoff"),
+                _ => placeholder("$cutoff"),
+            });
+            let flags = text_flags
+                && source.history.as_ref().is_some_and(|h| matches!(h.format, FileFormat::Csv | FileFormat::Ndjson));
+            batch_group(g, source, d, cutoff, flags, &mut out);
         }
     }
-    out
+    (out.statements, out.notes)
+}
+
+/// Statements as they are built: each with its tree.
+#[derive(Default)]
+struct Built {
+    statements: Vec<(SqlStatement, Statement)>,
+    notes: Vec<String>,
+}
+
+impl Built {
+    fn push(&mut self, name: String, comment: String, statement: Statement) {
+        let sql = print(&statement);
+        self.statements.push((SqlStatement { name, comment, sql, output: None }, statement));
+    }
 }
 
 /// Whether every statement parses back with sqlparser in its dialect; the first error if not.
@@ -137,15 +177,11 @@ fn from_value_counts(kind: AggKind) -> bool {
     matches!(kind, AggKind::CountDistinct | AggKind::TopK | AggKind::ApproxCountDistinct | AggKind::ApproxPercentile)
 }
 
-fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff_ms: Option<i64>, out: &mut SqlOutput) {
+fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: bool, out: &mut Built) {
     let Some(from) = table(d, &source.name) else { return };
     let ts = col(d, &source.event_time);
-    let cutoff = match (cutoff_ms, d) {
-        (Some(ms), _) => int(ms),
-        (None, Dialect::Spark) => placeholder(":cutoff"),
-        (None, _) => placeholder("$cutoff"),
-    };
     let mut base_filter = vec![binary(d.epoch_millis(ts.clone()), BinaryOperator::LtEq, cutoff)];
+    base_filter.extend(valid_rows(g, source, d, flags));
     if let Some(f) = &g.filter {
         base_filter.push(build::expr(d, &g.columns, f));
     }
@@ -206,11 +242,11 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff_ms: Option<i64
                 .and_then(|inner| derived(d, inner, "partials"))
                 .and_then(|sub| select(d, outer, sub, None, vec![]));
             if let Some(statement) = statement {
-                out.statements.push(SqlStatement {
-                    name: format!("{}__{}__partials", g.name, window_slug(&window)),
-                    comment: format!("partials of {} per key, {window}, {grain}, up to the cutoff", g.name),
-                    sql: print(&statement),
-                });
+                out.push(
+                    format!("{}__{}__partials", g.name, window_slug(&window)),
+                    format!("partials of {} per key, {window}, {grain}, up to the cutoff", g.name),
+                    statement,
+                );
             }
         }
         for a in aggregates.iter().filter(|a| from_value_counts(a.kind)) {
@@ -232,18 +268,82 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff_ms: Option<i64
             projection.push((count_star(None), "count".to_owned()));
             group_by.push(value);
             if let Some(statement) = select(d, projection, from.clone(), and_all(filter), group_by) {
-                out.statements.push(SqlStatement {
-                    name: format!("{}__{}__values", g.name, a.name),
-                    comment: format!(
+                out.push(
+                    format!("{}__{}__values", g.name, a.name),
+                    format!(
                         "count of each value of {} per key, {window}, {grain}: the exact input of `{}`",
                         a.name,
                         a.kind.name()
                     ),
-                    sql: print(&statement),
-                });
+                    statement,
+                );
+            }
+        }
+        for a in aggregates.iter().filter(|a| exact::needs_exact_sum(a)) {
+            let Some(value) = &a.value else { continue };
+            let value = build::expr(d, &g.columns, value);
+            let mut filter = base_filter.clone();
+            filter.push(Expr::IsNotNull(Box::new(nested(value.clone()))));
+            if let Some(p) = a.predicate.and_then(|p| g.predicates.get(p)) {
+                filter.push(build::expr(d, &g.columns, p));
+            }
+            let value = if a.input.as_ref().is_some_and(|t| t.ty == crate::types::Ty::F64) {
+                value
+            } else {
+                cast(value, sqlparser::ast::DataType::Double(sqlparser::ast::ExactNumberInfo::None))
+            };
+            let mut keyed: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
+            if let Some(p) = &pane {
+                keyed.push((p.clone(), "pane_start".to_owned()));
+            }
+            let squares = exact::with_squares(a);
+            if let Some(statement) = exact::statement(d, &keyed, value, from.clone(), filter, squares) {
+                out.push(
+                    format!("{}__{}__sums", g.name, a.name),
+                    format!(
+                        "exact parts of the {} of {} per key, {window}, {grain}: integer mantissa sums per power of two",
+                        if squares { "sum and sum of squares" } else { "sum" },
+                        a.name
+                    ),
+                    statement,
+                );
             }
         }
     }
+}
+
+/// The rows featc's decoder accepts for a group: its event time within the years 1900 to
+/// 2200, no null where the schema says not nullable, finite reals, and (in a job over text
+/// files) every value of the type its field declares.
+fn valid_rows(g: &IrGroup, source: &IrSource, d: Dialect, flags: bool) -> Vec<Expr> {
+    let ts = d.epoch_millis(col(d, &source.event_time));
+    let mut out = vec![
+        binary(ts.clone(), BinaryOperator::GtEq, int(crate::ir::EVENT_TIME_MIN_MS)),
+        binary(ts, BinaryOperator::LtEq, int(crate::ir::EVENT_TIME_MAX_MS)),
+    ];
+    for name in &g.columns {
+        let Some(field) = source.fields.iter().find(|f| &f.name == name) else { continue };
+        let c = col(d, name);
+        if !field.ty.nullable {
+            out.push(Expr::IsNotNull(Box::new(c.clone())));
+        }
+        if field.ty.ty == crate::types::Ty::F64 {
+            // NaN compares above every number in both engines, so this also leaves it out.
+            let finite = binary(
+                call("ABS", vec![c.clone()]),
+                BinaryOperator::LtEq,
+                Expr::Value(sqlparser::ast::Value::Number("1.7976931348623157E308".to_owned(), false).into()),
+            );
+            out.push(nested(binary(Expr::IsNull(Box::new(c)), BinaryOperator::Or, finite)));
+        }
+        if flags && field.ty.ty != crate::types::Ty::String {
+            out.push(Expr::UnaryOp {
+                op: sqlparser::ast::UnaryOperator::Not,
+                expr: Box::new(col(d, &spark::bad_flag(name))),
+            });
+        }
+    }
+    out
 }
 
 /// `ms - ((ms % h) + h) % h`: the start of the pane holding `ms`, also before 1970.
@@ -331,13 +431,13 @@ fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, S
                         int(n),
                     ],
                 ),
+                // Spark: (time, value) pairs sorted, cut to n, then their values, in the same
+                // order as DataFusion's.
                 _ => {
-                    let sorted = call(
-                        "array_sort",
-                        vec![call_with("collect_list", vec![call("struct", vec![ts.clone(), v])], vec![], filter)],
-                    );
+                    let pair = call("named_struct", vec![build::string("t"), ts.clone(), build::string("v"), v]);
+                    let sorted = call("array_sort", vec![call_with("collect_list", vec![pair], vec![], filter)]);
                     let ordered = if first { sorted } else { call("reverse", vec![sorted]) };
-                    call("slice", vec![ordered, int(1), int(n)])
+                    call("transform", vec![call("slice", vec![ordered, int(1), int(n)]), build::field_of("x", "v")])
                 }
             };
             vec![(expr, name(""))]
@@ -367,7 +467,7 @@ fn interval(ms: u64) -> Expr {
     })
 }
 
-fn flink_group(g: &IrGroup, source: &IrSource, out: &mut SqlOutput) {
+fn flink_group(g: &IrGroup, source: &IrSource, out: &mut Built) {
     let d = Dialect::Flink;
     let Some(from) = table(d, &source.name) else { return };
     let ts = col(d, &source.event_time);
@@ -414,15 +514,15 @@ fn flink_group(g: &IrGroup, source: &IrSource, out: &mut SqlOutput) {
         }
         let filter = g.filter.as_ref().map(|f| build::expr(d, &g.columns, f));
         if let Some(statement) = select(d, projection, from.clone(), filter, group_by) {
-            out.statements.push(SqlStatement {
-                name: format!("{}__{}", g.name, window_slug(&window)),
-                comment: format!(
+            out.push(
+                format!("{}__{}", g.name, window_slug(&window)),
+                format!(
                     "features of {} over {window}, per key{}",
                     g.name,
                     if group_fn.is_some() { " and window" } else { ", updated continuously" }
                 ),
-                sql: print(&statement),
-            });
+                statement,
+            );
         }
     }
 }

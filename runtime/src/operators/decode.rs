@@ -13,8 +13,8 @@ use crate::operators::group::DeadLetter;
 use crate::value::Value;
 
 /// Timestamps outside these bounds (years 1900 to 2200) are absurd, not events.
-pub(crate) const MIN_TS: i64 = -2_208_988_800_000;
-pub(crate) const MAX_TS: i64 = 7_258_118_400_000;
+pub(crate) const MIN_TS: i64 = featc::ir::EVENT_TIME_MIN_MS;
+pub(crate) const MAX_TS: i64 = featc::ir::EVENT_TIME_MAX_MS;
 
 /// Decodes `columns` (with their declared types) from a batch: one row per event, or a dead
 /// letter when a value is missing, of the wrong type, NaN or an absurd timestamp.

@@ -1,0 +1,388 @@
+//! The Spark job featc emits runs as emitted on real Spark (`spark-sql -f`, `local[2]`), over
+//! the examples' files and generated files for the corpus specs that cover every aggregate and
+//! window, and writes what DataFusion computes from the same statements: every cell equal,
+//! exact sums and sketch inputs included; only the engines' own `SUM(double)` columns, which
+//! depend on the order of addition, are allowed to differ in the last bits (the `__sums`
+//! statements carry those sums exactly).
+//!
+//! Needs Spark: `FEATC_SPARK_SQL` names the `spark-sql` launcher (scripts/test installs pyspark
+//! into a cached virtual environment and sets it). The test fails without it; it never skips.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::array::{
+    ArrayRef, BooleanArray, Float64Array, Int64Array, RecordBatch, StringArray, TimestampMillisecondArray,
+};
+use datafusion::arrow::compute::cast;
+use datafusion::arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+use datafusion::arrow::util::display::{ArrayFormatter, FormatOptions};
+use datafusion::prelude::{CsvReadOptions, JsonReadOptions, ParquetReadOptions, SessionContext};
+use featc::ir::{FeatureIr, FileFormat, Ty};
+use featc::sql::spark::{SparkJob, job};
+use featc::sql::{Dialect, emit};
+
+/// A spec, the folder its files are in, and the cutoff both engines compute at.
+struct Case {
+    name: String,
+    ir: FeatureIr,
+    dir: PathBuf,
+    cutoff: i64,
+}
+
+fn lower(name: &str, text: &str) -> FeatureIr {
+    let (sources, checked) = featc_tests::check_text(name, text);
+    assert!(!checked.has_errors(), "{}", featc::diagnostic::render::render(&checked.diagnostics, &sources, false));
+    featc::ir::lower(&checked.project).unwrap()
+}
+
+fn example(name: &str, cutoff: i64) -> Case {
+    let dir = featc_tests::root().join("examples").join(name);
+    let text = std::fs::read_to_string(dir.join(format!("{name}.feat"))).unwrap();
+    Case { name: name.to_owned(), ir: lower(name, &text), dir, cutoff }
+}
+
+/// A corpus spec with files generated from its schema: few keys, nulls where nullable, reals
+/// of many magnitudes (so that sums round differently in different orders), three days of
+/// times.
+fn corpus(file: &str, tmp: &Path) -> Case {
+    let path = featc_tests::root().join("tests/corpus/ok").join(file);
+    let ir = lower(file, &std::fs::read_to_string(path).unwrap());
+    let name = file.trim_end_matches(".feat").to_owned();
+    let dir = tmp.join(&name);
+    let start = 1_700_000_000_000_i64;
+    for (si, source) in ir.sources.iter().enumerate() {
+        let Some(files) = &source.history else { continue };
+        let mut state: u64 = 0x2545_f491_4f6c_dd1d ^ (si as u64 + 1);
+        let mut next = move || {
+            state ^= state << 13;
+            state ^= state >> 7;
+            state ^= state << 17;
+            state
+        };
+        let rows = 4_000;
+        let mut columns: Vec<ArrayRef> = Vec::new();
+        let mut fields = Vec::new();
+        for f in &source.fields {
+            let null = |r: u64| f.ty.nullable && r.is_multiple_of(10);
+            let (column, data_type): (ArrayRef, DataType) = match f.ty.ty {
+                Ty::String => (
+                    Arc::new(StringArray::from_iter((0..rows).map(|_| {
+                        let r = next();
+                        (!null(r)).then(|| ["a", "b", "c", "d", "e"][(r >> 8) as usize % 5].to_owned())
+                    }))),
+                    DataType::Utf8,
+                ),
+                Ty::I64 => (
+                    Arc::new(Int64Array::from_iter((0..rows).map(|_| {
+                        let r = next();
+                        (!null(r)).then_some(((r >> 8) % 9) as i64 - 2)
+                    }))),
+                    DataType::Int64,
+                ),
+                Ty::F64 => (
+                    Arc::new(Float64Array::from_iter((0..rows).map(|_| {
+                        let r = next();
+                        let mantissa = ((r >> 11) % 1_000_000) as f64 + 0.1;
+                        let scale = 2f64.powi(((r >> 40) % 24) as i32 - 12);
+                        (!null(r)).then_some(if r.is_multiple_of(3) { -mantissa * scale } else { mantissa * scale })
+                    }))),
+                    DataType::Float64,
+                ),
+                Ty::Bool => (
+                    Arc::new(BooleanArray::from_iter((0..rows).map(|_| {
+                        let r = next();
+                        (!null(r)).then_some(r.is_multiple_of(2))
+                    }))),
+                    DataType::Boolean,
+                ),
+                Ty::Timestamp => {
+                    let values = (0..rows).map(|_| {
+                        let r = next();
+                        (!null(r)).then_some(start + ((r >> 8) % 259_200_000) as i64)
+                    });
+                    (
+                        Arc::new(TimestampMillisecondArray::from_iter(values)),
+                        DataType::Timestamp(TimeUnit::Millisecond, None),
+                    )
+                }
+                Ty::Null | Ty::List(_) => panic!("{file}: a source field of type {}", f.ty.ty),
+            };
+            columns.push(column);
+            fields.push(Field::new(&f.name, data_type, true));
+        }
+        let batch = RecordBatch::try_new(Arc::new(Schema::new(fields)), columns).unwrap();
+        let target = dir.join(files.glob.replace('*', "part-0"));
+        std::fs::create_dir_all(target.parent().unwrap()).unwrap();
+        match files.format {
+            FileFormat::Parquet => {
+                let file = std::fs::File::create(&target).unwrap();
+                let mut w = datafusion::parquet::arrow::ArrowWriter::try_new(file, batch.schema(), None).unwrap();
+                w.write(&batch).unwrap();
+                w.close().unwrap();
+            }
+            FileFormat::Csv => {
+                // Times as epoch milliseconds, one of the two forms featc reads.
+                let columns: Vec<ArrayRef> = batch
+                    .columns()
+                    .iter()
+                    .map(|c| {
+                        if matches!(c.data_type(), DataType::Timestamp(..)) {
+                            cast(c, &DataType::Int64).unwrap()
+                        } else {
+                            c.clone()
+                        }
+                    })
+                    .collect();
+                let schema = Schema::new(
+                    batch
+                        .schema()
+                        .fields()
+                        .iter()
+                        .zip(&columns)
+                        .map(|(f, c)| Field::new(f.name(), c.data_type().clone(), true))
+                        .collect::<Vec<_>>(),
+                );
+                let batch = RecordBatch::try_new(Arc::new(schema), columns).unwrap();
+                // DataFusion reads a clean copy; Spark reads the file with malformed lines
+                // added, which featc dead-letters and the job must leave out.
+                let clean = dir.join("clean").join(&files.glob);
+                std::fs::create_dir_all(clean.parent().unwrap()).unwrap();
+                let file = std::fs::File::create(&clean).unwrap();
+                let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file);
+                w.write(&batch).unwrap();
+                drop(w);
+                let mut text = std::fs::read_to_string(&clean).unwrap();
+                for bad in malformed_lines(source) {
+                    text.push_str(&bad);
+                    text.push('\n');
+                }
+                std::fs::write(&target, text).unwrap();
+            }
+            other => panic!("{file}: no generator for {other:?} files"),
+        }
+    }
+    Case { name, ir, dir, cutoff: start + 200_000_000 }
+}
+
+/// CSV lines with one value that is not of its field's type (a real, an integer, a boolean or
+/// a time), the others valid: one line per such field.
+fn malformed_lines(source: &featc::ir::IrSource) -> Vec<String> {
+    let valid = |ty: &Ty| match ty {
+        Ty::String => "a",
+        Ty::I64 => "3",
+        Ty::F64 => "1.5",
+        Ty::Bool => "true",
+        _ => "1700000100000",
+    };
+    source
+        .fields
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| f.ty.ty != Ty::String)
+        .map(|(bad, _)| {
+            let cells: Vec<&str> = source
+                .fields
+                .iter()
+                .enumerate()
+                .map(|(i, f)| if i == bad { "oops" } else { valid(&f.ty.ty) })
+                .collect();
+            cells.join(",")
+        })
+        .collect()
+}
+
+/// Registers each source's files with DataFusion in the types the spec declares.
+async fn register(ctx: &SessionContext, case: &Case) {
+    for source in &case.ir.sources {
+        let Some(files) = &source.history else { continue };
+        let base = if files.format == FileFormat::Csv { case.dir.join("clean") } else { case.dir.clone() };
+        let path = base.join(&files.glob);
+        let path = path.to_str().unwrap();
+        let text_type = |ty: &Ty| match ty {
+            Ty::String => DataType::Utf8,
+            Ty::I64 => DataType::Int64,
+            Ty::F64 => DataType::Float64,
+            Ty::Bool => DataType::Boolean,
+            _ => DataType::Timestamp(TimeUnit::Millisecond, None),
+        };
+        let schema = Schema::new(
+            source.fields.iter().map(|f| Field::new(&f.name, text_type(&f.ty.ty), true)).collect::<Vec<_>>(),
+        );
+        match files.format {
+            FileFormat::Parquet => ctx.register_parquet(&source.name, path, ParquetReadOptions::default()).await,
+            FileFormat::Csv => {
+                let schema = Schema::new(
+                    source
+                        .fields
+                        .iter()
+                        .map(|f| {
+                            let t = if f.ty.ty == Ty::Timestamp { DataType::Int64 } else { text_type(&f.ty.ty) };
+                            Field::new(&f.name, t, true)
+                        })
+                        .collect::<Vec<_>>(),
+                );
+                ctx.register_csv(&source.name, path, CsvReadOptions::new().schema(&schema)).await
+            }
+            FileFormat::Ndjson => {
+                let extension = files.glob.rsplit('.').next().map(|e| format!(".{e}")).unwrap_or_default();
+                let options = JsonReadOptions { file_extension: &extension, ..JsonReadOptions::default() };
+                ctx.register_json(&source.name, path, options.schema(&schema)).await
+            }
+            FileFormat::Delta => panic!("no Delta case here"),
+        }
+        .unwrap();
+    }
+}
+
+/// A result, row key (its leading key, pane, value and exponent columns) to column to text.
+type Table = BTreeMap<Vec<String>, BTreeMap<String, String>>;
+
+const KEYS_AFTER_ENTITY: [&str; 3] = ["pane_start", "value", "exponent"];
+
+fn to_table(batches: &[RecordBatch], entity_keys: &[String]) -> Table {
+    let options = FormatOptions::default().with_null("null");
+    let mut table = Table::new();
+    for b in batches {
+        // Times as epoch milliseconds whatever their unit and zone: Spark writes instants.
+        let columns: Vec<ArrayRef> = b
+            .columns()
+            .iter()
+            .map(|c| match c.data_type() {
+                DataType::Timestamp(..) => {
+                    let ms = cast(c, &DataType::Timestamp(TimeUnit::Millisecond, None)).unwrap();
+                    cast(&ms, &DataType::Int64).unwrap()
+                }
+                _ => c.clone(),
+            })
+            .collect();
+        let formatters: Vec<ArrayFormatter> =
+            columns.iter().map(|c| ArrayFormatter::try_new(c.as_ref(), &options).unwrap()).collect();
+        let names: Vec<String> = b.schema().fields().iter().map(|f| f.name().clone()).collect();
+        let is_key = |n: &String| entity_keys.contains(n) || KEYS_AFTER_ENTITY.contains(&n.as_str());
+        for row in 0..b.num_rows() {
+            let mut key = Vec::new();
+            let mut values = BTreeMap::new();
+            for (name, f) in names.iter().zip(&formatters) {
+                let cell = f.value(row).to_string();
+                if is_key(name) {
+                    key.push(cell)
+                } else {
+                    values.insert(name.clone(), cell);
+                }
+            }
+            assert!(table.insert(key.clone(), values).is_none(), "two rows for {key:?}");
+        }
+    }
+    table
+}
+
+/// The columns that hold an engine's `SUM(double)`: equal to a few units in the last place.
+fn rounded_sum(case: &Case, column: &str) -> bool {
+    column.ends_with("__sum")
+        || column.ends_with("__sum_sq")
+        || case.ir.groups.iter().any(|g| {
+            g.aggregates.iter().any(|a| a.name == column && a.kind == featc::ir::AggKind::Sum && !a.integer_input())
+        })
+}
+
+fn same(case: &Case, column: &str, spark: &str, datafusion: &str) -> bool {
+    if spark == datafusion {
+        return true;
+    }
+    match (spark.parse::<f64>(), datafusion.parse::<f64>()) {
+        (Ok(a), Ok(b)) if rounded_sum(case, column) => (a - b).abs() <= 1e-12 * a.abs().max(b.abs()).max(1.0),
+        (Ok(a), Ok(b)) => a == b,
+        _ => false,
+    }
+}
+
+#[tokio::test]
+async fn the_emitted_spark_job_runs_on_spark_and_writes_what_datafusion_computes() {
+    let spark_sql = std::env::var_os("FEATC_SPARK_SQL").map(PathBuf::from).expect(
+        "FEATC_SPARK_SQL must name Spark's spark-sql launcher: run the tests with scripts/test, which installs pyspark",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let cases = vec![
+        example("fraud", 1_706_400_000_000),
+        example("recsys", 1_704_500_000_000),
+        corpus("aggregates.feat", tmp),
+        corpus("windows.feat", tmp),
+    ];
+
+    // One script for every case (one Spark start), each case writing under a folder of its own.
+    let mut script = String::new();
+    let mut jobs = Vec::new();
+    for case in &cases {
+        let out = tmp.join("out").join(&case.name);
+        let spec = SparkJob {
+            cutoff_ms: Some(case.cutoff),
+            base_dir: Some(case.dir.to_string_lossy().into_owned()),
+            output_dir: out.to_string_lossy().into_owned(),
+        };
+        let j = job(&case.ir, &spec).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        writeln!(script, "{}", j.to_script()).unwrap();
+        jobs.push(j);
+    }
+    let script_path = tmp.join("job.sql");
+    std::fs::write(&script_path, &script).unwrap();
+    let run = std::process::Command::new(&spark_sql)
+        .args(["--master", "local[2]", "--conf", "spark.ui.enabled=false", "-f"])
+        .arg(&script_path)
+        .current_dir(tmp)
+        .output()
+        .expect("spark-sql runs");
+    assert!(
+        run.status.success(),
+        "spark-sql failed:\n{}\n{script}",
+        String::from_utf8_lossy(&run.stderr).lines().filter(|l| !l.contains(" WARN ")).collect::<Vec<_>>().join("\n")
+    );
+
+    let mut compared = 0;
+    for (case, spark_job) in cases.iter().zip(&jobs) {
+        let ctx = SessionContext::new();
+        register(&ctx, case).await;
+        let reference = emit(&case.ir, Dialect::DataFusion, Some(case.cutoff));
+        let written: Vec<_> = spark_job.statements.iter().filter(|s| s.output.is_some()).collect();
+        assert_eq!(written.len(), reference.statements.len(), "{}: statements", case.name);
+        for (s, r) in written.iter().zip(&reference.statements) {
+            assert_eq!(s.name, r.name);
+            let keys: Vec<String> = case.ir.groups.iter().flat_map(|g| g.keys.iter().map(|k| k.name.clone())).collect();
+            let expected = ctx.sql(&r.sql).await.unwrap_or_else(|e| panic!("{}: {e}\n{}", r.name, r.sql));
+            let expected = to_table(&expected.collect().await.unwrap(), &keys);
+            let frame = ctx
+                .read_parquet(s.output.clone().unwrap(), ParquetReadOptions::default())
+                .await
+                .unwrap_or_else(|e| panic!("{}: no output from Spark: {e}", s.name));
+            let actual = to_table(&frame.collect().await.unwrap(), &keys);
+            assert!(
+                !expected.is_empty(),
+                "{}/{}: DataFusion computed no row; the case tests nothing",
+                case.name,
+                s.name
+            );
+            assert_eq!(actual.len(), expected.len(), "{}/{}: rows", case.name, s.name);
+            for (key, want) in &expected {
+                let got =
+                    actual.get(key).unwrap_or_else(|| panic!("{}/{}: Spark has no row {key:?}", case.name, s.name));
+                assert_eq!(got.len(), want.len(), "{}/{} {key:?}: columns", case.name, s.name);
+                for (column, value) in want {
+                    let cell =
+                        got.get(column).unwrap_or_else(|| panic!("{}/{}: no column {column}", case.name, s.name));
+                    assert!(
+                        same(case, column, cell, value),
+                        "{}/{} {key:?} {column}: Spark wrote {cell}, DataFusion computed {value}",
+                        case.name,
+                        s.name
+                    );
+                }
+            }
+            compared += 1;
+        }
+    }
+    eprintln!("{compared} statements compared");
+    assert!(compared >= 20, "only {compared} statements compared");
+}
