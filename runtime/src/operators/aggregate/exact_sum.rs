@@ -101,6 +101,26 @@ impl ExactSum {
         }
     }
 
+    /// Adds `mantissas * 2^exponent` exactly: the integer sums an engine's exact-sum statement
+    /// gives (`featc plan --emit sql`, the `__sums` statements). The integer is added in parts
+    /// of at most 50 bits, each a double times a power of two, so nothing rounds unless the
+    /// product leaves the range of doubles (below 2^-1074 or above the largest double), as a
+    /// product would in featc's own accumulation.
+    pub fn add_scaled(&mut self, mantissas: i128, exponent: i64) {
+        let negative = mantissas < 0;
+        let mut rest = mantissas.unsigned_abs();
+        let mut shift = exponent;
+        while rest != 0 {
+            let chunk = (rest & ((1 << 50) - 1)) as f64;
+            if chunk != 0.0 {
+                let scaled = scale(scale(chunk, shift.clamp(-1022, 1023)), shift - shift.clamp(-1022, 1023));
+                self.add(if negative { -scaled } else { scaled });
+            }
+            rest >>= 50;
+            shift += 50;
+        }
+    }
+
     /// The non-overlapping parts whose exact sum this is.
     pub fn parts(&self) -> &[f64] {
         &self.partials
@@ -109,6 +129,14 @@ impl ExactSum {
     pub fn heap_bytes(&self) -> usize {
         self.partials.capacity() * size_of::<f64>()
     }
+}
+
+/// `x * 2^e` for `e` in -1022..=1023 (one multiplication by an exact power of two); for
+/// larger or smaller `e` the caller scales in two steps.
+fn scale(x: f64, e: i64) -> f64 {
+    let e = e.clamp(-1022, 1023);
+    // The biased exponent fits in 11 bits once clamped.
+    x * f64::from_bits(u64::try_from(e + 1023).unwrap_or(0) << 52)
 }
 
 #[cfg(test)]
@@ -132,6 +160,34 @@ mod tests {
         s.add(1.0);
         s.subtract(1e16);
         assert_eq!(s.value(), 1.0);
+    }
+
+    /// `x` as `m * 2^u`, as the exact-sum statements split it.
+    fn decompose(x: f64) -> (i128, i64) {
+        let bits = x.to_bits();
+        let field = ((bits >> 52) & 0x7ff) as i64;
+        let fraction = (bits & ((1 << 52) - 1)) as i128;
+        let (m, u) = if field == 0 { (fraction, -1074) } else { (fraction | 1 << 52, field - 1075) };
+        (if x < 0.0 { -m } else { m }, u)
+    }
+
+    #[test]
+    fn integer_sums_per_exponent_rebuild_the_exact_sum() {
+        let xs = [0.1, -3.75, 1e300, 5e-324, 2.5e-310, -1e-300, 7.0, 1e15 + 0.5, -0.1];
+        let mut by_exponent = std::collections::BTreeMap::<i64, i128>::new();
+        for &x in &xs {
+            let (m, u) = decompose(x);
+            *by_exponent.entry(u).or_default() += m;
+        }
+        // Many equal values: an integer sum far above 2^53 in one exponent.
+        let (m, u) = decompose(0.3);
+        *by_exponent.entry(u).or_default() += m * 1_000_000_000;
+        let mut rebuilt = ExactSum::new();
+        by_exponent.iter().for_each(|(&u, &m)| rebuilt.add_scaled(m, u));
+        let mut direct = ExactSum::new();
+        xs.iter().for_each(|&x| direct.add(x));
+        direct.add_product(0.3, 1e9);
+        assert_eq!(rebuilt.value().to_bits(), direct.value().to_bits());
     }
 
     proptest! {
