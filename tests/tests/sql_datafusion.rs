@@ -172,10 +172,17 @@ fn brute_force(events: &[Event], cutoff: i64, pane_ms: Option<i64>) -> Table {
                 out.insert("high".into(), kinds.iter().map(|k| k.1).max().unwrap_or("null").to_owned());
                 out.insert("first_kind".into(), kinds.first().map_or("null", |k| k.1).to_owned());
                 out.insert("last_kind".into(), kinds.last().map_or("null", |k| k.1).to_owned());
+                out.insert("first_kind__ts".into(), kinds.first().map_or("null".into(), |k| k.0.to_string()));
+                out.insert("last_kind__ts".into(), kinds.last().map_or("null".into(), |k| k.0.to_string()));
                 let ordered: Vec<&str> = kinds.iter().map(|k| k.1).collect();
                 out.insert("first_two".into(), list(&ordered[..ordered.len().min(2)]));
                 let newest: Vec<&str> = ordered.iter().rev().take(3).copied().collect();
                 out.insert("last_three".into(), list(&newest));
+                let times: Vec<String> = kinds.iter().map(|k| k.0.to_string()).collect();
+                let times: Vec<&str> = times.iter().map(String::as_str).collect();
+                out.insert("first_two__ts".into(), list(&times[..times.len().min(2)]));
+                let newest: Vec<&str> = times.iter().rev().take(3).copied().collect();
+                out.insert("last_three__ts".into(), list(&newest));
             }
             Some(300_000) => {
                 out.remove("n");
@@ -194,6 +201,19 @@ fn brute_force(events: &[Event], cutoff: i64, pane_ms: Option<i64>) -> Table {
             }
         }
         table.insert(key, out);
+    }
+    table
+}
+
+/// Each key's latest event time and event count.
+fn keys(events: &[Event], cutoff: i64) -> Table {
+    let mut table = Table::new();
+    for e in events.iter().filter(|e| e.ts <= cutoff && e.qty >= 0) {
+        let row = table.entry(vec![e.user.clone()]).or_default();
+        let latest = row.get("max_event_ms").and_then(|t| t.parse::<i64>().ok()).unwrap_or(i64::MIN).max(e.ts);
+        let count = row.get("events").and_then(|c| c.parse::<i64>().ok()).unwrap_or(0) + 1;
+        row.insert("max_event_ms".into(), latest.to_string());
+        row.insert("events".into(), count.to_string());
     }
     table
 }
@@ -282,6 +302,7 @@ async fn emitted_sql_runs_on_datafusion_and_matches_a_brute_force_computation() 
             ctx.sql(&statement.sql).await.unwrap_or_else(|e| panic!("{}: {e}\n{}", statement.name, statement.sql));
         let batches = frame.collect().await.unwrap();
         let (expected, key_columns) = match statement.name.as_str() {
+            "stats__keys" => (keys(&events, cutoff), 1),
             "stats__lifetime__partials" => (brute_force(&events, cutoff, None), 1),
             "stats__sliding_10m_5m__partials" => (brute_force(&events, cutoff, Some(300_000)), 2),
             "stats__tumbling_1h__partials" => (brute_force(&events, cutoff, Some(3_600_000)), 2),
@@ -309,5 +330,5 @@ async fn emitted_sql_runs_on_datafusion_and_matches_a_brute_force_computation() 
         }
         checked_statements.push(statement.name.clone());
     }
-    assert_eq!(checked_statements.len(), 10, "{checked_statements:?}");
+    assert_eq!(checked_statements.len(), 11, "{checked_statements:?}");
 }

@@ -186,13 +186,22 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
         base_filter.push(build::expr(d, &g.columns, f));
     }
     let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
+    let in_batch = |a: &&IrAggregate| matches!(a.merge, MergeRule::Batch | MergeRule::BatchPlusSpeed);
+    if g.aggregates.iter().any(|a| in_batch(&a)) {
+        // Each key's latest event and event count: where its windows stand at the cutoff.
+        let mut projection: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
+        projection.push((call("MAX", vec![d.epoch_millis(ts.clone())]), "max_event_ms".to_owned()));
+        projection.push((count_star(None), "events".to_owned()));
+        if let Some(statement) = select(d, projection, from.clone(), and_all(base_filter.clone()), keys.clone()) {
+            out.push(
+                format!("{}__keys", g.name),
+                format!("each key of {} with its latest event time and its event count, up to the cutoff", g.name),
+                statement,
+            );
+        }
+    }
     for w in &g.windows {
-        let aggregates: Vec<&IrAggregate> = w
-            .aggregates
-            .iter()
-            .map(|&a| &g.aggregates[a])
-            .filter(|a| matches!(a.merge, MergeRule::Batch | MergeRule::BatchPlusSpeed))
-            .collect();
+        let aggregates: Vec<&IrAggregate> = w.aggregates.iter().map(|&a| &g.aggregates[a]).filter(in_batch).collect();
         if aggregates.is_empty() {
             continue;
         }
@@ -393,7 +402,8 @@ fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, S
         AggKind::Sum => vec![(agg("SUM", v), name(""))],
         AggKind::Min => vec![(agg("MIN", v), name(""))],
         AggKind::Max => vec![(agg("MAX", v), name(""))],
-        AggKind::Avg => vec![(agg("SUM", double(v.clone())), name("sum")), (agg("COUNT", v), name("count"))],
+        // An integer sum stays an integer (exact); a real one is also in the `__sums` statement.
+        AggKind::Avg => vec![(agg("SUM", v.clone()), name("sum")), (agg("COUNT", v), name("count"))],
         AggKind::Variance | AggKind::Stddev => vec![
             (agg("COUNT", v.clone()), name("count")),
             (agg("SUM", double(v.clone())), name("sum")),
@@ -406,41 +416,55 @@ fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, S
                     if a.kind == AggKind::First { "first_value" } else { "last_value" },
                     vec![v.clone()],
                     vec![(ts.clone(), true), (v, true)],
-                    filter,
+                    filter.clone(),
                 ),
                 _ => call_with(
                     if a.kind == AggKind::First { "min_by" } else { "max_by" },
                     vec![v.clone(), call("struct", vec![ts.clone(), v])],
                     vec![],
-                    filter,
+                    filter.clone(),
                 ),
             };
-            vec![(expr, name(""))]
+            let time = call_with(
+                if a.kind == AggKind::First { "MIN" } else { "MAX" },
+                vec![d.epoch_millis(ts.clone())],
+                vec![],
+                filter,
+            );
+            vec![(expr, name("")), (time, name("ts"))]
         }
         AggKind::FirstN | AggKind::LastN => {
             let first = a.kind == AggKind::FirstN;
             let filter = not_null_and(&v);
-            let expr = match d {
-                // Panes are whole time ranges, so each pane's first (last) n, oldest (newest)
-                // first, is all a merge needs.
+            let ms = d.epoch_millis(ts.clone());
+            // Panes are whole time ranges, so each pane's first (last) n, oldest (newest)
+            // first, is all a merge needs: the values, and their times in the same order.
+            let list = |item: Expr| match d {
                 Dialect::DataFusion => call(
                     "array_slice",
                     vec![
-                        call_with("array_agg", vec![v.clone()], vec![(ts.clone(), first), (v, first)], filter),
+                        call_with(
+                            "array_agg",
+                            vec![item],
+                            vec![(ts.clone(), first), (v.clone(), first)],
+                            filter.clone(),
+                        ),
                         int(1),
                         int(n),
                     ],
                 ),
-                // Spark: (time, value) pairs sorted, cut to n, then their values, in the same
-                // order as DataFusion's.
+                // Spark: (time, value) pairs sorted, cut to n, then one of the two.
                 _ => {
-                    let pair = call("named_struct", vec![build::string("t"), ts.clone(), build::string("v"), v]);
-                    let sorted = call("array_sort", vec![call_with("collect_list", vec![pair], vec![], filter)]);
+                    let pair =
+                        call("named_struct", vec![build::string("t"), ms.clone(), build::string("v"), v.clone()]);
+                    let sorted =
+                        call("array_sort", vec![call_with("collect_list", vec![pair], vec![], filter.clone())]);
                     let ordered = if first { sorted } else { call("reverse", vec![sorted]) };
-                    call("transform", vec![call("slice", vec![ordered, int(1), int(n)]), build::field_of("x", "v")])
+                    let field = if item == v { "v" } else { "t" };
+                    call("transform", vec![call("slice", vec![ordered, int(1), int(n)]), build::field_of("x", field)])
                 }
             };
-            vec![(expr, name(""))]
+            vec![(list(v.clone()), name("")), (list(ms.clone()), name("ts"))]
         }
         AggKind::CountDistinct | AggKind::TopK | AggKind::ApproxCountDistinct | AggKind::ApproxPercentile => vec![],
     }
