@@ -388,6 +388,75 @@ async fn the_emitted_spark_job_runs_on_spark_and_writes_what_datafusion_computes
 
     let fraud = &cases[0];
     sums_rebuild_featcs_exact_sums(fraud, &tmp.join("out").join(&fraud.name)).await;
+    // featc's batch layer runs its own async runtime: off this one.
+    std::thread::scope(|scope| {
+        for case in &cases {
+            let out = tmp.join("out").join(&case.name);
+            scope.spawn(move || installed_view_equals_featcs(case, &out)).join().unwrap();
+        }
+    });
+}
+
+/// The batch view installed from Spark's results serves, for every key, the same batch
+/// features, bit for bit, as the view featc's own batch layer computes from the same files.
+/// Session windows, which the SQL does not compute, are computed by featc, as `featc batch
+/// --engine spark` does.
+fn installed_view_equals_featcs(case: &Case, out: &Path) {
+    use featc_runtime::runners::lambda::{batch, partials};
+
+    let installed = partials::install(&case.ir, &case.dir, out, case.cutoff, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{}: {e}", case.name));
+    let finished_by_featc: Vec<usize> = case.ir.groups.iter().map(|g| partials::featc_windows(g).len()).collect();
+    let finished_by_featc: usize = finished_by_featc.iter().sum();
+    let reference = batch::compute(&case.ir, &case.dir, case.cutoff, &mut |_| {}).unwrap();
+    let mut compared = 0;
+    for (gi, g) in case.ir.groups.iter().enumerate() {
+        let batch_features: Vec<(usize, &str)> = g
+            .outputs
+            .iter()
+            .enumerate()
+            .filter(|(_, name)| {
+                g.aggregates.iter().any(|a| {
+                    &a.name == *name
+                        && matches!(a.merge, featc::ir::MergeRule::Batch | featc::ir::MergeRule::BatchPlusSpeed)
+                })
+            })
+            .map(|(i, n)| (i, n.as_str()))
+            .collect();
+        if batch_features.is_empty() {
+            continue;
+        }
+        let (ours, theirs) = (&installed.groups[gi], &reference.groups[gi]);
+        let mut keys = theirs.keys();
+        keys.sort();
+        let mut installed_keys = ours.keys();
+        installed_keys.sort();
+        assert_eq!(installed_keys, keys, "{}/{}: keys", case.name, g.name);
+        for key in &keys {
+            let want = theirs.lookup(key, case.cutoff).unwrap().unwrap();
+            let got = ours.lookup(key, case.cutoff).unwrap().unwrap();
+            for &(i, name) in &batch_features {
+                assert_eq!(
+                    format!("{:?}", got[i]),
+                    format!("{:?}", want[i]),
+                    "{}/{} {key:?} {name}: the view installed from Spark against featc's batch layer",
+                    case.name,
+                    g.name
+                );
+                compared += 1;
+            }
+        }
+    }
+    assert!(compared > 0, "{}: no batch feature compared", case.name);
+    eprintln!(
+        "{}: {compared} batch feature values of the view installed from Spark equal featc's{}",
+        case.name,
+        if finished_by_featc == 0 {
+            String::new()
+        } else {
+            format!(" ({finished_by_featc} session window(s) computed by featc)")
+        }
+    );
 }
 
 /// A column of text as `Utf8` (DataFusion reads Parquet text as views).

@@ -172,8 +172,33 @@ fn print(statement: &Statement) -> String {
     statement.to_string()
 }
 
+/// The name of the statement giving a group's keys (`<group>__keys`).
+pub fn keys_statement(g: &IrGroup) -> String {
+    format!("{}__keys", g.name)
+}
+
+/// The name of the statement giving a window's partials (`<group>__<window>__partials`).
+pub fn partials_statement(g: &IrGroup, w: &crate::ir::IrWindow) -> String {
+    format!("{}__{}__partials", g.name, window_slug(&window_text(w.spec)))
+}
+
+/// The name of the statement giving each value's count for an aggregate (`__values`).
+pub fn values_statement(g: &IrGroup, a: &IrAggregate) -> String {
+    format!("{}__{}__values", g.name, a.name)
+}
+
+/// The name of the statement giving an aggregate's exact sums (`__sums`).
+pub fn sums_statement(g: &IrGroup, a: &IrAggregate) -> String {
+    format!("{}__{}__sums", g.name, a.name)
+}
+
+/// Whether an aggregate's real sums are carried exactly by a `__sums` statement.
+pub fn needs_exact_sum(a: &IrAggregate) -> bool {
+    exact::needs_exact_sum(a)
+}
+
 /// Aggregates whose state is built from per-value counts rather than SQL aggregates.
-fn from_value_counts(kind: AggKind) -> bool {
+pub fn from_value_counts(kind: AggKind) -> bool {
     matches!(kind, AggKind::CountDistinct | AggKind::TopK | AggKind::ApproxCountDistinct | AggKind::ApproxPercentile)
 }
 
@@ -194,7 +219,7 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
         projection.push((count_star(None), "events".to_owned()));
         if let Some(statement) = select(d, projection, from.clone(), and_all(base_filter.clone()), keys.clone()) {
             out.push(
-                format!("{}__keys", g.name),
+                keys_statement(g),
                 format!("each key of {} with its latest event time and its event count, up to the cutoff", g.name),
                 statement,
             );
@@ -252,7 +277,7 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
                 .and_then(|sub| select(d, outer, sub, None, vec![]));
             if let Some(statement) = statement {
                 out.push(
-                    format!("{}__{}__partials", g.name, window_slug(&window)),
+                    partials_statement(g, w),
                     format!("partials of {} per key, {window}, {grain}, up to the cutoff", g.name),
                     statement,
                 );
@@ -278,7 +303,7 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
             group_by.push(value);
             if let Some(statement) = select(d, projection, from.clone(), and_all(filter), group_by) {
                 out.push(
-                    format!("{}__{}__values", g.name, a.name),
+                    values_statement(g, a),
                     format!(
                         "count of each value of {} per key, {window}, {grain}: the exact input of `{}`",
                         a.name,
@@ -308,7 +333,7 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
             let squares = exact::with_squares(a);
             if let Some(statement) = exact::statement(d, &keyed, value, from.clone(), filter, squares) {
                 out.push(
-                    format!("{}__{}__sums", g.name, a.name),
+                    sums_statement(g, a),
                     format!(
                         "exact parts of the {} of {} per key, {window}, {grain}: integer mantissa sums per power of two",
                         if squares { "sum and sum of squares" } else { "sum" },

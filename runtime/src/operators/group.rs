@@ -103,6 +103,28 @@ pub enum Path {
     Rows,
 }
 
+/// Each window of a group with the aggregates over it, in the order of their slots.
+pub(crate) fn window_aggs(group: &IrGroup) -> Result<Vec<(WindowSpec, WindowAggs)>, String> {
+    let mut windows: Vec<(WindowSpec, WindowAggs)> =
+        group.windows.iter().map(|w| (w.spec, WindowAggs::default())).collect();
+    for a in &group.aggregates {
+        let window = windows.get_mut(a.window).ok_or("aggregate without window")?;
+        window.1.specs.push(WindowAgg {
+            spec: AggSpec::new(a.kind, a.param),
+            integer: a.integer_input(),
+            eviction: a.eviction,
+        });
+    }
+    Ok(windows)
+}
+
+/// The slot of aggregate `ai` among its window's partials: its place among the aggregates over
+/// that window.
+pub(crate) fn slot_of(group: &IrGroup, ai: usize) -> usize {
+    let window = group.aggregates.get(ai).map_or(usize::MAX, |a| a.window);
+    group.aggregates.iter().take(ai).filter(|a| a.window == window).count()
+}
+
 impl GroupRuntime {
     /// Compiles a group of the IR. Fails only on an IR that did not come from a checked spec.
     pub fn new(ir: &FeatureIr, group: &IrGroup) -> Result<GroupRuntime, String> {
@@ -119,22 +141,17 @@ impl GroupRuntime {
         let width = columns.len();
         let filter = group.filter.as_ref().map(|f| compile(&f.tree, width)).transpose()?;
         let predicates = group.predicates.iter().map(|p| compile(&p.tree, width)).collect::<Result<_, _>>()?;
-        let mut windows: Vec<(WindowSpec, WindowAggs)> =
-            group.windows.iter().map(|w| (w.spec, WindowAggs::default())).collect();
+        let windows = window_aggs(group)?;
         let mut aggs = Vec::with_capacity(group.aggregates.len());
-        for a in &group.aggregates {
-            let spec = AggSpec::new(a.kind, a.param);
-            let integer = a.integer_input();
-            let window = windows.get_mut(a.window).ok_or("aggregate without window")?;
-            window.1.specs.push(WindowAgg { spec, integer, eviction: a.eviction });
+        for (ai, a) in group.aggregates.iter().enumerate() {
             aggs.push(AggRuntime {
                 name: a.name.clone(),
-                spec,
-                integer,
+                spec: AggSpec::new(a.kind, a.param),
+                integer: a.integer_input(),
                 value: a.value.as_ref().map(|v| compile(&v.tree, width)).transpose()?,
                 predicate: a.predicate,
                 window: a.window,
-                slot: window.1.specs.len() - 1,
+                slot: slot_of(group, ai),
                 output: group.outputs.iter().position(|o| *o == a.name),
             });
         }

@@ -10,6 +10,7 @@
 
 pub mod batch;
 pub mod merge;
+pub mod partials;
 
 use std::path::Path;
 
