@@ -6,7 +6,7 @@ use std::sync::Arc;
 
 use featc::ir::{DeltaPin, FeatureIr, Target};
 use featc_runtime::runners::kappa::{KappaRunner, ReplayReport};
-use featc_runtime::runners::lambda::{BatchView, LambdaRunner, batch};
+use featc_runtime::runners::lambda::{BatchView, Engine, LambdaRunner, batch};
 use featc_runtime::runners::reader::FeatureReader;
 use featc_runtime::store::view as store;
 use featc_runtime::value::Value;
@@ -235,6 +235,19 @@ pub(crate) fn backfill(
     quiet: bool,
     access: Access,
 ) -> Result<BatchView, CliError> {
+    backfill_with(ir, dir, data_dir, cutoff, quiet, access, &Engine::DataFusion)
+}
+
+/// [`backfill`] on the engine given.
+pub(crate) fn backfill_with(
+    ir: &FeatureIr,
+    dir: &Path,
+    data_dir: &Path,
+    cutoff: Option<i64>,
+    quiet: bool,
+    access: Access,
+    engine: &Engine,
+) -> Result<BatchView, CliError> {
     let cutoff = match cutoff {
         Some(c) => c,
         None => batch::default_cutoff(
@@ -245,7 +258,7 @@ pub(crate) fn backfill(
     };
     let started = std::time::Instant::now();
     let progress = bar(history_events(ir, dir), "batch", quiet);
-    let mut view = batch::compute(ir, dir, cutoff, &mut |n| progress.inc(n))?;
+    let mut view = engine.compute(ir, dir, data_dir, cutoff, &mut |n| progress.inc(n))?;
     progress.finish_and_clear();
     let folder = store_view(&mut view, data_dir, access)?;
     if let (false, Some(folder)) = (quiet, folder) {

@@ -20,6 +20,8 @@ pub(crate) struct Args {
     cutoff: Option<String>,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    engine: crate::commands::EngineArgs,
 }
 
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
@@ -27,6 +29,6 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let (ir, dir) = project::load(&args.paths, Target::Lambda)?;
     let data_dir = project::data_dir(args.data_dir, &dir);
     let cutoff = args.cutoff.as_deref().map(project::parse_time).transpose()?;
-    project::backfill(&ir, &dir, &data_dir, cutoff, false, project::Access::Writer)?;
+    project::backfill_with(&ir, &dir, &data_dir, cutoff, false, project::Access::Writer, &args.engine.engine())?;
     Ok(ExitCode::SUCCESS)
 }

@@ -79,3 +79,42 @@ impl FileFormatArg {
         }
     }
 }
+
+/// `--engine`, `--master`, `--spark-submit`: what computes the Lambda batch view.
+#[derive(Debug, Clone, clap::Args)]
+pub(crate) struct EngineArgs {
+    /// The engine of the batch layer: featc's operators over DataFusion, or the emitted Spark
+    /// job run with spark-submit and installed by featc.
+    #[arg(long, value_enum, default_value_t = EngineArg::Datafusion)]
+    engine: EngineArg,
+    /// With `--engine spark`: Spark's master URL (`local[*]`, `spark://host:7077`, `yarn`, ...).
+    #[arg(long, default_value = "local[*]")]
+    master: String,
+    /// With `--engine spark`: the spark-submit launcher (default: `$SPARK_HOME/bin/spark-submit`,
+    /// else `spark-submit` on the PATH).
+    #[arg(long)]
+    spark_submit: Option<std::path::PathBuf>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum EngineArg {
+    Datafusion,
+    Spark,
+}
+
+impl EngineArgs {
+    pub(crate) fn engine(&self) -> featc_runtime::runners::lambda::Engine {
+        use featc_runtime::runners::lambda::{Engine, spark::SparkRun};
+        match self.engine {
+            EngineArg::Datafusion => Engine::DataFusion,
+            EngineArg::Spark => {
+                let mut run = SparkRun::from_env();
+                run.master = self.master.clone();
+                if let Some(p) = &self.spark_submit {
+                    run.spark_submit = p.clone();
+                }
+                Engine::Spark(run)
+            }
+        }
+    }
+}

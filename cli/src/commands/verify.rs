@@ -24,6 +24,8 @@ pub(crate) struct Args {
     format: Format,
     #[arg(long)]
     data_dir: Option<PathBuf>,
+    #[command(flatten)]
+    engine: crate::commands::EngineArgs,
 }
 
 /// Exit status: 0 when every difference is explained by late events, 1 otherwise.
@@ -34,7 +36,10 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let cutoff = args.cutoff.as_deref().map(project::parse_time).transpose()?;
     let progress = project::bar(0, "verify", json);
     progress.set_length(3 * project::history_events(&ir, &dir));
-    let report = featc_runtime::runners::verify::verify(&ir, &dir, &data_dir, cutoff, &mut |n| progress.inc(n))?;
+    let report =
+        featc_runtime::runners::verify::verify(&ir, &dir, &data_dir, cutoff, &args.engine.engine(), &mut |n| {
+            progress.inc(n)
+        })?;
     progress.finish_and_clear();
     let unexplained = report.unexplained();
     if json {

@@ -10,5 +10,6 @@ mod delta;
 mod kafka;
 mod lambda;
 mod serve;
+mod spark;
 mod versions;
 mod writers;

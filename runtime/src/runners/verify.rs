@@ -142,12 +142,14 @@ fn cached(
 }
 
 /// Runs both targets and the reference over the project's data (the logs under `data_dir`,
-/// seeded from the history when empty). `cutoff` defaults to the batch layer's default.
+/// seeded from the history when empty). `cutoff` defaults to the batch layer's default;
+/// `engine` computes the Lambda batch view.
 pub fn verify(
     ir: &FeatureIr,
     project_dir: &Path,
     data_dir: &Path,
     cutoff: Option<i64>,
+    engine: &crate::runners::lambda::Engine,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, String> {
     let (mut kappa, _) = KappaRunner::open_as_of(ir.clone(), project_dir, data_dir, i64::MAX)?;
@@ -156,7 +158,7 @@ pub fn verify(
         Some(c) => c,
         None => batch::default_cutoff(ir, batch::latest_event(ir, project_dir)?.unwrap_or(0)),
     };
-    let view = batch::compute(ir, project_dir, cutoff, &mut *progress)?;
+    let view = engine.compute(ir, project_dir, data_dir, cutoff, &mut *progress)?;
     let (mut lambda, _) = LambdaRunner::open(ir.clone(), project_dir, data_dir, view)?;
     lambda.catch_up(&mut *progress)?;
 

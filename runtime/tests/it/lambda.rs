@@ -24,7 +24,7 @@ proptest! {
         featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
         let data_dir = dir.path().join(".featc");
         let cutoff = BASE + cutoff_half_seconds * 500;
-        let report = featc_runtime::runners::verify::verify(&ir, dir.path(), &data_dir, Some(cutoff), &mut |_| {}).unwrap();
+        let report = featc_runtime::runners::verify::verify(&ir, dir.path(), &data_dir, Some(cutoff), &featc_runtime::runners::lambda::Engine::DataFusion, &mut |_| {}).unwrap();
         // Every event was read, and every key with an event the group keeps was compared.
         prop_assert_eq!(report.events, evs.len() as u64);
         let mut kept: Vec<&str> = evs.iter().filter(|e| !text.contains("where n >= 0") || e.n >= 0).map(|e| e.k.as_str()).collect();

@@ -11,6 +11,7 @@
 pub mod batch;
 pub mod merge;
 pub mod partials;
+pub mod spark;
 
 use std::path::Path;
 
@@ -22,6 +23,32 @@ use crate::operators::group::GroupRuntime;
 use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::value::Value;
 pub use batch::BatchView;
+
+/// Which engine computes the batch view.
+#[derive(Debug, Clone)]
+pub enum Engine {
+    /// featc's own operators over the history, read, filtered and sorted by DataFusion.
+    DataFusion,
+    /// The emitted Spark job, run with `spark-submit`; featc installs its results.
+    Spark(spark::SparkRun),
+}
+
+impl Engine {
+    /// The batch view at `cutoff`; `progress` is told the events featc reads itself.
+    pub fn compute(
+        &self,
+        ir: &FeatureIr,
+        project_dir: &Path,
+        data_dir: &Path,
+        cutoff: i64,
+        progress: &mut dyn FnMut(u64),
+    ) -> Result<BatchView, String> {
+        match self {
+            Engine::DataFusion => batch::compute(ir, project_dir, cutoff, progress),
+            Engine::Spark(run) => spark::compute(ir, project_dir, data_dir, cutoff, run, progress),
+        }
+    }
+}
 
 /// The earliest event time the `speed` features need at query times from `cutoff` on; `None`
 /// when there are none; `i64::MIN` when one needs the whole log.

@@ -1,0 +1,64 @@
+//! `featc batch --engine spark` and `featc verify --engine spark` run as a user would, on real
+//! Spark (pyspark's `spark-submit`, `local[2]`; scripts/test installs it and sets SPARK_HOME):
+//! the batch view Spark computed serves every feature exactly as the one featc computes, and a
+//! broken launcher is a clear error, not a half-written view.
+
+use crate::common::*;
+
+fn spark_home() -> String {
+    std::env::var("SPARK_HOME")
+        .expect("SPARK_HOME must name Spark (pyspark's folder): run the tests with scripts/test, which installs it")
+}
+
+#[test]
+fn a_batch_view_built_by_spark_verifies_with_no_difference() {
+    let _ = spark_home();
+    for example in ["examples/fraud", "examples/recsys"] {
+        let data = tempfile::tempdir().expect("temp dir");
+        let data_dir = data.path().to_str().expect("utf-8");
+        let out =
+            featc(&["batch", example, "--engine", "spark", "--master", "local[2]", "--data-dir", data_dir], &root());
+        let stderr = text(&out.stderr);
+        assert_eq!(out.status.code(), Some(0), "{example}: {stderr}");
+        assert!(stderr.contains("running the batch job on Spark"), "{stderr}");
+        assert!(stderr.contains("batch view as of"), "{stderr}");
+        // The run's files, for a person to look into or repeat it.
+        let run = data.path().join("spark/run");
+        for file in ["job.sql", "job.json", "driver.py", "spark.log"] {
+            assert!(run.join(file).is_file(), "{example}: no {file}");
+        }
+        assert!(data.path().join("batch/CURRENT").is_file(), "{example}: no view installed");
+
+        let out =
+            featc(&["verify", example, "--engine", "spark", "--master", "local[2]", "--data-dir", data_dir], &root());
+        let stdout = text(&out.stdout);
+        assert_eq!(out.status.code(), Some(0), "{example}: {stdout}{}", text(&out.stderr));
+        assert!(stdout.contains(": 0 differences"), "{stdout}");
+        let keys: u64 = stdout.split_whitespace().nth(1).and_then(|n| n.parse().ok()).expect("key count");
+        assert!(keys > 100, "{stdout}");
+    }
+}
+
+#[test]
+fn a_spark_job_that_cannot_run_leaves_no_view() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8");
+    let missing = data.path().join("no-spark-submit");
+    let out = featc(
+        &[
+            "batch",
+            "examples/fraud",
+            "--engine",
+            "spark",
+            "--spark-submit",
+            missing.to_str().expect("utf-8"),
+            "--data-dir",
+            data_dir,
+        ],
+        &root(),
+    );
+    let stderr = text(&out.stderr);
+    assert_ne!(out.status.code(), Some(0), "{stderr}");
+    assert!(stderr.contains("cannot run") && stderr.contains("no-spark-submit"), "{stderr}");
+    assert!(!data.path().join("batch/CURRENT").exists(), "a view was installed: {stderr}");
+}
