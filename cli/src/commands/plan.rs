@@ -34,8 +34,8 @@ pub(crate) struct Args {
     /// in a Spark job, a session variable that takes every event unless set).
     #[arg(long)]
     cutoff_ms: Option<i64>,
-    /// With `--dialect spark`: the folder the job writes each statement's Parquet files under
-    /// (default: `<data-dir>/spark/partials`, `<data-dir>` being `.featc` in the project folder).
+    /// With `--dialect spark` or `flink`: the folder the job writes each statement's results
+    /// under (default: `.featc/spark/partials` or `.featc/flink/partials` in the project folder).
     #[arg(long)]
     output: Option<PathBuf>,
 }
@@ -82,23 +82,27 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         Emit::Sql => {
             let dialect = match args.dialect {
                 SqlDialect::Datafusion => featc::sql::Dialect::DataFusion,
-                SqlDialect::Spark => {
-                    // A complete job: the files the spec binds, read from where the spec is.
+                // Spark and Flink: a complete job over the files the spec binds, read from where
+                // the spec is, each result written under the output folder.
+                SqlDialect::Spark | SqlDialect::Flink => {
                     let dir =
                         project.first().and_then(|p| p.parent()).map_or_else(|| PathBuf::from("."), PathBuf::from);
                     let dir = std::path::absolute(&dir).unwrap_or(dir);
-                    let output = args.output.unwrap_or_else(|| dir.join(".featc").join("spark").join("partials"));
-                    let output = std::path::absolute(&output).unwrap_or(output);
-                    let job = featc::sql::spark::SparkJob {
-                        cutoff_ms: args.cutoff_ms,
-                        base_dir: Some(dir.to_string_lossy().into_owned()),
-                        output_dir: output.to_string_lossy().into_owned(),
+                    let engine = if args.dialect == SqlDialect::Spark { "spark" } else { "flink" };
+                    let output = args.output.unwrap_or_else(|| dir.join(".featc").join(engine).join("partials"));
+                    let output = std::path::absolute(&output).unwrap_or(output).to_string_lossy().into_owned();
+                    let base_dir = Some(dir.to_string_lossy().into_owned());
+                    let job = if args.dialect == SqlDialect::Spark {
+                        let job =
+                            featc::sql::spark::SparkJob { cutoff_ms: args.cutoff_ms, base_dir, output_dir: output };
+                        featc::sql::spark::job(&ir, &job)
+                    } else {
+                        featc::sql::flink::job(&ir, &featc::sql::flink::FlinkJob { base_dir, output_dir: output })
                     };
-                    let text = featc::sql::spark::job(&ir, &job).map_err(CliError::Usage)?.to_script();
+                    let text = job.map_err(CliError::Usage)?.to_script();
                     write!(std::io::stdout(), "{text}").map_err(|e| CliError::Io(e.to_string()))?;
                     return Ok(ExitCode::SUCCESS);
                 }
-                SqlDialect::Flink => featc::sql::Dialect::Flink,
             };
             featc::sql::emit(&ir, dialect, args.cutoff_ms).to_script()
         }

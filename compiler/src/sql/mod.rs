@@ -8,10 +8,11 @@
 
 mod build;
 mod exact;
+pub mod flink;
 pub mod spark;
 
 use serde::Serialize;
-use sqlparser::ast::{BinaryOperator, DateTimeField, Expr, Interval, Statement};
+use sqlparser::ast::{BinaryOperator, Expr, Statement};
 use sqlparser::dialect::{Dialect as ParserDialect, GenericDialect, SparkSqlDialect};
 use sqlparser::parser::Parser;
 
@@ -135,7 +136,10 @@ fn emit_with(
     for g in &ir.groups {
         let source = &ir.sources[g.source];
         if d == Dialect::Flink {
-            flink_group(g, source, &mut out);
+            for (meta, statement, _) in flink::group(g, source, text_flags, false) {
+                out.statements.push((meta, statement));
+            }
+            out.notes.extend(flink::notes(g, false));
         } else {
             let cutoff = cutoff.clone().unwrap_or_else(|| match d {
                 Dialect::Spark => placeholder(":cutoff"),
@@ -349,12 +353,28 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
 /// The rows featc's decoder accepts for a group: its event time within the years 1900 to
 /// 2200, no null where the schema says not nullable, finite reals, and (in a job over text
 /// files) every value of the type its field declares.
-fn valid_rows(g: &IrGroup, source: &IrSource, d: Dialect, flags: bool) -> Vec<Expr> {
-    let ts = d.epoch_millis(col(d, &source.event_time));
-    let mut out = vec![
-        binary(ts.clone(), BinaryOperator::GtEq, int(crate::ir::EVENT_TIME_MIN_MS)),
-        binary(ts, BinaryOperator::LtEq, int(crate::ir::EVENT_TIME_MAX_MS)),
-    ];
+pub(super) fn valid_rows(g: &IrGroup, source: &IrSource, d: Dialect, flags: bool) -> Vec<Expr> {
+    let mut out = if d == Dialect::Flink {
+        // Flink casts no timestamp to a number: the same bounds as timestamp literals.
+        let ts = col(d, &source.event_time);
+        let at = |text: &str| {
+            Expr::TypedString(sqlparser::ast::TypedString {
+                data_type: sqlparser::ast::DataType::Timestamp(None, sqlparser::ast::TimezoneInfo::None),
+                value: sqlparser::ast::Value::SingleQuotedString(text.to_owned()).with_empty_span(),
+                uses_odbc_syntax: false,
+            })
+        };
+        vec![
+            binary(ts.clone(), BinaryOperator::GtEq, at("1900-01-01 00:00:00")),
+            binary(ts, BinaryOperator::LtEq, at("2200-01-01 00:00:00")),
+        ]
+    } else {
+        let ts = d.epoch_millis(col(d, &source.event_time));
+        vec![
+            binary(ts.clone(), BinaryOperator::GtEq, int(crate::ir::EVENT_TIME_MIN_MS)),
+            binary(ts, BinaryOperator::LtEq, int(crate::ir::EVENT_TIME_MAX_MS)),
+        ]
+    };
     for name in &g.columns {
         let Some(field) = source.fields.iter().find(|f| &f.name == name) else { continue };
         let c = col(d, name);
@@ -390,7 +410,7 @@ fn pane_start(ms: Expr, h: i64) -> Expr {
     binary(ms, BinaryOperator::Minus, nested(rem))
 }
 
-fn window_slug(window: &str) -> String {
+pub(super) fn window_slug(window: &str) -> String {
     window
         .chars()
         .map(|c| if c.is_ascii_alphanumeric() { c } else { '_' })
@@ -493,115 +513,4 @@ fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, S
         }
         AggKind::CountDistinct | AggKind::TopK | AggKind::ApproxCountDistinct | AggKind::ApproxPercentile => vec![],
     }
-}
-
-fn interval(ms: u64) -> Expr {
-    let (amount, field) = match ms {
-        ms if ms % 86_400_000 == 0 => (ms / 86_400_000, DateTimeField::Day),
-        ms if ms % 3_600_000 == 0 => (ms / 3_600_000, DateTimeField::Hour),
-        ms if ms % 60_000 == 0 => (ms / 60_000, DateTimeField::Minute),
-        ms => (ms / 1000, DateTimeField::Second),
-    };
-    let value = if !ms.is_multiple_of(1000) && field == DateTimeField::Second {
-        build::string(&format!("{}.{:03}", ms / 1000, ms % 1000))
-    } else {
-        build::string(&amount.to_string())
-    };
-    Expr::Interval(Interval {
-        value: Box::new(value),
-        leading_field: Some(field),
-        leading_precision: None,
-        last_field: None,
-        fractional_seconds_precision: None,
-    })
-}
-
-fn flink_group(g: &IrGroup, source: &IrSource, out: &mut Built) {
-    let d = Dialect::Flink;
-    let Some(from) = table(d, &source.name) else { return };
-    let ts = col(d, &source.event_time);
-    let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
-    for w in &g.windows {
-        let window = window_text(w.spec);
-        let (group_fn, end_fn, args): (Option<&str>, &str, Vec<Expr>) = match w.spec {
-            crate::check::WindowSpec::Lifetime => (None, "", vec![]),
-            crate::check::WindowSpec::Tumbling { size_ms } => {
-                (Some("TUMBLE"), "TUMBLE_END", vec![ts.clone(), interval(size_ms)])
-            }
-            // featc's sliding window as of a pane's end spans one pane more than its size (the
-            // sawtooth): HOP over size + hop reproduces it at every pane end.
-            crate::check::WindowSpec::Sliding { size_ms, hop_ms } => {
-                (Some("HOP"), "HOP_END", vec![ts.clone(), interval(hop_ms), interval(size_ms.saturating_add(hop_ms))])
-            }
-            crate::check::WindowSpec::Session { gap_ms } => {
-                (Some("SESSION"), "SESSION_END", vec![ts.clone(), interval(gap_ms)])
-            }
-        };
-        let mut projection: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
-        let mut group_by = keys.clone();
-        if let Some(f) = group_fn {
-            projection.push((call(end_fn, args.clone()), "window_end".to_owned()));
-            group_by.push(call(f, args));
-        }
-        let mut skipped = Vec::new();
-        for &ai in &w.aggregates {
-            let a = &g.aggregates[ai];
-            match flink_aggregate(g, a) {
-                Some(e) => projection.push((e, a.name.clone())),
-                None => skipped.push(a.name.clone()),
-            }
-        }
-        if !skipped.is_empty() {
-            out.notes.push(format!(
-                "{}: {} not expressible in Flink SQL; computed by the featc runtime",
-                g.name,
-                skipped.join(", ")
-            ));
-        }
-        if projection.len() == g.keys.len() + usize::from(group_fn.is_some()) {
-            continue;
-        }
-        let filter = g.filter.as_ref().map(|f| build::expr(d, &g.columns, f));
-        if let Some(statement) = select(d, projection, from.clone(), filter, group_by) {
-            out.push(
-                format!("{}__{}", g.name, window_slug(&window)),
-                format!(
-                    "features of {} over {window}, per key{}",
-                    g.name,
-                    if group_fn.is_some() { " and window" } else { ", updated continuously" }
-                ),
-                statement,
-            );
-        }
-    }
-}
-
-/// The final value of an aggregate in Flink SQL, where Flink has an equivalent.
-fn flink_aggregate(g: &IrGroup, a: &IrAggregate) -> Option<Expr> {
-    let d = Dialect::Flink;
-    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, &g.columns, p));
-    let Some(v) = a.value.as_ref().map(|v| build::expr(d, &g.columns, v)) else {
-        return Some(count_star(predicate));
-    };
-    let agg = |f: &str, arg: Expr| call_with(f, vec![arg], vec![], predicate.clone());
-    let double = |v: Expr| cast(v, sqlparser::ast::DataType::Double(sqlparser::ast::ExactNumberInfo::None));
-    Some(match a.kind {
-        AggKind::Count => agg("COUNT", v),
-        AggKind::Sum => call("COALESCE", vec![agg("SUM", v), int(0)]),
-        AggKind::Avg => agg("AVG", double(v)),
-        AggKind::Min => agg("MIN", v),
-        AggKind::Max => agg("MAX", v),
-        AggKind::Variance => agg("VAR_SAMP", double(v)),
-        AggKind::Stddev => agg("STDDEV_SAMP", double(v)),
-        // Not expressible in the Flink job today (the plan's notes say so); listed one by one so
-        // that a new aggregate has to be placed here.
-        AggKind::First
-        | AggKind::Last
-        | AggKind::FirstN
-        | AggKind::LastN
-        | AggKind::CountDistinct
-        | AggKind::ApproxCountDistinct
-        | AggKind::ApproxPercentile
-        | AggKind::TopK => return None,
-    })
 }

@@ -1,0 +1,421 @@
+//! The feature IR in, Flink SQL out: each window's features as a group-window aggregation
+//! (`TUMBLE`, `HOP`, `SESSION`, with their `_END` column) or, for lifetime windows, a `GROUP BY`
+//! updated continuously; and, for a run, a complete job ([`job`]): the session's time zone, a
+//! table over each source's files with its fields in the spec's types, and each statement
+//! written to a folder of JSON lines.
+//!
+//! A featc sliding window as of a pane's end spans one pane more than its size (the sawtooth),
+//! so `sliding(w, every: h)` is `HOP(ts, h, w + h)`. Aggregates without an exact Flink
+//! equivalent (first and last by event time, lists, distinct counts, sketches) are named in a
+//! note and left to the featc runtime.
+
+use std::fmt;
+
+use sqlparser::ast::{
+    CreateTableOptions, CreateView, DataType, DateTimeField, Expr, Ident, Interval, ObjectName, Statement,
+    TimezoneInfo, Value, ViewColumnDef,
+};
+
+use super::build::{self, call, call_with, cast, col, count_star, ident, int, select, string, table};
+use super::{Dialect, SqlOutput, SqlStatement, valid_rows, window_slug};
+use crate::aggregates::AggKind;
+use crate::ir::{FeatureIr, FileFormat, IrAggregate, IrGroup, IrSource, Ty};
+use crate::plan::window_text;
+
+/// A statement, its tree, and its result's columns with their types.
+type Columns = Vec<(String, Ty)>;
+
+pub(super) fn interval(ms: u64) -> Expr {
+    let (amount, field) = match ms {
+        ms if ms % 86_400_000 == 0 => (ms / 86_400_000, DateTimeField::Day),
+        ms if ms % 3_600_000 == 0 => (ms / 3_600_000, DateTimeField::Hour),
+        ms if ms % 60_000 == 0 => (ms / 60_000, DateTimeField::Minute),
+        ms => (ms / 1000, DateTimeField::Second),
+    };
+    let value = if !ms.is_multiple_of(1000) && field == DateTimeField::Second {
+        string(&format!("{}.{:03}", ms / 1000, ms % 1000))
+    } else {
+        string(&amount.to_string())
+    };
+    Expr::Interval(Interval {
+        value: Box::new(value),
+        leading_field: Some(field),
+        // The SQL standard's default leading precision is two digits (`INTERVAL '330' SECOND`
+        // is refused): wider amounts state theirs.
+        leading_precision: (amount >= 100).then(|| amount.to_string().len() as u64),
+        last_field: None,
+        fractional_seconds_precision: None,
+    })
+}
+
+/// The statements of one group, with their result columns; `flags`: whether a text source's
+/// rows carry the `__featc_bad_<field>` flags of a job's source tables; `batch`: a job over
+/// bounded files, which Flink runs in batch mode, where it has no session windows.
+pub(super) fn group(
+    g: &IrGroup,
+    source: &IrSource,
+    flags: bool,
+    batch: bool,
+) -> Vec<(SqlStatement, Statement, Columns)> {
+    let d = Dialect::Flink;
+    let mut out = Vec::new();
+    let Some(from) = table(d, &source.name) else { return out };
+    let ts = col(d, &source.event_time);
+    let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
+    let text =
+        flags && source.history.as_ref().is_some_and(|h| matches!(h.format, FileFormat::Csv | FileFormat::Ndjson));
+    let mut filter = valid_rows(g, source, d, text);
+    if let Some(f) = &g.filter {
+        filter.push(build::expr(d, &g.columns, f));
+    }
+    for w in &g.windows {
+        if batch && matches!(w.spec, crate::check::WindowSpec::Session { .. }) {
+            continue;
+        }
+        let window = window_text(w.spec);
+        let (group_fn, end_fn, args): (Option<&str>, &str, Vec<Expr>) = match w.spec {
+            crate::check::WindowSpec::Lifetime => (None, "", vec![]),
+            crate::check::WindowSpec::Tumbling { size_ms } => {
+                (Some("TUMBLE"), "TUMBLE_END", vec![ts.clone(), interval(size_ms)])
+            }
+            crate::check::WindowSpec::Sliding { size_ms, hop_ms } => {
+                (Some("HOP"), "HOP_END", vec![ts.clone(), interval(hop_ms), interval(size_ms.saturating_add(hop_ms))])
+            }
+            crate::check::WindowSpec::Session { gap_ms } => {
+                (Some("SESSION"), "SESSION_END", vec![ts.clone(), interval(gap_ms)])
+            }
+        };
+        let mut projection: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();
+        let mut columns: Columns = g.keys.iter().map(|k| (k.name.clone(), k.ty.ty.clone())).collect();
+        let mut group_by = keys.clone();
+        if let Some(f) = group_fn {
+            projection.push((call(end_fn, args.clone()), "window_end".to_owned()));
+            columns.push(("window_end".to_owned(), Ty::Timestamp));
+            group_by.push(call(f, args));
+        }
+        for &ai in &w.aggregates {
+            let a = &g.aggregates[ai];
+            if let Some(e) = aggregate(g, a) {
+                projection.push((e, a.name.clone()));
+                columns.push((a.name.clone(), a.ty.ty.clone()));
+            }
+        }
+        if projection.len() == g.keys.len() + usize::from(group_fn.is_some()) {
+            continue;
+        }
+        if let Some(statement) = select(d, projection, from.clone(), build::and_all(filter.clone()), group_by) {
+            let meta = SqlStatement {
+                name: format!("{}__{}", g.name, window_slug(&window)),
+                comment: format!(
+                    "features of {} over {window}, per key{}",
+                    g.name,
+                    if group_fn.is_some() { " and window" } else { ", updated continuously" }
+                ),
+                sql: statement.to_string(),
+                output: None,
+            };
+            out.push((meta, statement, columns));
+        }
+    }
+    out
+}
+
+/// The features of a group the Flink statements leave to the featc runtime, window by window
+/// (`batch`: session windows too).
+pub(super) fn notes(g: &IrGroup, batch: bool) -> Vec<String> {
+    g.windows
+        .iter()
+        .filter_map(|w| {
+            let session = batch && matches!(w.spec, crate::check::WindowSpec::Session { .. });
+            let skipped: Vec<&str> = w
+                .aggregates
+                .iter()
+                .map(|&ai| &g.aggregates[ai])
+                .filter(|a| session || aggregate(g, a).is_none())
+                .map(|a| a.name.as_str())
+                .collect();
+            (!skipped.is_empty()).then(|| {
+                format!(
+                    "{}: {} not expressible in Flink SQL; computed by the featc runtime",
+                    g.name,
+                    skipped.join(", ")
+                )
+            })
+        })
+        .collect()
+}
+
+/// The final value of an aggregate in Flink SQL, where Flink has an equivalent.
+fn aggregate(g: &IrGroup, a: &IrAggregate) -> Option<Expr> {
+    let d = Dialect::Flink;
+    let predicate = a.predicate.and_then(|p| g.predicates.get(p)).map(|p| build::expr(d, &g.columns, p));
+    let Some(v) = a.value.as_ref().map(|v| build::expr(d, &g.columns, v)) else {
+        return Some(count_star(predicate));
+    };
+    let agg = |f: &str, arg: Expr| call_with(f, vec![arg], vec![], predicate.clone());
+    let double = |v: Expr| cast(v, DataType::Double(sqlparser::ast::ExactNumberInfo::None));
+    Some(match a.kind {
+        AggKind::Count => agg("COUNT", v),
+        AggKind::Sum => call("COALESCE", vec![agg("SUM", v), int(0)]),
+        AggKind::Avg => agg("AVG", double(v)),
+        AggKind::Min => agg("MIN", v),
+        AggKind::Max => agg("MAX", v),
+        AggKind::Variance => agg("VAR_SAMP", double(v)),
+        AggKind::Stddev => agg("STDDEV_SAMP", double(v)),
+        // Not expressible in the Flink job today (the plan's notes say so); listed one by one so
+        // that a new aggregate has to be placed here.
+        AggKind::First
+        | AggKind::Last
+        | AggKind::FirstN
+        | AggKind::LastN
+        | AggKind::CountDistinct
+        | AggKind::ApproxCountDistinct
+        | AggKind::ApproxPercentile
+        | AggKind::TopK => return None,
+    })
+}
+
+/// Where a Flink job reads and writes.
+#[derive(Debug, Clone)]
+pub struct FlinkJob {
+    /// The folder relative file bindings are read from (the spec's folder); as written when
+    /// `None`.
+    pub base_dir: Option<String>,
+    /// The folder each statement writes its JSON lines under, one sub-folder per statement.
+    pub output_dir: String,
+}
+
+/// A statement of Flink SQL that sqlparser's AST has no node for (Flink's quoted `SET`, tables
+/// with connector options) or that is simpler held as typed parts (`INSERT INTO t query`).
+#[derive(Debug, Clone)]
+enum FlinkStatement {
+    /// `SET 'key' = 'value'`
+    Set { key: Value, value: Value },
+    /// `CREATE TABLE name (column type, ...) WITH ('key' = 'value', ...)`
+    CreateTable { name: Ident, columns: Vec<(Ident, DataType)>, options: Vec<(Value, Value)> },
+    /// `INSERT INTO name query`
+    Insert { name: Ident, query: Box<Statement> },
+}
+
+impl fmt::Display for FlinkStatement {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            FlinkStatement::Set { key, value } => write!(f, "SET {key} = {value}"),
+            FlinkStatement::CreateTable { name, columns, options } => {
+                write!(f, "CREATE TABLE {name} (")?;
+                for (i, (c, t)) in columns.iter().enumerate() {
+                    write!(f, "{}{c} {t}", if i == 0 { "" } else { ", " })?;
+                }
+                f.write_str(") WITH (")?;
+                for (i, (k, v)) in options.iter().enumerate() {
+                    write!(f, "{}{k} = {v}", if i == 0 { "" } else { ", " })?;
+                }
+                f.write_str(")")
+            }
+            FlinkStatement::Insert { name, query } => write!(f, "INSERT INTO {name} {query}"),
+        }
+    }
+}
+
+fn quoted(s: &str) -> Value {
+    Value::SingleQuotedString(s.to_owned())
+}
+
+/// The Flink type of a spec type.
+fn flink_type(ty: &Ty) -> DataType {
+    match ty {
+        Ty::String | Ty::List(_) => DataType::String(None),
+        Ty::Bool => DataType::Boolean,
+        Ty::I64 | Ty::Null => DataType::BigInt(None),
+        Ty::F64 => DataType::Double(sqlparser::ast::ExactNumberInfo::None),
+        Ty::Timestamp => DataType::Timestamp(Some(3), TimezoneInfo::None),
+    }
+}
+
+/// The complete job over the sources' files: settings, source tables and views, and each
+/// statement inserted into a folder of JSON lines.
+pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
+    let d = Dialect::Flink;
+    let mut out = SqlOutput::default();
+    let setup = |name: &str, comment: &str, sql: String| SqlStatement {
+        name: name.to_owned(),
+        comment: comment.to_owned(),
+        sql,
+        output: None,
+    };
+    for (key, value, comment) in [
+        (
+            "execution.runtime-mode",
+            "batch",
+            "the files are bounded: each window's result once, when the files are read",
+        ),
+        ("table.local-time-zone", "UTC", "event times are instants; windows are in UTC"),
+    ] {
+        let set = FlinkStatement::Set { key: quoted(key), value: quoted(value) };
+        out.statements.push(setup(key, comment, set.to_string()));
+    }
+    let mut readable = vec![false; ir.sources.len()];
+    for (si, source) in ir.sources.iter().enumerate() {
+        if !ir.groups.iter().any(|g| g.source == si) {
+            continue;
+        }
+        let Some(files) = &source.history else {
+            out.notes.push(format!("source {}: no history files to read; its groups are not in the job", source.name));
+            continue;
+        };
+        let format = match files.format {
+            FileFormat::Csv => "csv",
+            FileFormat::Ndjson => "json",
+            FileFormat::Parquet => {
+                out.notes.push(format!(
+                    "source {}: Parquet files; Flink reads them with its Parquet format (flink-sql-parquet) on the classpath",
+                    source.name
+                ));
+                "parquet"
+            }
+            FileFormat::Delta => {
+                out.notes.push(format!("source {}: a Delta table, which this job does not read", source.name));
+                continue;
+            }
+        };
+        readable[si] = true;
+        let text = format != "parquet";
+        let path = match &job.base_dir {
+            Some(base) if !files.glob.starts_with('/') => format!("{}/{}", base.trim_end_matches('/'), files.glob),
+            _ => files.glob.clone(),
+        };
+        let mut options = vec![(quoted("connector"), quoted("filesystem")), (quoted("path"), quoted(&path))];
+        options.push((quoted("format"), quoted(format)));
+        match format {
+            // A line of the wrong shape is skipped; the header line is read as a row whose
+            // event time is not a time, and left out like any malformed row.
+            "csv" => options.push((quoted("csv.ignore-parse-errors"), quoted("true"))),
+            "json" => options.push((quoted("json.ignore-parse-errors"), quoted("true"))),
+            _ => {}
+        }
+        let raw_name = super::spark::raw_view_name(&source.name);
+        let columns = source
+            .fields
+            .iter()
+            .map(|f| (ident(d, &f.name), if text { DataType::String(None) } else { flink_type(&f.ty.ty) }))
+            .collect();
+        let raw = FlinkStatement::CreateTable { name: ident(d, &raw_name), columns, options };
+        out.statements.push(setup(
+            &format!("{}__files", source.name),
+            &format!("the files of {} as Flink reads them", source.name),
+            raw.to_string(),
+        ));
+        out.statements.push(setup(
+            &format!("{}__source", source.name),
+            &format!("{} in the spec's types, with a flag per column that could not take its type", source.name),
+            typed_view(source, &raw_name, text)?.to_string(),
+        ));
+    }
+    let root = job.output_dir.trim_end_matches('/');
+    for g in &ir.groups {
+        if !readable.get(g.source).copied().unwrap_or(false) {
+            continue;
+        }
+        out.notes.extend(notes(g, true));
+        for (meta, statement, columns) in group(g, &ir.sources[g.source], true, true) {
+            let output = format!("{root}/{}", meta.name);
+            let sink = format!("featc_out_{}", meta.name);
+            let table = FlinkStatement::CreateTable {
+                name: ident(d, &sink),
+                columns: columns.iter().map(|(n, t)| (ident(d, n), flink_type(t))).collect(),
+                options: vec![
+                    (quoted("connector"), quoted("filesystem")),
+                    (quoted("path"), quoted(&output)),
+                    (quoted("format"), quoted("json")),
+                ],
+            };
+            out.statements.push(setup(
+                &format!("{}__sink", meta.name),
+                &format!("where {} is written: JSON lines", meta.name),
+                table.to_string(),
+            ));
+            let insert = FlinkStatement::Insert { name: ident(d, &sink), query: Box::new(statement) };
+            out.statements.push(SqlStatement { sql: insert.to_string(), output: Some(output), ..meta });
+        }
+    }
+    Ok(out)
+}
+
+/// `CREATE TEMPORARY VIEW source AS SELECT ...`: each field in its declared type and, for text
+/// files, a `__featc_bad_<field>` flag where a value is present but not of it.
+fn typed_view(source: &IrSource, raw_name: &str, text: bool) -> Result<Statement, String> {
+    let d = Dialect::Flink;
+    let try_cast = |e: Expr, t: DataType| Expr::Cast {
+        kind: sqlparser::ast::CastKind::TryCast,
+        expr: Box::new(e),
+        data_type: t,
+        array: false,
+        format: None,
+    };
+    let mut projection: Vec<(Expr, String)> = Vec::new();
+    let mut flags: Vec<(Expr, String)> = Vec::new();
+    for field in &source.fields {
+        let raw = col(d, &field.name);
+        let trimmed = call("TRIM", vec![raw.clone()]);
+        let typed = match (&field.ty.ty, text) {
+            (Ty::Timestamp, true) => {
+                // Epoch milliseconds, else an RFC 3339 time in UTC (`T` and `Z` as Flink's
+                // timestamp text has neither).
+                let millis = cast(
+                    call("TO_TIMESTAMP_LTZ", vec![try_cast(trimmed.clone(), DataType::BigInt(None)), int(3)]),
+                    flink_type(&Ty::Timestamp),
+                );
+                let text_time = call(
+                    "REPLACE",
+                    vec![call("REPLACE", vec![trimmed.clone(), string("T"), string(" ")]), string("Z"), string("")],
+                );
+                Expr::Case {
+                    case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
+                    operand: None,
+                    conditions: vec![sqlparser::ast::CaseWhen {
+                        condition: call("REGEXP", vec![trimmed.clone(), string("^-?[0-9]+$")]),
+                        result: millis,
+                    }],
+                    else_result: Some(Box::new(try_cast(text_time, flink_type(&Ty::Timestamp)))),
+                }
+            }
+            (Ty::String, true) => raw.clone(),
+            (ty, true) => try_cast(trimmed, flink_type(ty)),
+            (Ty::Timestamp, false) => cast(raw.clone(), flink_type(&Ty::Timestamp)),
+            (_, false) => raw.clone(),
+        };
+        if text && field.ty.ty != Ty::String {
+            let bad = build::and_all(vec![
+                Expr::IsNotNull(Box::new(raw.clone())),
+                Expr::IsNull(Box::new(build::nested(typed.clone()))),
+            ]);
+            flags.extend(bad.map(|b| (b, super::spark::bad_flag(&field.name))));
+        }
+        projection.push((typed, field.name.clone()));
+    }
+    projection.extend(flags);
+    let from = table(d, raw_name).ok_or("cannot build the view")?;
+    let Some(Statement::Query(query)) = select(d, projection, from, None, vec![]) else {
+        return Err("cannot build the view".to_owned());
+    };
+    Ok(Statement::CreateView(CreateView {
+        or_alter: false,
+        or_replace: false,
+        materialized: false,
+        secure: false,
+        name: ObjectName::from(vec![ident(d, &source.name)]),
+        name_before_not_exists: false,
+        columns: Vec::<ViewColumnDef>::new(),
+        query,
+        options: CreateTableOptions::None,
+        cluster_by: vec![],
+        comment: None,
+        with_no_schema_binding: false,
+        if_not_exists: false,
+        temporary: true,
+        to: None,
+        params: None,
+        copy_grants: false,
+    }))
+}

@@ -1,0 +1,238 @@
+//! The Flink job featc emits runs as emitted on real Flink (PyFlink 2.3's mini-cluster, batch
+//! mode, parallelism 2) over the examples' events and a corpus spec's generated CSV (malformed
+//! lines included), and every row it writes holds the values featc's definitions give for that
+//! key as of the window's end: counts, minima and maxima exactly, real sums, averages and
+//! deviations within 1e-9 relative (Flink adds doubles in its own order), checked against the
+//! brute-force reference (`featc-reference`) over the events featc's decoder accepts.
+//!
+//! Needs Flink: `FEATC_FLINK_PYTHON` names a Python with the `apache-flink` package (scripts/test
+//! installs it into a cached virtual environment). The test fails without it; it never skips.
+
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use datafusion::arrow::json::LineDelimitedWriter;
+use datafusion::prelude::{ParquetReadOptions, SessionContext};
+use featc::ir::{EVENT_TIME_MAX_MS, Ty};
+use featc::sql::flink::{FlinkJob, job};
+use featc_reference::{Event, Expected, Oracle, Val, agrees};
+
+mod engines;
+use engines::{Case, corpus, example, lower};
+
+/// Runs a job's statements on PyFlink's mini-cluster: settings applied, tables and views
+/// created, every `INSERT` in one statement set.
+const DRIVER: &str = r#"
+import json, sys
+from pyflink.table import EnvironmentSettings, TableEnvironment
+statements = json.load(open(sys.argv[1]))
+t = TableEnvironment.create(EnvironmentSettings.in_batch_mode())
+t.get_config().set("parallelism.default", "2")
+inserts = t.create_statement_set()
+count = 0
+for s in statements:
+    sql = s["sql"]
+    if sql.startswith("SET "):
+        key, value = [p.strip().strip("'") for p in sql[4:].split("=", 1)]
+        t.get_config().set(key, value)
+    elif sql.startswith("INSERT "):
+        inserts.add_insert_sql(sql)
+        count += 1
+    else:
+        t.execute_sql(sql)
+if count:
+    inserts.execute().wait()
+"#;
+
+/// The fraud example with its Parquet history rewritten as NDJSON (Flink's Parquet format is not
+/// in PyFlink).
+async fn fraud_as_ndjson(tmp: &Path) -> Case {
+    let example = example("fraud", i64::MAX);
+    let dir = tmp.join("fraud");
+    std::fs::create_dir_all(dir.join("data")).unwrap();
+    let ctx = SessionContext::new();
+    let parquet = example.dir.join("data/transactions.parquet");
+    let batches = ctx
+        .read_parquet(parquet.to_string_lossy().into_owned(), ParquetReadOptions::default())
+        .await
+        .unwrap()
+        .collect()
+        .await
+        .unwrap();
+    let file = std::fs::File::create(dir.join("data/transactions.ndjson")).unwrap();
+    let mut writer = LineDelimitedWriter::new(file);
+    for b in &batches {
+        // Text as plain strings (DataFusion reads Parquet text as views, which JSON has not).
+        let columns = b
+            .columns()
+            .iter()
+            .map(|c| match c.data_type() {
+                datafusion::arrow::datatypes::DataType::Utf8View => {
+                    datafusion::arrow::compute::cast(c, &datafusion::arrow::datatypes::DataType::Utf8).unwrap()
+                }
+                _ => c.clone(),
+            })
+            .collect::<Vec<_>>();
+        let fields = b
+            .schema()
+            .fields()
+            .iter()
+            .zip(&columns)
+            .map(|(f, c)| datafusion::arrow::datatypes::Field::new(f.name(), c.data_type().clone(), true))
+            .collect::<Vec<_>>();
+        let schema = Arc::new(datafusion::arrow::datatypes::Schema::new(fields));
+        writer.write(&datafusion::arrow::array::RecordBatch::try_new(schema, columns).unwrap()).unwrap();
+    }
+    writer.finish().unwrap();
+    let text = std::fs::read_to_string(example.dir.join("fraud.feat"))
+        .unwrap()
+        .replace("data/transactions.parquet", "data/transactions.ndjson");
+    Case { name: "fraud".to_owned(), ir: lower("fraud", &text), dir, cutoff: i64::MAX }
+}
+
+/// The events of each group that featc's decoder accepts, as the reference takes them.
+fn reference_events(case: &Case) -> Vec<Vec<Event>> {
+    case.ir
+        .groups
+        .iter()
+        .map(|g| {
+            let source = &case.ir.sources[g.source];
+            let fields: Vec<_> =
+                g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect();
+            let history = featc_runtime::io::history::read(&case.dir, source).unwrap();
+            history
+                .batches
+                .iter()
+                .flat_map(|b| featc_runtime::operators::decode::rows(b, &fields).0)
+                .map(|row| Event { row: row.iter().map(featc_runtime::runners::verify::to_val).collect() })
+                .collect()
+        })
+        .collect()
+}
+
+/// A value Flink wrote (JSON), as the reference's value of a type.
+fn val(json: &serde_json::Value, ty: &Ty) -> Val {
+    match (json, ty) {
+        (serde_json::Value::Null, _) => Val::Null,
+        (v, Ty::I64) => Val::I64(v.as_i64().unwrap_or_else(|| panic!("not an integer: {v}"))),
+        (v, Ty::F64) => Val::F64(v.as_f64().unwrap_or_else(|| panic!("not a number: {v}"))),
+        (v, Ty::Bool) => Val::Bool(v.as_bool().unwrap_or_else(|| panic!("not a boolean: {v}"))),
+        (serde_json::Value::String(s), Ty::Timestamp) => {
+            Val::Ts(featc_runtime::io::time::parse_rfc3339(s).unwrap_or_else(|| panic!("not a time: {s}")))
+        }
+        (serde_json::Value::String(s), _) => Val::Str(s.clone()),
+        (v, ty) => panic!("{v} is not a {ty}"),
+    }
+}
+
+/// Flink's doubles are its own additions: within 1e-9 relative of the exact value.
+fn agrees_within(expected: &Expected, actual: &Val) -> Result<(), String> {
+    match (expected, actual) {
+        (Expected::Float { value, .. }, Val::F64(x)) if (x - value).abs() <= 1e-9 * value.abs().max(1.0) => Ok(()),
+        _ => agrees(expected, actual),
+    }
+}
+
+/// The rows of one statement's JSON lines.
+fn rows(folder: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
+    let mut out = Vec::new();
+    for entry in std::fs::read_dir(folder).unwrap_or_else(|e| panic!("{}: {e}", folder.display())) {
+        let path = entry.unwrap().path();
+        let name = path.file_name().unwrap().to_string_lossy().into_owned();
+        if name.starts_with('.') || name.starts_with('_') {
+            continue;
+        }
+        for line in std::fs::read_to_string(&path).unwrap().lines().filter(|l| !l.trim().is_empty()) {
+            let serde_json::Value::Object(row) = serde_json::from_str(line).unwrap() else { panic!("{line}") };
+            out.push(row);
+        }
+    }
+    out
+}
+
+#[tokio::test]
+async fn the_emitted_flink_job_runs_on_flink_and_gives_featcs_values() {
+    let python = std::env::var_os("FEATC_FLINK_PYTHON").map(PathBuf::from).expect(
+        "FEATC_FLINK_PYTHON must name a Python with apache-flink: run the tests with scripts/test, which installs it",
+    );
+    let tmp = tempfile::tempdir().unwrap();
+    let tmp = tmp.path();
+    let cases = vec![example("recsys", i64::MAX), fraud_as_ndjson(tmp).await, corpus("windows.feat", tmp)];
+    let driver = tmp.join("driver.py");
+    std::fs::write(&driver, DRIVER).unwrap();
+
+    let mut checked_rows = 0;
+    for case in &cases {
+        let out = tmp.join("out").join(&case.name);
+        let spec = FlinkJob {
+            base_dir: Some(case.dir.to_string_lossy().into_owned()),
+            output_dir: out.to_string_lossy().into_owned(),
+        };
+        let emitted = job(&case.ir, &spec).unwrap_or_else(|e| panic!("{}: {e}", case.name));
+        let statements: Vec<serde_json::Value> =
+            emitted.statements.iter().map(|s| serde_json::json!({ "name": s.name, "sql": s.sql })).collect();
+        let job_path = tmp.join(format!("{}.json", case.name));
+        std::fs::write(&job_path, serde_json::to_vec(&statements).unwrap()).unwrap();
+        let run = std::process::Command::new(&python).arg(&driver).arg(&job_path).output().expect("python runs");
+        assert!(
+            run.status.success(),
+            "{}: the Flink job failed:\n{}\n{}",
+            case.name,
+            String::from_utf8_lossy(&run.stderr)
+                .lines()
+                .filter(|l| !l.contains(" WARN "))
+                .collect::<Vec<_>>()
+                .join("\n"),
+            emitted.to_script()
+        );
+
+        let events = reference_events(case);
+        for s in emitted.statements.iter().filter(|s| s.output.is_some()) {
+            let (gi, g) =
+                case.ir.groups.iter().enumerate().find(|(_, g)| s.name.starts_with(&format!("{}__", g.name))).unwrap();
+            let oracle = Oracle::new(&case.ir, gi, &events[gi]).unwrap();
+            let written = rows(Path::new(s.output.as_ref().unwrap()));
+            assert!(!written.is_empty(), "{}/{}: Flink wrote nothing; the case tests nothing", case.name, s.name);
+            // Every row, or every 20th of a statement with more than 20,000 (the fraud example's
+            // sliding windows write 336,000, each checked against a brute-force computation).
+            let step = if written.len() > 20_000 { 20 } else { 1 };
+            for row in written.iter().step_by(step) {
+                let key: Vec<Val> = g.keys.iter().map(|k| val(&row[&k.name], &k.ty.ty)).collect();
+                // A window's value is featc's as of the last millisecond before its end.
+                let t = match row.get("window_end") {
+                    Some(end) => match val(end, &Ty::Timestamp) {
+                        Val::Ts(ms) => ms - 1,
+                        other => panic!("window_end {other}"),
+                    },
+                    None => EVENT_TIME_MAX_MS,
+                };
+                let expected = oracle
+                    .key_at(&key, t)
+                    .unwrap()
+                    .unwrap_or_else(|| panic!("{}/{}: Flink wrote key {key:?}, which has no event", case.name, s.name));
+                for (column, value) in
+                    row.iter().filter(|(c, _)| *c != "window_end" && !g.keys.iter().any(|k| &k.name == *c))
+                {
+                    let at =
+                        g.outputs.iter().position(|o| o == column).unwrap_or_else(|| panic!("no feature {column}"));
+                    let a = g.aggregates.iter().find(|a| &a.name == column).unwrap();
+                    agrees_within(&expected[at], &val(value, &a.ty.ty)).unwrap_or_else(|e| {
+                        panic!(
+                            "{}/{} {key:?} at {t} {column}: Flink against featc's definition: {e}",
+                            case.name, s.name
+                        )
+                    });
+                }
+            }
+            checked_rows += written.len().div_ceil(step);
+            eprintln!(
+                "{}/{}: {} rows checked of {}, every value as featc's definitions give it",
+                case.name,
+                s.name,
+                written.len().div_ceil(step),
+                written.len()
+            );
+        }
+    }
+    assert!(checked_rows > 1000, "only {checked_rows} rows checked");
+}
