@@ -4,8 +4,6 @@
 //! second. The two backfills are the median of three runs each; the training set, one run.
 //! Run: `cargo bench -p featc-runtime --bench backfill`.
 
-use std::fs::File;
-use std::path::Path;
 use std::sync::Arc;
 use std::time::Instant;
 
@@ -14,6 +12,8 @@ use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext};
 use featc_runtime::runners::lambda::batch;
+
+mod common;
 
 const SPEC: &str = include_str!("../../examples/fraud/fraud.feat");
 /// 2024-01-31T00:00:00Z: after every generated event (they span January 2024).
@@ -34,28 +34,6 @@ fn time(mut f: impl FnMut()) -> f64 {
             })
             .collect(),
     )
-}
-
-fn write_history(path: &Path, events: usize) {
-    let file = File::create(path).unwrap_or_else(|e| panic!("{e}"));
-    let mut writer: Option<parquet::arrow::ArrowWriter<File>> = None;
-    let chunk = 1_000_000;
-    for (i, start) in (0..events).step_by(chunk).enumerate() {
-        let batch = featc_runtime::io::generate::fraud(chunk.min(events - start), 100 + i as u64)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let w = writer.get_or_insert_with(|| {
-            parquet::arrow::ArrowWriter::try_new(
-                file.try_clone().unwrap_or_else(|e| panic!("{e}")),
-                batch.schema(),
-                None,
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-        });
-        w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
-    }
-    if let Some(w) = writer {
-        w.close().unwrap_or_else(|e| panic!("{e}"));
-    }
 }
 
 /// The fraud group's features as of the cutoff, written by hand for DataFusion.
@@ -88,7 +66,7 @@ fn main() {
     std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("fraud.feat"), SPEC).unwrap_or_else(|e| panic!("{e}"));
     let history = dir.join("data/transactions.parquet");
-    write_history(&history, events);
+    common::write_fraud_history(&history, events);
     let mut sources = featc::SourceMap::new();
     sources.add("fraud.feat", SPEC);
     let checked = featc::check_project(&sources, &featc::Options::default());

@@ -7,12 +7,13 @@
 //! Needs Spark: `SPARK_HOME` naming pyspark's folder (scripts/test installs it).
 //! Run: `cargo bench -p featc-runtime --bench engines`.
 
-use std::fs::File;
 use std::path::Path;
 use std::time::Instant;
 
 use featc_runtime::runners::lambda::Engine;
 use featc_runtime::runners::lambda::spark::SparkRun;
+
+mod common;
 
 const SPEC: &str = include_str!("../../examples/fraud/fraud.feat");
 /// 2024-01-31T00:00:00Z: after every generated event (they span January 2024).
@@ -22,21 +23,7 @@ const CUTOFF: i64 = 1_706_659_200_000;
 fn project(dir: &Path, events: usize) {
     std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("fraud.feat"), SPEC).unwrap_or_else(|e| panic!("{e}"));
-    let file = File::create(dir.join("data/transactions.parquet")).unwrap_or_else(|e| panic!("{e}"));
-    let mut writer: Option<parquet::arrow::ArrowWriter<File>> = None;
-    let chunk = 1_000_000;
-    for (i, start) in (0..events).step_by(chunk).enumerate() {
-        let batch = featc_runtime::io::generate::fraud(chunk.min(events - start), 100 + i as u64)
-            .unwrap_or_else(|e| panic!("{e}"));
-        let w = writer.get_or_insert_with(|| {
-            let f = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
-            parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap_or_else(|e| panic!("{e}"))
-        });
-        w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
-    }
-    if let Some(w) = writer {
-        w.close().unwrap_or_else(|e| panic!("{e}"));
-    }
+    common::write_fraud_history(&dir.join("data/transactions.parquet"), events);
 }
 
 /// Seconds to compute the batch view, and its key count.

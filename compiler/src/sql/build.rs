@@ -187,6 +187,45 @@ pub(super) fn table(d: Dialect, name: &str) -> Option<TableFactor> {
     Some(factor)
 }
 
+/// `CREATE [OR REPLACE] TEMPORARY VIEW name AS SELECT projection FROM source`: a source's
+/// fields in the spec's types, in a job.
+pub(super) fn temporary_view(
+    d: Dialect,
+    name: &str,
+    projection: Vec<(Expr, String)>,
+    source: &str,
+    or_replace: bool,
+) -> Result<Statement, String> {
+    let from = table(d, source).ok_or("cannot build the view")?;
+    let Some(Statement::Query(query)) = select(d, projection, from, None, vec![]) else {
+        return Err("cannot build the view".to_owned());
+    };
+    Ok(Statement::CreateView(sql::CreateView {
+        or_alter: false,
+        or_replace,
+        materialized: false,
+        secure: false,
+        name: ObjectName::from(vec![ident(d, name)]),
+        name_before_not_exists: false,
+        columns: Vec::new(),
+        query,
+        options: sql::CreateTableOptions::None,
+        cluster_by: vec![],
+        comment: None,
+        with_no_schema_binding: false,
+        if_not_exists: false,
+        temporary: true,
+        to: None,
+        params: None,
+        copy_grants: false,
+    }))
+}
+
+/// The `__featc_bad_<field>` flag of a text field: its text present, its typed value null.
+pub(super) fn bad_value(raw: &Expr, typed: &Expr) -> Option<Expr> {
+    and_all(vec![Expr::IsNotNull(Box::new(raw.clone())), Expr::IsNull(Box::new(nested(typed.clone())))])
+}
+
 /// A subquery in `FROM`: `(query) AS alias`.
 pub(super) fn derived(d: Dialect, query: Statement, alias: &str) -> Option<TableFactor> {
     let Statement::Query(query) = query else { return None };

@@ -11,10 +11,7 @@
 
 use std::fmt;
 
-use sqlparser::ast::{
-    CreateTableOptions, CreateView, DataType, DateTimeField, Expr, Ident, Interval, ObjectName, Statement,
-    TimezoneInfo, Value, ViewColumnDef,
-};
+use sqlparser::ast::{DataType, DateTimeField, Expr, Ident, Interval, Statement, TimezoneInfo, Value};
 
 use super::build::{self, call, call_with, cast, col, count_star, ident, int, select, string, table};
 use super::{Dialect, SqlOutput, SqlStatement, valid_rows, window_slug};
@@ -386,36 +383,11 @@ fn typed_view(source: &IrSource, raw_name: &str, text: bool) -> Result<Statement
             (_, false) => raw.clone(),
         };
         if text && field.ty.ty != Ty::String {
-            let bad = build::and_all(vec![
-                Expr::IsNotNull(Box::new(raw.clone())),
-                Expr::IsNull(Box::new(build::nested(typed.clone()))),
-            ]);
+            let bad = build::bad_value(&raw, &typed);
             flags.extend(bad.map(|b| (b, super::spark::bad_flag(&field.name))));
         }
         projection.push((typed, field.name.clone()));
     }
     projection.extend(flags);
-    let from = table(d, raw_name).ok_or("cannot build the view")?;
-    let Some(Statement::Query(query)) = select(d, projection, from, None, vec![]) else {
-        return Err("cannot build the view".to_owned());
-    };
-    Ok(Statement::CreateView(CreateView {
-        or_alter: false,
-        or_replace: false,
-        materialized: false,
-        secure: false,
-        name: ObjectName::from(vec![ident(d, &source.name)]),
-        name_before_not_exists: false,
-        columns: Vec::<ViewColumnDef>::new(),
-        query,
-        options: CreateTableOptions::None,
-        cluster_by: vec![],
-        comment: None,
-        with_no_schema_binding: false,
-        if_not_exists: false,
-        temporary: true,
-        to: None,
-        params: None,
-        copy_grants: false,
-    }))
+    build::temporary_view(d, &source.name, projection, raw_name, false)
 }

@@ -10,9 +10,7 @@
 
 use std::fmt;
 
-use sqlparser::ast::{
-    CreateTableOptions, CreateView, DataType, Expr, Ident, ObjectName, Query, Set, Statement, Value, ViewColumnDef,
-};
+use sqlparser::ast::{DataType, Expr, Ident, Query, Set, Statement, Value};
 
 use super::build::{call, cast, col, ident, string};
 use super::{Dialect, SqlOutput, SqlStatement};
@@ -223,38 +221,13 @@ fn typed_view(source: &IrSource, format: FileFormat) -> Result<Statement, String
             (_, false) => raw.clone(),
         };
         if text && field.ty.ty != Ty::String {
-            let bad = super::build::and_all(vec![
-                Expr::IsNotNull(Box::new(raw.clone())),
-                Expr::IsNull(Box::new(super::build::nested(typed.clone()))),
-            ]);
+            let bad = super::build::bad_value(&raw, &typed);
             flags.extend(bad.map(|b| (b, bad_flag(&field.name))));
         }
         projection.push((typed, field.name.clone()));
     }
     projection.extend(flags);
-    let from = super::build::table(d, &raw_view_name(&source.name)).ok_or("cannot build the view")?;
-    let Some(Statement::Query(query)) = super::build::select(d, projection, from, None, vec![]) else {
-        return Err("cannot build the view".to_owned());
-    };
-    Ok(Statement::CreateView(CreateView {
-        or_alter: false,
-        or_replace: true,
-        materialized: false,
-        secure: false,
-        name: ObjectName::from(vec![ident(d, &source.name)]),
-        name_before_not_exists: false,
-        columns: Vec::<ViewColumnDef>::new(),
-        query,
-        options: CreateTableOptions::None,
-        cluster_by: vec![],
-        comment: None,
-        with_no_schema_binding: false,
-        if_not_exists: false,
-        temporary: true,
-        to: None,
-        params: None,
-        copy_grants: false,
-    }))
+    super::build::temporary_view(d, &source.name, projection, &raw_view_name(&source.name), true)
 }
 
 /// The flag of a text field whose value could not take its declared type.

@@ -50,3 +50,23 @@ pub(crate) fn project_ir(dir: &Path) -> featc::ir::FeatureIr {
     assert!(!checked.has_errors());
     featc::ir::lower(&checked.project).unwrap()
 }
+
+/// Writes `events` generated events of the fraud example (`featc example-data`'s generator, a
+/// million per seed) as one Parquet file.
+pub(crate) fn write_fraud_history(path: &Path, events: usize) {
+    let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
+    let mut writer: Option<parquet::arrow::ArrowWriter<std::fs::File>> = None;
+    let chunk = 1_000_000;
+    for (i, start) in (0..events).step_by(chunk).enumerate() {
+        let batch = featc_runtime::io::generate::fraud(chunk.min(events - start), 100 + i as u64)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let w = writer.get_or_insert_with(|| {
+            let f = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
+            parquet::arrow::ArrowWriter::try_new(f, batch.schema(), None).unwrap_or_else(|e| panic!("{e}"))
+        });
+        w.write(&batch).unwrap_or_else(|e| panic!("{e}"));
+    }
+    if let Some(w) = writer {
+        w.close().unwrap_or_else(|e| panic!("{e}"));
+    }
+}
