@@ -353,15 +353,21 @@ fn typed_view(source: &IrSource, raw_name: &str, text: bool) -> Result<Statement
     let mut flags: Vec<(Expr, String)> = Vec::new();
     for field in &source.fields {
         let raw = col(d, &field.name);
-        let trimmed = call("TRIM", vec![raw.clone()]);
+        // As featc's text readers: a value trimmed, a blank one null.
+        let trimmed = call("NULLIF", vec![call("TRIM", vec![raw.clone()]), string("")]);
         let typed = match (&field.ty.ty, text) {
             (Ty::Timestamp, true) => {
-                // Epoch milliseconds, else an RFC 3339 time in UTC (`T` and `Z` as Flink's
-                // timestamp text has neither).
-                let millis = cast(
-                    call("TO_TIMESTAMP_LTZ", vec![try_cast(trimmed.clone(), DataType::BigInt(None)), int(3)]),
-                    flink_type(&Ty::Timestamp),
-                );
+                // Epoch milliseconds within the years featc reads, else an RFC 3339 time in
+                // UTC (`T` and `Z` as Flink's timestamp text has neither).
+                let millis = try_cast(trimmed.clone(), DataType::BigInt(None));
+                let in_range = Expr::Between {
+                    expr: Box::new(millis.clone()),
+                    negated: false,
+                    low: Box::new(int(crate::ir::EVENT_TIME_MIN_MS)),
+                    high: Box::new(int(crate::ir::EVENT_TIME_MAX_MS)),
+                };
+                let digits = call("REGEXP", vec![trimmed.clone(), string("^-?[0-9]+$")]);
+                let millis = cast(call("TO_TIMESTAMP_LTZ", vec![millis, int(3)]), flink_type(&Ty::Timestamp));
                 let text_time = call(
                     "REPLACE",
                     vec![call("REPLACE", vec![trimmed.clone(), string("T"), string(" ")]), string("Z"), string("")],
@@ -371,19 +377,19 @@ fn typed_view(source: &IrSource, raw_name: &str, text: bool) -> Result<Statement
                     end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
                     operand: None,
                     conditions: vec![sqlparser::ast::CaseWhen {
-                        condition: call("REGEXP", vec![trimmed.clone(), string("^-?[0-9]+$")]),
+                        condition: build::and_all(vec![digits, in_range]).unwrap_or_else(|| string("")),
                         result: millis,
                     }],
                     else_result: Some(Box::new(try_cast(text_time, flink_type(&Ty::Timestamp)))),
                 }
             }
-            (Ty::String, true) => raw.clone(),
-            (ty, true) => try_cast(trimmed, flink_type(ty)),
+            (Ty::String, true) => trimmed.clone(),
+            (ty, true) => try_cast(trimmed.clone(), flink_type(ty)),
             (Ty::Timestamp, false) => cast(raw.clone(), flink_type(&Ty::Timestamp)),
             (_, false) => raw.clone(),
         };
         if text && field.ty.ty != Ty::String {
-            let bad = build::bad_value(&raw, &typed);
+            let bad = build::bad_value(&trimmed, &typed);
             flags.extend(bad.map(|b| (b, super::spark::bad_flag(&field.name))));
         }
         projection.push((typed, field.name.clone()));

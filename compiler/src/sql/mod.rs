@@ -322,6 +322,8 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
             let value = build::expr(d, &g.columns, value);
             let mut filter = base_filter.clone();
             filter.push(Expr::IsNotNull(Box::new(nested(value.clone()))));
+            // A computed value can overflow to infinity, which the stream leaves out.
+            filter.push(finite(nested(value.clone())));
             if let Some(p) = a.predicate.and_then(|p| g.predicates.get(p)) {
                 filter.push(build::expr(d, &g.columns, p));
             }
@@ -378,26 +380,34 @@ pub(super) fn valid_rows(g: &IrGroup, source: &IrSource, d: Dialect, flags: bool
     for name in &g.columns {
         let Some(field) = source.fields.iter().find(|f| &f.name == name) else { continue };
         let c = col(d, name);
-        if !field.ty.nullable {
+        // A key is never null in the stream (the row is dead-lettered), whatever its field says.
+        if !field.ty.nullable || g.keys.iter().any(|k| &k.name == name) {
             out.push(Expr::IsNotNull(Box::new(c.clone())));
         }
         if field.ty.ty == crate::types::Ty::F64 {
             // NaN compares above every number in both engines, so this also leaves it out.
-            let finite = binary(
-                call("ABS", vec![c.clone()]),
-                BinaryOperator::LtEq,
-                Expr::Value(sqlparser::ast::Value::Number("1.7976931348623157E308".to_owned(), false).into()),
-            );
-            out.push(nested(binary(Expr::IsNull(Box::new(c)), BinaryOperator::Or, finite)));
+            out.push(nested(binary(Expr::IsNull(Box::new(c.clone())), BinaryOperator::Or, finite(c))));
         }
-        if flags && field.ty.ty != crate::types::Ty::String {
+    }
+    // featc's text readers reject a whole line when any of its values is not of its type.
+    if flags {
+        for field in source.fields.iter().filter(|f| f.ty.ty != crate::types::Ty::String) {
             out.push(Expr::UnaryOp {
                 op: sqlparser::ast::UnaryOperator::Not,
-                expr: Box::new(col(d, &spark::bad_flag(name))),
+                expr: Box::new(col(d, &spark::bad_flag(&field.name))),
             });
         }
     }
     out
+}
+
+/// `ABS(e) <= 1.7976931348623157E308`: finite (NaN compares above every number).
+pub(super) fn finite(e: Expr) -> Expr {
+    binary(
+        call("ABS", vec![e]),
+        BinaryOperator::LtEq,
+        Expr::Value(sqlparser::ast::Value::Number("1.7976931348623157E308".to_owned(), false).into()),
+    )
 }
 
 /// `ms - ((ms % h) + h) % h`: the start of the pane holding `ms`, also before 1970.
@@ -454,18 +464,20 @@ fn partials(d: Dialect, g: &IrGroup, a: &IrAggregate, ts: &Expr) -> Vec<(Expr, S
             (agg("SUM", double(v.clone())), name("sum")),
             (agg("SUM", binary(double(v.clone()), BinaryOperator::Multiply, double(v))), name("sum_sq")),
         ],
+        // Ordered by (event time in milliseconds, value), as the stream breaks ties.
         AggKind::First | AggKind::Last => {
             let filter = not_null_and(&v);
+            let ms = d.epoch_millis(ts.clone());
             let expr = match d {
                 Dialect::DataFusion => call_with(
                     if a.kind == AggKind::First { "first_value" } else { "last_value" },
                     vec![v.clone()],
-                    vec![(ts.clone(), true), (v, true)],
+                    vec![(ms, true), (v, true)],
                     filter.clone(),
                 ),
                 _ => call_with(
                     if a.kind == AggKind::First { "min_by" } else { "max_by" },
-                    vec![v.clone(), call("struct", vec![ts.clone(), v])],
+                    vec![v.clone(), call("struct", vec![ms, v])],
                     vec![],
                     filter.clone(),
                 ),

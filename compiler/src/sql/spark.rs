@@ -126,7 +126,8 @@ pub fn job(ir: &FeatureIr, job: &SparkJob) -> Result<SqlOutput, String> {
         let (format, mut options) = match files.format {
             FileFormat::Parquet => ("parquet", vec![]),
             // Every column as text, typed below as featc's readers type it.
-            FileFormat::Csv => ("csv", vec![("header", "true")]),
+            // A line of another width than the header is dropped, as featc's reader rejects it.
+            FileFormat::Csv => ("csv", vec![("header", "true"), ("mode", "DROPMALFORMED")]),
             FileFormat::Ndjson => ("json", vec![("primitivesAsString", "true")]),
             FileFormat::Delta => {
                 out.notes.push(format!(
@@ -195,33 +196,43 @@ fn typed_view(source: &IrSource, format: FileFormat) -> Result<Statement, String
     let mut flags: Vec<(Expr, String)> = Vec::new();
     for field in &source.fields {
         let raw = col(d, &field.name);
+        // As featc's text readers: a value trimmed, a blank one null.
+        let trimmed = call("NULLIF", vec![call("TRIM", vec![raw.clone()]), string("")]);
         let typed = match (&field.ty.ty, text) {
             (Ty::Timestamp, true) => {
-                // Epoch milliseconds, else an RFC 3339 time (UTC when it has no zone).
-                let trimmed = call("TRIM", vec![raw.clone()]);
+                // Epoch milliseconds within the years featc reads (beyond them Spark's
+                // conversion would fail the job), else an RFC 3339 time (UTC without a zone).
+                let millis = try_cast(trimmed.clone(), DataType::BigInt(None));
+                let in_range = Expr::Between {
+                    expr: Box::new(millis.clone()),
+                    negated: false,
+                    low: Box::new(super::build::int(crate::ir::EVENT_TIME_MIN_MS)),
+                    high: Box::new(super::build::int(crate::ir::EVENT_TIME_MAX_MS)),
+                };
+                let digits = Expr::RLike {
+                    negated: false,
+                    expr: Box::new(trimmed.clone()),
+                    pattern: Box::new(string("^-?[0-9]+$")),
+                    regexp: false,
+                };
                 Expr::Case {
                     case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
                     end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
                     operand: None,
                     conditions: vec![sqlparser::ast::CaseWhen {
-                        condition: Expr::RLike {
-                            negated: false,
-                            expr: Box::new(trimmed.clone()),
-                            pattern: Box::new(string("^-?[0-9]+$")),
-                            regexp: false,
-                        },
-                        result: call("timestamp_millis", vec![try_cast(trimmed.clone(), DataType::BigInt(None))]),
+                        condition: super::build::and_all(vec![digits, in_range]).unwrap_or_else(|| string("")),
+                        result: call("timestamp_millis", vec![millis]),
                     }],
-                    else_result: Some(Box::new(try_cast(trimmed, super::build::data_type(d, &Ty::Timestamp)))),
+                    else_result: Some(Box::new(try_cast(trimmed.clone(), super::build::data_type(d, &Ty::Timestamp)))),
                 }
             }
-            (Ty::String, true) => raw.clone(),
-            (ty, true) => try_cast(call("TRIM", vec![raw.clone()]), super::build::data_type(d, ty)),
+            (Ty::String, true) => trimmed.clone(),
+            (ty, true) => try_cast(trimmed.clone(), super::build::data_type(d, ty)),
             (Ty::Timestamp, false) => cast(raw.clone(), super::build::data_type(d, &Ty::Timestamp)),
             (_, false) => raw.clone(),
         };
         if text && field.ty.ty != Ty::String {
-            let bad = super::build::bad_value(&raw, &typed);
+            let bad = super::build::bad_value(&trimmed, &typed);
             flags.extend(bad.map(|b| (b, bad_flag(&field.name))));
         }
         projection.push((typed, field.name.clone()));

@@ -143,7 +143,13 @@ pub(crate) fn corpus(file: &str, tmp: &Path) -> Case {
                 let mut w = datafusion::arrow::csv::WriterBuilder::new().with_header(true).build(file);
                 w.write(&batch).unwrap();
                 drop(w);
+                // A valid line with its values padded with spaces, which featc trims: the clean
+                // copy has it unpadded.
+                let (plain, padded) = padded_line(source);
                 let mut text = std::fs::read_to_string(&clean).unwrap();
+                std::fs::write(&clean, format!("{text}{plain}\n")).unwrap();
+                text.push_str(&padded);
+                text.push('\n');
                 for bad in malformed_lines(source) {
                     text.push_str(&bad);
                     text.push('\n');
@@ -156,16 +162,26 @@ pub(crate) fn corpus(file: &str, tmp: &Path) -> Case {
     Case { name, ir, dir, cutoff: start + 200_000_000 }
 }
 
-/// CSV lines with one value that is not of its field's type (a real, an integer, a boolean or
-/// a time), the others valid: one line per such field.
-pub(crate) fn malformed_lines(source: &featc::ir::IrSource) -> Vec<String> {
-    let valid = |ty: &Ty| match ty {
+/// A valid CSV line, plain and with every value padded with spaces.
+pub(crate) fn padded_line(source: &featc::ir::IrSource) -> (String, String) {
+    let cells: Vec<&str> = source.fields.iter().map(|f| valid(&f.ty.ty)).collect();
+    let padded: Vec<String> = cells.iter().map(|c| format!("  {c} ")).collect();
+    (cells.join(","), padded.join(","))
+}
+
+fn valid(ty: &Ty) -> &'static str {
+    match ty {
         Ty::String => "a",
         Ty::I64 => "3",
         Ty::F64 => "1.5",
         Ty::Bool => "true",
         _ => "1700000100000",
-    };
+    }
+}
+
+/// CSV lines with one value that is not of its field's type (a real, an integer, a boolean or
+/// a time), the others valid: one line per such field.
+pub(crate) fn malformed_lines(source: &featc::ir::IrSource) -> Vec<String> {
     source
         .fields
         .iter()

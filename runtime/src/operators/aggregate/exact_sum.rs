@@ -114,10 +114,17 @@ impl ExactSum {
             let chunk = (rest & ((1 << 50) - 1)) as f64;
             if chunk != 0.0 {
                 let scaled = scale(scale(chunk, shift.clamp(-1022, 1023)), shift - shift.clamp(-1022, 1023));
-                self.add(if negative { -scaled } else { scaled });
+                let scaled = if negative { -scaled } else { scaled };
+                if !scaled.is_finite() {
+                    // Past the largest double: saturate, as adding the values one by one does.
+                    self.partials.clear();
+                    self.partials.push(scaled);
+                    return;
+                }
+                self.add(scaled);
             }
             rest >>= 50;
-            shift += 50;
+            shift = shift.saturating_add(50);
         }
     }
 
@@ -188,6 +195,16 @@ mod tests {
         xs.iter().for_each(|&x| direct.add(x));
         direct.add_product(0.3, 1e9);
         assert_eq!(rebuilt.value().to_bits(), direct.value().to_bits());
+
+        // Past the largest double the rebuilt sum saturates, as the direct one does.
+        let (m, u) = decompose(1.7e308);
+        let mut rebuilt = ExactSum::new();
+        rebuilt.add_scaled(2 * m, u);
+        let mut direct = ExactSum::new();
+        direct.add(1.7e308);
+        direct.add(1.7e308);
+        assert_eq!(rebuilt.value(), f64::INFINITY);
+        assert_eq!(direct.value(), f64::INFINITY);
     }
 
     proptest! {

@@ -77,9 +77,16 @@ fn column<'b>(b: &'b RecordBatch, statement: &str, name: &str) -> Result<&'b dyn
     b.column_by_name(name).map(|c| c.as_ref()).ok_or_else(|| format!("`{statement}` has no column `{name}`"))
 }
 
+/// An integer cell (an engine may write 32 or 64 bits); `None` when null.
 fn int(a: &dyn Array, r: usize) -> Option<i64> {
-    let a = a.as_any().downcast_ref::<Int64Array>()?;
-    (!a.is_null(r)).then(|| a.value(r))
+    if a.is_null(r) {
+        return None;
+    }
+    match a.data_type() {
+        DataType::Int64 => a.as_any().downcast_ref::<Int64Array>().map(|a| a.value(r)),
+        DataType::Int32 => Some(i64::from(a.as_primitive::<arrow::datatypes::Int32Type>().value(r))),
+        _ => None,
+    }
 }
 
 fn decimal(a: &dyn Array, r: usize) -> i128 {
@@ -291,9 +298,10 @@ fn window_panes(
                     };
                     sum.add_scaled(decimal(m, r), u);
                     if let (Some(q), Some((hi, mid, lo))) = (sum_sq, parts) {
-                        q.add_scaled(decimal(hi, r), 2 * u + 52);
-                        q.add_scaled(decimal(mid, r), 2 * u + 26);
-                        q.add_scaled(decimal(lo, r), 2 * u);
+                        let twice = u.saturating_mul(2);
+                        q.add_scaled(decimal(hi, r), twice.saturating_add(52));
+                        q.add_scaled(decimal(mid, r), twice.saturating_add(26));
+                        q.add_scaled(decimal(lo, r), twice);
                     }
                 }
             }
