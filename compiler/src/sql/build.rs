@@ -142,6 +142,8 @@ pub(super) fn data_type(d: Dialect, ty: &Ty) -> DataType {
         Ty::Bool => DataType::Boolean,
         Ty::I64 | Ty::Null => DataType::BigInt(None),
         Ty::F64 => DataType::Double(sql::ExactNumberInfo::None),
+        // Flink's `TIMESTAMP` is microseconds; featc's times are milliseconds.
+        Ty::Timestamp if d == Dialect::Flink => DataType::Timestamp(Some(3), sql::TimezoneInfo::None),
         Ty::Timestamp => DataType::Timestamp(None, sql::TimezoneInfo::None),
         Ty::List(_) => DataType::String(None),
     }

@@ -305,7 +305,7 @@ pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
         out.statements.push(setup(
             &format!("{}__source", source.name),
             &format!("{} in the spec's types, with a flag per column that could not take its type", source.name),
-            typed_view(source, &raw_name, text)?.to_string(),
+            super::spark::typed_view(Dialect::Flink, source, &raw_name, text)?.to_string(),
         ));
     }
     let root = job.output_dir.trim_end_matches('/');
@@ -336,64 +336,4 @@ pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
         }
     }
     Ok(out)
-}
-
-/// `CREATE TEMPORARY VIEW source AS SELECT ...`: each field in its declared type and, for text
-/// files, a `__featc_bad_<field>` flag where a value is present but not of it.
-fn typed_view(source: &IrSource, raw_name: &str, text: bool) -> Result<Statement, String> {
-    let d = Dialect::Flink;
-    let try_cast = |e: Expr, t: DataType| Expr::Cast {
-        kind: sqlparser::ast::CastKind::TryCast,
-        expr: Box::new(e),
-        data_type: t,
-        array: false,
-        format: None,
-    };
-    let mut projection: Vec<(Expr, String)> = Vec::new();
-    let mut flags: Vec<(Expr, String)> = Vec::new();
-    for field in &source.fields {
-        let raw = col(d, &field.name);
-        // As featc's text readers: a value trimmed, a blank one null.
-        let trimmed = call("NULLIF", vec![call("TRIM", vec![raw.clone()]), string("")]);
-        let typed = match (&field.ty.ty, text) {
-            (Ty::Timestamp, true) => {
-                // Epoch milliseconds within the years featc reads, else an RFC 3339 time in
-                // UTC (`T` and `Z` as Flink's timestamp text has neither).
-                let millis = try_cast(trimmed.clone(), DataType::BigInt(None));
-                let in_range = Expr::Between {
-                    expr: Box::new(millis.clone()),
-                    negated: false,
-                    low: Box::new(int(crate::ir::EVENT_TIME_MIN_MS)),
-                    high: Box::new(int(crate::ir::EVENT_TIME_MAX_MS)),
-                };
-                let digits = call("REGEXP", vec![trimmed.clone(), string("^-?[0-9]+$")]);
-                let millis = cast(call("TO_TIMESTAMP_LTZ", vec![millis, int(3)]), flink_type(&Ty::Timestamp));
-                let text_time = call(
-                    "REPLACE",
-                    vec![call("REPLACE", vec![trimmed.clone(), string("T"), string(" ")]), string("Z"), string("")],
-                );
-                Expr::Case {
-                    case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
-                    end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
-                    operand: None,
-                    conditions: vec![sqlparser::ast::CaseWhen {
-                        condition: build::and_all(vec![digits, in_range]).unwrap_or_else(|| string("")),
-                        result: millis,
-                    }],
-                    else_result: Some(Box::new(try_cast(text_time, flink_type(&Ty::Timestamp)))),
-                }
-            }
-            (Ty::String, true) => trimmed.clone(),
-            (ty, true) => try_cast(trimmed.clone(), flink_type(ty)),
-            (Ty::Timestamp, false) => cast(raw.clone(), flink_type(&Ty::Timestamp)),
-            (_, false) => raw.clone(),
-        };
-        if text && field.ty.ty != Ty::String {
-            let bad = build::bad_value(&trimmed, &typed);
-            flags.extend(bad.map(|b| (b, super::spark::bad_flag(&field.name))));
-        }
-        projection.push((typed, field.name.clone()));
-    }
-    projection.extend(flags);
-    build::temporary_view(d, &source.name, projection, raw_name, false)
 }

@@ -162,7 +162,8 @@ pub fn job(ir: &FeatureIr, job: &SparkJob) -> Result<SqlOutput, String> {
             &format!("the files of {} as the engine reads them", source.name),
             raw.to_string(),
         ));
-        let typed = typed_view(source, files.format)?;
+        let text = matches!(files.format, FileFormat::Csv | FileFormat::Ndjson);
+        let typed = typed_view(d, source, &raw_view_name(&source.name), text)?;
         out.statements.push(setup(
             &format!("{}__source", source.name),
             &format!("{} in the spec's types, with a flag per column that could not take its type", source.name),
@@ -187,21 +188,20 @@ pub fn job(ir: &FeatureIr, job: &SparkJob) -> Result<SqlOutput, String> {
     Ok(out)
 }
 
-/// `CREATE OR REPLACE TEMPORARY VIEW source AS SELECT ...`: each field in its declared type,
-/// and for text files a `__featc_bad_<field>` flag where a value is present but not of it.
-fn typed_view(source: &IrSource, format: FileFormat) -> Result<Statement, String> {
-    let d = Dialect::Spark;
-    let text = matches!(format, FileFormat::Csv | FileFormat::Ndjson);
+/// `CREATE [OR REPLACE] TEMPORARY VIEW source AS SELECT ...` over a source's raw table, in a
+/// Spark or Flink job: each field in its declared type and, for text files (`text`), read as
+/// featc's text readers read it (trimmed, blank as null, times as epoch milliseconds within
+/// featc's years or RFC 3339), with a `__featc_bad_<field>` flag where a value is present but
+/// not of its type.
+pub(super) fn typed_view(d: Dialect, source: &IrSource, raw_name: &str, text: bool) -> Result<Statement, String> {
+    let ts_type = super::build::data_type(d, &Ty::Timestamp);
     let mut projection: Vec<(Expr, String)> = Vec::new();
     let mut flags: Vec<(Expr, String)> = Vec::new();
     for field in &source.fields {
         let raw = col(d, &field.name);
-        // As featc's text readers: a value trimmed, a blank one null.
         let trimmed = call("NULLIF", vec![call("TRIM", vec![raw.clone()]), string("")]);
         let typed = match (&field.ty.ty, text) {
             (Ty::Timestamp, true) => {
-                // Epoch milliseconds within the years featc reads (beyond them Spark's
-                // conversion would fail the job), else an RFC 3339 time (UTC without a zone).
                 let millis = try_cast(trimmed.clone(), DataType::BigInt(None));
                 let in_range = Expr::Between {
                     expr: Box::new(millis.clone()),
@@ -209,11 +209,17 @@ fn typed_view(source: &IrSource, format: FileFormat) -> Result<Statement, String
                     low: Box::new(super::build::int(crate::ir::EVENT_TIME_MIN_MS)),
                     high: Box::new(super::build::int(crate::ir::EVENT_TIME_MAX_MS)),
                 };
-                let digits = Expr::RLike {
-                    negated: false,
-                    expr: Box::new(trimmed.clone()),
-                    pattern: Box::new(string("^-?[0-9]+$")),
-                    regexp: false,
+                let digits = call("REGEXP", vec![trimmed.clone(), string("^-?[0-9]+$")]);
+                // Flink's text timestamps have neither `T` nor `Z`, and its epoch conversion
+                // gives a local-zone type.
+                let (from_millis, text_time) = if d == Dialect::Flink {
+                    let t = call(
+                        "REPLACE",
+                        vec![call("REPLACE", vec![trimmed.clone(), string("T"), string(" ")]), string("Z"), string("")],
+                    );
+                    (cast(call("TO_TIMESTAMP_LTZ", vec![millis, super::build::int(3)]), ts_type.clone()), t)
+                } else {
+                    (call("timestamp_millis", vec![millis]), trimmed.clone())
                 };
                 Expr::Case {
                     case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
@@ -221,14 +227,14 @@ fn typed_view(source: &IrSource, format: FileFormat) -> Result<Statement, String
                     operand: None,
                     conditions: vec![sqlparser::ast::CaseWhen {
                         condition: super::build::and_all(vec![digits, in_range]).unwrap_or_else(|| string("")),
-                        result: call("timestamp_millis", vec![millis]),
+                        result: from_millis,
                     }],
-                    else_result: Some(Box::new(try_cast(trimmed.clone(), super::build::data_type(d, &Ty::Timestamp)))),
+                    else_result: Some(Box::new(try_cast(text_time, ts_type.clone()))),
                 }
             }
             (Ty::String, true) => trimmed.clone(),
             (ty, true) => try_cast(trimmed.clone(), super::build::data_type(d, ty)),
-            (Ty::Timestamp, false) => cast(raw.clone(), super::build::data_type(d, &Ty::Timestamp)),
+            (Ty::Timestamp, false) => cast(raw.clone(), ts_type.clone()),
             (_, false) => raw.clone(),
         };
         if text && field.ty.ty != Ty::String {
@@ -238,7 +244,8 @@ fn typed_view(source: &IrSource, format: FileFormat) -> Result<Statement, String
         projection.push((typed, field.name.clone()));
     }
     projection.extend(flags);
-    super::build::temporary_view(d, &source.name, projection, &raw_view_name(&source.name), true)
+    // Flink has no `OR REPLACE` for views.
+    super::build::temporary_view(d, &source.name, projection, raw_name, d == Dialect::Spark)
 }
 
 /// The flag of a text field whose value could not take its declared type.
