@@ -245,12 +245,7 @@ fn installed_view_equals_featcs(case: &Case, out: &Path) {
             .outputs
             .iter()
             .enumerate()
-            .filter(|(_, name)| {
-                g.aggregates.iter().any(|a| {
-                    &a.name == *name
-                        && matches!(a.merge, featc::ir::MergeRule::Batch | featc::ir::MergeRule::BatchPlusSpeed)
-                })
-            })
+            .filter(|(_, name)| g.aggregates.iter().any(|a| &a.name == *name && a.merge.uses_batch()))
             .map(|(i, n)| (i, n.as_str()))
             .collect();
         if batch_features.is_empty() {

@@ -234,12 +234,7 @@ fn flink_type(ty: &Ty) -> DataType {
 pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
     let d = Dialect::Flink;
     let mut out = SqlOutput::default();
-    let setup = |name: &str, comment: &str, sql: String| SqlStatement {
-        name: name.to_owned(),
-        comment: comment.to_owned(),
-        sql,
-        output: None,
-    };
+    let setup = SqlStatement::setup;
     for (key, value, comment) in [
         (
             "execution.runtime-mode",
@@ -277,10 +272,7 @@ pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
         };
         readable[si] = true;
         let text = format != "parquet";
-        let path = match &job.base_dir {
-            Some(base) if !files.glob.starts_with('/') => format!("{}/{}", base.trim_end_matches('/'), files.glob),
-            _ => files.glob.clone(),
-        };
+        let path = super::resolve(job.base_dir.as_deref(), &files.glob);
         let mut options = vec![(quoted("connector"), quoted("filesystem")), (quoted("path"), quoted(&path))];
         options.push((quoted("format"), quoted(format)));
         match format {

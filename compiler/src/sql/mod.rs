@@ -19,7 +19,6 @@ use sqlparser::parser::Parser;
 use crate::aggregates::AggKind;
 use crate::ir::{FeatureIr, FileFormat, IrAggregate, IrGroup, IrSource, Param, WindowStrategy};
 use crate::plan::window_text;
-use crate::syntax::ast::MergeRule;
 use build::{
     and_all, binary, call, call_with, cast, col, count_star, derived, int, nested, placeholder, select, table,
 };
@@ -160,6 +159,22 @@ struct Built {
     notes: Vec<String>,
 }
 
+impl SqlStatement {
+    /// A job's statement that writes no result (a setting, a source's table or view).
+    fn setup(name: &str, comment: &str, sql: String) -> SqlStatement {
+        SqlStatement { name: name.to_owned(), comment: comment.to_owned(), sql, output: None }
+    }
+}
+
+/// A file binding's path as a job names it: relative ones under `base_dir` (the spec's folder)
+/// when given, as written otherwise.
+fn resolve(base_dir: Option<&str>, glob: &str) -> String {
+    match base_dir {
+        Some(base) if !glob.starts_with('/') => format!("{}/{glob}", base.trim_end_matches('/')),
+        _ => glob.to_owned(),
+    }
+}
+
 impl Built {
     fn push(&mut self, name: String, comment: String, statement: Statement) {
         let sql = print(&statement);
@@ -215,7 +230,7 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
         base_filter.push(build::expr(d, &g.columns, f));
     }
     let keys: Vec<Expr> = g.keys.iter().map(|k| col(d, &k.name)).collect();
-    let in_batch = |a: &&IrAggregate| matches!(a.merge, MergeRule::Batch | MergeRule::BatchPlusSpeed);
+    let in_batch = |a: &&IrAggregate| a.merge.uses_batch();
     if g.aggregates.iter().any(|a| in_batch(&a)) {
         // Each key's latest event and event count: where its windows stand at the cutoff.
         let mut projection: Vec<(Expr, String)> = g.keys.iter().map(|k| (col(d, &k.name), k.name.clone())).collect();

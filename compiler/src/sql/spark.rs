@@ -81,23 +81,11 @@ fn literal(text: &str, what: &str) -> Result<Value, String> {
     Ok(Value::SingleQuotedString(text.to_owned()))
 }
 
-fn path_of(job: &SparkJob, glob: &str) -> String {
-    match &job.base_dir {
-        Some(base) if !glob.starts_with('/') => format!("{}/{glob}", base.trim_end_matches('/')),
-        _ => glob.to_owned(),
-    }
-}
-
 /// The complete job: setup statements, then every batch statement as a write.
 pub fn job(ir: &FeatureIr, job: &SparkJob) -> Result<SqlOutput, String> {
     let d = Dialect::Spark;
     let mut out = SqlOutput::default();
-    let setup = |name: &str, comment: &str, sql: String| SqlStatement {
-        name: name.to_owned(),
-        comment: comment.to_owned(),
-        sql,
-        output: None,
-    };
+    let setup = SqlStatement::setup;
     let time_zone = Statement::Set(Set::SetTimeZone { local: false, value: string("UTC") });
     out.statements.push(setup(
         "time_zone",
@@ -122,7 +110,7 @@ pub fn job(ir: &FeatureIr, job: &SparkJob) -> Result<SqlOutput, String> {
             out.notes.push(format!("source {}: no history files to read; its groups are not in the job", source.name));
             continue;
         };
-        let path = literal(&path_of(job, &files.glob), "the path")?;
+        let path = literal(&super::resolve(job.base_dir.as_deref(), &files.glob), "the path")?;
         let (format, mut options) = match files.format {
             FileFormat::Parquet => ("parquet", vec![]),
             // Every column as text, typed below as featc's readers type it.

@@ -19,7 +19,7 @@ use std::path::Path;
 
 use arrow::array::{Array, AsArray, Decimal128Array, Int64Array, RecordBatch};
 use arrow::datatypes::{DataType, Int64Type};
-use featc::ir::{AggKind, FeatureIr, IrAggregate, IrGroup, MergeRule, Ty, WindowSpec, WindowStrategy};
+use featc::ir::{AggKind, FeatureIr, IrAggregate, IrGroup, Ty, WindowSpec, WindowStrategy};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
 use crate::operators::aggregate::{Partial, value_hash};
@@ -32,7 +32,7 @@ use crate::value::Value;
 
 /// Whether an aggregate is in the batch view (its merge rule reads the batch layer).
 fn in_batch(a: &IrAggregate) -> bool {
-    matches!(a.merge, MergeRule::Batch | MergeRule::BatchPlusSpeed)
+    a.merge.uses_batch()
 }
 
 /// The windows of a group whose batch features the SQL does not compute (session windows).
