@@ -1,8 +1,10 @@
 //! Backfill of the fraud example's feature group from generated Parquet (10M events by
 //! default; `FEATC_BACKFILL_EVENTS` to change): the Lambda batch layer against the equivalent
-//! hand-written DataFusion SQL over the same file in the same run, and training-set rows per
-//! second. The two backfills are the median of three runs each; the training set, one run.
-//! Run: `cargo bench -p featc-runtime --bench backfill`.
+//! hand-written DataFusion SQL and DuckDB SQL over the same file in the same run, and
+//! training-set rows per second. The backfills are the median of three runs each; the training
+//! set, one run. DuckDB runs in Python (`FEATC_DUCKDB_PYTHON`, a Python with the `duckdb`
+//! package; default `/var/tmp/featc-tools/venv-bench/bin/python`), its time measured around
+//! the query alone. Run: `cargo bench -p featc-runtime --bench backfill`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -60,6 +62,49 @@ fn sql() -> String {
     )
 }
 
+/// The same features for DuckDB: one query over the Parquet file.
+fn duckdb_sql(path: &std::path::Path) -> String {
+    let ts = |ms: i64| format!("make_timestamp({}::BIGINT)", ms * 1000);
+    let (d30, m5, h1) = (ts(CUTOFF - 30 * 86_400_000), ts(CUTOFF - 5 * 60_000), ts(CUTOFF - 3_600_000));
+    format!(
+        "SELECT user_id,
+            count(*) AS lifetime_transactions,
+            count(*) FILTER (WHERE fraud_flag) AS historical_fraud_count,
+            avg(amount) AS avg_transaction_size,
+            stddev_samp(amount) AS transaction_stddev,
+            approx_count_distinct(category) AS lifetime_categories,
+            count(DISTINCT merchant_id) FILTER (WHERE t >= {d30}) AS merchants_30d,
+            count(*) FILTER (WHERE t >= {m5}) AS transactions_5m,
+            sum(amount) FILTER (WHERE t >= {m5}) AS amount_5m,
+            approx_count_distinct(merchant_id) FILTER (WHERE t >= {m5}) AS unique_merchants_5m,
+            max(amount) FILTER (WHERE t >= {h1}) AS max_amount_1h,
+            approx_quantile(amount, 0.95) FILTER (WHERE t >= {d30}) AS p95_amount_30d,
+            list(merchant_id ORDER BY t DESC)[1:5] AS recent_merchants
+        FROM (SELECT *, ts::TIMESTAMP AS t FROM read_parquet('{}')) WHERE t <= {}
+        GROUP BY user_id",
+        path.display(),
+        ts(CUTOFF)
+    )
+}
+
+/// DuckDB's time for the query (median of 3, measured in Python around the query), and the
+/// rows it gave; `None` when no Python with `duckdb` is found.
+fn duckdb(path: &std::path::Path) -> Option<(f64, usize)> {
+    let python = std::env::var("FEATC_DUCKDB_PYTHON").unwrap_or_else(|_| "/var/tmp/featc-tools/venv-bench/bin/python".to_owned());
+    let script = format!(
+        "import duckdb, time, statistics\ncon = duckdb.connect()\ncon.execute(\"SET TimeZone = 'UTC'\")\nsql = {:?}\nruns = []\nfor _ in range(3):\n    t = time.perf_counter()\n    rows = con.execute(sql).fetchall()\n    runs.append(time.perf_counter() - t)\nprint(statistics.median(runs), len(rows))\n",
+        duckdb_sql(path)
+    );
+    let out = std::process::Command::new(python).arg("-c").arg(script).output().ok()?;
+    if !out.status.success() {
+        eprintln!("duckdb: {}", String::from_utf8_lossy(&out.stderr));
+        return None;
+    }
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut parts = text.split_whitespace();
+    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+}
+
 fn main() {
     let events: usize = std::env::var("FEATC_BACKFILL_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let dir = std::env::temp_dir().join(format!("featc-backfill-bench-{}", std::process::id()));
@@ -94,6 +139,10 @@ fn main() {
         rows = out.iter().map(RecordBatch::num_rows).sum();
     });
     assert_eq!(rows, keys, "both compute every user");
+    let duck = duckdb(&history);
+    if let Some((_, duck_rows)) = duck {
+        assert_eq!(duck_rows, keys, "DuckDB computes every user");
+    }
     println!("| measurement ({events} events, {keys} users) | time | ratio |");
     println!("|---|---|---|");
     println!(
@@ -136,6 +185,13 @@ fn main() {
         "| featc batch layer: batch view (partials at pane grain) as of the cutoff | {ours:.2} s | {:.2} |",
         ours / baseline
     );
+    match duck {
+        Some((d, _)) => println!(
+            "| DuckDB (Python package, all cores), the same features as of the cutoff | {d:.2} s | {:.2} |",
+            d / baseline
+        ),
+        None => println!("| DuckDB | not measured: no Python with the duckdb package | |"),
+    }
     println!(
         "| training set, {spine_rows} spine rows (history read and sorted included; one run) | {training:.2} s | {:.0} rows/s |",
         spine_rows as f64 / training

@@ -348,7 +348,7 @@ fn lower_group(
     pending.sort_by(|a, b| {
         (a.window, &a.aggregate.version, &a.aggregate.name).cmp(&(b.window, &b.aggregate.version, &b.aggregate.name))
     });
-    let layout = if columnar(g.filter.is_some() || !predicates.is_empty(), &pending, source, &columns) {
+    let layout = if columnar(predicates.len(), &pending, source, &columns) {
         Layout::Columnar
     } else {
         Layout::Rows
@@ -407,21 +407,27 @@ fn lower_group(
 }
 
 /// Whether a group runs on the columnar path: count, sum, avg, min and max of plain numeric
-/// fields (or `count()`), no group or feature filters, no session windows.
-fn columnar(filtered: bool, pending: &[Pending], source: &IrSource, columns: &[String]) -> bool {
-    let numeric = |e: &IrExpr| match e.tree {
-        Expr::Column(i) => columns
-            .get(i)
-            .and_then(|c| source.fields.iter().find(|f| &f.name == c))
-            .is_some_and(|f| matches!(f.ty.ty, Ty::I64 | Ty::F64)),
-        _ => false,
+/// fields (min, max and count of times too) or `count()`, with any group and feature filters
+/// (at most 64 of the latter), and no session windows.
+fn columnar(predicates: usize, pending: &[Pending], source: &IrSource, columns: &[String]) -> bool {
+    let ty = |e: &IrExpr| match e.tree {
+        Expr::Column(i) => {
+            columns.get(i).and_then(|c| source.fields.iter().find(|f| &f.name == c)).map(|f| f.ty.ty.clone())
+        }
+        _ => None,
     };
-    !filtered
+    // An event's feature filters are a 64-bit mask on the columnar path.
+    predicates <= 64
         && pending.iter().all(|p| {
             let a = &p.aggregate;
+            let input = a.value.as_ref().map(ty);
             !matches!(p.window, WindowSpec::Session { .. })
-                && matches!(a.kind, AggKind::Count | AggKind::Sum | AggKind::Avg | AggKind::Min | AggKind::Max)
-                && a.value.as_ref().is_none_or(numeric)
+                && match a.kind {
+                    AggKind::Count => matches!(input, None | Some(Some(Ty::I64 | Ty::F64 | Ty::Timestamp))),
+                    AggKind::Sum | AggKind::Avg => matches!(input, None | Some(Some(Ty::I64 | Ty::F64))),
+                    AggKind::Min | AggKind::Max => matches!(input, Some(Some(Ty::I64 | Ty::F64 | Ty::Timestamp))),
+                    _ => false,
+                }
         })
 }
 

@@ -55,6 +55,13 @@ fn arrival_order(mut times: Vec<(i64, usize)>, lateness_ms: i64, rng: &mut Rng) 
 
 /// Card transactions for `examples/fraud`: users, merchants, categories, amounts, fraud flags.
 pub fn fraud(events: usize, seed: u64) -> Result<RecordBatch, String> {
+    fraud_for(events, seed, 2_000, 0)
+}
+
+/// [`fraud`] over `users` users (the example has 2,000; the benchmarks take a million), of
+/// which `uniform_percent` percent of events pick a user uniformly (the others skewed), so that
+/// a large population is all active.
+pub fn fraud_for(events: usize, seed: u64, users: u64, uniform_percent: u64) -> Result<RecordBatch, String> {
     let mut rng = Rng(seed);
     let categories =
         ["grocery", "travel", "electronics", "fuel", "dining", "fashion", "health", "gaming", "home", "other"];
@@ -63,7 +70,11 @@ pub fn fraud(events: usize, seed: u64) -> Result<RecordBatch, String> {
     let mut rows = Vec::with_capacity(events);
     let mut times = Vec::with_capacity(events);
     for i in 0..events {
-        let user = rng.skewed(2_000);
+        let user = if uniform_percent > 0 && rng.below(100) < uniform_percent {
+            rng.below(users)
+        } else {
+            rng.skewed(users)
+        };
         let ts = START + i64::try_from(rng.below(u64::try_from(span).unwrap_or(1))).unwrap_or(0);
         let fraud = rng.below(100) == 0;
         let amount = (rng.unit() * 4.0).exp() * if fraud { 8.0 } else { 1.0 };

@@ -19,10 +19,29 @@ pub(crate) const MAX_TS: i64 = featc::ir::EVENT_TIME_MAX_MS;
 /// Decodes `columns` (with their declared types) from a batch: one row per event, or a dead
 /// letter when a value is missing, of the wrong type, NaN or an absurd timestamp.
 pub fn rows(batch: &RecordBatch, columns: &[IrField]) -> (Vec<Vec<Value>>, Vec<DeadLetter>) {
+    let (rows, dead) = decode(batch, columns, 0..batch.num_rows());
+    (rows.into_iter().map(|(_, row)| row).collect(), dead.into_iter().map(|(_, d)| d).collect())
+}
+
+/// [`rows`] of the rows `at` only, each with its row number.
+pub(crate) fn rows_at(
+    batch: &RecordBatch,
+    columns: &[IrField],
+    at: &[u32],
+) -> (Vec<(usize, Vec<Value>)>, Vec<(usize, DeadLetter)>) {
+    decode(batch, columns, at.iter().map(|&r| r as usize))
+}
+
+#[allow(clippy::type_complexity)]
+fn decode(
+    batch: &RecordBatch,
+    columns: &[IrField],
+    at: impl ExactSizeIterator<Item = usize>,
+) -> (Vec<(usize, Vec<Value>)>, Vec<(usize, DeadLetter)>) {
     let found: Vec<Option<&Arc<dyn Array>>> = columns.iter().map(|c| batch.column_by_name(&c.name)).collect();
-    let mut rows = Vec::with_capacity(batch.num_rows());
+    let mut rows = Vec::with_capacity(at.len());
     let mut dead = Vec::new();
-    for r in 0..batch.num_rows() {
+    for r in at {
         let mut row = Vec::with_capacity(columns.len());
         let mut problem = None;
         for (field, array) in columns.iter().zip(&found) {
@@ -43,8 +62,8 @@ pub fn rows(batch: &RecordBatch, columns: &[IrField]) -> (Vec<Vec<Value>>, Vec<D
             }
         }
         match problem {
-            Some(reason) => dead.push(DeadLetter { reason, row }),
-            None => rows.push(row),
+            Some(reason) => dead.push((r, DeadLetter { reason, row })),
+            None => rows.push((r, row)),
         }
     }
     (rows, dead)

@@ -8,12 +8,15 @@ use featc::ir::{Eviction, FeatureIr, IrField, IrGroup, Layout, WindowSpec, Windo
 
 use crate::operators::aggregate::{AggSpec, Partial};
 use crate::operators::columnar::Columnar;
-use crate::operators::decode;
 use crate::operators::eval::{Compiled, compile};
 pub use crate::operators::state::{ChangeMark, DeadLetter, GroupSnapshot};
 use crate::operators::state::{KeyState, next_epoch};
 
 mod changes;
+mod route;
+mod shard;
+
+use shard::{Operators, Shard};
 
 /// One key's state as an online store holds it (the JSON of [`GroupRuntime::key_state_json`]):
 /// its windows' partials, not finished values, so a reader finalizes as of its own time.
@@ -55,29 +58,21 @@ pub struct GroupRuntime {
     pub columns: Vec<String>,
     /// Feature names, in declaration order.
     pub outputs: Vec<String>,
-    key_cols: Vec<usize>,
-    ts_col: usize,
-    lateness_ms: u64,
-    filter: Option<Compiled>,
-    predicates: Vec<Compiled>,
-    windows: Vec<(WindowSpec, WindowAggs)>,
-    aggs: Vec<AggRuntime>,
-    /// For each window, the aggregates over it (indices into `aggs`).
-    members: Vec<Vec<usize>>,
+    /// The compiled group every shard runs.
+    ops: Operators,
     /// Derived features: output position and expression over the feature vector.
     derived: Vec<(usize, Compiled)>,
-    state: Store,
-    /// Events accepted by the row path since opening (see [`GroupRuntime::change_mark`]), and
-    /// the state's epoch.
+    /// The keys' state, split by key hash (see `route.rs`): one shard per core.
+    shards: Vec<Shard>,
+    /// Rows offered since opening (see [`GroupRuntime::change_mark`]), and the state's epoch.
     changes: u64,
     epoch: u64,
-    /// Dead letters not yet written out; `dead_written` came before them.
+    /// Dead letters not yet written out, in the order of the events; `dead_written` came
+    /// before them.
     dead_letters: Vec<DeadLetter>,
     dead_written: u64,
+    /// Events counted before the state was restored (a snapshot's count).
     accepted: u64,
-    /// Only events with `after < ts <= until` are read (see [`GroupRuntime::read_range`]).
-    after: i64,
-    until: i64,
 }
 
 /// What one window of a group runs: its spec, strategy, and each aggregate's name and eviction.
@@ -92,6 +87,25 @@ enum Store {
     Rows(HashMap<Vec<Value>, KeyState, foldhash::fast::RandomState>),
     /// Flat slot arrays over Arrow columns: groups of simple aggregates (see [`crate::operators::columnar`]).
     Columnar(Box<Columnar>),
+}
+
+impl Store {
+    /// The same store with no keys.
+    fn emptied(&self) -> Store {
+        match self {
+            Store::Rows(_) => Store::Rows(HashMap::default()),
+            Store::Columnar(c) => Store::Columnar(Box::new(c.emptied())),
+        }
+    }
+}
+
+/// The shards a new group splits its keys over: `FEATC_SHARDS` when set, else one per core.
+pub fn default_shards() -> usize {
+    std::env::var("FEATC_SHARDS")
+        .ok()
+        .and_then(|s| s.trim().parse::<usize>().ok())
+        .unwrap_or_else(|| std::thread::available_parallelism().map_or(1, usize::from))
+        .clamp(1, 256)
 }
 
 /// Which path a group runs on.
@@ -170,11 +184,10 @@ impl GroupRuntime {
             )),
             _ => Store::Rows(HashMap::default()),
         };
-        Ok(GroupRuntime {
-            name: group.name.clone(),
-            columns,
-            outputs,
+        let key_types = group.keys.iter().map(|k| (k.name.clone(), k.ty.ty.clone())).collect();
+        let ops = Operators {
             key_cols,
+            key_types,
             ts_col,
             lateness_ms: source.lateness_ms,
             filter,
@@ -182,44 +195,71 @@ impl GroupRuntime {
             windows,
             aggs,
             members,
+            after: i64::MIN,
+            until: i64::MAX,
+        };
+        let shards = (0..default_shards()).map(|_| Shard::new(state.clone())).collect();
+        Ok(GroupRuntime {
+            name: group.name.clone(),
+            columns,
+            outputs,
+            ops,
             derived,
-            state,
+            shards,
             changes: 0,
             epoch: next_epoch(),
             dead_letters: Vec::new(),
             dead_written: 0,
             accepted: 0,
-            after: i64::MIN,
-            until: i64::MAX,
         })
+    }
+
+    /// Splits the keys over `n` shards (at least one), which run on as many cores; the state,
+    /// the dead letters and every answer are the same whatever `n`.
+    pub fn set_shards(&mut self, n: usize) {
+        let n = n.max(1);
+        if n == self.shards.len() {
+            return;
+        }
+        let empty = self.shards.first().map(|s| s.state.emptied());
+        let Some(empty) = empty else { return };
+        let snapshot = self.snapshot();
+        self.shards = (0..n).map(|_| Shard::new(empty.clone())).collect();
+        self.restore(snapshot);
+    }
+
+    /// How many shards the keys are split over.
+    pub fn shard_count(&self) -> usize {
+        self.shards.len()
     }
 
     /// Reads only events at or before `t` from now on; later ones are skipped, neither counted
     /// nor dead-lettered. For a snapshot of the features as of a past time.
     pub fn read_until(&mut self, t: i64) {
-        self.until = t;
+        self.ops.until = t;
     }
 
     /// Reads only events with `after < ts <= until`; the others are skipped, neither counted nor
     /// dead-lettered. The Lambda batch layer reads up to its cutoff, the speed layer after it.
     pub fn read_range(&mut self, after: i64, until: i64) {
-        self.after = after;
-        self.until = until;
+        self.ops.after = after;
+        self.ops.until = until;
     }
 
     /// What the operators of this group run, window by window: the strategy of a new key's
     /// state and each aggregate's eviction, in the plan's words. The plan-equals-runtime test
     /// compares it with the plan.
     pub fn strategies(&self) -> Vec<WindowRun> {
-        self.windows
+        self.ops
+            .windows
             .iter()
             .enumerate()
             .map(|(w, (spec, aggs))| {
                 let strategy = WindowState::new(*spec, aggs).strategy();
-                let evictions = self.members[w]
+                let evictions = self.ops.members[w]
                     .iter()
                     .filter_map(|&i| {
-                        let a = &self.aggs[i];
+                        let a = &self.ops.aggs[i];
                         aggs.specs.get(a.slot).map(|s| (a.name.clone(), s.eviction))
                     })
                     .collect();
@@ -230,121 +270,66 @@ impl GroupRuntime {
 
     /// Whether the group runs on the columnar path.
     pub fn is_columnar(&self) -> bool {
-        matches!(self.state, Store::Columnar(_))
+        self.shards.first().is_some_and(|s| matches!(s.state, Store::Columnar(_)))
     }
 
     /// Processes a batch of a source's events; `fields` are the group's columns with their
-    /// declared types. Malformed events become dead letters, as with [`decode::rows`].
+    /// declared types. Malformed events become dead letters, as with
+    /// [`crate::operators::decode::rows`]. The shards take their keys' rows on a core each when
+    /// the batch is large enough to pay for it.
     pub fn process_batch(&mut self, batch: &RecordBatch, fields: &[IrField]) {
-        if let Store::Columnar(c) = &mut self.state
-            && let Some(left) = c.accept_batch(batch, self.after, self.until)
-        {
-            for &r in &left.malformed {
-                let (rows, dead) = decode::rows(&batch.slice(r, 1), fields);
-                self.dead_letters.extend(dead);
-                rows.into_iter().for_each(|row| self.process(row));
-            }
-            for &(r, latest) in &left.late {
-                let (rows, dead) = decode::rows(&batch.slice(r, 1), fields);
-                self.dead_letters.extend(dead);
-                for row in rows {
-                    let behind = match row.get(self.ts_col) {
-                        Some(Value::Ts(ts)) => latest - ts,
-                        _ => 0,
-                    };
-                    self.dead_letters.push(self.late(behind, row));
+        /// Below this many rows a batch is processed on the calling thread, shard after shard.
+        const PARALLEL_MIN: usize = 2048;
+        let base = self.changes;
+        self.changes += batch.num_rows() as u64;
+        let GroupRuntime { ops, shards, dead_letters, .. } = self;
+        let keys: Vec<(&str, &featc::ir::Ty)> = ops.key_types.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let split = route::split(batch, &keys, shards.len());
+        if shards.len() > 1 && batch.num_rows() >= PARALLEL_MIN {
+            let ops = &*ops;
+            std::thread::scope(|scope| {
+                let mut work = shards.iter_mut().zip(&split);
+                let here = work.next();
+                for (shard, rows) in work {
+                    scope.spawn(move || shard.process_batch(ops, batch, fields, rows, base));
                 }
+                if let Some((shard, rows)) = here {
+                    shard.process_batch(ops, batch, fields, rows, base);
+                }
+            });
+        } else {
+            for (shard, rows) in shards.iter_mut().zip(&split) {
+                shard.process_batch(ops, batch, fields, rows, base);
             }
-            self.accepted += left.accepted;
-            return;
         }
-        let (rows, dead) = decode::rows(batch, fields);
-        self.record_dead_letters(dead);
-        for row in rows {
-            self.process(row);
-        }
-    }
-
-    fn late(&self, behind: i64, row: Vec<Value>) -> DeadLetter {
-        DeadLetter {
-            reason: format!("late: {behind} ms behind the key's latest event, lateness is {} ms", self.lateness_ms),
-            row,
+        if shards.iter().any(|s| !s.dead.is_empty()) {
+            let mut dead: Vec<(usize, DeadLetter)> = shards.iter_mut().flat_map(|s| s.dead.drain(..)).collect();
+            dead.sort_by_key(|d| d.0);
+            dead_letters.extend(dead.into_iter().map(|(_, d)| d));
         }
     }
 
     /// Processes one event, a row of values in [`GroupRuntime::columns`] order.
     pub fn process(&mut self, row: Vec<Value>) {
-        let Some(Value::Ts(ts)) = row.get(self.ts_col).cloned() else {
-            self.dead_letters.push(DeadLetter { reason: "missing event time".to_owned(), row });
-            return;
-        };
-        if ts <= self.after || ts > self.until {
-            return;
-        }
-        if let Some(f) = &self.filter
-            && f.eval(&row) != Value::Bool(true)
-        {
-            return;
-        }
-        if self.key_cols.iter().any(|&i| row.get(i).is_none_or(Value::is_null)) {
-            self.dead_letters.push(DeadLetter { reason: "null key".to_owned(), row });
-            return;
-        }
-        let state = match &mut self.state {
-            Store::Columnar(c) => {
-                match c.accept_row(&row, ts) {
-                    Ok(()) => self.accepted += 1,
-                    Err(latest) => self.dead_letters.push(self.late(latest - ts, row)),
-                }
-                return;
-            }
-            Store::Rows(state) => state,
-        };
-        let key: Vec<Value> = self.key_cols.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect();
-        let lateness = i64::try_from(self.lateness_ms).unwrap_or(i64::MAX);
-        let windows = &self.windows;
-        let entry = state.entry(key).or_insert_with(|| KeyState {
-            max_ts: i64::MIN,
-            windows: windows.iter().map(|(spec, aggs)| WindowState::new(*spec, aggs)).collect(),
-            changed: 0,
-        });
-        if entry.max_ts != i64::MIN && ts < entry.max_ts.saturating_sub(lateness) {
-            let behind = entry.max_ts - ts;
-            let letter = DeadLetter {
-                reason: format!("late: {behind} ms behind the key's latest event, lateness is {} ms", self.lateness_ms),
-                row,
-            };
-            self.dead_letters.push(letter);
-            return;
-        }
-        entry.max_ts = entry.max_ts.max(ts);
-        self.accepted += 1;
+        let base = self.changes;
         self.changes += 1;
-        entry.changed = self.changes;
-        let matched: Vec<bool> = self.predicates.iter().map(|p| p.eval(&row) == Value::Bool(true)).collect();
-        let values: Vec<Option<Value>> = self.aggs.iter().map(|a| a.value.as_ref().map(|v| v.eval(&row))).collect();
-        for (w, (spec, aggs)) in self.windows.iter().enumerate() {
-            let runtime = &self.aggs;
-            let members = &self.members[w];
-            entry.windows[w].add(*spec, aggs, ts, entry.max_ts, self.lateness_ms, |partials, slots| {
-                for &i in members {
-                    let a = &runtime[i];
-                    if a.predicate.is_some_and(|p| !matched.get(p).copied().unwrap_or(false))
-                        || !aggs.specs.get(a.slot).is_some_and(|s| slots.takes(s.eviction))
-                    {
-                        continue;
-                    }
-                    if let Some(p) = partials.get_mut(a.slot) {
-                        p.update(a.spec, ts, values[i].as_ref());
-                    }
-                }
-            });
+        let key: Vec<Value> = self.ops.key_cols.iter().map(|&i| row.get(i).cloned().unwrap_or(Value::Null)).collect();
+        let at = if key.iter().any(Value::is_null) { 0 } else { route::shard_of(&key, self.shards.len()) };
+        let GroupRuntime { ops, shards, dead_letters, .. } = self;
+        if let Some(shard) = shards.get_mut(at) {
+            shard.process(ops, row, 0, base);
+            dead_letters.extend(shard.dead.drain(..).map(|(_, d)| d));
         }
+    }
+
+    /// The shard that holds `key`.
+    fn shard(&self, key: &[Value]) -> Option<&Shard> {
+        self.shards.get(route::shard_of(key, self.shards.len()))
     }
 
     /// The state of a key, in the row path's form.
     fn key_state(&self, key: &[Value]) -> Option<std::borrow::Cow<'_, KeyState>> {
-        match &self.state {
+        match &self.shard(key)?.state {
             Store::Rows(state) => state.get(key).map(std::borrow::Cow::Borrowed),
             Store::Columnar(c) => c.keys.find(key).map(|id| std::borrow::Cow::Owned(c.export(id))),
         }
@@ -358,7 +343,7 @@ impl GroupRuntime {
         // Finalized where the state holds them: no partial is copied unless a window must be
         // computed (see `WindowState::as_of_ref`).
         let windows: Vec<Vec<std::borrow::Cow<'_, Partial>>> =
-            self.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t)).collect();
+            self.ops.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t)).collect();
         Ok(Some(self.finish_with(|a| windows.get(a.window).and_then(|w| w.get(a.slot)).map(AsRef::as_ref))))
     }
 
@@ -379,7 +364,7 @@ impl GroupRuntime {
     /// finalized here, so windows decay as of the request's time. An error for a time before
     /// the key's latest event, or a state of another layout.
     pub fn lookup_stored(&self, state: &StoredKey, t: i64) -> Result<Vec<Value>, String> {
-        if state.0.windows.len() != self.windows.len() {
+        if state.0.windows.len() != self.ops.windows.len() {
             return Err("the stored state has another layout than this group's version".to_owned());
         }
         Ok(self.finish(&self.partials_of(&state.0, t)?))
@@ -398,12 +383,14 @@ impl GroupRuntime {
     fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
         Self::check_time(state, t)?;
         let mut window_partials: Vec<Vec<Option<Partial>>> = self
+            .ops
             .windows
             .iter()
             .zip(&state.windows)
             .map(|((spec, aggs), st)| st.as_of(*spec, aggs, t).into_iter().map(Some).collect())
             .collect();
         Ok(self
+            .ops
             .aggs
             .iter()
             .map(|a| {
@@ -425,7 +412,7 @@ impl GroupRuntime {
 
     /// [`GroupRuntime::partials`] of a key whose state was read from an online store.
     pub fn partials_stored(&self, state: &StoredKey, t: i64) -> Result<Vec<Partial>, String> {
-        if state.0.windows.len() != self.windows.len() {
+        if state.0.windows.len() != self.ops.windows.len() {
             return Err("the stored state has another layout than this group's version".to_owned());
         }
         self.partials_of(&state.0, t)
@@ -437,7 +424,8 @@ impl GroupRuntime {
     }
 
     fn last_sessions_of(&self, state: Option<&KeyState>) -> Vec<Option<(i64, i64, Partial)>> {
-        self.aggs
+        self.ops
+            .aggs
             .iter()
             .map(|a| match state.and_then(|s| s.windows.get(a.window)) {
                 Some(WindowState::Sessions(sessions)) => {
@@ -450,12 +438,12 @@ impl GroupRuntime {
 
     /// The empty partial of every aggregate (a key with no events in a layer).
     pub fn empty_partials(&self) -> Vec<Partial> {
-        self.aggs.iter().map(|a| Partial::new(a.spec, a.integer)).collect()
+        self.ops.aggs.iter().map(|a| Partial::new(a.spec, a.integer)).collect()
     }
 
     /// Merges another layer's partials into `into`, aggregate by aggregate.
     pub fn merge_partials(&self, into: &mut [Partial], from: &[Partial]) {
-        for ((acc, p), a) in into.iter_mut().zip(from).zip(&self.aggs) {
+        for ((acc, p), a) in into.iter_mut().zip(from).zip(&self.ops.aggs) {
             acc.merge(a.spec, p);
         }
     }
@@ -471,7 +459,7 @@ impl GroupRuntime {
     /// per aggregate in the IR's order (`None`: the aggregate's value is null).
     fn finish_with<'p>(&self, mut partial: impl FnMut(&AggRuntime) -> Option<&'p Partial>) -> Vec<Value> {
         let mut vector = vec![Value::Null; self.outputs.len()];
-        for a in &self.aggs {
+        for a in &self.ops.aggs {
             if let (Some(p), Some(i)) = (partial(a), a.output) {
                 vector[i] = p.finalize(a.spec);
             }
@@ -485,16 +473,19 @@ impl GroupRuntime {
     /// The group's whole state, keys in order, for a snapshot. Both paths give the same form,
     /// so a snapshot restores on either.
     pub fn snapshot(&self) -> GroupSnapshot {
-        let mut keys: Vec<(Vec<Value>, KeyState)> = match &self.state {
-            Store::Rows(state) => state.iter().map(|(k, s)| (k.clone(), s.clone())).collect(),
-            Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| (c.keys.key(id), c.export(id))).collect(),
-        };
+        let mut keys: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(self.key_count());
+        for shard in &self.shards {
+            match &shard.state {
+                Store::Rows(state) => keys.extend(state.iter().map(|(k, s)| (k.clone(), s.clone()))),
+                Store::Columnar(c) => keys.extend((0..c.keys.len() as u32).map(|id| (c.keys.key(id), c.export(id)))),
+            }
+        }
         keys.sort_by(|a, b| a.0.cmp(&b.0));
         GroupSnapshot {
             name: self.name.clone(),
             keys,
             dead_count: self.dead_written + self.dead_letters.len() as u64,
-            accepted: self.accepted,
+            accepted: self.counters().0,
         }
     }
 
@@ -531,13 +522,19 @@ impl GroupRuntime {
     /// Replaces the state with a snapshot's.
     pub fn restore(&mut self, snapshot: GroupSnapshot) {
         self.epoch = next_epoch();
-        match &mut self.state {
-            Store::Rows(state) => *state = snapshot.keys.into_iter().collect(),
-            Store::Columnar(c) => {
-                c.clear();
-                for (key, state) in &snapshot.keys {
-                    c.import(key, state);
+        let n = self.shards.len();
+        for shard in &mut self.shards {
+            shard.state = shard.state.emptied();
+            shard.accepted = 0;
+            shard.dead.clear();
+        }
+        for (key, state) in snapshot.keys {
+            let Some(shard) = self.shards.get_mut(route::shard_of(&key, n)) else { continue };
+            match &mut shard.state {
+                Store::Rows(keys) => {
+                    keys.insert(key, state);
                 }
+                Store::Columnar(c) => c.import(&key, &state),
             }
         }
         self.dead_letters = Vec::new();
@@ -571,21 +568,25 @@ impl GroupRuntime {
 
     /// Events counted, and events dead-lettered.
     pub fn counters(&self) -> (u64, u64) {
-        (self.accepted, self.dead_written + self.dead_letters.len() as u64)
+        let accepted = self.accepted + self.shards.iter().map(|s| s.accepted).sum::<u64>();
+        (accepted, self.dead_written + self.dead_letters.len() as u64)
     }
 
     /// The latest event time seen for a key.
     /// The latest event time of any key: how far the group's stream has come. `None` for a
     /// group without keys. One pass over the keys.
     pub fn high_water(&self) -> Option<i64> {
-        match &self.state {
-            Store::Rows(state) => state.values().map(|s| s.max_ts).max(),
-            Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| c.keys.latest(id)).max(),
-        }
+        self.shards
+            .iter()
+            .filter_map(|shard| match &shard.state {
+                Store::Rows(state) => state.values().map(|s| s.max_ts).max(),
+                Store::Columnar(c) => (0..c.keys.len() as u32).map(|id| c.keys.latest(id)).max(),
+            })
+            .max()
     }
 
     pub fn latest(&self, key: &[Value]) -> Option<i64> {
-        match &self.state {
+        match &self.shard(key)?.state {
             Store::Rows(state) => state.get(key).map(|s| s.max_ts),
             Store::Columnar(c) => c.keys.find(key).map(|id| c.keys.latest(id)),
         }
@@ -593,23 +594,29 @@ impl GroupRuntime {
 
     /// The names of the key columns, in key order.
     pub fn key_names(&self) -> Vec<&str> {
-        self.key_cols.iter().filter_map(|&i| self.columns.get(i).map(String::as_str)).collect()
+        self.ops.key_cols.iter().filter_map(|&i| self.columns.get(i).map(String::as_str)).collect()
     }
 
     /// How many keys have state.
     pub fn key_count(&self) -> usize {
-        match &self.state {
-            Store::Rows(state) => state.len(),
-            Store::Columnar(c) => c.keys.len(),
-        }
+        self.shards
+            .iter()
+            .map(|shard| match &shard.state {
+                Store::Rows(state) => state.len(),
+                Store::Columnar(c) => c.keys.len(),
+            })
+            .sum()
     }
 
     /// Every key with state, in key order.
     pub fn keys(&self) -> Vec<Vec<Value>> {
-        let mut keys = match &self.state {
-            Store::Rows(state) => state.keys().cloned().collect(),
-            Store::Columnar(c) => c.key_list(),
-        };
+        let mut keys: Vec<Vec<Value>> = Vec::with_capacity(self.key_count());
+        for shard in &self.shards {
+            match &shard.state {
+                Store::Rows(state) => keys.extend(state.keys().cloned()),
+                Store::Columnar(c) => keys.extend(c.key_list()),
+            }
+        }
         keys.sort();
         keys
     }
@@ -617,9 +624,12 @@ impl GroupRuntime {
     /// Bytes of per-key state the group holds (columnar path; `None` on the row path, whose
     /// per-key objects the allocator does not report).
     pub fn state_bytes(&self) -> Option<usize> {
-        match &self.state {
-            Store::Rows(_) => None,
-            Store::Columnar(c) => Some(c.bytes()),
-        }
+        self.shards
+            .iter()
+            .map(|shard| match &shard.state {
+                Store::Rows(_) => None,
+                Store::Columnar(c) => Some(c.bytes()),
+            })
+            .sum()
     }
 }

@@ -42,16 +42,20 @@ fn window() -> impl Strategy<Value = String> {
     ]
 }
 
-/// A random group of simple aggregates; keys are strings or integers.
+/// Feature filters and group filters over this test's schema (a null `x` fails `x > 0`).
+const FILTERS: [&str; 5] = ["", "", " where n > 3", " where x > 0", " where n % 2 == 0 or x is null"];
+
+/// A random group of simple aggregates with random filters; keys are strings or integers.
 fn spec() -> impl Strategy<Value = (String, bool)> {
-    (prop::collection::vec((prop::sample::select(aggregates()), window()), 1..7), 0u64..10, any::<bool>())
-        .prop_map(|(features, lateness, int_key)| {
+    let feature = (prop::sample::select(aggregates()), prop::sample::select(FILTERS.to_vec()), window());
+    (prop::collection::vec(feature, 1..7), 0u64..10, any::<bool>(), prop::sample::select(FILTERS.to_vec()))
+        .prop_map(|(features, lateness, int_key, group_filter)| {
             let key_ty = if int_key { "i64" } else { "string" };
             let mut text = format!(
-                "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s {{\n"
+                "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s{group_filter} {{\n"
             );
-            for (i, (agg, window)) in features.iter().enumerate() {
-                text.push_str(&format!("    f{i} = {agg} over {window}\n"));
+            for (i, (agg, filter, window)) in features.iter().enumerate() {
+                text.push_str(&format!("    f{i} = {agg}{filter} over {window}\n"));
             }
             text.push_str("    twice = f0 + f0\n}\n");
             (text, int_key)
@@ -193,7 +197,7 @@ proptest! {
 #[test]
 fn groups_outside_the_columnar_subset_take_the_row_path() {
     for feature in
-        ["n = count() where x > 0 over lifetime", "d = count_distinct(n) over lifetime", "s = sum(x) over session(5s)"]
+        ["l = last(x) over lifetime", "d = count_distinct(n) over lifetime", "s = sum(x) over session(5s)"]
     {
         let ir = compiled(&format!(
             "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    {feature}\n}}\n"

@@ -9,5 +9,6 @@ mod fuzz;
 mod lambda;
 mod plan_runs;
 mod restart;
+mod shards;
 mod stream_vs_reference;
 mod training;

@@ -2,13 +2,15 @@
 //! arrays out: the columnar fast path of the stream operators.
 //!
 //! A group takes this path when every aggregate is `count`, `sum`, `avg`, `min` or `max` of a
-//! numeric column (or `count()`), over a lifetime, tumbling or sliding window, with no group
-//! filter and no feature filter. Other groups take the row path of [`crate::operators::group`]. The two
+//! numeric column (`min` and `max` of a time too), or `count()`, over a lifetime, tumbling or
+//! sliding window, with any group filter and feature filters (`filters.rs`: a mask per event).
+//! Other groups take the row path of [`crate::operators::group`]. The two
 //! paths keep the same semantics: this one exports a key's state as the row path's
 //! [`KeyState`] (so lookups, snapshots and restores share one code path) and the tests run both
 //! over the same events. As in DataFusion's `GroupsAccumulator`, keys become dense ids and
 //! each window's accumulators live in one flat array per window, not in per-key objects.
 
+mod filters;
 mod keys;
 mod slots;
 
@@ -27,6 +29,7 @@ use crate::operators::window::WindowState;
 use crate::value::Value;
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys, Stamp};
+use filters::{Filters, Verdict};
 use slots::{AggInput, Num, Slots};
 
 /// A value column an aggregate reads.
@@ -36,6 +39,8 @@ struct ValueCol {
     col: usize,
     name: String,
     integer: bool,
+    /// An event time (read as integer milliseconds).
+    time: bool,
     nullable: bool,
 }
 
@@ -65,9 +70,8 @@ pub(crate) struct Columnar {
     key_cols: Vec<(usize, String, Ty)>,
     ts_col: (usize, String),
     lateness: i64,
+    filters: Filters,
     scratch: Vec<Num>,
-    /// Events accepted (each key's entry holds the count when it last accepted one).
-    pub(crate) changes: u64,
 }
 
 /// Starts loading the cache line of `x` (a hint; nothing on other processors).
@@ -87,18 +91,14 @@ fn floor(t: i64, width: u64) -> i64 {
 impl Columnar {
     /// The columnar form of a group, or `None` when the group needs the row path.
     pub(crate) fn new(ir: &FeatureIr, group: &IrGroup) -> Option<Columnar> {
-        if group.filter.is_some() || !group.predicates.is_empty() {
-            return None;
-        }
         let source = ir.sources.get(group.source)?;
+        let filters = Filters::new(group, source)?;
         let field = |name: &str| source.fields.iter().find(|f| f.name == name);
         let col = |name: &str| group.columns.iter().position(|c| c == name);
         let mut values: Vec<ValueCol> = Vec::new();
         let mut per_window: Vec<Vec<AggInput>> = vec![Vec::new(); group.windows.len()];
         for a in &group.aggregates {
-            if a.predicate.is_some() {
-                return None;
-            }
+            let mut time = false;
             let column = match &a.value {
                 None => None,
                 Some(e) => {
@@ -108,20 +108,35 @@ impl Columnar {
                     let integer = match f.ty.ty {
                         Ty::I64 => true,
                         Ty::F64 => false,
+                        Ty::Timestamp => {
+                            time = true;
+                            true
+                        }
                         _ => return None,
                     };
                     let at = match values.iter().position(|v| &v.name == name) {
                         Some(at) => at,
                         None => {
-                            values.push(ValueCol { col: i, name: name.clone(), integer, nullable: f.ty.nullable });
+                            let nullable = f.ty.nullable;
+                            values.push(ValueCol { col: i, name: name.clone(), integer, time, nullable });
                             values.len() - 1
                         }
                     };
                     Some((at, f.ty.nullable))
                 }
             };
-            let integer = a.integer_input();
-            per_window.get_mut(a.window)?.push((AggSpec::new(a.kind, a.param), integer, column));
+            let input = AggInput {
+                spec: AggSpec::new(a.kind, a.param),
+                integer: a.integer_input() || time,
+                time,
+                column,
+                predicate: match a.predicate {
+                    Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
+                    Some(_) => return None,
+                    None => None,
+                },
+            };
+            per_window.get_mut(a.window)?.push(input);
         }
         let mut windows = Vec::with_capacity(group.windows.len());
         for (w, aggs) in group.windows.iter().zip(&per_window) {
@@ -135,8 +150,12 @@ impl Columnar {
         let ts_col = (col(&source.event_time)?, source.event_time.clone());
         // Every column the group reads must be a key, the event time or a value column, so
         // that the batch path checks each of them as the row decoder would.
-        let known =
-            |c: &String| key_cols.iter().any(|k| k.1 == *c) || ts_col.1 == *c || values.iter().any(|v| v.name == *c);
+        let known = |c: &String| {
+            key_cols.iter().any(|k| k.1 == *c)
+                || ts_col.1 == *c
+                || values.iter().any(|v| v.name == *c)
+                || filters.reads(c)
+        };
         if !group.columns.iter().all(known) {
             return None;
         }
@@ -145,29 +164,39 @@ impl Columnar {
             keys: KeyIndex::new(single(Ty::I64), single(Ty::String)),
             windows,
             scratch: vec![Num::Null; values.len()],
-            changes: 0,
             values,
             key_cols,
             ts_col,
             lateness: i64::try_from(source.lateness_ms).unwrap_or(i64::MAX),
+            filters,
         })
     }
 
-    /// Drops every key and slot, in place (before a restore).
-    pub(crate) fn clear(&mut self) {
-        self.keys = KeyIndex::new(matches!(self.keys.keys, Keys::I64(_)), matches!(self.keys.keys, Keys::Str(_)));
-        for w in &mut self.windows {
-            w.slots.clear();
-            w.panes.clear();
+    /// The same group with no keys.
+    pub(crate) fn emptied(&self) -> Columnar {
+        Columnar {
+            keys: KeyIndex::new(matches!(self.keys.keys, Keys::I64(_)), matches!(self.keys.keys, Keys::Str(_))),
+            windows: self
+                .windows
+                .iter()
+                .map(|w| ColWindow { spec: w.spec, slots: w.slots.emptied(), panes: Vec::new() })
+                .collect(),
+            values: self.values.clone(),
+            key_cols: self.key_cols.clone(),
+            ts_col: self.ts_col.clone(),
+            lateness: self.lateness,
+            filters: self.filters.clone(),
+            scratch: vec![Num::Null; self.values.len()],
         }
     }
 
-    /// Adds one event; `Err(latest)` when it is late for its key (the state is unchanged).
+    /// Adds one event, stamping its key with the change count `seq`; `Err(latest)` when it is
+    /// late for its key (the state is unchanged).
     #[inline]
-    fn accept(&mut self, key: KeyRef<'_>, ts: i64, values: &[Num]) -> Result<(), i64> {
+    fn accept(&mut self, key: KeyRef<'_>, ts: i64, values: &[Num], seq: u64, mask: u64) -> Result<(), i64> {
         let id = self.keys.intern(key);
         self.grow();
-        self.accept_id(id, ts, values)
+        self.accept_id(id, ts, values, seq, mask)
     }
 
     /// Makes room in every window for the keys interned so far.
@@ -203,25 +232,24 @@ impl Columnar {
 
     /// Adds one event of the key `id`.
     #[inline]
-    fn accept_id(&mut self, id: u32, ts: i64, values: &[Num]) -> Result<(), i64> {
+    fn accept_id(&mut self, id: u32, ts: i64, values: &[Num], seq: u64, mask: u64) -> Result<(), i64> {
         let latest = self.keys.latest(id);
         let first = latest == i64::MIN;
         if !first && ts < latest.saturating_sub(self.lateness) {
             return Err(latest);
         }
         let max_ts = latest.max(ts);
-        self.changes += 1;
-        self.keys.set_stamp(id, Stamp { latest: max_ts, changed: self.changes });
+        self.keys.set_stamp(id, Stamp { latest: max_ts, changed: seq });
         for w in &mut self.windows {
             match w.spec {
-                WindowSpec::Lifetime => w.slots.update(id, values),
+                WindowSpec::Lifetime => w.slots.update(id, values, mask),
                 WindowSpec::Tumbling { size_ms } => {
                     let s = floor(ts, size_ms);
                     if first || s > floor(latest, size_ms) {
                         w.slots.reset(id);
-                        w.slots.update(id, values);
+                        w.slots.update(id, values, mask);
                     } else if s == floor(latest, size_ms) {
-                        w.slots.update(id, values);
+                        w.slots.update(id, values, mask);
                     }
                     // An event of an earlier window can no longer change an answerable value.
                 }
@@ -257,7 +285,7 @@ impl Columnar {
                             slot
                         }
                     };
-                    w.slots.update(slot, values);
+                    w.slots.update(slot, values, mask);
                 }
                 WindowSpec::Session { .. } => {}
             }
@@ -265,13 +293,15 @@ impl Columnar {
         Ok(())
     }
 
-    /// Adds one decoded row (in the group's column order) whose key is not null and whose
-    /// event time is `ts`; `Err(latest)` when it is late.
-    pub(crate) fn accept_row(&mut self, row: &[Value], ts: i64) -> Result<(), i64> {
+    /// Adds one decoded row (in the group's column order) whose key is not null, whose event
+    /// time is `ts` and that the group's filter keeps, stamping its key with the change count
+    /// `seq`; `Err(latest)` when it is late.
+    pub(crate) fn accept_row(&mut self, row: &[Value], ts: i64, seq: u64) -> Result<(), i64> {
+        let Verdict::Counted(mask) = self.filters.of_row(row) else { return Ok(()) };
         let mut values = std::mem::take(&mut self.scratch);
         for (v, c) in values.iter_mut().zip(&self.values) {
             *v = match row.get(c.col) {
-                Some(Value::I64(x)) if c.integer => Num::I(*x),
+                Some(Value::I64(x) | Value::Ts(x)) if c.integer => Num::I(*x),
                 Some(Value::F64(x)) if !c.integer => Num::F(*x),
                 Some(Value::I64(x)) => Num::F(*x as f64),
                 _ => Num::Null,
@@ -280,25 +310,40 @@ impl Columnar {
         let key: Vec<Value> =
             self.key_cols.iter().map(|(i, _, _)| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
         let result = match key.as_slice() {
-            [Value::I64(k)] => self.accept(KeyRef::I64(*k), ts, &values),
-            [Value::Str(s)] => self.accept(KeyRef::Str(s), ts, &values),
-            k => self.accept(KeyRef::Values(k), ts, &values),
+            [Value::I64(k)] => self.accept(KeyRef::I64(*k), ts, &values, seq, mask),
+            [Value::Str(s)] => self.accept(KeyRef::Str(s), ts, &values, seq, mask),
+            k => self.accept(KeyRef::Values(k), ts, &values, seq, mask),
         };
         self.scratch = values;
         result
     }
 
-    /// Adds every well-formed, on-time event of a batch with `after < ts <= until`. `None` when a column's Arrow type is
-    /// not one the batch path reads (the caller then takes the row path for the batch);
-    /// otherwise the rows it left for the row path.
-    pub(crate) fn accept_batch(&mut self, batch: &RecordBatch, after: i64, until: i64) -> Option<Leftovers> {
+    /// Adds every well-formed, on-time event with `after < ts <= until` among the rows `rows`
+    /// (in order) of a batch; row `r` stamps its key with the change count `base + r + 1`.
+    /// `None` when a column's Arrow type is not one the batch path reads (the caller then takes
+    /// the row path for the batch); otherwise the rows it left for the row path.
+    pub(crate) fn accept_batch(
+        &mut self,
+        batch: &RecordBatch,
+        after: i64,
+        until: i64,
+        rows: &[u32],
+        base: u64,
+    ) -> Option<Leftovers> {
         let ts = TsColumn::read(batch.column_by_name(&self.ts_col.1)?.as_ref())?;
         let key = KeyColumn::read(batch, &self.key_cols)?;
         let cols: Vec<NumColumn<'_>> = self
             .values
             .iter()
-            .map(|v| NumColumn::read(batch.column_by_name(&v.name)?.as_ref(), v.integer))
+            .map(|v| {
+                let a = batch.column_by_name(&v.name)?.as_ref();
+                if v.time { NumColumn::read_time(a) } else { NumColumn::read(a, v.integer) }
+            })
             .collect::<Option<_>>()?;
+        let filter_arrays = self.filters.arrays(batch)?;
+        let filtered = !self.filters.is_empty();
+        // Each selected row's feature-filter mask (all ones when the group has none).
+        let mut masks = vec![u64::MAX; if filtered { rows.len() } else { 0 }];
         let mut left = Leftovers::default();
         let mut values = std::mem::take(&mut self.scratch);
         // Two passes: the key ids of the whole batch first, then the updates. Each pass is a
@@ -306,8 +351,10 @@ impl Columnar {
         // the memory accesses of many events (the key table, then the slots).
         const SKIP: u32 = u32::MAX;
         const PENDING: u32 = u32::MAX - 1;
-        let mut ids = vec![SKIP; batch.num_rows()];
-        'rows: for (r, id) in ids.iter_mut().enumerate() {
+        // One id per selected row, in the order of `rows`.
+        let mut ids = vec![SKIP; rows.len()];
+        'rows: for (i, (&r, id)) in rows.iter().zip(ids.iter_mut()).enumerate() {
+            let r = r as usize;
             match ts.get(r) {
                 None => {
                     left.malformed.push(r);
@@ -331,40 +378,51 @@ impl Columnar {
                 left.malformed.push(r);
                 continue;
             }
+            if filtered {
+                match self.filters.at(&filter_arrays, r) {
+                    Verdict::Malformed => {
+                        left.malformed.push(r);
+                        continue;
+                    }
+                    Verdict::Dropped => continue,
+                    Verdict::Counted(mask) => masks[i] = mask,
+                }
+            }
             *id = PENDING;
         }
         // Keys seen before: a lookup loop with no inserts, whose iterations overlap.
         if let KeyColumn::I64(k, _) = &key {
-            for (id, k) in ids.iter_mut().zip(k.iter()) {
+            for (id, &r) in ids.iter_mut().zip(rows) {
                 if *id == PENDING
-                    && let Some(found) = self.keys.find_i64(*k)
+                    && let Some(found) = self.keys.find_i64(k[r as usize])
                 {
                     *id = found;
                 }
             }
         }
         // New keys, in row order so that ids follow first appearance.
-        for (r, id) in ids.iter_mut().enumerate() {
+        for (id, &r) in ids.iter_mut().zip(rows) {
             if *id == PENDING
-                && let Some(k) = key.get(r)
+                && let Some(k) = key.get(r as usize)
             {
                 *id = self.keys.intern(k);
             }
         }
         self.grow();
         const AHEAD: usize = 16;
-        for r in 0..ids.len() {
-            if let Some(&next) = ids.get(r + AHEAD)
+        for (i, &r) in rows.iter().enumerate() {
+            if let Some(&next) = ids.get(i + AHEAD)
                 && next < PENDING
             {
                 self.prefetch(next);
             }
-            let id = ids[r];
+            let (id, r) = (ids[i], r as usize);
             let Some(t) = ts.get(r).filter(|_| id < PENDING) else { continue };
             for (slot, c) in values.iter_mut().zip(&cols) {
                 *slot = c.get(r);
             }
-            match self.accept_id(id, t, &values) {
+            let mask = masks.get(i).copied().unwrap_or(u64::MAX);
+            match self.accept_id(id, t, &values, base + r as u64 + 1, mask) {
                 Ok(()) => left.accepted += 1,
                 Err(latest) => left.late.push((r, latest)),
             }
@@ -523,6 +581,17 @@ impl<'a> NumColumn<'a> {
             }
             _ => return None,
         })
+    }
+
+    /// A time column as integer milliseconds; `None` when a time is out of featc's years (the
+    /// row path then dead-letters its event with the reason).
+    fn read_time(a: &dyn Array) -> Option<NumColumn<'static>> {
+        let ts = TsColumn::read(a)?;
+        let mut out = Vec::with_capacity(a.len());
+        for r in 0..a.len() {
+            out.push(if a.is_null(r) { Num::Null } else { Num::I(ts.get(r)?) });
+        }
+        Some(NumColumn::Converted(out))
     }
 
     #[inline]

@@ -55,20 +55,33 @@ pub(crate) enum Num {
 pub(crate) struct AggPrims {
     pub(crate) spec: AggSpec,
     pub(crate) integer: bool,
+    /// Its input is an event time (milliseconds; `min` and `max` give timestamps).
+    time: bool,
     /// The count of the values it saw (rows for `count()`).
     count: usize,
     /// Its sum, min or max, when it has one.
     value: Option<usize>,
 }
 
-/// An aggregate as the columnar path sees it: its spec, whether its input is an integer, and
-/// its value column with whether that column can be null.
-pub(crate) type AggInput = (AggSpec, bool, Option<(usize, bool)>);
+/// An aggregate as the columnar path sees it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) struct AggInput {
+    pub(crate) spec: AggSpec,
+    /// Its input is an integer (or a time, in milliseconds).
+    pub(crate) integer: bool,
+    pub(crate) time: bool,
+    /// Its value column, and whether that column can be null.
+    pub(crate) column: Option<(usize, bool)>,
+    /// The feature filter it counts under (a bit of the event's predicate mask).
+    pub(crate) predicate: Option<u8>,
+}
 
 /// Every slot of one window.
 #[derive(Debug, Clone)]
 pub(crate) struct Slots {
     prims: Vec<Prim>,
+    /// For each primitive, the feature filter an event must pass to update it.
+    preds: Vec<Option<u8>>,
     pub(crate) aggs: Vec<AggPrims>,
     words: Vec<u64>,
     free: Vec<u32>,
@@ -81,16 +94,16 @@ impl Slots {
     /// is an integer, its value column and whether that column can be null. `None` when an
     /// aggregate has no columnar form.
     pub(crate) fn new(aggs: &[AggInput]) -> Option<Slots> {
-        let mut prims = Vec::new();
-        let mut add = |p: Prim| match prims.iter().position(|q| *q == p) {
-            Some(i) => i,
-            None => {
-                prims.push(p);
-                prims.len() - 1
-            }
-        };
+        let mut prims: Vec<(Prim, Option<u8>)> = Vec::new();
         let mut out = Vec::with_capacity(aggs.len());
-        for &(spec, integer, column) in aggs {
+        for &AggInput { spec, integer, time, column, predicate } in aggs {
+            let mut add = |p: Prim| match prims.iter().position(|q| *q == (p, predicate)) {
+                Some(i) => i,
+                None => {
+                    prims.push((p, predicate));
+                    prims.len() - 1
+                }
+            };
             // A non-nullable column has as many values as rows.
             let count = match column {
                 Some((c, true)) => add(Prim::NonNull(c)),
@@ -104,10 +117,14 @@ impl Slots {
                 (AggKind::Max, Some((c, _))) => Some(add(if integer { Prim::MaxI(c) } else { Prim::MaxF(c) })),
                 _ => return None,
             };
-            out.push(AggPrims { spec, integer, count, value });
+            if time && !matches!(spec.kind, AggKind::Count | AggKind::Min | AggKind::Max) {
+                return None;
+            }
+            out.push(AggPrims { spec, integer, time, count, value });
         }
         Some(Slots {
-            prims,
+            preds: prims.iter().map(|p| p.1).collect(),
+            prims: prims.into_iter().map(|p| p.0).collect(),
             aggs: out,
             words: Vec::new(),
             free: Vec::new(),
@@ -116,12 +133,17 @@ impl Slots {
         })
     }
 
-    /// Drops every slot.
-    pub(crate) fn clear(&mut self) {
-        self.words.clear();
-        self.free.clear();
-        self.spill_f.clear();
-        self.spill_i.clear();
+    /// The same layout with no slots.
+    pub(crate) fn emptied(&self) -> Slots {
+        Slots {
+            prims: self.prims.clone(),
+            preds: self.preds.clone(),
+            aggs: self.aggs.clone(),
+            words: Vec::new(),
+            free: Vec::new(),
+            spill_f: HashMap::default(),
+            spill_i: HashMap::default(),
+        }
     }
 
     fn stride(&self) -> usize {
@@ -186,11 +208,18 @@ impl Slots {
 
     /// Folds one event's values (by value column) into a slot.
     #[inline]
-    pub(crate) fn update(&mut self, slot: u32, values: &[Num]) {
+    /// Adds one event's values to a slot; `mask` holds the feature filters it passed (bit `p`
+    /// for filter `p`).
+    pub(crate) fn update(&mut self, slot: u32, values: &[Num], mask: u64) {
         let base = slot as usize * self.prims.len();
-        let Slots { prims, words, spill_f, spill_i, .. } = self;
+        let Slots { prims, preds, words, spill_f, spill_i, .. } = self;
         let words = &mut words[base..base + prims.len()];
-        for (i, (p, w)) in prims.iter().zip(words.iter_mut()).enumerate() {
+        for (i, ((p, w), pred)) in prims.iter().zip(words.iter_mut()).zip(preds.iter()).enumerate() {
+            if let Some(bit) = pred
+                && mask & (1u64 << bit) == 0
+            {
+                continue;
+            }
             match *p {
                 Prim::Rows => *w += 1,
                 Prim::NonNull(c) => *w += u64::from(values[c] != Num::Null),
@@ -271,7 +300,11 @@ impl Slots {
             .map(|a| {
                 let count = self.word(slot, a.count).1 as i64;
                 let bound = |integer: bool, w: u64| {
-                    (count > 0).then(|| if integer { Value::I64(w as i64) } else { Value::F64(f64::from_bits(w)) })
+                    (count > 0).then(|| match (a.time, integer) {
+                        (true, _) => Value::Ts(w as i64),
+                        (false, true) => Value::I64(w as i64),
+                        (false, false) => Value::F64(f64::from_bits(w)),
+                    })
                 };
                 match (a.spec.kind, a.value) {
                     (AggKind::Sum, Some(v)) if a.integer => Partial::SumI(self.integer_sum(slot, v)),
@@ -306,7 +339,7 @@ impl Slots {
                 }
                 (Partial::Min(m) | Partial::Max(m), Some(v)) => {
                     let bits = match m {
-                        Some(Value::I64(x)) => *x as u64,
+                        Some(Value::I64(x) | Value::Ts(x)) => *x as u64,
                         Some(Value::F64(x)) => x.to_bits(),
                         _ => continue,
                     };

@@ -9,11 +9,7 @@ use crate::value::Value;
 impl GroupRuntime {
     /// Where the state stands now.
     pub fn change_mark(&self) -> ChangeMark {
-        let count = match &self.state {
-            Store::Rows(_) => self.changes,
-            Store::Columnar(c) => c.changes,
-        };
-        ChangeMark { epoch: self.epoch, count }
+        ChangeMark { epoch: self.epoch, count: self.changes }
     }
 
     /// The keys an accepted event changed after `mark` (any on-time event, one older than the
@@ -25,15 +21,19 @@ impl GroupRuntime {
             _ => None,
         };
         let newer = |changed: u64| after.is_none_or(|a| changed > a);
-        let mut keys: Vec<(Vec<Value>, i64)> = match &self.state {
-            Store::Rows(state) => {
-                state.iter().filter(|(_, s)| newer(s.changed)).map(|(k, s)| (k.clone(), s.max_ts)).collect()
+        let mut keys: Vec<(Vec<Value>, i64)> = Vec::new();
+        for shard in &self.shards {
+            match &shard.state {
+                Store::Rows(state) => keys.extend(
+                    state.iter().filter(|(_, s)| newer(s.changed)).map(|(k, s)| (k.clone(), s.max_ts)),
+                ),
+                Store::Columnar(c) => keys.extend(
+                    (0..c.keys.len() as u32)
+                        .filter(|id| newer(c.keys.stamp(*id).changed))
+                        .map(|id| (c.keys.key(id), c.keys.latest(id))),
+                ),
             }
-            Store::Columnar(c) => (0..c.keys.len() as u32)
-                .filter(|id| newer(c.keys.stamp(*id).changed))
-                .map(|id| (c.keys.key(id), c.keys.latest(id)))
-                .collect(),
-        };
+        }
         keys.sort();
         keys
     }
@@ -64,12 +64,12 @@ impl GroupRuntime {
 mod tests {
     use std::sync::Arc;
 
-    use crate::operators::group::GroupRuntime;
+    use crate::operators::group::{GroupRuntime, Path};
     use crate::value::Value;
 
-    /// A group on the row path (a filter keeps it off the columnar one) or the columnar path.
-    fn group(filtered: bool) -> GroupRuntime {
-        let filter = if filtered { " where x > 0" } else { "" };
+    /// A group on the row path or the columnar path.
+    fn group(rows: bool) -> GroupRuntime {
+        let filter = if rows { " where x > 0" } else { "" };
         let spec = format!(
             "source s {{ event_time ts lateness 1m schema {{ k: string, x: i64, ts: timestamp }} }}\n\
              entity e {{ key k: string }}\n\
@@ -80,7 +80,7 @@ mod tests {
         let checked = featc::check_project(&sources, &featc::Options { targets: vec![featc::ir::Target::Kappa] });
         assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
         let ir = featc::ir::lower(&checked.project).unwrap();
-        GroupRuntime::new(&ir, &ir.groups[0]).unwrap()
+        GroupRuntime::on_path(&ir, &ir.groups[0], if rows { Path::Rows } else { Path::Auto }).unwrap()
     }
 
     fn event(g: &mut GroupRuntime, k: &str, ts: i64) {
@@ -98,9 +98,9 @@ mod tests {
 
     #[test]
     fn the_keys_changed_since_a_mark_include_on_time_events_older_than_the_latest() {
-        for filtered in [true, false] {
-            let mut g = group(filtered);
-            assert_eq!(g.is_columnar(), !filtered);
+        for rows in [true, false] {
+            let mut g = group(rows);
+            assert_eq!(g.is_columnar(), !rows);
             for (k, ts) in [("a", 120_000), ("b", 120_000), ("c", 120_000)] {
                 event(&mut g, k, ts);
             }
@@ -111,7 +111,7 @@ mod tests {
             event(&mut g, "c", 150_000);
             event(&mut g, "a", 0); // two minutes late: not accepted, not a change
             let keys: Vec<Vec<Value>> = g.changed_since(Some(mark)).into_iter().map(|(k, _)| k).collect();
-            assert_eq!(keys, [vec![Value::Str(Arc::from("b"))], vec![Value::Str(Arc::from("c"))]], "{filtered}");
+            assert_eq!(keys, [vec![Value::Str(Arc::from("b"))], vec![Value::Str(Arc::from("c"))]], "{rows}");
             let (rows, now) = g.state_rows_since(Some(mark)).unwrap();
             assert_eq!(rows.len(), 2);
             assert!(g.changed_since(Some(now)).is_empty());

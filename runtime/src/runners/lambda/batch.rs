@@ -1,16 +1,37 @@
 //! History files and a cutoff in, the batch view out: each group's state over the events at or
 //! before the cutoff, computed by the stream operators over the history in event-time order.
 //!
-//! DataFusion reads the history (Parquet natively, with projection and the cutoff pushed into
-//! the scan; CSV and NDJSON through the runtime's line-by-line reader, so that a malformed line
-//! is rejected alone), filters it to the cutoff and sorts it by event time. Sorted, no event is
-//! late: the batch layer counts every event, including those the speed layer rejected.
+//! DataFusion's physical operators read the history: Parquet natively (only the columns the
+//! groups read, split into one partition per core by file or byte range), CSV and NDJSON through
+//! the runtime's line-by-line reader (so that a malformed line is rejected alone). Each
+//! partition is filtered to the cutoff and sorted by event time on a core of its own, then the
+//! partitions are merged in order. Sorted, no event is late: the batch layer counts every event,
+//! including those the speed layer rejected. The plan is built directly, with no SQL front end
+//! and no optimizer: the binary carries only the parts of DataFusion it runs.
 
-use std::path::Path;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
 
-use arrow::datatypes::{DataType, TimeUnit};
-use datafusion::common::ScalarValue;
-use datafusion::prelude::{ParquetReadOptions, SessionConfig, SessionContext, col, ident, lit, try_cast};
+use arrow::datatypes::{DataType, Schema, SchemaRef, TimeUnit};
+use arrow::record_batch::RecordBatch;
+use datafusion_common::{DataFusionError, ScalarValue};
+use datafusion_datasource::PartitionedFile;
+use datafusion_datasource::file_groups::FileGroup;
+use datafusion_datasource::file_scan_config::FileScanConfigBuilder;
+use datafusion_datasource::memory::MemorySourceConfig;
+use datafusion_datasource::source::DataSourceExec;
+use datafusion_datasource_parquet::source::ParquetSource;
+use datafusion_execution::TaskContext;
+use datafusion_execution::config::SessionConfig;
+use datafusion_execution::object_store::ObjectStoreUrl;
+use datafusion_expr_common::operator::Operator;
+use datafusion_physical_expr::expressions::{BinaryExpr, Column, IsNullExpr, Literal, TryCastExpr};
+use datafusion_physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
+use datafusion_physical_plan::{ExecutionPlan, ExecutionPlanProperties};
+use datafusion_physical_plan::filter::FilterExec;
+use datafusion_physical_plan::projection::ProjectionExec;
+use datafusion_physical_plan::sorts::sort::SortExec;
+use datafusion_physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use featc::ir::FileFormat;
 use featc::ir::{FeatureIr, IrField};
 use futures::StreamExt;
@@ -50,10 +71,54 @@ pub(crate) fn readers(ir: &FeatureIr, source: usize) -> Vec<(usize, Vec<IrField>
         .collect()
 }
 
-/// Runs `f` on a small async runtime (DataFusion is async; the CLI is not).
-pub(crate) fn block_on<T>(f: impl Future<Output = T>) -> Result<T, String> {
-    let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().map_err(|e| e.to_string())?;
-    Ok(rt.block_on(f))
+/// The partitions a history read is split into: one per core.
+fn partitions() -> usize {
+    std::thread::available_parallelism().map_or(1, usize::from).clamp(1, 64)
+}
+
+/// Parquet files into `n` groups of about equal bytes: whole files when there are enough of
+/// them, else each file cut into byte ranges (a row group is read by the range holding its
+/// middle).
+fn file_groups(files: &[(PathBuf, u64)], n: usize) -> Vec<FileGroup> {
+    let total: u64 = files.iter().map(|f| f.1).sum();
+    let mut groups: Vec<Vec<PartitionedFile>> = vec![Vec::new(); n.max(1)];
+    if files.len() >= n || total < 4 << 20 {
+        let mut sizes = vec![0u64; groups.len()];
+        for (path, size) in files {
+            let at = (0..sizes.len()).min_by_key(|&i| sizes[i]).unwrap_or(0);
+            sizes[at] += size;
+            groups[at].push(PartitionedFile::new(path.to_string_lossy(), *size));
+        }
+    } else {
+        let per = total.div_ceil(n as u64).max(1);
+        let (mut group, mut filled) = (0, 0u64);
+        for (path, size) in files {
+            let mut start = 0u64;
+            while start < *size {
+                let end = (start + (per - filled)).min(*size);
+                let (s, e) = (i64::try_from(start).unwrap_or(i64::MAX), i64::try_from(end).unwrap_or(i64::MAX));
+                groups[group].push(PartitionedFile::new_with_range(path.to_string_lossy().into_owned(), *size, s, e));
+                filled += end - start;
+                start = end;
+                if filled >= per && group + 1 < groups.len() {
+                    (group, filled) = (group + 1, 0);
+                }
+            }
+        }
+    }
+    groups.into_iter().filter(|g| !g.is_empty()).map(FileGroup::new).collect()
+}
+
+/// The Arrow schema of Parquet files, merged (a column missing from a file reads as null).
+fn parquet_schema(files: &[(PathBuf, u64)]) -> Result<Schema, String> {
+    let mut schemas = Vec::with_capacity(files.len());
+    for (path, _) in files {
+        let file = std::fs::File::open(path).map_err(|e| format!("cannot read {}: {e}", path.display()))?;
+        let meta = parquet::arrow::arrow_reader::ArrowReaderMetadata::load(&file, Default::default())
+            .map_err(|e| format!("{} is not a readable Parquet file: {e}", path.display()))?;
+        schemas.push(Schema::new(meta.schema().fields().clone()));
+    }
+    Schema::try_merge(schemas).map_err(|e| format!("the history's Parquet files do not share a schema: {e}"))
 }
 
 /// Reads a source's history at or before `until`, sorted by event time, and hands each batch
@@ -64,48 +129,116 @@ pub(crate) fn sorted_history(
     source: usize,
     project_dir: &Path,
     until: i64,
-    each: &mut dyn FnMut(&arrow::record_batch::RecordBatch),
+    each: &mut dyn FnMut(&RecordBatch),
 ) -> Result<usize, String> {
     let src = ir.sources.get(source).ok_or("no such source")?;
     let Some(files) = &src.history else { return Ok(0) };
-    let config = SessionConfig::new().with_target_partitions(2).with_batch_size(8192);
-    let ctx = SessionContext::new_with_config(config);
-    let df_err = |e: datafusion::error::DataFusionError| format!("batch layer, source `{}`: {e}", src.name);
-    // Listed before DataFusion's runtime starts (a Delta table's log is read on a runtime of its own).
-    let parquet_files = match files.format {
-        FileFormat::Parquet | FileFormat::Delta => history::data_files(project_dir, src)?,
-        FileFormat::Csv | FileFormat::Ndjson => Vec::new(),
+    let df_err = |e: DataFusionError| format!("batch layer, source `{}`: {e}", src.name);
+    // Only the columns some group of the source reads.
+    let mut wanted: Vec<&str> = vec![src.event_time.as_str()];
+    for g in ir.groups.iter().filter(|g| g.source == source) {
+        for c in &g.columns {
+            if !wanted.contains(&c.as_str()) {
+                wanted.push(c);
+            }
+        }
+    }
+    let n = partitions();
+    let (scan, rejected): (Arc<dyn ExecutionPlan>, usize) = match files.format {
+        FileFormat::Parquet | FileFormat::Delta => {
+            // Listed before DataFusion's runtime starts (a Delta table's log is read on a runtime of its own).
+            let sized = history::data_files(project_dir, src)?
+                .into_iter()
+                .map(|(p, _)| {
+                    let size = std::fs::metadata(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?.len();
+                    Ok((p, size))
+                })
+                .collect::<Result<Vec<_>, String>>()?;
+            if sized.is_empty() {
+                return Ok(0);
+            }
+            let schema: SchemaRef = Arc::new(parquet_schema(&sized)?);
+            let projection: Vec<usize> = wanted.iter().filter_map(|c| schema.index_of(c).ok()).collect();
+            let config = FileScanConfigBuilder::new(
+                ObjectStoreUrl::local_filesystem(),
+                Arc::new(ParquetSource::new(schema.clone())),
+            )
+            .with_file_groups(file_groups(&sized, n))
+            .with_projection_indices(Some(projection))
+            .map_err(df_err)?
+            .build();
+            (DataSourceExec::from_data_source(config), 0)
+        }
+        FileFormat::Csv | FileFormat::Ndjson => {
+            let h = history::read(project_dir, src)?;
+            let Some(first) = h.batches.first() else { return Ok(h.rejected.len()) };
+            // Round robin over the partitions, batch by batch.
+            let width = n.min(h.batches.len());
+            let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); width];
+            for (i, b) in h.batches.iter().enumerate() {
+                parts[i % width].push(b.clone());
+            }
+            let exec = MemorySourceConfig::try_new_exec(&parts, first.schema(), None).map_err(df_err)?;
+            (exec, h.rejected.len())
+        }
     };
-    block_on(async {
-        let (df, rejected) = match files.format {
-            FileFormat::Parquet | FileFormat::Delta => {
-                let paths: Vec<String> = parquet_files.iter().map(|(p, _)| p.to_string_lossy().into_owned()).collect();
-                if paths.is_empty() {
-                    return Ok(0);
-                }
-                (ctx.read_parquet(paths, ParquetReadOptions::default()).await.map_err(df_err)?, 0)
-            }
-            _ => {
-                let h = history::read(project_dir, src)?;
-                if h.batches.is_empty() {
-                    return Ok(h.rejected.len());
-                }
-                (ctx.read_batches(h.batches).map_err(df_err)?, h.rejected.len())
-            }
-        };
-        let ts = try_cast(ident(&src.event_time), DataType::Timestamp(TimeUnit::Millisecond, None));
-        let bound = lit(ScalarValue::TimestampMillisecond(Some(until), None));
-        let df = df
-            .with_column(TS, ts)
-            .and_then(|df| df.filter(col(TS).lt_eq(bound).or(col(TS).is_null())))
-            .and_then(|df| df.sort(vec![col(TS).sort(true, true)]))
-            .map_err(df_err)?;
-        let mut stream = df.execute_stream().await.map_err(df_err)?;
+    let plan = sorted_plan(scan, &src.event_time, until).map_err(df_err)?;
+    let ctx = Arc::new(TaskContext::default().with_session_config(SessionConfig::new().with_batch_size(8192)));
+    // A worker per partition: the partitions are read and sorted at the same time.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(n)
+        .thread_name("featc-batch-read")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    rt.block_on(async {
+        let mut stream = datafusion_physical_plan::execute_stream(plan, ctx).map_err(df_err)?;
         while let Some(batch) = stream.next().await {
             each(&batch.map_err(df_err)?);
         }
         Ok(rejected)
-    })?
+    })
+}
+
+/// The scan's rows with the event time as milliseconds in [`TS`] (null when it cannot be
+/// read), those after `until` dropped, each partition sorted by it (unreadable times first), the
+/// partitions merged.
+fn sorted_plan(
+    scan: Arc<dyn ExecutionPlan>,
+    event_time: &str,
+    until: i64,
+) -> datafusion_common::Result<Arc<dyn ExecutionPlan>> {
+    let schema = scan.schema();
+    let mut exprs: Vec<(Arc<dyn PhysicalExpr>, String)> = schema
+        .fields()
+        .iter()
+        .enumerate()
+        .map(|(i, f)| (Arc::new(Column::new(f.name(), i)) as Arc<dyn PhysicalExpr>, f.name().clone()))
+        .collect();
+    let ts: Arc<dyn PhysicalExpr> = Arc::new(TryCastExpr::new(
+        Arc::new(Column::new_with_schema(event_time, &schema)?),
+        DataType::Timestamp(TimeUnit::Millisecond, None),
+    ));
+    exprs.push((ts, TS.to_owned()));
+    let at = exprs.len() - 1;
+    let projected: Arc<dyn ExecutionPlan> = Arc::new(ProjectionExec::try_new(exprs, scan)?);
+    let column = || Arc::new(Column::new(TS, at)) as Arc<dyn PhysicalExpr>;
+    let bound = Arc::new(Literal::new(ScalarValue::TimestampMillisecond(Some(until), None)));
+    let keep = Arc::new(BinaryExpr::new(
+        Arc::new(BinaryExpr::new(column(), Operator::LtEq, bound)),
+        Operator::Or,
+        Arc::new(IsNullExpr::new(column())),
+    ));
+    let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(keep, projected)?);
+    let order = LexOrdering::new(vec![PhysicalSortExpr::new(
+        column(),
+        arrow::compute::SortOptions { descending: false, nulls_first: true },
+    )])
+    .ok_or_else(|| DataFusionError::Internal("an empty sort order".to_owned()))?;
+    let partitions = filtered.output_partitioning().partition_count();
+    let sorted: Arc<dyn ExecutionPlan> =
+        Arc::new(SortExec::new(order.clone(), filtered).with_preserve_partitioning(partitions > 1));
+    Ok(if partitions > 1 { Arc::new(SortPreservingMergeExec::new(order, sorted)) } else { sorted })
 }
 
 /// Computes the batch view of every group as of `cutoff`; `progress` is told the events read.

@@ -1,0 +1,116 @@
+//! The fraud example's group (`examples/fraud/fraud.feat`: filters, distinct counts, sketches,
+//! last_n, sliding windows) over many users and events, through the stream operators on 1 and 2
+//! shards, against a baseline in the same run: one pass over the same batches that hashes each
+//! event's user (the same hasher as the group's key tables) and counts it.
+//!
+//! Honest inputs: cent amounts (the exact sums' spill path), skewed users with half the events
+//! spread uniformly so that the population is all active, events out of order within the
+//! lateness and 0.5% of them late beyond it (dead letters). Memory per key is measured from the
+//! process's resident size, not computed.
+//!
+//! Run: `cargo bench -p featc-runtime --bench fraud_group` (`FEATC_BENCH_EVENTS`, default 10M;
+//! `FEATC_BENCH_KEYS`, default 1M).
+
+use std::hash::BuildHasher;
+use std::sync::Arc;
+use std::time::Instant;
+
+use arrow::array::{Array, AsArray, TimestampMillisecondArray};
+use arrow::datatypes::TimestampMillisecondType;
+use arrow::record_batch::RecordBatch;
+use featc_runtime::operators::group::GroupRuntime;
+
+mod common;
+
+fn env(name: &str, default: usize) -> usize {
+    std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
+}
+
+/// Resident memory of this process in bytes (Linux), for the per-key figure.
+fn rss() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
+/// The events in arrival order, in batches of 8,192, with every 200th event moved 30 minutes
+/// back (late: the source's lateness is 10 minutes).
+fn events(n: usize, users: u64) -> Vec<RecordBatch> {
+    let whole = featc_runtime::io::generate::fraud_for(n, 2026, users, 50).unwrap_or_else(|e| panic!("{e}"));
+    let ts = whole.column_by_name("ts").unwrap().as_primitive::<TimestampMillisecondType>();
+    let moved: TimestampMillisecondArray = (0..ts.len())
+        .map(|r| Some(if r % 200 == 199 { ts.value(r) - 30 * 60_000 } else { ts.value(r) }))
+        .collect::<TimestampMillisecondArray>()
+        .with_timezone("UTC");
+    let at = whole.schema().index_of("ts").unwrap();
+    let mut columns = whole.columns().to_vec();
+    columns[at] = Arc::new(moved);
+    let whole = RecordBatch::try_new(whole.schema(), columns).unwrap_or_else(|e| panic!("{e}"));
+    (0..n).step_by(8192).map(|s| whole.slice(s, 8192.min(n - s))).collect()
+}
+
+fn main() {
+    let n = env("FEATC_BENCH_EVENTS", 10_000_000);
+    let users = env("FEATC_BENCH_KEYS", 1_000_000) as u64;
+    let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fraud");
+    let ir = common::project_ir(&dir);
+    let g = &ir.groups[0];
+    let source = &ir.sources[g.source];
+    let fields: Vec<_> =
+        g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect();
+    eprintln!("generating {n} events over {users} users");
+    let batches = events(n, users);
+
+    // Baseline: each event's user hashed into a map of counts (foldhash, as the key tables).
+    let start = Instant::now();
+    let hasher = foldhash::fast::FixedState::with_seed(7);
+    let mut counts: hashbrown::HashMap<&str, u64, _> = hashbrown::HashMap::with_hasher(hasher);
+    for b in &batches {
+        let users = b.column_by_name("user_id").unwrap().as_string::<i32>();
+        for r in 0..users.len() {
+            *counts.entry(users.value(r)).or_default() += 1;
+        }
+    }
+    let base = start.elapsed().as_secs_f64();
+    let keys = counts.len();
+    let _ = hasher.hash_one(keys);
+    drop(counts);
+    println!("| measurement | time | events/s | vs baseline |");
+    println!("|---|---|---|---|");
+    println!("| baseline: hash each event's user into a map of counts ({keys} users) | {base:.2} s | {:.2}M | 1.00 |", n as f64 / base / 1e6);
+
+    let mut one = None;
+    for shards in [1, 2] {
+        let before = rss();
+        let mut group = GroupRuntime::new(&ir, g).unwrap_or_else(|e| panic!("{e}"));
+        group.set_shards(shards);
+        let start = Instant::now();
+        for b in &batches {
+            group.process_batch(b, &fields);
+        }
+        let secs = start.elapsed().as_secs_f64();
+        // Measured on the first run only: memory freed by a run is not always given back.
+        let per_key = match one {
+            None => format!(", {:.0} bytes/key resident", rss().saturating_sub(before) as f64 / group.key_count().max(1) as f64),
+            Some(_) => String::new(),
+        };
+        let (accepted, dead) = group.counters();
+        println!(
+            "| fraud group, row path, {shards} shard(s): {} keys, {accepted} counted, {dead} dead letters{per_key} | {secs:.2} s | {:.2}M | {:.3} |",
+            group.key_count(),
+            n as f64 / secs / 1e6,
+            base / secs,
+        );
+        match &one {
+            None => one = Some((secs, group.counters(), group.key_count())),
+            Some((secs1, counters, keys)) => {
+                assert_eq!((group.counters(), group.key_count()), (*counters, *keys), "the shards count the same");
+                println!("| speed-up of {shards} shards over one | | | {:.2} x |", secs1 / secs);
+            }
+        }
+        drop(group);
+    }
+}

@@ -1,0 +1,159 @@
+//! A key (as values, or as a batch's key columns) and a shard count in, the shard that owns the
+//! key out: how a group's keys are split over cores.
+//!
+//! The shard is a function of the key's value alone (a fixed-seed hash, the same in every
+//! process), never of the order or batching of events, so a key's events all reach one shard
+//! and the state is the same whatever the number of shards.
+
+use std::hash::BuildHasher;
+
+use arrow::array::{Array, AsArray};
+use arrow::datatypes::{DataType, Int64Type};
+use arrow::record_batch::RecordBatch;
+use featc::ir::Ty;
+use foldhash::fast::FixedState;
+
+use crate::operators::columnar::KeyRef;
+use crate::value::Value;
+
+/// Another seed than the key tables', so that the keys of one shard do not share hash bits
+/// inside its own table.
+const SEED: u64 = 0x7368_6172_642d_6b79;
+
+fn hasher() -> FixedState {
+    FixedState::with_seed(SEED)
+}
+
+/// The hash a key routes by: one integer and one string hash as themselves, whether they come
+/// from a batch's column or from a list of values, so that both give the same shard.
+pub(super) fn key_hash(key: KeyRef<'_>) -> u64 {
+    let h = hasher();
+    match key {
+        KeyRef::I64(k) => h.hash_one(k),
+        KeyRef::Values([Value::I64(k)]) => h.hash_one(*k),
+        KeyRef::Str(s) => h.hash_one(s),
+        KeyRef::Values([Value::Str(s)]) => h.hash_one(&**s),
+        KeyRef::Values(values) => h.hash_one(values),
+    }
+}
+
+/// The shard of a hash among `n` (the hash's high bits, scaled).
+#[inline]
+pub(super) fn shard_of_hash(hash: u64, n: usize) -> usize {
+    (((hash >> 32) * n as u64) >> 32) as usize
+}
+
+/// The shard of a key among `n`.
+pub(super) fn shard_of(key: &[Value], n: usize) -> usize {
+    if n <= 1 { 0 } else { shard_of_hash(key_hash(KeyRef::Values(key)), n) }
+}
+
+/// The rows of a batch each of `n` shards owns, in row order. A row whose key is null or cannot
+/// be read goes to shard 0, which dead-letters it as a single shard would.
+pub(super) fn split(batch: &RecordBatch, keys: &[(&str, &Ty)], n: usize) -> Vec<Vec<u32>> {
+    let rows = batch.num_rows();
+    let mut out: Vec<Vec<u32>> = (0..n).map(|_| Vec::with_capacity(rows / n.max(1) + rows / 16)).collect();
+    if n <= 1 {
+        if let Some(all) = out.first_mut() {
+            all.extend(0..rows as u32);
+        }
+        return out;
+    }
+    let mut put = |r: usize, hash: Option<u64>| {
+        let s = hash.map_or(0, |h| shard_of_hash(h, n));
+        out[s].push(r as u32);
+    };
+    let arrays: Option<Vec<&dyn Array>> =
+        keys.iter().map(|(name, _)| batch.column_by_name(name).map(|a| a.as_ref())).collect();
+    let Some(arrays) = arrays else {
+        (0..rows).for_each(|r| put(r, None));
+        return out;
+    };
+    if let ([a], [(_, ty)]) = (arrays.as_slice(), keys) {
+        match (ty, a.data_type()) {
+            (Ty::I64, DataType::Int64) => {
+                let p = a.as_primitive::<Int64Type>();
+                (0..rows).for_each(|r| put(r, p.is_valid(r).then(|| key_hash(KeyRef::I64(p.value(r))))));
+                return out;
+            }
+            (Ty::String, DataType::Utf8) => {
+                let s = a.as_string::<i32>();
+                (0..rows).for_each(|r| put(r, s.is_valid(r).then(|| key_hash(KeyRef::Str(s.value(r))))));
+                return out;
+            }
+            (Ty::String, DataType::LargeUtf8) => {
+                let s = a.as_string::<i64>();
+                (0..rows).for_each(|r| put(r, s.is_valid(r).then(|| key_hash(KeyRef::Str(s.value(r))))));
+                return out;
+            }
+            (Ty::String, DataType::Utf8View) => {
+                let s = a.as_string_view();
+                (0..rows).for_each(|r| put(r, s.is_valid(r).then(|| key_hash(KeyRef::Str(s.value(r))))));
+                return out;
+            }
+            _ => {}
+        }
+    }
+    // Other keys: decoded cell by cell as the row decoder does.
+    let mut key = Vec::with_capacity(keys.len());
+    for r in 0..rows {
+        key.clear();
+        for (a, (_, ty)) in arrays.iter().zip(keys) {
+            match crate::operators::decode::cell_of(*a, r, ty) {
+                Some(Value::Null) | None => break,
+                Some(v) => key.push(v),
+            }
+        }
+        put(r, (key.len() == keys.len()).then(|| key_hash(KeyRef::Values(&key))));
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, StringArray};
+    use arrow::datatypes::{Field, Schema};
+
+    use super::*;
+
+    #[test]
+    fn a_key_routes_the_same_from_a_batch_and_from_its_values() {
+        let ints: Vec<i64> = (0..500).map(|i| i * 7919 - 1000).collect();
+        let texts: Vec<String> = (0..500).map(|i| format!("user-{i}")).collect();
+        let schema = Arc::new(Schema::new(vec![
+            Field::new("i", DataType::Int64, true),
+            Field::new("s", DataType::Utf8, true),
+        ]));
+        let batch = RecordBatch::try_new(
+            schema,
+            vec![
+                Arc::new(Int64Array::from(ints.clone())),
+                Arc::new(StringArray::from(texts.iter().map(String::as_str).collect::<Vec<_>>())),
+            ],
+        )
+        .unwrap();
+        for n in [2, 3, 5] {
+            let cases: [(&[(&str, &Ty)], Box<dyn Fn(usize) -> Vec<Value>>); 3] = [
+                (&[("i", &Ty::I64)], Box::new(|r| vec![Value::I64(ints[r])])),
+                (&[("s", &Ty::String)], Box::new(|r| vec![Value::from(texts[r].as_str())])),
+                (
+                    &[("s", &Ty::String), ("i", &Ty::I64)],
+                    Box::new(|r| vec![Value::from(texts[r].as_str()), Value::I64(ints[r])]),
+                ),
+            ];
+            for (keys, values) in cases {
+                let shards = split(&batch, keys, n);
+                assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), 500);
+                assert!(shards.iter().all(|s| s.len() > 500 / n / 2), "{n} shards: {:?}", shards.iter().map(Vec::len));
+                for (s, rows) in shards.iter().enumerate() {
+                    assert!(rows.windows(2).all(|w| w[0] < w[1]), "rows in order");
+                    for &r in rows {
+                        assert_eq!(shard_of(&values(r as usize), n), s);
+                    }
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,140 @@
+//! A group split over 1, 2, 3 or 5 shards (run on as many threads) against the same group on
+//! one: random specs of the shared generator (every aggregate, window kind and filter), events
+//! with late and malformed ones, batches cut at random: the same snapshot, the same dead
+//! letters in the same order, the same counters, the same changed keys and the same features
+//! at every probe, whatever the shard count.
+
+use featc::ir::{FeatureIr, IrField};
+use featc_runtime::operators::group::GroupRuntime;
+use featc_runtime::value::Value;
+use featc_tests::generate::{RawEvent, events, spec};
+use proptest::prelude::*;
+
+fn fields(ir: &FeatureIr) -> Vec<IrField> {
+    let g = &ir.groups[0];
+    let source = &ir.sources[g.source];
+    g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect()
+}
+
+/// The generated events copied under other keys until there are more than enough for the
+/// shards to run on threads (a batch of at least 2,048 rows), with some malformed (`m` NaN).
+fn many(evs: &[RawEvent]) -> Vec<RawEvent> {
+    let copies = 2_100 / evs.len().max(1) + 1;
+    let mut out = Vec::with_capacity(evs.len() * copies);
+    for c in 0..copies {
+        for (i, e) in evs.iter().enumerate() {
+            let mut e = e.clone();
+            e.k = format!("{}-{c}", e.k);
+            if (i + c) % 97 == 13 {
+                e.m = f64::NAN;
+            }
+            out.push(e);
+        }
+    }
+    out
+}
+
+/// Everything a group answers, in a form to compare.
+#[derive(Debug, PartialEq)]
+struct Seen {
+    snapshot: String,
+    dead_letters: Vec<String>,
+    counters: (u64, u64),
+    changed: Vec<(Vec<Value>, i64)>,
+    features: Vec<(Vec<Value>, i64, Vec<Value>)>,
+}
+
+fn run(ir: &FeatureIr, evs: &[RawEvent], edges: &[usize], shards: usize, probes: &[i64]) -> Seen {
+    let g = &ir.groups[0];
+    let mut group = GroupRuntime::new(ir, g).unwrap();
+    group.set_shards(shards);
+    assert_eq!(group.shard_count(), shards);
+    let fields = fields(ir);
+    let whole = crate::common::batch(evs);
+    let mut mark = None;
+    for pair in edges.windows(2) {
+        group.process_batch(&whole.slice(pair[0], pair[1] - pair[0]), &fields);
+        if mark.is_none() {
+            mark = Some(group.change_mark());
+        }
+    }
+    let mut features = Vec::new();
+    for key in group.keys() {
+        let latest = group.latest(&key).unwrap();
+        for t in std::iter::once(latest).chain(probes.iter().map(|p| latest + p)) {
+            features.push((key.clone(), t, group.lookup(&key, t).unwrap().unwrap()));
+        }
+    }
+    Seen {
+        snapshot: serde_json::to_string(&group.snapshot()).unwrap(),
+        dead_letters: group.dead_letters().iter().map(|d| format!("{} {:?}", d.reason, d.row)).collect(),
+        counters: group.counters(),
+        changed: group.changed_since(mark),
+        features,
+    }
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 40, ..ProptestConfig::default() })]
+
+    #[test]
+    fn the_state_is_the_same_whatever_the_number_of_shards(
+        (text, evs) in spec(false).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..3),
+        probes in prop::collection::vec(0i64..20_000, 1..3),
+    ) {
+        let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+        let evs = many(&evs);
+        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
+        edges.extend([0, evs.len()]);
+        edges.sort_unstable();
+        let one = run(&ir, &evs, &edges, 1, &probes);
+        for shards in [2, 3, 5] {
+            let split = run(&ir, &evs, &edges, shards, &probes);
+            prop_assert!(split == one, "{} shards differ from one\n{}", shards, text);
+        }
+    }
+}
+
+#[test]
+fn a_columnar_group_and_a_restored_state_are_the_same_on_any_number_of_shards() {
+    let text = featc_tests::generate::wrap(
+        "    n = count() over lifetime\n    s = sum(m) over sliding(10s, every: 2s)\n    hi = max(n) over tumbling(5s)\n",
+        2,
+        false,
+        "",
+    );
+    let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+    let g = &ir.groups[0];
+    assert!(GroupRuntime::new(&ir, g).unwrap().is_columnar(), "{text}");
+    let evs: Vec<RawEvent> = (0..5_000i64)
+        .map(|i| RawEvent {
+            k: format!("k{}", (i * 7919) % 613),
+            x: None,
+            m: if i % 211 == 5 { f64::NAN } else { (i % 400) as f64 / 100.0 },
+            n: i % 17,
+            c: None,
+            b: i % 3 == 0,
+            ts: featc_tests::generate::BASE + (i * 37) % 60_000 + i * 10,
+        })
+        .collect();
+    let edges = [0, 2_500, 5_000];
+    let one = run(&ir, &evs, &edges, 1, &[0, 3_000]);
+    assert!(one.counters.1 > 0, "some events are late or malformed: {:?}", one.counters);
+    for shards in [2, 4] {
+        assert!(run(&ir, &evs, &edges, shards, &[0, 3_000]) == one, "{shards} shards");
+    }
+    // A state restored (or resharded) keeps every answer.
+    let mut group = GroupRuntime::new(&ir, g).unwrap();
+    group.set_shards(1);
+    group.process_batch(&crate::common::batch(&evs), &fields(&ir));
+    let before = serde_json::to_string(&group.snapshot()).unwrap();
+    group.set_shards(3);
+    assert_eq!(serde_json::to_string(&group.snapshot()).unwrap(), before);
+    let key = group.keys().swap_remove(7);
+    let t = group.latest(&key).unwrap();
+    let mut single = GroupRuntime::new(&ir, g).unwrap();
+    single.set_shards(1);
+    single.restore(group.snapshot());
+    assert_eq!(group.lookup(&key, t + 1_000).unwrap(), single.lookup(&key, t + 1_000).unwrap());
+}
