@@ -150,8 +150,10 @@ pub(crate) fn sorted_history(
             let sized = history::data_files(project_dir, src)?
                 .into_iter()
                 .map(|(p, _)| {
-                    let size = std::fs::metadata(&p).map_err(|e| format!("cannot read {}: {e}", p.display()))?.len();
-                    Ok((p, size))
+                    // The object store names files by absolute path.
+                    let read = |e: std::io::Error| format!("cannot read {}: {e}", p.display());
+                    let path = std::path::absolute(&p).map_err(read)?;
+                    Ok((path, std::fs::metadata(&p).map_err(read)?.len()))
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             if sized.is_empty() {
