@@ -90,7 +90,8 @@ fn duckdb_sql(path: &std::path::Path) -> String {
 /// DuckDB's time for the query (median of 3, measured in Python around the query), and the
 /// rows it gave; `None` when no Python with `duckdb` is found.
 fn duckdb(path: &std::path::Path) -> Option<(f64, usize)> {
-    let python = std::env::var("FEATC_DUCKDB_PYTHON").unwrap_or_else(|_| "/var/tmp/featc-tools/venv-bench/bin/python".to_owned());
+    let python = std::env::var("FEATC_DUCKDB_PYTHON")
+        .unwrap_or_else(|_| "/var/tmp/featc-tools/venv-bench/bin/python".to_owned());
     let script = format!(
         "import duckdb, time, statistics\ncon = duckdb.connect()\ncon.execute(\"SET TimeZone = 'UTC'\")\nsql = {:?}\nruns = []\nfor _ in range(3):\n    t = time.perf_counter()\n    rows = con.execute(sql).fetchall()\n    runs.append(time.perf_counter() - t)\nprint(statistics.median(runs), len(rows))\n",
         duckdb_sql(path)

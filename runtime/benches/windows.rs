@@ -74,8 +74,9 @@ fn fields(ir: &featc::ir::FeatureIr) -> Vec<IrField> {
 }
 
 /// The state after a first day in which every key had an event: the stream at 1M keys.
-fn warm(ir: &featc::ir::FeatureIr, path: Path, fields: &[IrField]) -> GroupRuntime {
+fn warm(ir: &featc::ir::FeatureIr, path: Path, fields: &[IrField], shards: usize) -> GroupRuntime {
     let mut runtime = GroupRuntime::on_path(ir, &ir.groups[0], path).unwrap_or_else(|e| panic!("{e}"));
+    runtime.set_shards(shards);
     let schema = batches(0, false)[0].schema();
     for start in (0..KEYS as i64).step_by(BATCH) {
         let keys: Vec<i64> = (start..(start + BATCH as i64).min(KEYS as i64)).collect();
@@ -128,19 +129,21 @@ fn bench(c: &mut Criterion) {
                 BatchSize::PerIteration,
             )
         });
-        let mut runs: Vec<(&str, &str, Path)> = vec![
-            ("tumbling(1h)", "tumbling(1h)", Path::Auto),
-            ("sliding, 1 hop per window", "sliding(1h, every: 1h)", Path::Auto),
-            ("sliding, 60 hops per window", "sliding(1h, every: 1m)", Path::Auto),
-            ("sliding, 1440 hops per window", "sliding(1d, every: 1m)", Path::Auto),
+        // One shard (one core) unless named: the per-core figures.
+        let mut runs: Vec<(&str, &str, Path, usize)> = vec![
+            ("tumbling(1h)", "tumbling(1h)", Path::Auto, 1),
+            ("tumbling(1h), 2 shards", "tumbling(1h)", Path::Auto, 2),
+            ("sliding, 1 hop per window", "sliding(1h, every: 1h)", Path::Auto, 1),
+            ("sliding, 60 hops per window", "sliding(1h, every: 1m)", Path::Auto, 1),
+            ("sliding, 1440 hops per window", "sliding(1d, every: 1m)", Path::Auto, 1),
         ];
         if !skewed {
-            runs.insert(0, ("row path: tumbling(1h)", "tumbling(1h)", Path::Rows));
+            runs.insert(0, ("row path: tumbling(1h)", "tumbling(1h)", Path::Rows, 1));
         }
-        for (name, window, path) in runs {
+        for (name, window, path, shards) in runs {
             let ir = ir(window);
             let fields = fields(&ir);
-            let warm = warm(&ir, path, &fields);
+            let warm = warm(&ir, path, &fields, shards);
             group.bench_function(name, |b| {
                 b.iter_batched_ref(
                     || warm.clone(),

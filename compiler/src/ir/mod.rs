@@ -348,11 +348,7 @@ fn lower_group(
     pending.sort_by(|a, b| {
         (a.window, &a.aggregate.version, &a.aggregate.name).cmp(&(b.window, &b.aggregate.version, &b.aggregate.name))
     });
-    let layout = if columnar(predicates.len(), &pending, source, &columns) {
-        Layout::Columnar
-    } else {
-        Layout::Rows
-    };
+    let layout = if columnar(predicates.len(), &pending, source, &columns) { Layout::Columnar } else { Layout::Rows };
     let mut windows: Vec<IrWindow> = Vec::new();
     let mut aggregates = Vec::with_capacity(pending.len());
     for Pending { window, mut aggregate } in pending {

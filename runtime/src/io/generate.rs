@@ -70,11 +70,8 @@ pub fn fraud_for(events: usize, seed: u64, users: u64, uniform_percent: u64) -> 
     let mut rows = Vec::with_capacity(events);
     let mut times = Vec::with_capacity(events);
     for i in 0..events {
-        let user = if uniform_percent > 0 && rng.below(100) < uniform_percent {
-            rng.below(users)
-        } else {
-            rng.skewed(users)
-        };
+        let user =
+            if uniform_percent > 0 && rng.below(100) < uniform_percent { rng.below(users) } else { rng.skewed(users) };
         let ts = START + i64::try_from(rng.below(u64::try_from(span).unwrap_or(1))).unwrap_or(0);
         let fraud = rng.below(100) == 0;
         let amount = (rng.unit() * 4.0).exp() * if fraud { 8.0 } else { 1.0 };

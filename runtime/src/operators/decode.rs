@@ -23,21 +23,15 @@ pub fn rows(batch: &RecordBatch, columns: &[IrField]) -> (Vec<Vec<Value>>, Vec<D
     (rows.into_iter().map(|(_, row)| row).collect(), dead.into_iter().map(|(_, d)| d).collect())
 }
 
+/// Rows and dead letters, each with its row number in the batch.
+pub(crate) type Numbered = (Vec<(usize, Vec<Value>)>, Vec<(usize, DeadLetter)>);
+
 /// [`rows`] of the rows `at` only, each with its row number.
-pub(crate) fn rows_at(
-    batch: &RecordBatch,
-    columns: &[IrField],
-    at: &[u32],
-) -> (Vec<(usize, Vec<Value>)>, Vec<(usize, DeadLetter)>) {
+pub(crate) fn rows_at(batch: &RecordBatch, columns: &[IrField], at: &[u32]) -> Numbered {
     decode(batch, columns, at.iter().map(|&r| r as usize))
 }
 
-#[allow(clippy::type_complexity)]
-fn decode(
-    batch: &RecordBatch,
-    columns: &[IrField],
-    at: impl ExactSizeIterator<Item = usize>,
-) -> (Vec<(usize, Vec<Value>)>, Vec<(usize, DeadLetter)>) {
+fn decode(batch: &RecordBatch, columns: &[IrField], at: impl ExactSizeIterator<Item = usize>) -> Numbered {
     let found: Vec<Option<&Arc<dyn Array>>> = columns.iter().map(|c| batch.column_by_name(&c.name)).collect();
     let mut rows = Vec::with_capacity(at.len());
     let mut dead = Vec::new();

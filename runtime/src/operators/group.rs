@@ -342,8 +342,13 @@ impl GroupRuntime {
         Self::check_time(&state, t)?;
         // Finalized where the state holds them: no partial is copied unless a window must be
         // computed (see `WindowState::as_of_ref`).
-        let windows: Vec<Vec<std::borrow::Cow<'_, Partial>>> =
-            self.ops.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t)).collect();
+        let windows: Vec<Vec<std::borrow::Cow<'_, Partial>>> = self
+            .ops
+            .windows
+            .iter()
+            .zip(&state.windows)
+            .map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t))
+            .collect();
         Ok(Some(self.finish_with(|a| windows.get(a.window).and_then(|w| w.get(a.slot)).map(AsRef::as_ref))))
     }
 

@@ -196,9 +196,7 @@ proptest! {
 
 #[test]
 fn groups_outside_the_columnar_subset_take_the_row_path() {
-    for feature in
-        ["l = last(x) over lifetime", "d = count_distinct(n) over lifetime", "s = sum(x) over session(5s)"]
-    {
+    for feature in ["l = last(x) over lifetime", "d = count_distinct(n) over lifetime", "s = sum(x) over session(5s)"] {
         let ir = compiled(&format!(
             "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    {feature}\n}}\n"
         ));

@@ -27,9 +27,9 @@ use crate::operators::decode::{MAX_TS, MIN_TS};
 use crate::operators::state::KeyState;
 use crate::operators::window::WindowState;
 use crate::value::Value;
+use filters::{Filters, Verdict};
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys, Stamp};
-use filters::{Filters, Verdict};
 use slots::{AggInput, Num, Slots};
 
 /// A value column an aggregate reads.

@@ -24,9 +24,9 @@ impl GroupRuntime {
         let mut keys: Vec<(Vec<Value>, i64)> = Vec::new();
         for shard in &self.shards {
             match &shard.state {
-                Store::Rows(state) => keys.extend(
-                    state.iter().filter(|(_, s)| newer(s.changed)).map(|(k, s)| (k.clone(), s.max_ts)),
-                ),
+                Store::Rows(state) => {
+                    keys.extend(state.iter().filter(|(_, s)| newer(s.changed)).map(|(k, s)| (k.clone(), s.max_ts)))
+                }
                 Store::Columnar(c) => keys.extend(
                     (0..c.keys.len() as u32)
                         .filter(|id| newer(c.keys.stamp(*id).changed))

@@ -122,10 +122,8 @@ mod tests {
     fn a_key_routes_the_same_from_a_batch_and_from_its_values() {
         let ints: Vec<i64> = (0..500).map(|i| i * 7919 - 1000).collect();
         let texts: Vec<String> = (0..500).map(|i| format!("user-{i}")).collect();
-        let schema = Arc::new(Schema::new(vec![
-            Field::new("i", DataType::Int64, true),
-            Field::new("s", DataType::Utf8, true),
-        ]));
+        let schema =
+            Arc::new(Schema::new(vec![Field::new("i", DataType::Int64, true), Field::new("s", DataType::Utf8, true)]));
         let batch = RecordBatch::try_new(
             schema,
             vec![
@@ -135,7 +133,8 @@ mod tests {
         )
         .unwrap();
         for n in [2, 3, 5] {
-            let cases: [(&[(&str, &Ty)], Box<dyn Fn(usize) -> Vec<Value>>); 3] = [
+            type Case<'a> = (&'a [(&'a str, &'a Ty)], Box<dyn Fn(usize) -> Vec<Value> + 'a>);
+            let cases: [Case<'_>; 3] = [
                 (&[("i", &Ty::I64)], Box::new(|r| vec![Value::I64(ints[r])])),
                 (&[("s", &Ty::String)], Box::new(|r| vec![Value::from(texts[r].as_str())])),
                 (
