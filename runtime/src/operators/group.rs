@@ -224,8 +224,11 @@ impl GroupRuntime {
         let empty = self.shards.first().map(|s| s.state.emptied());
         let Some(empty) = empty else { return };
         let snapshot = self.snapshot();
+        let (pending, written) = (std::mem::take(&mut self.dead_letters), self.dead_written);
         self.shards = (0..n).map(|_| Shard::new(empty.clone())).collect();
         self.restore(snapshot);
+        // The dead letters not written yet stay pending.
+        (self.dead_letters, self.dead_written) = (pending, written);
     }
 
     /// How many shards the keys are split over.

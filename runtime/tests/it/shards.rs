@@ -124,13 +124,16 @@ fn a_columnar_group_and_a_restored_state_are_the_same_on_any_number_of_shards() 
     for shards in [2, 4] {
         assert!(run(&ir, &evs, &edges, shards, &[0, 3_000]) == one, "{shards} shards");
     }
-    // A state restored (or resharded) keeps every answer.
+    // A state restored (or resharded) keeps every answer, and its pending dead letters.
     let mut group = GroupRuntime::new(&ir, g).unwrap();
     group.set_shards(1);
     group.process_batch(&crate::common::batch(&evs), &fields(&ir));
     let before = serde_json::to_string(&group.snapshot()).unwrap();
+    let (first, pending) = (group.pending_dead_letters().0, group.pending_dead_letters().1.to_vec());
+    assert!(!pending.is_empty());
     group.set_shards(3);
     assert_eq!(serde_json::to_string(&group.snapshot()).unwrap(), before);
+    assert_eq!(group.pending_dead_letters(), (first, pending.as_slice()));
     let key = group.keys().swap_remove(7);
     let t = group.latest(&key).unwrap();
     let mut single = GroupRuntime::new(&ir, g).unwrap();
