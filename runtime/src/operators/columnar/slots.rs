@@ -214,8 +214,11 @@ impl Slots {
         let base = slot as usize * self.prims.len();
         let Slots { prims, preds, words, spill_f, spill_i, .. } = self;
         let words = &mut words[base..base + prims.len()];
-        for (i, ((p, w), pred)) in prims.iter().zip(words.iter_mut()).zip(preds.iter()).enumerate() {
-            if let Some(bit) = pred
+        // All ones: every primitive takes the event (the common case, with no feature filter).
+        let all = mask == u64::MAX;
+        for (i, (p, w)) in prims.iter().zip(words.iter_mut()).enumerate() {
+            if !all
+                && let Some(Some(bit)) = preds.get(i)
                 && mask & (1u64 << bit) == 0
             {
                 continue;
