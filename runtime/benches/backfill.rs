@@ -1,10 +1,12 @@
 //! Backfill of the fraud example's feature group from generated Parquet (10M events by
 //! default; `FEATC_BACKFILL_EVENTS` to change): the Lambda batch layer against the equivalent
-//! hand-written DataFusion SQL and DuckDB SQL over the same file in the same run, and
-//! training-set rows per second. The backfills are the median of three runs each; the training
-//! set, one run. DuckDB runs in Python (`FEATC_DUCKDB_PYTHON`, a Python with the `duckdb`
-//! package; default `/var/tmp/featc-tools/venv-bench/bin/python`), its time measured around
-//! the query alone. Run: `cargo bench -p featc-runtime --bench backfill`.
+//! hand-written DataFusion SQL and DuckDB SQL over the same file in the same run; then a
+//! training set against DuckDB computing the same point-in-time join (`FEATC_SPINE_ROWS` spine
+//! rows, 1M by default; the sums of four exact features must agree). The backfills are the
+//! median of three runs each; the training sets, one run each. DuckDB runs in Python
+//! (`FEATC_DUCKDB_PYTHON`, a Python with the `duckdb` package; default
+//! `/var/tmp/featc-tools/venv-bench/bin/python`) into a table in memory, its time measured
+//! around the query alone. Run: `cargo bench -p featc-runtime --bench backfill`.
 
 use std::sync::Arc;
 use std::time::Instant;
@@ -87,14 +89,73 @@ fn duckdb_sql(path: &std::path::Path) -> String {
     )
 }
 
-/// DuckDB's time for the query (median of 3, measured in Python around the query), and the
-/// rows it gave; `None` when no Python with `duckdb` is found.
-fn duckdb(path: &std::path::Path) -> Option<(f64, usize)> {
+/// The training set for DuckDB: the same point-in-time features for every spine row, in one
+/// query. Spine rows are merged into the events of their user and each feature is a window
+/// aggregate ending at the row (events at the row's own time included), over the spec's
+/// sawtooth frames (`floor(t - w, h) <= ts <= t`, a frame start that varies per row);
+/// `last_n` is the last five merchants of the events, carried to each spine row.
+fn duckdb_training_sql(history: &std::path::Path, spine: &std::path::Path) -> String {
+    let frame = |hop: &str, size: &str| {
+        format!(
+            "PARTITION BY user_id ORDER BY t RANGE BETWEEN (t - time_bucket(INTERVAL {hop}, t - INTERVAL {size})) PRECEDING AND CURRENT ROW"
+        )
+    };
+    format!(
+        "WITH ev AS (
+            SELECT user_id, ts::TIMESTAMP AS t, merchant_id, category, amount, fraud_flag,
+                list(merchant_id) OVER (PARTITION BY user_id ORDER BY ts ROWS BETWEEN 4 PRECEDING AND CURRENT ROW) AS l5
+            FROM read_parquet('{}')),
+        sp AS (SELECT row_number() OVER () AS rid, user_id, ts::TIMESTAMP AS t FROM read_parquet('{}')),
+        u AS (
+            SELECT user_id, t, false AS spine, NULL::BIGINT AS rid, merchant_id, category, amount, fraud_flag, l5 FROM ev
+            UNION ALL
+            SELECT user_id, t, true, rid, NULL, NULL, NULL, NULL, NULL FROM sp),
+        w AS (
+            SELECT rid, spine,
+                count(*) FILTER (WHERE NOT spine) OVER life AS lifetime_transactions,
+                count(*) FILTER (WHERE fraud_flag) OVER life AS historical_fraud_count,
+                avg(amount) OVER life AS avg_transaction_size,
+                stddev_samp(amount) OVER life AS transaction_stddev,
+                approx_count_distinct(category) OVER life AS lifetime_categories,
+                count(DISTINCT merchant_id) OVER d30 AS merchants_30d,
+                count(*) FILTER (WHERE NOT spine) OVER m5 AS transactions_5m,
+                sum(amount) OVER m5 AS amount_5m,
+                approx_count_distinct(merchant_id) OVER m5 AS unique_merchants_5m,
+                max(amount) OVER h1 AS max_amount_1h,
+                quantile_cont(amount, 0.95) OVER d30 AS p95_amount_30d,
+                last_value(l5 IGNORE NULLS) OVER life AS recent_merchants
+            FROM u
+            WINDOW life AS (PARTITION BY user_id ORDER BY t, spine ROWS UNBOUNDED PRECEDING),
+                m5 AS ({}), h1 AS ({}), d30 AS ({}))
+        SELECT * FROM w WHERE spine",
+        history.display(),
+        spine.display(),
+        frame("1 minute", "5 minute"),
+        frame("5 minute", "1 hour"),
+        frame("1 day", "30 day"),
+    )
+}
+
+/// Runs `sql` in DuckDB from Python, `runs` times, into a table in memory: the median time
+/// around the query (reading the Parquet files included), the rows it gave and the sums of `sums` over them (a check that both sides computed the same thing).
+/// `None` when no Python with `duckdb` is found.
+fn duckdb_run(sql: &str, runs: usize, sums: &[&str]) -> Option<(f64, usize, Vec<i64>)> {
     let python = std::env::var("FEATC_DUCKDB_PYTHON")
         .unwrap_or_else(|_| "/var/tmp/featc-tools/venv-bench/bin/python".to_owned());
     let script = format!(
-        "import duckdb, time, statistics\ncon = duckdb.connect()\ncon.execute(\"SET TimeZone = 'UTC'\")\nsql = {:?}\nruns = []\nfor _ in range(3):\n    t = time.perf_counter()\n    rows = con.execute(sql).fetchall()\n    runs.append(time.perf_counter() - t)\nprint(statistics.median(runs), len(rows))\n",
-        duckdb_sql(path)
+        "import duckdb, time, statistics
+con = duckdb.connect()
+con.execute(\"SET TimeZone = 'UTC'\")
+sql = {sql:?}
+runs = []
+for _ in range({runs}):
+    con.execute('DROP TABLE IF EXISTS r')
+    t = time.perf_counter()
+    con.execute('CREATE TEMP TABLE r AS ' + sql)
+    runs.append(time.perf_counter() - t)
+row = con.execute('SELECT count(*)' + ''.join(', coalesce(sum(' + c + '), 0)::BIGINT' for c in {sums:?}) + ' FROM r').fetchone()
+print(statistics.median(runs), *row)
+"
     );
     let out = std::process::Command::new(python).arg("-c").arg(script).output().ok()?;
     if !out.status.success() {
@@ -103,7 +164,16 @@ fn duckdb(path: &std::path::Path) -> Option<(f64, usize)> {
     }
     let text = String::from_utf8_lossy(&out.stdout);
     let mut parts = text.split_whitespace();
-    Some((parts.next()?.parse().ok()?, parts.next()?.parse().ok()?))
+    let secs = parts.next()?.parse().ok()?;
+    let rows = parts.next()?.parse().ok()?;
+    Some((secs, rows, parts.map(|p| p.parse().ok()).collect::<Option<_>>()?))
+}
+
+/// Sum of an integer column of featc's training set.
+fn column_sum(set: &RecordBatch, name: &str) -> i64 {
+    let c = set.column_by_name(name).unwrap_or_else(|| panic!("no column {name}"));
+    let c = arrow::compute::cast(c, &DataType::Int64).unwrap_or_else(|e| panic!("{e}"));
+    arrow::compute::sum(c.as_any().downcast_ref::<arrow::array::Int64Array>().unwrap()).unwrap_or(0)
 }
 
 fn main() {
@@ -140,8 +210,8 @@ fn main() {
         rows = out.iter().map(RecordBatch::num_rows).sum();
     });
     assert_eq!(rows, keys, "both compute every user");
-    let duck = duckdb(&history);
-    if let Some((_, duck_rows)) = duck {
+    let duck = duckdb_run(&duckdb_sql(&history), 3, &[]);
+    if let Some((_, duck_rows, _)) = duck {
         assert_eq!(duck_rows, keys, "DuckDB computes every user");
     }
     println!("| measurement ({events} events, {keys} users) | time | ratio |");
@@ -155,7 +225,7 @@ fn main() {
     );
 
     // A spine of 1M rows: random users at random times in the month.
-    let spine_rows = 1_000_000u64;
+    let spine_rows: u64 = std::env::var("FEATC_SPINE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
     let mut s = 7u64;
     let mut next = || {
         s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
@@ -172,11 +242,29 @@ fn main() {
         vec![Arc::new(StringArray::from(users)), Arc::new(TimestampMillisecondArray::from(times))],
     )
     .unwrap_or_else(|e| panic!("{e}"));
-    let training = time(|| {
-        let set = featc_runtime::runners::training::training_set(&ir, &dir, &spine, "ts", &mut |_| {})
-            .unwrap_or_else(|e| panic!("{e}"));
-        assert_eq!(set.num_rows() as u64, spine_rows);
-    });
+    let spine_path = dir.join("spine.parquet");
+    let mut w = parquet::arrow::ArrowWriter::try_new(
+        std::fs::File::create(&spine_path).unwrap_or_else(|e| panic!("{e}")),
+        spine.schema(),
+        None,
+    )
+    .unwrap_or_else(|e| panic!("{e}"));
+    w.write(&spine).unwrap_or_else(|e| panic!("{e}"));
+    w.close().unwrap_or_else(|e| panic!("{e}"));
+    // One run each: the training sets are the longest part of the benchmark.
+    let checked = ["lifetime_transactions", "historical_fraud_count", "transactions_5m", "merchants_30d"];
+    let start = Instant::now();
+    let set = featc_runtime::runners::training::training_set(&ir, &dir, &spine, "ts", &mut |_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    let training = start.elapsed().as_secs_f64();
+    assert_eq!(set.num_rows() as u64, spine_rows);
+    let ours_sums: Vec<i64> = checked.iter().map(|c| column_sum(&set, c)).collect();
+    drop(set);
+    let duck_training = duckdb_run(&duckdb_training_sql(&history, &spine_path), 1, &checked);
+    if let Some((_, rows, sums)) = &duck_training {
+        assert_eq!(*rows as u64, spine_rows, "DuckDB answers every spine row");
+        assert_eq!(*sums, ours_sums, "featc and DuckDB compute the same point-in-time values ({checked:?} summed)");
+    }
     let _ = std::fs::remove_dir_all(&dir);
 
     println!("| measurement ({events} events, {keys} users) | median of 3 | ratio |");
@@ -187,14 +275,21 @@ fn main() {
         ours / baseline
     );
     match duck {
-        Some((d, _)) => println!(
+        Some((d, _, _)) => println!(
             "| DuckDB (Python package, all cores), the same features as of the cutoff | {d:.2} s | {:.2} |",
             d / baseline
         ),
         None => println!("| DuckDB | not measured: no Python with the duckdb package | |"),
     }
     println!(
-        "| training set, {spine_rows} spine rows (history read and sorted included; one run) | {training:.2} s | {:.0} rows/s |",
+        "| featc training set, {spine_rows} spine rows (history read and sorted included; one run) | {training:.2} s | {:.0} rows/s |",
         spine_rows as f64 / training
     );
+    match duck_training {
+        Some((d, _, _)) => println!(
+            "| DuckDB, the same point-in-time join (window aggregates over events and spine; one run) | {d:.2} s | featc/DuckDB {:.2} |",
+            training / d
+        ),
+        None => println!("| DuckDB training set | not measured: no Python with the duckdb package | |"),
+    }
 }

@@ -412,17 +412,15 @@ fn columnar(predicates: usize, pending: &[Pending], source: &IrSource, columns: 
         }
         _ => None,
     };
-    // An event's feature filters are a 64-bit mask on the columnar path.
+    // An event's feature filters are a 64-bit mask on the columnar path; aggregates read a
+    // column of a scalar type (numbers in words, the others as boxed partials), or nothing.
     predicates <= 64
         && pending.iter().all(|p| {
             let a = &p.aggregate;
-            let input = a.value.as_ref().map(ty);
             !matches!(p.window, WindowSpec::Session { .. })
-                && match a.kind {
-                    AggKind::Count => matches!(input, None | Some(Some(Ty::I64 | Ty::F64 | Ty::Timestamp))),
-                    AggKind::Sum | AggKind::Avg => matches!(input, None | Some(Some(Ty::I64 | Ty::F64))),
-                    AggKind::Min | AggKind::Max => matches!(input, Some(Some(Ty::I64 | Ty::F64 | Ty::Timestamp))),
-                    _ => false,
+                && match a.value.as_ref().map(ty) {
+                    None => a.kind == AggKind::Count,
+                    Some(input) => matches!(input, Some(Ty::I64 | Ty::F64 | Ty::Timestamp | Ty::String | Ty::Bool)),
                 }
         })
 }

@@ -1,12 +1,12 @@
-//! The columnar path against the row path, over random groups of simple aggregates and random
-//! Arrow batches: the same features at every probe time, the same dead letters (malformed and
+//! The columnar path against the row path, over random groups of every aggregate (in words or
+//! boxed) and every window it takes, and random Arrow batches: the same features at every probe time, the same dead letters (malformed and
 //! late events) and counters, whatever the batch boundaries, and snapshots that restore across
 //! the two paths. The row path itself is checked against the brute-force reference in
 //! `stream_vs_reference.rs`.
 
 use std::sync::Arc;
 
-use arrow::array::{ArrayRef, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
+use arrow::array::{ArrayRef, BooleanArray, Float64Array, Int64Array, StringArray, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 use featc::ir::{FeatureIr, IrField, lower};
@@ -14,14 +14,17 @@ use featc_runtime::operators::group::{DeadLetter, GroupRuntime, Path};
 use featc_runtime::value::Value;
 use proptest::prelude::*;
 
+/// This test's schema: a nullable float, an integer, a nullable string and a bool to aggregate.
+const SCHEMA: &str = "x: f64?, n: i64, c: string?, b: bool, ts: timestamp";
+
 /// The aggregate calls of the shared generator that run on the columnar layout over this
-/// test's schema: as the columnar path grows, so does this list.
+/// test's schema: every kind of aggregate, over every column it takes.
 fn aggregates() -> Vec<String> {
     let columnar: Vec<String> = featc_tests::generate::aggregate_calls()
         .into_iter()
         .filter(|call| {
             let text = format!(
-                "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    f = {call} over lifetime\n}}\n"
+                "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    f = {call} over lifetime\n}}\n"
             );
             let mut sources = featc::SourceMap::new();
             sources.add("probe.feat", text);
@@ -29,7 +32,12 @@ fn aggregates() -> Vec<String> {
             !checked.has_errors() && lower(&checked.project).unwrap().groups[0].layout == featc::ir::Layout::Columnar
         })
         .collect();
-    assert!(columnar.len() >= 10, "{columnar:?}");
+    for kind in featc::ir::AggKind::ALL {
+        assert!(columnar.iter().any(|c| c.starts_with(&format!("{}(", kind.name()))), "{} {columnar:?}", kind.name());
+    }
+    for col in ["x", "n", "c", "b"] {
+        assert!(columnar.iter().any(|c| c.contains(&format!("({col}"))), "{col} {columnar:?}");
+    }
     columnar
 }
 const BASE: i64 = 1_700_000_000_000;
@@ -43,7 +51,8 @@ fn window() -> impl Strategy<Value = String> {
 }
 
 /// Feature filters and group filters over this test's schema (a null `x` fails `x > 0`).
-const FILTERS: [&str; 5] = ["", "", " where n > 3", " where x > 0", " where n % 2 == 0 or x is null"];
+const FILTERS: [&str; 6] =
+    ["", "", " where n > 3", " where x > 0", " where n % 2 == 0 or x is null", " where b and c is not null"];
 
 /// A random group of simple aggregates with random filters; keys are strings or integers.
 fn spec() -> impl Strategy<Value = (String, bool)> {
@@ -52,12 +61,12 @@ fn spec() -> impl Strategy<Value = (String, bool)> {
         .prop_map(|(features, lateness, int_key, group_filter)| {
             let key_ty = if int_key { "i64" } else { "string" };
             let mut text = format!(
-                "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s{group_filter} {{\n"
+                "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, {SCHEMA} }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s{group_filter} {{\n"
             );
             for (i, (agg, filter, window)) in features.iter().enumerate() {
                 text.push_str(&format!("    f{i} = {agg}{filter} over {window}\n"));
             }
-            text.push_str("    twice = f0 + f0\n}\n");
+            text.push_str("    empty = f0 is null\n}\n");
             (text, int_key)
         })
 }
@@ -70,14 +79,16 @@ fn compiled(text: &str) -> FeatureIr {
     lower(&checked.project).unwrap()
 }
 
-/// One raw event: key, x (None = null), n (None = null: malformed, `n` is not nullable), and
-/// the time in half seconds; some times go far back (late) and some x are NaN (malformed).
-type Raw = (u8, Option<f64>, Option<i64>, i64);
+/// One raw event: key, x (None = null), n (None = null: malformed, `n` is not nullable), the
+/// time in half seconds, c (one of a few strings, or null) and b; some times go far back (late)
+/// and some x are NaN (malformed).
+type Raw = (u8, Option<f64>, Option<i64>, i64, Option<u8>, bool);
 
 fn raw_events() -> impl Strategy<Value = Vec<Raw>> {
-    let x = prop_oneof![8 => (-40i64..40).prop_map(|v| Some(v as f64 * 0.25)), 1 => Just(None), 1 => Just(Some(f64::NAN)), 1 => (-1e6f64..1e6).prop_map(Some)];
+    let x = prop_oneof![8 => (-40i64..40).prop_map(|v| Some(v as f64 * 0.25)), 2 => (-40_00i64..40_00).prop_map(|v| Some(v as f64 / 100.0)), 1 => Just(None), 1 => Just(Some(f64::NAN)), 1 => (-1e6f64..1e6).prop_map(Some)];
     let n = prop_oneof![12 => (-5i64..20).prop_map(Some), 1 => Just(None)];
-    prop::collection::vec((0u8..6, x, n, 0i64..240), 0..150)
+    let c = prop_oneof![6 => (0u8..5).prop_map(Some), 1 => Just(None)];
+    prop::collection::vec((0u8..6, x, n, 0i64..240, c, any::<bool>()), 0..150)
 }
 
 fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
@@ -91,6 +102,8 @@ fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
         Field::new("x", DataType::Float64, true),
         Field::new("n", DataType::Int64, true),
         Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+        Field::new("c", DataType::Utf8, true),
+        Field::new("b", DataType::Boolean, false),
     ]);
     RecordBatch::try_new(
         Arc::new(schema),
@@ -99,6 +112,10 @@ fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
             Arc::new(raw.iter().map(|r| r.1).collect::<Float64Array>()),
             Arc::new(raw.iter().map(|r| r.2).collect::<Int64Array>()),
             Arc::new(TimestampMillisecondArray::from_iter_values(raw.iter().map(|r| BASE + r.3 * 500))),
+            Arc::new(
+                raw.iter().map(|r| r.4.map(|c| ["a", "b", "merchant_7", "", "é"][c as usize])).collect::<StringArray>(),
+            ),
+            Arc::new(raw.iter().map(|r| Some(r.5)).collect::<BooleanArray>()),
         ],
     )
     .unwrap()
@@ -196,9 +213,11 @@ proptest! {
 
 #[test]
 fn groups_outside_the_columnar_subset_take_the_row_path() {
-    for feature in ["l = last(x) over lifetime", "d = count_distinct(n) over lifetime", "s = sum(x) over session(5s)"] {
+    for feature in
+        ["l = last(x * 2) over lifetime", "d = count_distinct(n + 1) over lifetime", "s = sum(x) over session(5s)"]
+    {
         let ir = compiled(&format!(
-            "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, x: f64?, n: i64, ts: timestamp }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    {feature}\n}}\n"
+            "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    {feature}\n}}\n"
         ));
         assert!(!GroupRuntime::new(&ir, &ir.groups[0]).unwrap().is_columnar(), "{feature}");
     }

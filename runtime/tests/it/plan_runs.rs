@@ -53,30 +53,46 @@ fn the_runtime_runs_the_strategy_the_plan_names() {
     assert!(operators > 50, "only {operators} aggregate operators compared");
 }
 
-#[test]
-fn sliding_windows_of_mergeable_aggregates_run_two_stacks() {
-    let text = r#"
-        source s { event_time ts schema { k: string, x: f64, c: string, ts: timestamp } }
-        entity e { key k: string }
-        features g(e) from s {
-            n = count() over sliding(10m, every: 1m)
-            hi = max(x) over sliding(10m, every: 1m)
-            seen = approx_count_distinct(c) over sliding(10m, every: 1m)
-            top = top_k(c, 2) over sliding(10m, every: 1m)
-            mean = avg(x) where c == "a" over sliding(10m, every: 1m)
-        }
-    "#;
+/// The strategies the runtime builds for `windows` (feature lines) in one group.
+fn evictions(windows: &str) -> Vec<(String, featc::ir::Eviction)> {
+    let text = format!(
+        "source s {{ event_time ts files \"s.parquet\" schema {{ k: string, x: f64, c: string, ts: timestamp }} }}
+        entity e {{ key k: string }}
+        features g(e) from s {{ {windows} }}"
+    );
     let mut sources = featc::SourceMap::new();
-    sources.add("t.feat", text);
+    sources.add("t.feat", &text);
     let checked = featc::check_project(&sources, &featc::Options::default());
+    assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let ir = featc::ir::lower(&checked.project).unwrap();
     let runtime = GroupRuntime::new(&ir, &ir.groups[0]).unwrap();
-    let ran = runtime.strategies();
-    let eviction = |name: &str| ran[0].2.iter().find(|(n, _)| n == name).unwrap().1;
+    runtime.strategies().into_iter().flat_map(|(_, _, e)| e).collect()
+}
+
+const SLIDING: &str = r#"
+    n = count() over sliding(10m, every: 1m)
+    hi = max(x) over sliding(10m, every: 1m)
+    seen = approx_count_distinct(c) over sliding(10m, every: 1m)
+    top = top_k(c, 2) over sliding(10m, every: 1m)
+    mean = avg(x) where c == "a" over sliding(10m, every: 1m)
+"#;
+
+#[test]
+fn sliding_windows_on_the_row_path_subtract_or_run_two_stacks() {
+    // A session window keeps the group on the row path.
+    let ran = evictions(&format!("{SLIDING}\n    visits = count() over session(30m)"));
+    let eviction = |name: &str| ran.iter().find(|(n, _)| n == name).unwrap().1;
     use featc::ir::Eviction::*;
     assert_eq!(eviction("n"), Subtract);
     assert_eq!(eviction("top"), Subtract);
     assert_eq!(eviction("mean"), Subtract);
     assert_eq!(eviction("hi"), TwoStacks);
     assert_eq!(eviction("seen"), TwoStacks);
+}
+
+#[test]
+fn sliding_windows_on_the_columnar_path_merge_their_panes_at_lookup() {
+    let ran = evictions(SLIDING);
+    assert_eq!(ran.len(), 5);
+    assert!(ran.iter().all(|(_, e)| *e == featc::ir::Eviction::MergePanes), "{ran:?}");
 }

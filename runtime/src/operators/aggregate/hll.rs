@@ -33,12 +33,29 @@ impl Default for Hll {
 /// A 64-bit hash that is the same on every machine and in every release (SipHash with fixed
 /// keys would do as well; this keeps the state portable without a dependency).
 pub fn hash64(bytes: &[u8]) -> u64 {
-    // FNV-1a, then a murmur3 finaliser for avalanche.
-    let mut h: u64 = 0xcbf2_9ce4_8422_2325;
+    finish(fnv(FNV_BASIS, bytes))
+}
+
+/// [`hash64`] of one tag byte followed by `bytes`, without building the concatenation.
+pub fn hash_tagged(tag: u8, bytes: &[u8]) -> u64 {
+    finish(fnv(fnv(FNV_BASIS, &[tag]), bytes))
+}
+
+const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
+
+/// FNV-1a over `bytes`, continuing from `h`.
+#[inline]
+fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
     for &b in bytes {
         h ^= u64::from(b);
         h = h.wrapping_mul(0x0100_0000_01b3);
     }
+    h
+}
+
+/// A murmur3 finaliser, for avalanche.
+#[inline]
+fn finish(mut h: u64) -> u64 {
     h ^= h >> 33;
     h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
     h ^= h >> 33;
@@ -137,6 +154,15 @@ mod tests {
             h.insert_hash(hash64(&i.to_le_bytes()));
         }
         h
+    }
+
+    #[test]
+    fn a_tagged_hash_is_the_hash_of_the_concatenation() {
+        for bytes in [&b""[..], b"m", b"merchant_0042", &[0xff; 40]] {
+            for tag in [0u8, 4, 255] {
+                assert_eq!(hash_tagged(tag, bytes), hash64(&[&[tag][..], bytes].concat()));
+            }
+        }
     }
 
     #[test]

@@ -12,7 +12,7 @@ mod hll;
 mod quantile;
 
 pub use exact_sum::ExactSum;
-pub use hll::{Hll, SPARSE_LIMIT, hash64};
+pub use hll::{Hll, SPARSE_LIMIT, hash_tagged, hash64};
 pub use quantile::{Quantiles, RELATIVE_ACCURACY};
 
 use std::collections::BTreeMap;
@@ -265,6 +265,24 @@ impl Partial {
     }
 }
 
+impl Partial {
+    /// Bytes the partial holds on the heap (interned strings and shared values not counted).
+    pub(crate) fn heap_bytes(&self) -> usize {
+        match self {
+            Partial::SumF(s) | Partial::Avg { sum: s, .. } => s.heap_bytes(),
+            Partial::Moments { sum, sum_sq, .. } => sum.heap_bytes() + sum_sq.heap_bytes(),
+            Partial::FirstN(items) | Partial::LastN(items) => items.capacity() * size_of::<(i64, Value)>(),
+            // A B-tree node holds up to 11 entries; count each entry with a node's share of
+            // its links and lengths.
+            Partial::Counts(counts) => counts.len() * (size_of::<(Value, i64)>() + 8),
+            Partial::Hll(h) => h.bytes(),
+            Partial::Quantiles(q) => q.bytes(),
+            Partial::Count(_) | Partial::SumI(_) | Partial::Min(_) | Partial::Max(_) => 0,
+            Partial::First(_) | Partial::Last(_) => 0,
+        }
+    }
+}
+
 /// A number as two floats whose exact sum it is: an `i64` beyond 2^53 does not fit one.
 fn parts(v: &Value) -> (f64, f64) {
     match v {
@@ -357,10 +375,10 @@ pub fn value_hash(v: &Value) -> u64 {
     match v {
         Value::Null => hash64(&[0]),
         Value::Bool(b) => hash64(&[1, u8::from(*b)]),
-        Value::I64(x) => hash64(&[&[2u8][..], &x.to_le_bytes()].concat()),
-        Value::F64(x) => hash64(&[&[3u8][..], &x.to_bits().to_le_bytes()].concat()),
-        Value::Str(s) => hash64(&[&[4u8][..], s.as_bytes()].concat()),
-        Value::Ts(x) => hash64(&[&[5u8][..], &x.to_le_bytes()].concat()),
+        Value::I64(x) => hash_tagged(2, &x.to_le_bytes()),
+        Value::F64(x) => hash_tagged(3, &x.to_bits().to_le_bytes()),
+        Value::Str(s) => hash_tagged(4, s.as_bytes()),
+        Value::Ts(x) => hash_tagged(5, &x.to_le_bytes()),
         Value::List(items) => {
             let mut bytes = vec![6u8];
             for item in items {

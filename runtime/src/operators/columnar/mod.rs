@@ -1,32 +1,34 @@
-//! Arrow record batches of a group of simple aggregates in, per-key window state in flat slot
-//! arrays out: the columnar fast path of the stream operators.
+//! Arrow record batches of a group in, per-key window state in flat slot arrays out: the
+//! columnar fast path of the stream operators.
 //!
-//! A group takes this path when every aggregate is `count`, `sum`, `avg`, `min` or `max` of a
-//! numeric column (`min` and `max` of a time too), or `count()`, over a lifetime, tumbling or
-//! sliding window, with any group filter and feature filters (`filters.rs`: a mask per event).
-//! Other groups take the row path of [`crate::operators::group`]. The two
+//! A group takes this path when every aggregate reads a column (or nothing, as `count()`)
+//! over a lifetime, tumbling or sliding window, with any group filter and feature filters
+//! (`filters.rs`: a mask per event). Numeric `count`, `sum`, `avg`, `min` and `max` live in
+//! words (`slots.rs`); every other aggregate is boxed: a partial of the aggregate library per
+//! slot, fed values decoded column by column with text interned (`cells.rs`). Groups with
+//! session windows or computed inputs take the row path of [`crate::operators::group`]. The two
 //! paths keep the same semantics: this one exports a key's state as the row path's
 //! [`KeyState`] (so lookups, snapshots and restores share one code path) and the tests run both
 //! over the same events. As in DataFusion's `GroupsAccumulator`, keys become dense ids and
 //! each window's accumulators live in one flat array per window, not in per-key objects.
 
+mod cells;
+mod columns;
 mod filters;
 mod keys;
 mod slots;
 
 use std::collections::VecDeque;
 
-use arrow::array::{Array, AsArray};
-use arrow::buffer::NullBuffer;
-use arrow::datatypes::{DataType, Float64Type, Int64Type, TimeUnit, TimestampMillisecondType};
 use arrow::record_batch::RecordBatch;
 use featc::ir::{Expr, FeatureIr, IrGroup, Ty, WindowSpec};
 
 use crate::operators::aggregate::AggSpec;
-use crate::operators::decode::{MAX_TS, MIN_TS};
 use crate::operators::state::KeyState;
 use crate::operators::window::WindowState;
 use crate::value::Value;
+use cells::{CellCol, CellColumn, Interner};
+use columns::{KeyColumn, NumColumn, TsColumn};
 use filters::{Filters, Verdict};
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys, Stamp};
@@ -72,6 +74,10 @@ pub(crate) struct Columnar {
     lateness: i64,
     filters: Filters,
     scratch: Vec<Num>,
+    /// The columns boxed aggregates read, and one event's values of them.
+    cells: Vec<CellCol>,
+    cell_scratch: Vec<Value>,
+    interner: Interner,
 }
 
 /// Starts loading the cache line of `x` (a hint; nothing on other processors).
@@ -97,14 +103,37 @@ impl Columnar {
         let col = |name: &str| group.columns.iter().position(|c| c == name);
         let mut values: Vec<ValueCol> = Vec::new();
         let mut per_window: Vec<Vec<AggInput>> = vec![Vec::new(); group.windows.len()];
+        let mut cells: Vec<CellCol> = Vec::new();
         for a in &group.aggregates {
             let mut time = false;
-            let column = match &a.value {
+            let input = match &a.value {
                 None => None,
                 Some(e) => {
                     let Expr::Column(i) = e.tree else { return None };
                     let name = group.columns.get(i)?;
-                    let f = field(name)?;
+                    Some((i, name, field(name)?))
+                }
+            };
+            let cell = match input {
+                Some((i, name, f)) if !slots::in_words(a.kind, Some(&f.ty.ty)) => {
+                    if !matches!(f.ty.ty, Ty::I64 | Ty::F64 | Ty::Timestamp | Ty::String | Ty::Bool) {
+                        return None;
+                    }
+                    Some(match cells.iter().position(|c| &c.name == name) {
+                        Some(at) => at,
+                        None => {
+                            let (ty, nullable) = (f.ty.ty.clone(), f.ty.nullable);
+                            cells.push(CellCol { col: i, name: name.clone(), ty, nullable });
+                            cells.len() - 1
+                        }
+                    })
+                }
+                _ => None,
+            };
+            let column = match input {
+                None => None,
+                Some(_) if cell.is_some() => None,
+                Some((i, name, f)) => {
                     let integer = match f.ty.ty {
                         Ty::I64 => true,
                         Ty::F64 => false,
@@ -130,6 +159,7 @@ impl Columnar {
                 integer: a.integer_input() || time,
                 time,
                 column,
+                cell,
                 predicate: match a.predicate {
                     Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
                     Some(_) => return None,
@@ -154,6 +184,7 @@ impl Columnar {
             key_cols.iter().any(|k| k.1 == *c)
                 || ts_col.1 == *c
                 || values.iter().any(|v| v.name == *c)
+                || cells.iter().any(|v| v.name == *c)
                 || filters.reads(c)
         };
         if !group.columns.iter().all(known) {
@@ -169,6 +200,9 @@ impl Columnar {
             ts_col,
             lateness: i64::try_from(source.lateness_ms).unwrap_or(i64::MAX),
             filters,
+            cell_scratch: vec![Value::Null; cells.len()],
+            cells,
+            interner: Interner::default(),
         })
     }
 
@@ -187,16 +221,19 @@ impl Columnar {
             lateness: self.lateness,
             filters: self.filters.clone(),
             scratch: vec![Num::Null; self.values.len()],
+            cells: self.cells.clone(),
+            cell_scratch: vec![Value::Null; self.cells.len()],
+            interner: Interner::default(),
         }
     }
 
     /// Adds one event, stamping its key with the change count `seq`; `Err(latest)` when it is
     /// late for its key (the state is unchanged).
     #[inline]
-    fn accept(&mut self, key: KeyRef<'_>, ts: i64, values: &[Num], seq: u64, mask: u64) -> Result<(), i64> {
+    fn accept(&mut self, key: KeyRef<'_>, ts: i64, event: Event<'_>) -> Result<(), i64> {
         let id = self.keys.intern(key);
         self.grow();
-        self.accept_id(id, ts, values, seq, mask)
+        self.accept_id(id, ts, event)
     }
 
     /// Makes room in every window for the keys interned so far.
@@ -232,7 +269,8 @@ impl Columnar {
 
     /// Adds one event of the key `id`.
     #[inline]
-    fn accept_id(&mut self, id: u32, ts: i64, values: &[Num], seq: u64, mask: u64) -> Result<(), i64> {
+    fn accept_id(&mut self, id: u32, ts: i64, event: Event<'_>) -> Result<(), i64> {
+        let Event { values, cells, seq, mask } = event;
         let latest = self.keys.latest(id);
         let first = latest == i64::MIN;
         if !first && ts < latest.saturating_sub(self.lateness) {
@@ -242,14 +280,14 @@ impl Columnar {
         self.keys.set_stamp(id, Stamp { latest: max_ts, changed: seq });
         for w in &mut self.windows {
             match w.spec {
-                WindowSpec::Lifetime => w.slots.update(id, values, mask),
+                WindowSpec::Lifetime => w.slots.update(id, values, cells, ts, mask),
                 WindowSpec::Tumbling { size_ms } => {
                     let s = floor(ts, size_ms);
                     if first || s > floor(latest, size_ms) {
                         w.slots.reset(id);
-                        w.slots.update(id, values, mask);
+                        w.slots.update(id, values, cells, ts, mask);
                     } else if s == floor(latest, size_ms) {
-                        w.slots.update(id, values, mask);
+                        w.slots.update(id, values, cells, ts, mask);
                     }
                     // An event of an earlier window can no longer change an answerable value.
                 }
@@ -285,7 +323,7 @@ impl Columnar {
                             slot
                         }
                     };
-                    w.slots.update(slot, values, mask);
+                    w.slots.update(slot, values, cells, ts, mask);
                 }
                 WindowSpec::Session { .. } => {}
             }
@@ -307,14 +345,20 @@ impl Columnar {
                 _ => Num::Null,
             };
         }
+        let mut cells = std::mem::take(&mut self.cell_scratch);
+        for (v, c) in cells.iter_mut().zip(&self.cells) {
+            *v = row.get(c.col).cloned().unwrap_or(Value::Null);
+        }
         let key: Vec<Value> =
             self.key_cols.iter().map(|(i, _, _)| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
+        let event = Event { values: &values, cells: &cells, seq, mask };
         let result = match key.as_slice() {
-            [Value::I64(k)] => self.accept(KeyRef::I64(*k), ts, &values, seq, mask),
-            [Value::Str(s)] => self.accept(KeyRef::Str(s), ts, &values, seq, mask),
-            k => self.accept(KeyRef::Values(k), ts, &values, seq, mask),
+            [Value::I64(k)] => self.accept(KeyRef::I64(*k), ts, event),
+            [Value::Str(s)] => self.accept(KeyRef::Str(s), ts, event),
+            k => self.accept(KeyRef::Values(k), ts, event),
         };
         self.scratch = values;
+        self.cell_scratch = cells;
         result
     }
 
@@ -340,12 +384,18 @@ impl Columnar {
                 if v.time { NumColumn::read_time(a) } else { NumColumn::read(a, v.integer) }
             })
             .collect::<Option<_>>()?;
+        let cell_arrays: Vec<CellColumn<'_>> = self
+            .cells
+            .iter()
+            .map(|c| Some(CellColumn::read(batch.column_by_name(&c.name)?.as_ref(), &c.ty)))
+            .collect::<Option<_>>()?;
         let filter_arrays = self.filters.arrays(batch)?;
         let filtered = !self.filters.is_empty();
         // Each selected row's feature-filter mask (all ones when the group has none).
         let mut masks = vec![u64::MAX; if filtered { rows.len() } else { 0 }];
         let mut left = Leftovers::default();
         let mut values = std::mem::take(&mut self.scratch);
+        let mut cells = std::mem::take(&mut self.cell_scratch);
         // Two passes: the key ids of the whole batch first, then the updates. Each pass is a
         // short loop whose iterations do not depend on each other, so the processor overlaps
         // the memory accesses of many events (the key table, then the slots).
@@ -373,6 +423,10 @@ impl Columnar {
                     left.malformed.push(r);
                     continue 'rows;
                 }
+            }
+            if !cell_arrays.iter().zip(&self.cells).all(|(a, c)| a.valid(r, c)) {
+                left.malformed.push(r);
+                continue;
             }
             if key.is_null(r) {
                 left.malformed.push(r);
@@ -421,13 +475,18 @@ impl Columnar {
             for (slot, c) in values.iter_mut().zip(&cols) {
                 *slot = c.get(r);
             }
+            for ((slot, a), c) in cells.iter_mut().zip(&cell_arrays).zip(&self.cells) {
+                *slot = a.get(r, c, &mut self.interner);
+            }
             let mask = masks.get(i).copied().unwrap_or(u64::MAX);
-            match self.accept_id(id, t, &values, base + r as u64 + 1, mask) {
+            let event = Event { values: &values, cells: &cells, seq: base + r as u64 + 1, mask };
+            match self.accept_id(id, t, event) {
                 Ok(()) => left.accepted += 1,
                 Err(latest) => left.late.push((r, latest)),
             }
         }
         self.scratch = values;
+        self.cell_scratch = cells;
         Some(left)
     }
 
@@ -496,9 +555,10 @@ impl Columnar {
         (0..self.keys.len() as u32).map(|id| self.keys.key(id)).collect()
     }
 
-    /// Bytes of state: the key table, the slots and the pane rings.
+    /// Bytes of state: the key table, the slots, the pane rings and the interned strings.
     pub(crate) fn bytes(&self) -> usize {
         self.keys.bytes()
+            + self.interner.bytes()
             + self
                 .windows
                 .iter()
@@ -511,172 +571,15 @@ impl Columnar {
     }
 }
 
-/// Event times of a batch in milliseconds; `None` for a null or absurd one.
-enum TsColumn<'a> {
-    Millis(&'a [i64], Option<&'a NullBuffer>),
-    Converted(Vec<Option<i64>>),
-}
-
-impl<'a> TsColumn<'a> {
-    fn read(a: &'a dyn Array) -> Option<TsColumn<'a>> {
-        let scaled =
-            |f: &dyn Fn(usize) -> Option<i64>| (0..a.len()).map(|r| if a.is_null(r) { None } else { f(r) }).collect();
-        Some(match a.data_type() {
-            DataType::Timestamp(TimeUnit::Millisecond, _) => {
-                TsColumn::Millis(a.as_primitive::<TimestampMillisecondType>().values(), a.nulls())
-            }
-            DataType::Int64 => TsColumn::Millis(a.as_primitive::<Int64Type>().values(), a.nulls()),
-            DataType::Timestamp(TimeUnit::Second, _) => {
-                let p = a.as_primitive::<arrow::datatypes::TimestampSecondType>();
-                TsColumn::Converted(scaled(&|r| p.value(r).checked_mul(1000)))
-            }
-            DataType::Timestamp(TimeUnit::Microsecond, _) => {
-                let p = a.as_primitive::<arrow::datatypes::TimestampMicrosecondType>();
-                TsColumn::Converted(scaled(&|r| Some(p.value(r) / 1000)))
-            }
-            DataType::Timestamp(TimeUnit::Nanosecond, _) => {
-                let p = a.as_primitive::<arrow::datatypes::TimestampNanosecondType>();
-                TsColumn::Converted(scaled(&|r| Some(p.value(r) / 1_000_000)))
-            }
-            _ => return None,
-        })
-    }
-
-    #[inline]
-    fn get(&self, r: usize) -> Option<i64> {
-        let t = match self {
-            TsColumn::Millis(v, nulls) => {
-                if nulls.is_some_and(|n| n.is_null(r)) {
-                    return None;
-                }
-                v[r]
-            }
-            TsColumn::Converted(v) => v[r]?,
-        };
-        (MIN_TS..=MAX_TS).contains(&t).then_some(t)
-    }
-}
-
-/// A numeric column of a batch, read as its declared type.
-enum NumColumn<'a> {
-    F64(&'a [f64], Option<&'a NullBuffer>),
-    I64(&'a [i64], Option<&'a NullBuffer>, bool),
-    Converted(Vec<Num>),
-}
-
-impl<'a> NumColumn<'a> {
-    fn read(a: &'a dyn Array, integer: bool) -> Option<NumColumn<'a>> {
-        let convert =
-            |f: &dyn Fn(usize) -> Num| (0..a.len()).map(|r| if a.is_null(r) { Num::Null } else { f(r) }).collect();
-        Some(match (a.data_type(), integer) {
-            (DataType::Float64, false) => NumColumn::F64(a.as_primitive::<Float64Type>().values(), a.nulls()),
-            (DataType::Int64, _) => NumColumn::I64(a.as_primitive::<Int64Type>().values(), a.nulls(), integer),
-            (DataType::Float32, false) => {
-                let p = a.as_primitive::<arrow::datatypes::Float32Type>();
-                NumColumn::Converted(convert(&|r| Num::F(f64::from(p.value(r)))))
-            }
-            (DataType::Int32, true) => {
-                let p = a.as_primitive::<arrow::datatypes::Int32Type>();
-                NumColumn::Converted(convert(&|r| Num::I(i64::from(p.value(r)))))
-            }
-            _ => return None,
-        })
-    }
-
-    /// A time column as integer milliseconds; `None` when a time is out of featc's years (the
-    /// row path then dead-letters its event with the reason).
-    fn read_time(a: &dyn Array) -> Option<NumColumn<'static>> {
-        let ts = TsColumn::read(a)?;
-        let mut out = Vec::with_capacity(a.len());
-        for r in 0..a.len() {
-            out.push(if a.is_null(r) { Num::Null } else { Num::I(ts.get(r)?) });
-        }
-        Some(NumColumn::Converted(out))
-    }
-
-    #[inline]
-    fn get(&self, r: usize) -> Num {
-        match self {
-            NumColumn::F64(v, nulls) => {
-                if nulls.is_some_and(|n| n.is_null(r)) {
-                    Num::Null
-                } else {
-                    Num::F(v[r])
-                }
-            }
-            NumColumn::I64(v, nulls, integer) => {
-                if nulls.is_some_and(|n| n.is_null(r)) {
-                    Num::Null
-                } else if *integer {
-                    Num::I(v[r])
-                } else {
-                    Num::F(v[r] as f64)
-                }
-            }
-            NumColumn::Converted(v) => v[r],
-        }
-    }
-}
-
-/// The key of each event of a batch; `None` for a null key.
-enum KeyColumn<'a> {
-    I64(&'a [i64], Option<&'a NullBuffer>),
-    Str(&'a arrow::array::StringArray),
-    LargeStr(&'a arrow::array::LargeStringArray),
-    View(&'a arrow::array::StringViewArray),
-    Values(Vec<Option<Vec<Value>>>),
-}
-
-impl<'a> KeyColumn<'a> {
-    fn read(batch: &'a RecordBatch, keys: &[(usize, String, Ty)]) -> Option<KeyColumn<'a>> {
-        let arrays: Vec<&dyn Array> =
-            keys.iter().map(|(_, name, _)| batch.column_by_name(name).map(|a| a.as_ref())).collect::<Option<_>>()?;
-        if let ([a], [(_, _, ty)]) = (arrays.as_slice(), keys) {
-            match (ty, a.data_type()) {
-                (Ty::I64, DataType::Int64) => {
-                    return Some(KeyColumn::I64(a.as_primitive::<Int64Type>().values(), a.nulls()));
-                }
-                (Ty::String, DataType::Utf8) => return Some(KeyColumn::Str(a.as_string::<i32>())),
-                (Ty::String, DataType::LargeUtf8) => return Some(KeyColumn::LargeStr(a.as_string::<i64>())),
-                (Ty::String, DataType::Utf8View) => return Some(KeyColumn::View(a.as_string_view())),
-                _ => {}
-            }
-        }
-        // Other keys: decoded cell by cell as the row decoder does; any problem leaves the row
-        // to the row path.
-        let rows = (0..batch.num_rows())
-            .map(|r| {
-                arrays
-                    .iter()
-                    .zip(keys)
-                    .map(|(a, (_, _, ty))| match crate::operators::decode::cell_of(*a, r, ty) {
-                        Some(Value::Null) | None => None,
-                        Some(v) => Some(v),
-                    })
-                    .collect::<Option<Vec<Value>>>()
-            })
-            .collect();
-        Some(KeyColumn::Values(rows))
-    }
-
-    fn is_null(&self, r: usize) -> bool {
-        match self {
-            KeyColumn::I64(_, nulls) => nulls.is_some_and(|n| n.is_null(r)),
-            KeyColumn::Str(a) => a.is_null(r),
-            KeyColumn::LargeStr(a) => a.is_null(r),
-            KeyColumn::View(a) => a.is_null(r),
-            KeyColumn::Values(rows) => rows[r].is_none(),
-        }
-    }
-
-    #[inline]
-    fn get(&self, r: usize) -> Option<KeyRef<'_>> {
-        match self {
-            KeyColumn::I64(v, nulls) => (!nulls.is_some_and(|n| n.is_null(r))).then(|| KeyRef::I64(v[r])),
-            KeyColumn::Str(a) => a.is_valid(r).then(|| KeyRef::Str(a.value(r))),
-            KeyColumn::LargeStr(a) => a.is_valid(r).then(|| KeyRef::Str(a.value(r))),
-            KeyColumn::View(a) => a.is_valid(r).then(|| KeyRef::Str(a.value(r))),
-            KeyColumn::Values(rows) => rows[r].as_deref().map(KeyRef::Values),
-        }
-    }
+/// One event as the windows take it.
+#[derive(Clone, Copy)]
+struct Event<'a> {
+    /// Its numeric values, by value column.
+    values: &'a [Num],
+    /// Its values boxed aggregates read, by cell column.
+    cells: &'a [Value],
+    /// The change count it stamps its key with.
+    seq: u64,
+    /// The feature filters it passes.
+    mask: u64,
 }

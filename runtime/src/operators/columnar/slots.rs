@@ -1,6 +1,6 @@
-//! Events' numeric values in, the primitive accumulators of one window out: slots of fixed-size
-//! words (one slot per key, or per pane), and their conversion to and from the aggregate
-//! library's partials.
+//! Events' values in, the accumulators of one window out: slots of fixed-size words (one slot
+//! per key, or per pane) for the numeric aggregates, a partial of the aggregate library per
+//! slot for the others, and their conversion to and from the partials the row path keeps.
 //!
 //! Each aggregate of the window is split into primitives, shared when equal: `avg(x)` is
 //! `sum(x)` and `count(x)`, so `sum(x)` and `avg(x)` over the same window keep one sum. A slot
@@ -9,8 +9,13 @@
 //! addition was exact in one f64, and spills to an `ExactSum` beside the slots (the word then
 //! holds NaN, which no sum of finite values is) when one is not. Integer sums spill to `i128`
 //! on overflow the same way.
+//!
+//! Aggregates the words cannot hold (distinct counts, top-k, sketches, first/last, moments, and
+//! min/max of text) are *boxed*: each slot holds their [`Partial`] beside its words, updated by
+//! the aggregate library itself from the event's value (text values arrive interned, so keeping
+//! one costs a reference count, not an allocation).
 
-use featc::ir::AggKind;
+use featc::ir::{AggKind, Ty};
 use std::collections::HashMap;
 
 use crate::operators::aggregate::{AggSpec, ExactSum, Partial};
@@ -61,6 +66,29 @@ pub(crate) struct AggPrims {
     count: usize,
     /// Its sum, min or max, when it has one.
     value: Option<usize>,
+    /// Its index among the boxed aggregates, when it is one.
+    boxed: Option<usize>,
+}
+
+/// An aggregate kept as a partial of the aggregate library.
+#[derive(Debug, Clone)]
+struct Boxed {
+    spec: AggSpec,
+    integer: bool,
+    /// Its value: an index into the event's cells.
+    cell: usize,
+    predicate: Option<u8>,
+}
+
+/// Whether an aggregate of `kind` over a column of type `ty` (none for `count()`) has a form in
+/// words; the others are boxed.
+pub(crate) fn in_words(kind: AggKind, ty: Option<&Ty>) -> bool {
+    match kind {
+        AggKind::Count => matches!(ty, None | Some(Ty::I64 | Ty::F64 | Ty::Timestamp)),
+        AggKind::Sum | AggKind::Avg => matches!(ty, Some(Ty::I64 | Ty::F64)),
+        AggKind::Min | AggKind::Max => matches!(ty, Some(Ty::I64 | Ty::F64 | Ty::Timestamp)),
+        _ => false,
+    }
 }
 
 /// An aggregate as the columnar path sees it.
@@ -72,6 +100,8 @@ pub(crate) struct AggInput {
     pub(crate) time: bool,
     /// Its value column, and whether that column can be null.
     pub(crate) column: Option<(usize, bool)>,
+    /// Boxed: its value's index into the event's cells (see [`in_words`]).
+    pub(crate) cell: Option<usize>,
     /// The feature filter it counts under (a bit of the event's predicate mask).
     pub(crate) predicate: Option<u8>,
 }
@@ -84,6 +114,9 @@ pub(crate) struct Slots {
     preds: Vec<Option<u8>>,
     pub(crate) aggs: Vec<AggPrims>,
     words: Vec<u64>,
+    boxed: Vec<Boxed>,
+    /// `boxed.len()` partials per slot.
+    boxes: Vec<Partial>,
     free: Vec<u32>,
     spill_f: HashMap<usize, ExactSum>,
     spill_i: HashMap<usize, i128>,
@@ -96,7 +129,13 @@ impl Slots {
     pub(crate) fn new(aggs: &[AggInput]) -> Option<Slots> {
         let mut prims: Vec<(Prim, Option<u8>)> = Vec::new();
         let mut out = Vec::with_capacity(aggs.len());
-        for &AggInput { spec, integer, time, column, predicate } in aggs {
+        let mut boxed = Vec::new();
+        for &AggInput { spec, integer, time, column, cell, predicate } in aggs {
+            if let Some(cell) = cell {
+                out.push(AggPrims { spec, integer, time, count: 0, value: None, boxed: Some(boxed.len()) });
+                boxed.push(Boxed { spec, integer, cell, predicate });
+                continue;
+            }
             let mut add = |p: Prim| match prims.iter().position(|q| *q == (p, predicate)) {
                 Some(i) => i,
                 None => {
@@ -120,13 +159,15 @@ impl Slots {
             if time && !matches!(spec.kind, AggKind::Count | AggKind::Min | AggKind::Max) {
                 return None;
             }
-            out.push(AggPrims { spec, integer, time, count, value });
+            out.push(AggPrims { spec, integer, time, count, value, boxed: None });
         }
         Some(Slots {
             preds: prims.iter().map(|p| p.1).collect(),
             prims: prims.into_iter().map(|p| p.0).collect(),
             aggs: out,
             words: Vec::new(),
+            boxed,
+            boxes: Vec::new(),
             free: Vec::new(),
             spill_f: HashMap::new(),
             spill_i: HashMap::new(),
@@ -140,6 +181,8 @@ impl Slots {
             preds: self.preds.clone(),
             aggs: self.aggs.clone(),
             words: Vec::new(),
+            boxed: self.boxed.clone(),
+            boxes: Vec::new(),
             free: Vec::new(),
             spill_f: HashMap::default(),
             spill_i: HashMap::default(),
@@ -150,10 +193,28 @@ impl Slots {
         self.prims.len()
     }
 
+    /// How many slots exist.
+    fn len(&self) -> usize {
+        if self.prims.is_empty() {
+            self.boxes.len() / self.boxed.len().max(1)
+        } else {
+            self.words.len() / self.stride()
+        }
+    }
+
+    /// Appends one empty slot.
+    fn push(&mut self) {
+        self.words.extend(self.prims.iter().map(|p| p.init()));
+        self.boxes.extend(self.boxed.iter().map(|b| Partial::new(b.spec, b.integer)));
+    }
+
     /// Makes sure slots `0..n` exist (one per key for running and tumbling windows).
     pub(crate) fn ensure(&mut self, n: usize) {
-        while self.words.len() < n * self.stride() {
-            self.words.extend(self.prims.iter().map(|p| p.init()));
+        if self.prims.is_empty() && self.boxed.is_empty() {
+            return;
+        }
+        while self.len() < n {
+            self.push();
         }
     }
 
@@ -162,8 +223,8 @@ impl Slots {
         if let Some(slot) = self.free.pop() {
             return slot;
         }
-        let slot = (self.words.len() / self.stride().max(1)) as u32;
-        self.words.extend(self.prims.iter().map(|p| p.init()));
+        let slot = self.len() as u32;
+        self.push();
         slot
     }
 
@@ -184,6 +245,10 @@ impl Slots {
     /// Empties a slot.
     #[inline]
     pub(crate) fn reset(&mut self, slot: u32) {
+        let nb = self.boxed.len();
+        for (b, p) in self.boxed.iter().zip(&mut self.boxes[slot as usize * nb..(slot as usize + 1) * nb]) {
+            *p = Partial::new(b.spec, b.integer);
+        }
         let base = slot as usize * self.stride();
         if self.spill_f.is_empty() && self.spill_i.is_empty() {
             for (w, p) in self.words[base..base + self.prims.len()].iter_mut().zip(&self.prims) {
@@ -206,16 +271,28 @@ impl Slots {
         }
     }
 
-    /// Folds one event's values (by value column) into a slot.
+    /// Adds one event to a slot: its numeric values (by value column) and cells (by boxed
+    /// value), at time `ts`; `mask` holds the feature filters it passed (bit `p` for filter `p`).
     #[inline]
-    /// Adds one event's values to a slot; `mask` holds the feature filters it passed (bit `p`
-    /// for filter `p`).
-    pub(crate) fn update(&mut self, slot: u32, values: &[Num], mask: u64) {
+    pub(crate) fn update(&mut self, slot: u32, values: &[Num], cells: &[Value], ts: i64, mask: u64) {
+        // All ones: every primitive takes the event (the common case, with no feature filter).
+        let all = mask == u64::MAX;
+        if !self.boxed.is_empty() {
+            let nb = self.boxed.len();
+            let boxes = &mut self.boxes[slot as usize * nb..(slot as usize + 1) * nb];
+            for (b, p) in self.boxed.iter().zip(boxes) {
+                if !all
+                    && let Some(bit) = b.predicate
+                    && mask & (1u64 << bit) == 0
+                {
+                    continue;
+                }
+                p.update(b.spec, ts, Some(&cells[b.cell]));
+            }
+        }
         let base = slot as usize * self.prims.len();
         let Slots { prims, preds, words, spill_f, spill_i, .. } = self;
         let words = &mut words[base..base + prims.len()];
-        // All ones: every primitive takes the event (the common case, with no feature filter).
-        let all = mask == u64::MAX;
         for (i, (p, w)) in prims.iter().zip(words.iter_mut()).enumerate() {
             if !all
                 && let Some(Some(bit)) = preds.get(i)
@@ -301,6 +378,9 @@ impl Slots {
         self.aggs
             .iter()
             .map(|a| {
+                if let Some(b) = a.boxed {
+                    return self.boxes[slot as usize * self.boxed.len() + b].clone();
+                }
                 let count = self.word(slot, a.count).1 as i64;
                 let bound = |integer: bool, w: u64| {
                     (count > 0).then(|| match (a.time, integer) {
@@ -325,6 +405,10 @@ impl Slots {
     pub(crate) fn load(&mut self, slot: u32, partials: &[Partial]) {
         let base = slot as usize * self.stride();
         for (a, p) in self.aggs.clone().iter().zip(partials) {
+            if let Some(b) = a.boxed {
+                self.boxes[slot as usize * self.boxed.len() + b] = p.clone();
+                continue;
+            }
             let mut set = |prim: usize, w: u64| self.words[base + prim] = w;
             match (p, a.value) {
                 (Partial::Count(c), _) => set(a.count, *c as u64),
@@ -371,6 +455,8 @@ impl Slots {
     /// Bytes the slots hold, spilled sums included.
     pub(crate) fn bytes(&self) -> usize {
         self.words.capacity() * 8
+            + self.boxes.capacity() * size_of::<Partial>()
+            + self.boxes.iter().map(Partial::heap_bytes).sum::<usize>()
             + self.free.capacity() * 4
             + self.spill_f.values().map(|s| 16 + size_of::<ExactSum>() + s.heap_bytes()).sum::<usize>()
             + self.spill_i.len() * 32
