@@ -53,24 +53,73 @@ fn events(n: usize, users: u64) -> Vec<RecordBatch> {
     (0..n).step_by(8192).map(|s| whole.slice(s, 8192.min(n - s))).collect()
 }
 
-/// Writes the group's state as the Kappa runner's durable snapshot (JSON, fsynced, renamed into
-/// place) and prints its time and size per key: the figure a compact incremental checkpoint is
-/// to be measured against.
-fn snapshot(group: &GroupRuntime, g: &featc::ir::IrGroup, keys: f64) {
-    let dir = std::env::temp_dir().join(format!("featc-fraud-bench-{}", std::process::id()));
-    let start = Instant::now();
-    let state = group.snapshot();
-    let taken = start.elapsed().as_secs_f64();
-    featc_runtime::store::snapshot::write(&dir, &g.name, &g.version, Vec::new(), state)
+/// The checkpoints of the first run, against the JSON snapshot the Kappa runner wrote before
+/// (`featc.snapshot/v3`: the same state as one JSON document, written durably the same way).
+struct Checkpoints {
+    dir: std::path::PathBuf,
+    /// The base's generation, its mark and its time and bytes.
+    base: Option<(u64, featc_runtime::operators::group::ChangeMark, f64, u64)>,
+}
+
+impl Checkpoints {
+    fn new() -> Checkpoints {
+        let dir = std::env::temp_dir().join(format!("featc-fraud-bench-{}", std::process::id()));
+        Checkpoints { dir, base: None }
+    }
+
+    /// A base of every key (timed: the state's export, encoding and durable write).
+    fn base(&mut self, group: &GroupRuntime, g: &featc::ir::IrGroup) {
+        let start = Instant::now();
+        let mark = group.change_mark();
+        let (generation, bytes) =
+            featc_runtime::store::snapshot::write(&self.dir, &g.name, &g.version, Vec::new(), group.snapshot())
+                .unwrap_or_else(|e| panic!("{e}"));
+        self.base = Some((generation, mark, start.elapsed().as_secs_f64(), bytes));
+    }
+
+    /// After the run: the delta of the keys its last events changed, and the JSON snapshot.
+    fn report(&self, group: &GroupRuntime, g: &featc::ir::IrGroup, tail_events: usize) {
+        let keys = group.key_count().max(1) as f64;
+        let Some((generation, mark, base_secs, base_bytes)) = self.base else { return };
+        let start = Instant::now();
+        let (changed, _) = group.snapshot_since(mark);
+        let changed_keys = group.changed_since(Some(mark)).len();
+        let delta_bytes = featc_runtime::store::snapshot::write_delta(
+            &self.dir,
+            &g.name,
+            &g.version,
+            (generation, 1),
+            Vec::new(),
+            changed,
+        )
         .unwrap_or_else(|e| panic!("{e}"));
-    let secs = start.elapsed().as_secs_f64();
-    let bytes: u64 =
-        std::fs::read_dir(&dir).map(|d| d.filter_map(|e| e.ok()?.metadata().ok()).map(|m| m.len()).sum()).unwrap_or(0);
-    println!(
-        "| JSON snapshot of the whole state (the Kappa runner's): {:.0} bytes/key on disk; state exported in {taken:.2} s | {secs:.2} s | | |",
-        bytes as f64 / keys
-    );
-    let _ = std::fs::remove_dir_all(&dir);
+        let delta_secs = start.elapsed().as_secs_f64();
+
+        let start = Instant::now();
+        let json = serde_json::to_vec(&group.snapshot()).unwrap_or_else(|e| panic!("{e}"));
+        let mut file = format!("featc.snapshot/v3 {:08x}\n", crc32fast::hash(&json)).into_bytes();
+        file.extend(json);
+        featc_runtime::io::durable::write_file(&self.dir.join("v3.snapshot.json"), &file)
+            .unwrap_or_else(|e| panic!("{e}"));
+        let json_secs = start.elapsed().as_secs_f64();
+        let json_bytes = file.len();
+
+        println!(
+            "| baseline checkpoint: the JSON snapshot (v3) of every key, {:.0} bytes/key | {json_secs:.2} s | | 1.00 |",
+            json_bytes as f64 / keys
+        );
+        println!(
+            "| checkpoint base (v4, postcard) of every key, {:.0} bytes/key | {base_secs:.2} s | | {:.2} |",
+            base_bytes as f64 / keys,
+            json_secs / base_secs
+        );
+        println!(
+            "| checkpoint delta after the last {tail_events} events: {changed_keys} keys changed, {:.1} MB | {delta_secs:.2} s | | {:.2} |",
+            delta_bytes as f64 / 1e6,
+            json_secs / delta_secs
+        );
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
 }
 
 fn main() {
@@ -112,11 +161,19 @@ fn main() {
         let before = rss();
         let mut group = GroupRuntime::on_path(&ir, g, path).unwrap_or_else(|e| panic!("{e}"));
         group.set_shards(shards);
-        let start = Instant::now();
-        for b in &batches {
+        // The first run checkpoints before its last 1% of events (time not counted), and
+        // writes the delta of what they changed after it.
+        let mut checkpoints = Checkpoints::new();
+        let tail = if one.is_none() { batches.len() / 100 } else { 0 };
+        let mut secs = 0.0;
+        for (i, b) in batches.iter().enumerate() {
+            if tail > 0 && i == batches.len() - tail {
+                checkpoints.base(&group, g);
+            }
+            let start = Instant::now();
             group.process_batch(b, &fields);
+            secs += start.elapsed().as_secs_f64();
         }
-        let secs = start.elapsed().as_secs_f64();
         // Measured on the first run only: memory freed by a run is not always given back.
         let keys = group.key_count().max(1) as f64;
         let mut per_key = match one {
@@ -134,8 +191,8 @@ fn main() {
             n as f64 / secs / 1e6,
             base / secs,
         );
-        if one.is_none() {
-            snapshot(&group, g, keys);
+        if tail > 0 {
+            checkpoints.report(&group, g, batches[batches.len() - tail..].iter().map(RecordBatch::num_rows).sum());
         }
         match &one {
             None => one = Some((secs, group.counters(), group.key_count())),

@@ -497,13 +497,19 @@ fn a_consumer_group_of_two_members_gives_the_features_of_one_process() {
         let file = std::fs::read_dir(&state)
             .expect("state")
             .flatten()
-            .find(|e| e.file_name().to_string_lossy().ends_with(".snapshot.json"));
-        let text = std::fs::read_to_string(file.expect("a snapshot").path()).expect("snapshot");
-        let json: serde_json::Value = serde_json::from_str(text.lines().nth(1).expect("JSON")).expect("snapshot JSON");
-        let offsets = json["offsets"].as_array().expect("offsets");
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .find(|name| name.ends_with(".base"))
+            .expect("a checkpoint");
+        // `<group>.<version>.<generation>.base`
+        let mut parts = file.split('.');
+        let (group, version) = (parts.next().expect("group"), parts.next().expect("version"));
+        let offsets = match featc_runtime::store::snapshot::read(&state, group, version) {
+            featc_runtime::store::snapshot::Loaded::Found(s, _) => s.offsets,
+            other => panic!("partition {p}: {other:?}"),
+        };
         assert_eq!(offsets.len(), 1, "a partition's folder holds its own partition: {offsets:?}");
-        assert_eq!(offsets[0][0], format!("kafka:clicks/{p}"));
-        assert_eq!(offsets[0][1].as_i64(), Some(broker.partition_end("clicks", p)), "partition {p}");
+        assert_eq!(offsets[0].0, format!("kafka:clicks/{p}"));
+        assert_eq!(Some(offsets[0].1 as i64), Some(broker.partition_end("clicks", p)), "partition {p}");
     }
     // Each partition's folder holds its keys; a lookup finds a key in its partition's folder.
     let users = ["u0", "u1", "u7", "u13", "u29"];

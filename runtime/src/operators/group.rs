@@ -489,9 +489,14 @@ impl GroupRuntime {
             }
         }
         keys.sort_by(|a, b| a.0.cmp(&b.0));
+        GroupSnapshot { keys, ..self.snapshot_counters() }
+    }
+
+    /// A snapshot without keys: the group's name and counters.
+    pub(crate) fn snapshot_counters(&self) -> GroupSnapshot {
         GroupSnapshot {
             name: self.name.clone(),
-            keys,
+            keys: Vec::new(),
             dead_count: self.dead_written + self.dead_letters.len() as u64,
             accepted: self.counters().0,
         }

@@ -15,6 +15,7 @@ use crate::io::log::Log;
 use crate::io::stream::{LogStream, StreamSource};
 use crate::io::{dead_letters, seed};
 use crate::operators::group::{DeadLetter, GroupRuntime};
+use crate::operators::state::ChangeMark;
 use crate::store::snapshot::{self, Loaded};
 use crate::value::Value;
 
@@ -51,7 +52,23 @@ pub struct KappaRunner {
     unsaved: bool,
     /// Those not written yet: the stream, the partition, the event (its offset as `line`).
     unwritten: Vec<(usize, usize, Rejected)>,
+    /// Per group, the checkpoint generation this runner writes deltas to, if any.
+    chains: Vec<Option<Chain>>,
 }
+
+/// A generation of checkpoint files this runner wrote the base of (see
+/// [`crate::store::snapshot`]): the next delta holds the keys changed since `mark`.
+struct Chain {
+    generation: u64,
+    deltas: u32,
+    mark: ChangeMark,
+    base_bytes: u64,
+    delta_bytes: u64,
+}
+
+/// Deltas a generation takes before the next checkpoint writes a new base (besides the bytes
+/// bound: deltas larger in all than their base).
+const MAX_DELTAS: u32 = 256;
 
 impl std::fmt::Debug for KappaRunner {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
@@ -131,6 +148,7 @@ impl KappaRunner {
                 undecoded: 0,
                 unsaved: false,
                 unwritten: Vec::new(),
+                chains: Vec::new(),
             },
             seeded,
         ))
@@ -274,13 +292,17 @@ impl KappaRunner {
         self.data_dir.join("state")
     }
 
-    /// Writes each group's state, with the log offsets it includes, to its own durable file per
-    /// group and version (see [`crate::store::snapshot`]). A runner opened later resumes each
-    /// group from its snapshot when the group's version is unchanged.
-    /// The dead letters are written first, so a snapshot never counts one the files lack.
+    /// Writes a checkpoint of each group's state, with the log offsets it includes, to durable
+    /// files per group and version (see [`crate::store::snapshot`]): the keys changed since
+    /// the last checkpoint as a delta, or every key as a new base when this runner has none
+    /// yet (the first after opening) or its deltas have grown past their base. A runner
+    /// opened later resumes each group from its checkpoints when the group's version is
+    /// unchanged. The dead letters are written first, so a checkpoint never counts one the
+    /// files lack.
     pub fn snapshot(&mut self) -> Result<PathBuf, String> {
         self.write_dead_letters()?;
         let dir = self.state_dir();
+        self.chains.resize_with(self.ir.groups.len(), || None);
         for (gi, g) in self.ir.groups.iter().enumerate() {
             let offsets = self
                 .streams
@@ -288,7 +310,23 @@ impl KappaRunner {
                 .filter(|s| s.groups.iter().any(|(i, _, _)| *i == gi))
                 .flat_map(|s| s.reader.partitions().iter().cloned().zip(s.reader.positions()))
                 .collect();
-            snapshot::write(&dir, &g.name, &g.version, offsets, self.groups[gi].snapshot())?;
+            let group = &self.groups[gi];
+            match &mut self.chains[gi] {
+                Some(c) if c.deltas < MAX_DELTAS && c.delta_bytes < c.base_bytes => {
+                    let (changed, mark) = group.snapshot_since(c.mark);
+                    let n = c.deltas + 1;
+                    c.delta_bytes +=
+                        snapshot::write_delta(&dir, &g.name, &g.version, (c.generation, n), offsets, changed)?;
+                    c.deltas = n;
+                    c.mark = mark;
+                }
+                chain => {
+                    let mark = group.change_mark();
+                    let (generation, base_bytes) =
+                        snapshot::write(&dir, &g.name, &g.version, offsets, group.snapshot())?;
+                    *chain = Some(Chain { generation, deltas: 0, mark, base_bytes, delta_bytes: 0 });
+                }
+            }
         }
         // Durable: a broker may now be told (its consumer group's offsets, for monitoring).
         self.streams.iter_mut().for_each(|s| s.reader.checkpointed());
@@ -313,7 +351,15 @@ impl KappaRunner {
         for gi in 0..self.ir.groups.len() {
             let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
             let snapshot = match snapshot::read(&self.state_dir(), &name, &version) {
-                Loaded::Found(s) => s,
+                Loaded::Found(s, chain) => {
+                    if let Some(why) = chain.stopped {
+                        said.push(format!(
+                            "{why}: group `{name}` resumes from the checkpoint before it (delta {} of generation {})",
+                            chain.deltas, chain.generation
+                        ));
+                    }
+                    s
+                }
                 Loaded::Missing => {
                     if self.state_dir().exists() {
                         said.push(format!(

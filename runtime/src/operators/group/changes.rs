@@ -3,7 +3,7 @@
 //! serializing every key on each read.
 
 use super::{GroupRuntime, Store};
-use crate::operators::state::ChangeMark;
+use crate::operators::state::{ChangeMark, GroupSnapshot};
 use crate::value::Value;
 
 impl GroupRuntime {
@@ -57,6 +57,24 @@ impl GroupRuntime {
             })
             .collect::<Result<_, String>>()?;
         Ok((rows, now))
+    }
+}
+
+impl GroupRuntime {
+    /// The keys changed after `mark` with their states, keys in order, and the counters now: what
+    /// an incremental checkpoint writes (see [`crate::store::snapshot`]); with the mark of the
+    /// state now. Every key for a mark of another state.
+    pub fn snapshot_since(&self, mark: ChangeMark) -> (GroupSnapshot, ChangeMark) {
+        let now = self.change_mark();
+        let keys = self
+            .changed_since(Some(mark))
+            .into_iter()
+            .filter_map(|(key, _)| {
+                let state = self.key_state(&key)?.into_owned();
+                Some((key, state))
+            })
+            .collect();
+        (GroupSnapshot { keys, ..self.snapshot_counters() }, now)
     }
 }
 
