@@ -146,6 +146,7 @@ fn duckdb_run(sql: &str, runs: usize, sums: &[&str]) -> Option<(f64, usize, Vec<
         "import duckdb, time, statistics
 con = duckdb.connect()
 con.execute(\"SET TimeZone = 'UTC'\")
+con.execute(\"SET enable_progress_bar = false\")
 sql = {sql:?}
 runs = []
 for _ in range({runs}):
@@ -157,16 +158,27 @@ row = con.execute('SELECT count(*)' + ''.join(', coalesce(sum(' + c + '), 0)::BI
 print(statistics.median(runs), *row)
 "
     );
-    let out = std::process::Command::new(python).arg("-c").arg(script).output().ok()?;
-    if !out.status.success() {
-        eprintln!("duckdb: {}", String::from_utf8_lossy(&out.stderr));
-        return None;
-    }
+    let out = match std::process::Command::new(&python).arg("-c").arg(script).output() {
+        Ok(out) => out,
+        Err(e) => {
+            eprintln!("duckdb: cannot run {python}: {e}");
+            return None;
+        }
+    };
     let text = String::from_utf8_lossy(&out.stdout);
-    let mut parts = text.split_whitespace();
-    let secs = parts.next()?.parse().ok()?;
-    let rows = parts.next()?.parse().ok()?;
-    Some((secs, rows, parts.map(|p| p.parse().ok()).collect::<Option<_>>()?))
+    let parsed = || {
+        let mut parts = text.split_whitespace();
+        let secs = parts.next()?.parse().ok()?;
+        let rows = parts.next()?.parse().ok()?;
+        Some((secs, rows, parts.map(|p| p.parse().ok()).collect::<Option<_>>()?))
+    };
+    match (out.status.success(), parsed()) {
+        (true, Some(result)) => Some(result),
+        _ => {
+            eprintln!("duckdb failed ({}): {text}\n{}", out.status, String::from_utf8_lossy(&out.stderr));
+            None
+        }
+    }
 }
 
 /// Sum of an integer column of featc's training set.

@@ -97,6 +97,30 @@ impl IrGroup {
     pub fn fields<'a>(&self, source: &'a IrSource) -> Vec<&'a IrField> {
         self.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c)).collect()
     }
+
+    /// The same group on the row layout, with the row layout's evictions: what a job made of
+    /// lookups runs (a training set answers a lookup per spine row), since the row layout's
+    /// sliding windows keep running totals and two-stacks merges where the columnar layout
+    /// merges every pane at each lookup. The features are the same on either layout.
+    pub fn on_rows(&self) -> IrGroup {
+        let mut group = self.clone();
+        group.layout = Layout::Rows;
+        for a in &mut group.aggregates {
+            a.eviction = eviction(self.windows[a.window].strategy, &a.algebra, Layout::Rows);
+        }
+        group
+    }
+}
+
+/// How a window of `strategy` drops what leaves it, for an aggregate of `algebra`, on `layout`.
+fn eviction(strategy: WindowStrategy, algebra: &AggregateAlgebra, layout: Layout) -> Eviction {
+    match strategy {
+        WindowStrategy::Running => Eviction::None,
+        WindowStrategy::Tumbling | WindowStrategy::Session => Eviction::Reset,
+        WindowStrategy::Panes if layout == Layout::Columnar => Eviction::MergePanes,
+        WindowStrategy::Panes if algebra.retract.is_some() => Eviction::Subtract,
+        WindowStrategy::Panes => Eviction::TwoStacks,
+    }
 }
 
 /// How a window's state is kept and read.
@@ -152,8 +176,8 @@ pub enum Eviction {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "snake_case")]
 pub enum Layout {
-    /// Flat slot arrays over Arrow columns, for groups of count, sum, avg, min and max over
-    /// numeric fields with no filters and no session windows.
+    /// Flat slot arrays over Arrow columns, for groups whose aggregates each read one column
+    /// of a scalar type (or nothing), with no session windows.
     Columnar,
     /// Per-key partials over rows of values: every aggregate, filter and window.
     Rows,
@@ -308,13 +332,7 @@ fn lower_group(
             _ => None,
         };
         let (algebra, partial_bytes) = algebra::algebra(*agg, input_ty.as_ref(), n);
-        let strategy = strategy(*window).0;
-        let eviction = match strategy {
-            WindowStrategy::Running => Eviction::None,
-            WindowStrategy::Tumbling | WindowStrategy::Session => Eviction::Reset,
-            WindowStrategy::Panes if algebra.retract.is_some() => Eviction::Subtract,
-            WindowStrategy::Panes => Eviction::TwoStacks,
-        };
+        let eviction = eviction(strategy(*window).0, &algebra, Layout::Rows);
         let version = context.aggregate(*agg, param, input.as_ref(), value.as_ref(), predicate.as_ref(), *window);
         let predicate = predicate.map(|p| {
             let canonical = |e: &IrExpr| e.tree.canonical(&|i| columns[i].clone());
@@ -358,9 +376,7 @@ fn lower_group(
         }
         let w = windows.len() - 1;
         aggregate.window = w;
-        if layout == Layout::Columnar && windows[w].strategy == WindowStrategy::Panes {
-            aggregate.eviction = Eviction::MergePanes;
-        }
+        aggregate.eviction = eviction(windows[w].strategy, &aggregate.algebra, layout);
         windows[w].aggregates.push(aggregates.len());
         aggregates.push(aggregate);
     }

@@ -81,8 +81,12 @@ pub fn training_set(
             continue;
         }
         let readers = batch::readers(ir, source);
-        let mut groups: Vec<GroupRuntime> =
-            mine.iter().map(|&k| GroupRuntime::new(ir, &ir.groups[keyed[k].group])).collect::<Result<_, _>>()?;
+        // On the row layout: a lookup per spine row, which its running totals answer without
+        // merging every pane (see `IrGroup::on_rows`).
+        let mut groups: Vec<GroupRuntime> = mine
+            .iter()
+            .map(|&k| GroupRuntime::new(ir, &ir.groups[keyed[k].group].on_rows()))
+            .collect::<Result<_, _>>()?;
         let fields: Vec<_> = mine
             .iter()
             .map(|&k| readers.iter().find(|(gi, _)| *gi == keyed[k].group).map(|(_, f)| f.clone()).unwrap_or_default())
