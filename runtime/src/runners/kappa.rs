@@ -358,7 +358,7 @@ impl KappaRunner {
                             chain.deltas, chain.generation
                         ));
                     }
-                    s
+                    *s
                 }
                 Loaded::Missing => {
                     if self.state_dir().exists() {

@@ -62,7 +62,7 @@ pub enum Loaded {
     /// Why the base is not a usable checkpoint of this group and version.
     Unreadable(String),
     /// The state with every delta applied (offsets and counters of the last), and its chain.
-    Found(Snapshot, Chain),
+    Found(Box<Snapshot>, Chain),
 }
 
 fn base_path(dir: &Path, group: &str, version: &str, generation: u64) -> PathBuf {
@@ -228,7 +228,7 @@ pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
         base.state.keys.sort_by(|a, b| a.0.cmp(&b.0));
         base.delta = chain.deltas;
     }
-    Loaded::Found(base, chain)
+    Loaded::Found(Box::new(base), chain)
 }
 
 #[cfg(test)]

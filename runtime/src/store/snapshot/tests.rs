@@ -18,7 +18,7 @@ fn text(s: &GroupSnapshot) -> String {
 
 fn found(dir: &Path) -> (Snapshot, Chain) {
     match read(dir, "g", "v") {
-        Loaded::Found(s, c) => (s, c),
+        Loaded::Found(s, c) => (*s, c),
         other => panic!("{other:?}"),
     }
 }
