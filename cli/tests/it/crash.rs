@@ -111,23 +111,20 @@ fn log_ids(data: &Path) -> Vec<i64> {
     ids
 }
 
-/// Every file in a data folder's `state` and group dead-letter files, parsed.
+/// Each group's checkpointed state (see `checkpoints`) and dead-letter file of a data folder,
+/// parsed.
 fn outputs(data: &Path) -> BTreeMap<String, Vec<serde_json::Value>> {
-    let mut out = BTreeMap::new();
-    for folder in ["state", "dead_letters"] {
-        for entry in std::fs::read_dir(data.join(folder)).expect("folder").flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            // Rejected lines of appends are written after their segment: a kill between the
-            // two loses them (documented), so only the groups' dead letters are compared.
-            if name.starts_with('.') || name.starts_with("events.") {
-                continue;
-            }
-            let text = std::fs::read_to_string(entry.path()).expect("read");
-            // A snapshot's first line is its header (format and checksum).
-            let skip = usize::from(folder == "state");
-            let values = text.lines().skip(skip).map(|l| serde_json::from_str(l).expect("JSON line")).collect();
-            out.insert(format!("{folder}/{name}"), values);
+    let mut out = checkpoints(data);
+    for entry in std::fs::read_dir(data.join("dead_letters")).expect("folder").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        // Rejected lines of appends are written after their segment: a kill between the
+        // two loses them (documented), so only the groups' dead letters are compared.
+        if name.starts_with('.') || name.starts_with("events.") {
+            continue;
         }
+        let text = std::fs::read_to_string(entry.path()).expect("read");
+        let values = text.lines().map(|l| serde_json::from_str(l).expect("JSON line")).collect();
+        out.insert(format!("dead_letters/{name}"), values);
     }
     out
 }

@@ -346,17 +346,10 @@ fn a_killed_run_over_a_delta_stream_restarts_to_the_features_of_an_uninterrupted
         let b = run_stdout(&["get", ".", "--key", &key, "--data-dir", "reference"], dir);
         assert!(a.contains("\"n\": ") && a == b, "u{user} after {kills} kills: {a} against {b}");
     }
-    let state = |data: &str| -> Vec<String> {
-        let mut files: Vec<String> = std::fs::read_dir(dir.join(data).join("state"))
-            .expect("state")
-            .flatten()
-            .filter(|e| !e.file_name().to_string_lossy().starts_with('.'))
-            .map(|e| read(&e.path()).lines().skip(1).collect::<Vec<_>>().join("\n"))
-            .collect();
-        files.sort();
-        files
-    };
-    assert!(state(".featc") == state("reference"), "the state differs from the uninterrupted run's");
+    assert!(
+        checkpoints(&dir.join(".featc")) == checkpoints(&dir.join("reference")),
+        "the state differs from the uninterrupted run's"
+    );
 }
 
 /// The README's steps for the fraud example with its history in Delta Lake, as written there.

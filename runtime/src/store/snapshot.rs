@@ -174,7 +174,16 @@ pub fn write_delta(
 /// until one is missing or cannot be read.
 pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
     let (_, bases) = files_of(dir, group, version);
-    let Some(&generation) = bases.iter().max() else { return Loaded::Missing };
+    let Some(&generation) = bases.iter().max() else {
+        let legacy = dir.join(format!("{group}.{version}.snapshot.json"));
+        if legacy.exists() {
+            return Loaded::Unreadable(format!(
+                "snapshot {} is in the JSON format of an earlier featc (featc.snapshot/v3)",
+                legacy.display()
+            ));
+        }
+        return Loaded::Missing;
+    };
     let path = base_path(dir, group, version, generation);
     let Ok(bytes) = std::fs::read(&path) else { return Loaded::Missing };
     let mut base = match decode(&path, &bytes) {

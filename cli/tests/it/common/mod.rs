@@ -71,3 +71,32 @@ lambda user_clicks {
     std::fs::write(dir.path().join("clicks.ndjson"), lines.join("\n") + "\n").expect("history");
     dir
 }
+
+/// Each group's checkpointed state in a data folder's `state` (base and deltas, read back), as
+/// `state/<group>.<version>` with its offsets and state as JSON values. Checkpoints are compared
+/// by what they hold, not by file: a run restarted often writes later generations (and deltas)
+/// than an uninterrupted one.
+pub fn checkpoints(data: &Path) -> std::collections::BTreeMap<String, Vec<serde_json::Value>> {
+    use featc_runtime::store::snapshot::{Loaded, read};
+    let mut out = std::collections::BTreeMap::new();
+    let state = data.join("state");
+    for entry in std::fs::read_dir(&state).expect("state").flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if name.starts_with('.') {
+            continue;
+        }
+        // `<group>.<version>.<generation>.base` or `….<n>.delta`
+        let mut parts = name.split('.');
+        let (group, version) = (parts.next().expect("group"), parts.next().expect("version"));
+        let checkpoint = match read(&state, group, version) {
+            Loaded::Found(s, _) => s,
+            other => panic!("{name}: {other:?}"),
+        };
+        let values = vec![
+            serde_json::to_value(&checkpoint.offsets).expect("offsets"),
+            serde_json::to_value(&checkpoint.state).expect("state"),
+        ];
+        out.insert(format!("state/{group}.{version}"), values);
+    }
+    out
+}
