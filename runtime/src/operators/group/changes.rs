@@ -1,6 +1,6 @@
 //! A group's state and a mark of where it stood in, the keys an event changed since then out
-//! (and their states as JSON): what a feature changelog and an online store publish, without
-//! serializing every key on each read.
+//! (and their states, as JSON or as a checkpoint's delta): what a feature changelog, an online
+//! store and an incremental checkpoint write, without serializing every key each time.
 
 use super::{GroupRuntime, Store};
 use crate::operators::state::{ChangeMark, GroupSnapshot};
@@ -58,12 +58,10 @@ impl GroupRuntime {
             .collect::<Result<_, String>>()?;
         Ok((rows, now))
     }
-}
 
-impl GroupRuntime {
-    /// The keys changed after `mark` with their states, keys in order, and the counters now: what
-    /// an incremental checkpoint writes (see [`crate::store::snapshot`]); with the mark of the
-    /// state now. Every key for a mark of another state.
+    /// The states of the keys changed after `mark`, keys in order, with the group's counters
+    /// now: what an incremental checkpoint writes (see [`crate::store::snapshot`]); and the
+    /// mark of the state now. Every key for a mark of another state.
     pub fn snapshot_since(&self, mark: ChangeMark) -> (GroupSnapshot, ChangeMark) {
         let now = self.change_mark();
         let keys = self
