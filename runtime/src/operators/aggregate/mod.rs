@@ -10,12 +10,12 @@
 mod exact_sum;
 mod hll;
 mod quantile;
+mod value_counts;
 
 pub use exact_sum::ExactSum;
 pub use hll::{Hll, SPARSE_LIMIT, hash_tagged, hash64};
 pub use quantile::{Quantiles, RELATIVE_ACCURACY};
-
-use std::collections::BTreeMap;
+pub use value_counts::ValueCounts;
 
 use featc::ir::AggKind;
 use featc::ir::Param;
@@ -77,7 +77,7 @@ pub enum Partial {
     /// The n largest `(ts, value)`, ascending.
     LastN(Vec<(i64, Value)>),
     /// How many times each value was seen (`count_distinct`, `top_k`).
-    Counts(#[serde(with = "value_counts")] BTreeMap<Value, i64>),
+    Counts(ValueCounts),
     Hll(Hll),
     Quantiles(Quantiles),
 }
@@ -99,7 +99,7 @@ impl Partial {
             AggKind::Last => Partial::Last(None),
             AggKind::FirstN => Partial::FirstN(Vec::new()),
             AggKind::LastN => Partial::LastN(Vec::new()),
-            AggKind::CountDistinct | AggKind::TopK => Partial::Counts(BTreeMap::new()),
+            AggKind::CountDistinct | AggKind::TopK => Partial::Counts(ValueCounts::default()),
             AggKind::ApproxCountDistinct => Partial::Hll(Hll::default()),
             AggKind::ApproxPercentile => Partial::Quantiles(Quantiles::default()),
         }
@@ -143,7 +143,7 @@ impl Partial {
             Partial::Last(l) => keep_pair(l, (ts, v.clone()), |new, old| new > old),
             Partial::FirstN(items) => insert_bounded(items, (ts, v.clone()), spec.n(), true),
             Partial::LastN(items) => insert_bounded(items, (ts, v.clone()), spec.n(), false),
-            Partial::Counts(counts) => *counts.entry(v.clone()).or_insert(0) += 1,
+            Partial::Counts(counts) => counts.add(v, 1),
             Partial::Hll(h) => h.insert_hash(value_hash(v)),
             Partial::Quantiles(q) => q.insert(v.as_f64().unwrap_or(0.0)),
         }
@@ -174,11 +174,7 @@ impl Partial {
             (Partial::LastN(a), Partial::LastN(b)) => {
                 b.iter().for_each(|item| insert_bounded(a, item.clone(), spec.n(), false));
             }
-            (Partial::Counts(a), Partial::Counts(b)) => {
-                for (v, c) in b {
-                    *a.entry(v.clone()).or_insert(0) += c;
-                }
-            }
+            (Partial::Counts(a), Partial::Counts(b)) => b.iter().for_each(|(v, c)| a.add(v, *c)),
             (Partial::Hll(a), Partial::Hll(b)) => a.merge(b),
             (Partial::Quantiles(a), Partial::Quantiles(b)) => a.merge(b),
             _ => {}
@@ -203,16 +199,7 @@ impl Partial {
                 sum_sq.retract(q2);
             }
             (Partial::Quantiles(a), Partial::Quantiles(b)) => a.retract(b),
-            (Partial::Counts(a), Partial::Counts(b)) => {
-                for (v, c) in b {
-                    if let Some(n) = a.get_mut(v) {
-                        *n -= c;
-                        if *n <= 0 {
-                            a.remove(v);
-                        }
-                    }
-                }
-            }
+            (Partial::Counts(a), Partial::Counts(b)) => b.iter().for_each(|(v, c)| a.retract(v, *c)),
             _ => return false,
         }
         true
@@ -272,9 +259,7 @@ impl Partial {
             Partial::SumF(s) | Partial::Avg { sum: s, .. } => s.heap_bytes(),
             Partial::Moments { sum, sum_sq, .. } => sum.heap_bytes() + sum_sq.heap_bytes(),
             Partial::FirstN(items) | Partial::LastN(items) => items.capacity() * size_of::<(i64, Value)>(),
-            // A B-tree node holds up to 11 entries; count each entry with a node's share of
-            // its links and lengths.
-            Partial::Counts(counts) => counts.len() * (size_of::<(Value, i64)>() + 8),
+            Partial::Counts(counts) => counts.heap_bytes(),
             Partial::Hll(h) => h.bytes(),
             Partial::Quantiles(q) => q.bytes(),
             Partial::Count(_) | Partial::SumI(_) | Partial::Min(_) | Partial::Max(_) => 0,
@@ -350,23 +335,6 @@ fn insert_bounded(items: &mut Vec<(i64, Value)>, item: (i64, Value), n: usize, s
         } else {
             items.drain(..items.len() - n);
         }
-    }
-}
-
-/// Value counts as a list of pairs: JSON maps only take string keys.
-mod value_counts {
-    use std::collections::BTreeMap;
-
-    use serde::{Deserialize, Deserializer, Serialize, Serializer};
-
-    use crate::value::Value;
-
-    pub(super) fn serialize<S: Serializer>(map: &BTreeMap<Value, i64>, s: S) -> Result<S::Ok, S::Error> {
-        map.iter().collect::<Vec<_>>().serialize(s)
-    }
-
-    pub(super) fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<BTreeMap<Value, i64>, D::Error> {
-        Ok(Vec::<(Value, i64)>::deserialize(d)?.into_iter().collect())
     }
 }
 

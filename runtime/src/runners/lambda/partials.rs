@@ -261,7 +261,7 @@ fn window_panes(
                     let n = int(counts, r).unwrap_or(0);
                     let slots = panes.entry(key).or_insert_with(empty);
                     match slots.get_mut(slot) {
-                        Some(Partial::Counts(c)) => *c.entry(value).or_insert(0) += n,
+                        Some(Partial::Counts(c)) => c.add(&value, n),
                         Some(Partial::Hll(h)) => h.insert_hash(value_hash(&value)),
                         Some(Partial::Quantiles(q)) => {
                             q.insert_n(value.as_f64().unwrap_or(0.0), u64::try_from(n).unwrap_or(0));

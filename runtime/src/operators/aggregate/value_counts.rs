@@ -1,0 +1,201 @@
+//! Values in, how many times each was seen out, in value order: the state of `count_distinct`
+//! and `top_k`. A sorted vector while small, a B-tree past [`ValueCounts::SMALL`] values: most
+//! panes hold a few values, and a B-tree allocates a node sized for eleven entries (about 370
+//! bytes with text values) from the first one, where the vector holds just its entries.
+
+use std::collections::BTreeMap;
+use std::collections::btree_map;
+
+use crate::value::Value;
+
+#[derive(Debug, Clone)]
+pub enum ValueCounts {
+    /// Sorted by value, each value once, every count positive.
+    Small(Vec<(Value, i64)>),
+    Large(BTreeMap<Value, i64>),
+}
+
+impl Default for ValueCounts {
+    fn default() -> Self {
+        ValueCounts::Small(Vec::new())
+    }
+}
+
+/// Equal when they hold the same values with the same counts, whatever their form.
+impl PartialEq for ValueCounts {
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl ValueCounts {
+    /// Values a sorted vector holds before the counts move to a B-tree.
+    pub const SMALL: usize = 32;
+
+    pub fn len(&self) -> usize {
+        match self {
+            ValueCounts::Small(v) => v.len(),
+            ValueCounts::Large(m) => m.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The values and their counts, in value order.
+    pub fn iter(&self) -> Iter<'_> {
+        match self {
+            ValueCounts::Small(v) => Iter::Small(v.iter()),
+            ValueCounts::Large(m) => Iter::Large(m.iter()),
+        }
+    }
+
+    /// Counts `value` `n` more times (the value is cloned only when it is new).
+    pub fn add(&mut self, value: &Value, n: i64) {
+        match self {
+            ValueCounts::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(value)) {
+                Ok(i) => v[i].1 += n,
+                Err(i) => {
+                    v.insert(i, (value.clone(), n));
+                    if v.len() > Self::SMALL {
+                        *self = ValueCounts::Large(std::mem::take(v).into_iter().collect());
+                    }
+                }
+            },
+            ValueCounts::Large(m) => match m.get_mut(value) {
+                Some(c) => *c += n,
+                None => {
+                    m.insert(value.clone(), n);
+                }
+            },
+        }
+    }
+
+    /// Takes `n` counts of `value` out, dropping the value at zero; a value not held is left
+    /// alone.
+    pub fn retract(&mut self, value: &Value, n: i64) {
+        match self {
+            ValueCounts::Small(v) => {
+                if let Ok(i) = v.binary_search_by(|(k, _)| k.cmp(value)) {
+                    v[i].1 -= n;
+                    if v[i].1 <= 0 {
+                        v.remove(i);
+                    }
+                }
+            }
+            ValueCounts::Large(m) => {
+                if let Some(c) = m.get_mut(value) {
+                    *c -= n;
+                    if *c <= 0 {
+                        m.remove(value);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Bytes on the heap: the vector's capacity, or each B-tree entry with a node's share of
+    /// its links and lengths.
+    pub fn heap_bytes(&self) -> usize {
+        match self {
+            ValueCounts::Small(v) => v.capacity() * size_of::<(Value, i64)>(),
+            ValueCounts::Large(m) => m.len() * (size_of::<(Value, i64)>() + 8),
+        }
+    }
+}
+
+impl FromIterator<(Value, i64)> for ValueCounts {
+    fn from_iter<I: IntoIterator<Item = (Value, i64)>>(pairs: I) -> Self {
+        let mut counts = ValueCounts::default();
+        for (value, n) in pairs {
+            counts.add(&value, n);
+        }
+        counts
+    }
+}
+
+/// The values and counts of [`ValueCounts::iter`].
+#[derive(Debug)]
+pub enum Iter<'a> {
+    Small(std::slice::Iter<'a, (Value, i64)>),
+    Large(btree_map::Iter<'a, Value, i64>),
+}
+
+impl<'a> Iterator for Iter<'a> {
+    type Item = (&'a Value, &'a i64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Iter::Small(it) => it.next().map(|(v, n)| (v, n)),
+            Iter::Large(it) => it.next(),
+        }
+    }
+
+    /// Exact: a serializer that writes the length first (postcard) needs it.
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        match self {
+            Iter::Small(it) => it.size_hint(),
+            Iter::Large(it) => it.size_hint(),
+        }
+    }
+}
+
+impl ExactSizeIterator for Iter<'_> {}
+
+/// As a list of `(value, count)` pairs in value order, whatever the form (JSON maps only take
+/// string keys).
+impl serde::Serialize for ValueCounts {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_seq(self.iter())
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for ValueCounts {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        Ok(<Vec<(Value, i64)> as serde::Deserialize>::deserialize(d)?.into_iter().collect())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn v(i: i64) -> Value {
+        Value::I64(i)
+    }
+
+    /// The same operations on both forms and on a B-tree give the same counts, across the
+    /// move from one form to the other.
+    #[test]
+    fn both_forms_count_as_a_btree_does() {
+        let mut counts = ValueCounts::default();
+        let mut reference: BTreeMap<Value, i64> = BTreeMap::new();
+        let mut s = 7u64;
+        for step in 0..5_000 {
+            s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
+            let value = v(((s >> 33) % if step < 2_000 { 20 } else { 80 }) as i64);
+            let n = ((s >> 20) % 3) as i64 + 1;
+            if (s >> 40).is_multiple_of(4) {
+                counts.retract(&value, n);
+                if let Some(c) = reference.get_mut(&value) {
+                    *c -= n;
+                    if *c <= 0 {
+                        reference.remove(&value);
+                    }
+                }
+            } else {
+                counts.add(&value, n);
+                *reference.entry(value).or_insert(0) += n;
+            }
+            assert!(counts.iter().eq(reference.iter()), "step {step}");
+        }
+        assert!(matches!(counts, ValueCounts::Large(_)), "80 values move the counts to a B-tree");
+        let json = serde_json::to_string(&counts).unwrap();
+        assert_eq!(json, serde_json::to_string(&reference.iter().collect::<Vec<_>>()).unwrap());
+        let back: ValueCounts = serde_json::from_str(&json).unwrap();
+        assert_eq!(back, counts);
+        let back: ValueCounts = postcard::from_bytes(&postcard::to_stdvec(&counts).unwrap()).unwrap();
+        assert_eq!(back, counts);
+    }
+}
