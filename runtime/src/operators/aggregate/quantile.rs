@@ -14,9 +14,47 @@ pub const RELATIVE_ACCURACY: f64 = 0.01;
 
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quantiles {
-    positive: BTreeMap<i32, u64>,
-    negative: BTreeMap<i32, u64>,
+    positive: Buckets,
+    negative: Buckets,
     zeros: u64,
+}
+
+/// Bucket counts by index, ascending: a sorted vector (a sketch holds at
+/// most a few thousand buckets and a pane's sketch a few, where a B-tree would allocate a node
+/// for eleven). Serialized as the map `{index: count}` a B-tree gave.
+#[derive(Debug, Clone, Default, PartialEq)]
+struct Buckets(Vec<(i32, u64)>);
+
+impl Buckets {
+    fn add(&mut self, index: i32, n: u64) {
+        match self.0.binary_search_by_key(&index, |&(i, _)| i) {
+            Ok(at) => self.0[at].1 += n,
+            Err(at) => self.0.insert(at, (index, n)),
+        }
+    }
+
+    /// Takes `n` out of a bucket, removing it when emptied; a bucket not held is left alone.
+    fn take(&mut self, index: i32, n: u64) {
+        if let Ok(at) = self.0.binary_search_by_key(&index, |&(i, _)| i) {
+            self.0[at].1 = self.0[at].1.saturating_sub(n);
+            if self.0[at].1 == 0 {
+                self.0.remove(at);
+            }
+        }
+    }
+}
+
+impl serde::Serialize for Buckets {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.0.iter().map(|(i, c)| (i, c)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Buckets {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let map = <BTreeMap<i32, u64> as serde::Deserialize>::deserialize(d)?;
+        Ok(Buckets(map.into_iter().collect()))
+    }
 }
 
 /// `gamma().ln()`, computed once (the test below checks it is the same bits).
@@ -44,15 +82,15 @@ impl Quantiles {
         }
         let index = (x.abs().ln() / LN_GAMMA).ceil() as i32;
         let store = if x > 0.0 { &mut self.positive } else { &mut self.negative };
-        *store.entry(index).or_insert(0) += n;
+        store.add(index, n);
     }
 
     pub fn merge(&mut self, other: &Quantiles) {
-        for (&i, &c) in &other.positive {
-            *self.positive.entry(i).or_insert(0) += c;
+        for &(i, c) in &other.positive.0 {
+            self.positive.add(i, c);
         }
-        for (&i, &c) in &other.negative {
-            *self.negative.entry(i).or_insert(0) += c;
+        for &(i, c) in &other.negative.0 {
+            self.negative.add(i, c);
         }
         self.zeros += other.zeros;
     }
@@ -62,20 +100,15 @@ impl Quantiles {
     /// the remaining values.
     pub fn retract(&mut self, other: &Quantiles) {
         for (store, theirs) in [(&mut self.positive, &other.positive), (&mut self.negative, &other.negative)] {
-            for (i, c) in theirs {
-                if let Some(n) = store.get_mut(i) {
-                    *n = n.saturating_sub(*c);
-                    if *n == 0 {
-                        store.remove(i);
-                    }
-                }
+            for &(i, c) in &theirs.0 {
+                store.take(i, c);
             }
         }
         self.zeros = self.zeros.saturating_sub(other.zeros);
     }
 
     pub fn count(&self) -> u64 {
-        self.zeros + self.positive.values().sum::<u64>() + self.negative.values().sum::<u64>()
+        self.zeros + self.positive.0.iter().map(|b| b.1).sum::<u64>() + self.negative.0.iter().map(|b| b.1).sum::<u64>()
     }
 
     fn representative(index: i32) -> f64 {
@@ -92,7 +125,7 @@ impl Quantiles {
         let rank = (p.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
         let mut seen = 0u64;
         // Ascending: most negative first (largest magnitude), then zeros, then positives.
-        for (&i, &c) in self.negative.iter().rev() {
+        for &(i, c) in self.negative.0.iter().rev() {
             seen += c;
             if seen > rank {
                 return Some(-Self::representative(i));
@@ -102,7 +135,7 @@ impl Quantiles {
         if seen > rank {
             return Some(0.0);
         }
-        for (&i, &c) in &self.positive {
+        for &(i, c) in &self.positive.0 {
             seen += c;
             if seen > rank {
                 return Some(Self::representative(i));
@@ -112,7 +145,7 @@ impl Quantiles {
     }
 
     pub fn bytes(&self) -> usize {
-        8 + 12 * (self.positive.len() + self.negative.len())
+        size_of::<(i32, u64)>() * (self.positive.0.capacity() + self.negative.0.capacity())
     }
 }
 
@@ -124,6 +157,23 @@ mod tests {
     #[test]
     fn the_logarithm_constant_is_the_computed_one() {
         assert_eq!(LN_GAMMA.to_bits(), gamma().ln().to_bits());
+    }
+
+    /// The buckets serialize as the map a B-tree gave (stored views and checkpoints read both).
+    #[test]
+    fn buckets_serialize_as_a_map_of_counts() {
+        let mut q = Quantiles::default();
+        [3.0, 3.0, -2.5, 1e6, 0.0].iter().for_each(|&v| q.insert(v));
+        let json = serde_json::to_value(&q).unwrap();
+        let mut positive: BTreeMap<i32, u64> = BTreeMap::new();
+        for v in [3.0f64, 3.0, 1e6] {
+            *positive.entry((v.ln() / LN_GAMMA).ceil() as i32).or_insert(0) += 1;
+        }
+        let negative = BTreeMap::from([(((2.5f64).ln() / LN_GAMMA).ceil() as i32, 1u64)]);
+        let want = serde_json::json!({ "positive": positive, "negative": negative, "zeros": 1 });
+        assert_eq!(json, want);
+        assert_eq!(serde_json::from_value::<Quantiles>(json).unwrap(), q);
+        assert_eq!(postcard::from_bytes::<Quantiles>(&postcard::to_stdvec(&q).unwrap()).unwrap(), q);
     }
 
     fn exact(values: &mut [f64], p: f64) -> f64 {
