@@ -8,8 +8,6 @@
 //! however the work was divided. Error: exact while sparse; relative standard error
 //! 1.04 / sqrt(4096) = 1.6% once dense.
 
-use std::collections::BTreeSet;
-
 /// Precision: 2^12 registers.
 pub(crate) const PRECISION: u32 = 12;
 const REGISTERS: usize = 1 << PRECISION;
@@ -19,14 +17,15 @@ pub const SPARSE_LIMIT: usize = 512;
 
 #[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
 pub enum Hll {
-    Sparse(BTreeSet<u64>),
+    /// The distinct hashes, ascending (a vector: a pane's set holds a few).
+    Sparse(#[serde(deserialize_with = "ascending")] Vec<u64>),
     /// `REGISTERS` registers.
     Dense(Vec<u8>),
 }
 
 impl Default for Hll {
     fn default() -> Self {
-        Hll::Sparse(BTreeSet::new())
+        Hll::Sparse(Vec::new())
     }
 }
 
@@ -63,13 +62,24 @@ fn finish(mut h: u64) -> u64 {
     h ^ (h >> 33)
 }
 
+/// A sparse set as stored (by this release or an earlier one, which kept a B-tree set):
+/// ascending and each hash once.
+fn ascending<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
+    let mut set = <Vec<u64> as serde::Deserialize>::deserialize(d)?;
+    set.sort_unstable();
+    set.dedup();
+    Ok(set)
+}
+
 impl Hll {
     pub fn insert_hash(&mut self, hash: u64) {
         match self {
             Hll::Sparse(set) => {
-                set.insert(hash);
-                if set.len() > SPARSE_LIMIT {
-                    self.densify();
+                if let Err(at) = set.binary_search(&hash) {
+                    set.insert(at, hash);
+                    if set.len() > SPARSE_LIMIT {
+                        self.densify();
+                    }
                 }
             }
             Hll::Dense(registers) => set_register(registers, hash),
@@ -128,7 +138,7 @@ impl Hll {
     /// Bytes of state, for state accounting.
     pub fn bytes(&self) -> usize {
         match self {
-            Hll::Sparse(set) => 24 + set.len() * 8,
+            Hll::Sparse(set) => 24 + set.capacity() * 8,
             Hll::Dense(_) => REGISTERS,
         }
     }
