@@ -108,9 +108,10 @@ impl Checkpoints {
     /// After the run: the delta of the keys its last events changed (export included).
     fn delta(&self, group: &GroupRuntime, g: &featc::ir::IrGroup, tail_events: usize) {
         let Some((generation, mark)) = self.base else { return };
+        // Counted before the clock starts: the delta finds them once, in `snapshot_since`.
+        let changed_keys = group.changed_since(Some(mark)).len();
         let start = Instant::now();
         let (changed, _) = group.snapshot_since(mark);
-        let changed_keys = changed_count(group, mark);
         let bytes = featc_runtime::store::snapshot::write_delta(
             &self.dir,
             &g.name,
@@ -127,10 +128,6 @@ impl Checkpoints {
         );
         let _ = std::fs::remove_dir_all(&self.dir);
     }
-}
-
-fn changed_count(group: &GroupRuntime, mark: featc_runtime::operators::group::ChangeMark) -> usize {
-    group.changed_since(Some(mark)).len()
 }
 
 fn main() {

@@ -42,6 +42,26 @@ pub struct Snapshot {
     pub state: GroupSnapshot,
 }
 
+impl Snapshot {
+    fn new(
+        group: &str,
+        version: &str,
+        (generation, delta): (u64, u32),
+        offsets: Vec<(String, u64)>,
+        state: GroupSnapshot,
+    ) -> Snapshot {
+        Snapshot {
+            format: SNAPSHOT_FORMAT.to_owned(),
+            group: group.to_owned(),
+            version: version.to_owned(),
+            generation,
+            delta,
+            offsets,
+            state,
+        }
+    }
+}
+
 /// Where a restored generation stands: what the next delta continues from.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Chain {
@@ -128,16 +148,7 @@ pub fn write(
 ) -> Result<(u64, u64), String> {
     let (files, bases) = files_of(dir, group, version);
     let generation = bases.iter().max().map_or(1, |g| g + 1);
-    let snapshot = Snapshot {
-        format: SNAPSHOT_FORMAT.to_owned(),
-        group: group.to_owned(),
-        version: version.to_owned(),
-        generation,
-        delta: 0,
-        offsets,
-        state,
-    };
-    let bytes = encode(&snapshot)?;
+    let bytes = encode(&Snapshot::new(group, version, (generation, 0), offsets, state))?;
     durable::write_file(&base_path(dir, group, version, generation), &bytes)?;
     // The new base is in place: nothing older is read again.
     for file in files {
@@ -156,16 +167,7 @@ pub fn write_delta(
     offsets: Vec<(String, u64)>,
     changed: GroupSnapshot,
 ) -> Result<u64, String> {
-    let snapshot = Snapshot {
-        format: SNAPSHOT_FORMAT.to_owned(),
-        group: group.to_owned(),
-        version: version.to_owned(),
-        generation,
-        delta: n,
-        offsets,
-        state: changed,
-    };
-    let bytes = encode(&snapshot)?;
+    let bytes = encode(&Snapshot::new(group, version, (generation, n), offsets, changed))?;
     durable::write_file(&delta_path(dir, group, version, generation, n), &bytes)?;
     Ok(bytes.len() as u64)
 }
