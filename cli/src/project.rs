@@ -75,7 +75,12 @@ pub(crate) enum Access {
 }
 
 /// Stores a batch view as the current one, if `access` allows: see [`Access`].
-fn store_view(view: &mut BatchView, data_dir: &Path, access: Access) -> Result<Option<PathBuf>, CliError> {
+fn store_view(
+    ir: &FeatureIr,
+    view: &mut BatchView,
+    data_dir: &Path,
+    access: Access,
+) -> Result<Option<PathBuf>, CliError> {
     let _lock = match access {
         Access::Writer => None,
         Access::Reader => match WriterLock::acquire(data_dir) {
@@ -86,7 +91,7 @@ fn store_view(view: &mut BatchView, data_dir: &Path, access: Access) -> Result<O
             }
         },
     };
-    Ok(Some(store::write(view, data_dir)?))
+    Ok(Some(store::write(ir, view, data_dir)?))
 }
 
 /// `--at` (and `--cutoff`): RFC 3339 or milliseconds since the epoch.
@@ -200,7 +205,7 @@ pub(crate) fn open_lambda(
             let progress = bar(history_events(&ir, &dir), "batch", quiet);
             batch::refresh(&ir, &dir, &mut v, &mut |n| progress.inc(n))?;
             progress.finish_and_clear();
-            store_view(&mut v, &data_dir, access)?;
+            store_view(&ir, &mut v, &data_dir, access)?;
             // Said even when quiet: the user should know that a spec edit cost a recompute.
             eprintln!("recomputed the batch view of {names} (new or changed); kept the other groups' views");
             v
@@ -260,7 +265,7 @@ pub(crate) fn backfill_with(
     let progress = bar(history_events(ir, dir), "batch", quiet);
     let mut view = engine.compute(ir, dir, data_dir, cutoff, &mut |n| progress.inc(n))?;
     progress.finish_and_clear();
-    let folder = store_view(&mut view, data_dir, access)?;
+    let folder = store_view(ir, &mut view, data_dir, access)?;
     if let (false, Some(folder)) = (quiet, folder) {
         eprintln!(
             "batch view as of {} ({} keys) computed in {:.2} s and stored in {}",

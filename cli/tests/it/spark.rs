@@ -62,3 +62,54 @@ fn a_spark_job_that_cannot_run_leaves_no_view() {
     assert!(stderr.contains("cannot run") && stderr.contains("no-spark-submit"), "{stderr}");
     assert!(!data.path().join("batch/CURRENT").exists(), "a view was installed: {stderr}");
 }
+
+/// A tool named by an environment variable that scripts/test sets.
+fn tool(var: &str) -> String {
+    std::env::var(var)
+        .unwrap_or_else(|_| panic!("{var} must be set: run the tests with scripts/test, which installs it"))
+}
+
+/// The batch view's Parquet file is for people too: Spark SQL and pandas read its partials as
+/// they are, and agree with each other and with featc on the keys and the counts it holds.
+#[test]
+fn the_batch_view_reads_in_spark_and_pandas() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8");
+    let out = featc(&["batch", "examples/fraud", "--data-dir", data_dir], &root());
+    let stderr = text(&out.stderr);
+    assert_eq!(out.status.code(), Some(0), "{stderr}");
+    let keys: u64 = stderr
+        .split(" keys)")
+        .next()
+        .and_then(|s| s.rsplit('(').next())
+        .and_then(|n| n.parse().ok())
+        .unwrap_or_else(|| panic!("no key count in {stderr}"));
+    let views = data.path().join("batch/views");
+    let file = std::fs::read_dir(&views).expect("views").next().expect("a view file").expect("entry").path();
+    let file = file.to_str().expect("utf-8");
+
+    // pandas (with pyarrow), from the Flink tests' Python.
+    let script = format!(
+        "import pandas as pd\ndf = pd.read_parquet({file:?})\nprint(df['user_id'].nunique(), int(df['lifetime_transactions__count'].sum()), int(df['merchants_30d__counts'].dropna().map(len).sum()))\n"
+    );
+    let pandas = std::process::Command::new(tool("FEATC_FLINK_PYTHON")).args(["-c", &script]).output().expect("python");
+    assert!(pandas.status.success(), "{}", text(&pandas.stderr));
+    let pandas = text(&pandas.stdout).trim().to_owned();
+
+    let _ = spark_home();
+    let sql = format!(
+        "SELECT count(DISTINCT user_id), sum(lifetime_transactions__count), sum(size(merchants_30d__counts)) FROM parquet.`{file}` -- featc"
+    );
+    let spark = std::process::Command::new(tool("FEATC_SPARK_SQL"))
+        .args(["--master", "local[2]", "-S", "-e", &sql])
+        .output()
+        .expect("spark-sql");
+    assert!(spark.status.success(), "{}", text(&spark.stderr));
+    let spark_out = text(&spark.stdout);
+    let spark = spark_out.lines().last().unwrap_or_default().split_whitespace().collect::<Vec<_>>().join(" ");
+
+    assert_eq!(pandas, spark, "pandas and Spark read the view differently");
+    let fields: Vec<u64> = pandas.split(' ').map(|n| n.parse().expect("a number")).collect();
+    assert_eq!(fields[0], keys, "{pandas}");
+    assert!(fields[1] >= keys && fields[2] > 0, "{pandas}");
+}

@@ -33,7 +33,7 @@ impl WindowAggs {
         self.specs.iter().any(|a| a.eviction == eviction)
     }
 
-    fn empty(&self) -> Vec<Partial> {
+    pub(crate) fn empty(&self) -> Vec<Partial> {
         self.specs.iter().map(|a| Partial::new(a.spec, a.integer)).collect()
     }
 
@@ -291,6 +291,22 @@ impl WindowState {
             }
             _ => {}
         }
+    }
+
+    /// A sliding window's state from its panes (oldest first): the running total and the
+    /// two-stacks aggregator are built from them, as the events that filled them would have.
+    pub fn from_panes(aggs: &WindowAggs, panes: VecDeque<(i64, Vec<Partial>)>) -> WindowState {
+        let mut total = aggs.empty();
+        if aggs.any(Eviction::Subtract) {
+            for (_, p) in &panes {
+                aggs.merge_where(Eviction::Subtract, &mut total, p);
+            }
+        }
+        let mut stacks = TwoStacks::new(aggs);
+        if aggs.any(Eviction::TwoStacks) {
+            stacks.flip(aggs, &panes);
+        }
+        WindowState::Panes { panes, total, stacks }
     }
 
     /// The window's partials as of `t` (at or after the key's latest event).

@@ -15,7 +15,7 @@ use featc_runtime::value::Value;
 use proptest::prelude::*;
 
 /// This test's schema: a nullable float, an integer, a nullable string and a bool to aggregate.
-const SCHEMA: &str = "x: f64?, n: i64, c: string?, b: bool, ts: timestamp";
+pub(crate) const SCHEMA: &str = "x: f64?, n: i64, c: string?, b: bool, ts: timestamp";
 
 /// The aggregate calls of the shared generator that run on the columnar layout over this
 /// test's schema: every kind of aggregate, over every column it takes.
@@ -40,9 +40,9 @@ fn aggregates() -> Vec<String> {
     }
     columnar
 }
-const BASE: i64 = 1_700_000_000_000;
+pub(crate) const BASE: i64 = 1_700_000_000_000;
 
-fn window() -> impl Strategy<Value = String> {
+pub(crate) fn window() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("lifetime".to_owned()),
         prop::sample::select(vec![5, 10, 30]).prop_map(|s| format!("tumbling({s}s)")),
@@ -51,7 +51,7 @@ fn window() -> impl Strategy<Value = String> {
 }
 
 /// Feature filters and group filters over this test's schema (a null `x` fails `x > 0`).
-const FILTERS: [&str; 6] =
+pub(crate) const FILTERS: [&str; 6] =
     ["", "", " where n > 3", " where x > 0", " where n % 2 == 0 or x is null", " where b and c is not null"];
 
 /// A random group of simple aggregates with random filters; keys are strings or integers.
@@ -71,7 +71,7 @@ fn spec() -> impl Strategy<Value = (String, bool)> {
         })
 }
 
-fn compiled(text: &str) -> FeatureIr {
+pub(crate) fn compiled(text: &str) -> FeatureIr {
     let mut sources = featc::SourceMap::new();
     sources.add("random.feat", text);
     let checked = featc::check_project(&sources, &featc::Options::default());
@@ -82,16 +82,16 @@ fn compiled(text: &str) -> FeatureIr {
 /// One raw event: key, x (None = null), n (None = null: malformed, `n` is not nullable), the
 /// time in half seconds, c (one of a few strings, or null) and b; some times go far back (late)
 /// and some x are NaN (malformed).
-type Raw = (u8, Option<f64>, Option<i64>, i64, Option<u8>, bool);
+pub(crate) type Raw = (u8, Option<f64>, Option<i64>, i64, Option<u8>, bool);
 
-fn raw_events() -> impl Strategy<Value = Vec<Raw>> {
+pub(crate) fn raw_events() -> impl Strategy<Value = Vec<Raw>> {
     let x = prop_oneof![8 => (-40i64..40).prop_map(|v| Some(v as f64 * 0.25)), 2 => (-40_00i64..40_00).prop_map(|v| Some(v as f64 / 100.0)), 1 => Just(None), 1 => Just(Some(f64::NAN)), 1 => (-1e6f64..1e6).prop_map(Some)];
     let n = prop_oneof![12 => (-5i64..20).prop_map(Some), 1 => Just(None)];
     let c = prop_oneof![6 => (0u8..5).prop_map(Some), 1 => Just(None)];
     prop::collection::vec((0u8..6, x, n, 0i64..240, c, any::<bool>()), 0..150)
 }
 
-fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
+pub(crate) fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
     let key: ArrayRef = if int_key {
         Arc::new(Int64Array::from_iter_values(raw.iter().map(|r| i64::from(r.0) * 1000)))
     } else {
@@ -121,7 +121,7 @@ fn batch(raw: &[Raw], int_key: bool) -> RecordBatch {
     .unwrap()
 }
 
-fn fields(ir: &FeatureIr) -> Vec<IrField> {
+pub(crate) fn fields(ir: &FeatureIr) -> Vec<IrField> {
     let g = &ir.groups[0];
     let source = &ir.sources[g.source];
     g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect()
@@ -135,7 +135,7 @@ fn sorted_letters(g: &GroupRuntime, taken: &[DeadLetter]) -> Vec<String> {
 }
 
 /// Every key's features at its latest event and at the probes after it.
-fn features(g: &GroupRuntime, probes: &[i64]) -> Vec<(Vec<Value>, i64, Vec<Value>)> {
+pub(crate) fn features(g: &GroupRuntime, probes: &[i64]) -> Vec<(Vec<Value>, i64, Vec<Value>)> {
     let mut out = Vec::new();
     for key in g.keys() {
         let latest = g.latest(&key).unwrap();

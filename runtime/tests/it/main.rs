@@ -12,3 +12,4 @@ mod restart;
 mod shards;
 mod stream_vs_reference;
 mod training;
+mod view;

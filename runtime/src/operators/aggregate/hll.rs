@@ -96,6 +96,16 @@ impl Hll {
         }
     }
 
+    /// A dense sketch from its registers, as [`Hll::Dense`] holds them; refused unless there
+    /// are 4,096 of them and each is a rank a hash can give.
+    pub fn from_registers(bytes: &[u8]) -> Result<Hll, String> {
+        let top = (64 - PRECISION + 1) as u8;
+        if bytes.len() != REGISTERS || bytes.iter().any(|&r| r > top) {
+            return Err(format!("HyperLogLog registers must be {REGISTERS} bytes, each at most {top}"));
+        }
+        Ok(Hll::Dense(bytes.to_vec()))
+    }
+
     pub fn merge(&mut self, other: &Hll) {
         match other {
             Hll::Sparse(theirs) => {

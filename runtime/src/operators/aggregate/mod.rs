@@ -34,7 +34,7 @@ impl AggSpec {
         AggSpec { kind, param }
     }
 
-    fn n(self) -> usize {
+    pub(crate) fn n(self) -> usize {
         match self.param {
             Some(Param::Int(n)) => usize::try_from(n).unwrap_or(1).max(1),
             _ => 1,

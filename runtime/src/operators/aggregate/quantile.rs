@@ -19,6 +19,9 @@ pub struct Quantiles {
     zeros: u64,
 }
 
+/// A bucket's index and count.
+pub(crate) type Bucket = (i32, u64);
+
 /// Bucket counts by index, ascending: a sorted vector (a sketch holds at
 /// most a few thousand buckets and a pane's sketch a few, where a B-tree would allocate a node
 /// for eleven). Serialized as the map `{index: count}` a B-tree gave.
@@ -68,6 +71,22 @@ fn gamma() -> f64 {
 const MIN_MAGNITUDE: f64 = 1e-9;
 
 impl Quantiles {
+    /// The positive and negative buckets `(index, count)`, ascending, and the count of zeros.
+    pub(crate) fn parts(&self) -> (&[Bucket], &[Bucket], u64) {
+        (&self.positive.0, &self.negative.0, self.zeros)
+    }
+
+    /// A sketch from its parts, in any order (buckets of one index add up; empty ones are left out).
+    pub(crate) fn from_parts(positive: &[Bucket], negative: &[Bucket], zeros: u64) -> Quantiles {
+        let mut q = Quantiles { zeros, ..Quantiles::default() };
+        for (buckets, parts) in [(&mut q.positive, positive), (&mut q.negative, negative)] {
+            for &(i, n) in parts.iter().filter(|(_, n)| *n > 0) {
+                buckets.add(i, n);
+            }
+        }
+        q
+    }
+
     pub fn insert(&mut self, x: f64) {
         self.insert_n(x, 1);
     }

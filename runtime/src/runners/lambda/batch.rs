@@ -291,7 +291,7 @@ pub fn refresh(
 
 impl BatchView {
     /// A view of empty groups at `cutoff`.
-    pub(crate) fn empty(ir: &FeatureIr, cutoff: i64) -> Result<BatchView, String> {
+    pub fn empty(ir: &FeatureIr, cutoff: i64) -> Result<BatchView, String> {
         let mut groups = ir.groups.iter().map(|g| GroupRuntime::new(ir, g)).collect::<Result<Vec<_>, _>>()?;
         groups.iter_mut().for_each(|g| g.read_range(i64::MIN, cutoff));
         Ok(BatchView {

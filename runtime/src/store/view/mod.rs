@@ -1,6 +1,7 @@
 //! A batch view in, Parquet files under `<data-dir>/batch/` out, and back: one file per group
-//! and version, one row per key (`key` and `state`, JSON text), with the group, its version
-//! and the cutoff in the file metadata; a manifest `CURRENT` names the file of each group.
+//! and version holding its partials in columns ([`table`]: a row per key and pane, a column per
+//! field of each partial), with the group, its version and the cutoff in the file metadata; a
+//! manifest `CURRENT` names the file of each group.
 //!
 //! A file is never rewritten: each computed group gets a new file, written and synced before
 //! the new manifest replaces the old one (written beside it, synced, renamed, the folder
@@ -10,22 +11,23 @@
 
 use std::fs::File;
 use std::path::{Path, PathBuf};
-use std::sync::Arc;
 
-use arrow::array::{Array, AsArray, StringArray};
-use arrow::datatypes::{DataType, Field, Schema};
 use arrow::record_batch::RecordBatch;
-use featc::ir::FeatureIr;
+use featc::ir::{FeatureIr, IrGroup};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::io::durable;
-use crate::operators::group::GroupRuntime;
+use crate::operators::group::{GroupRuntime, window_aggs};
+use crate::operators::state::GroupSnapshot;
 use crate::runners::lambda::batch::BatchView;
 
-pub const VIEW_FORMAT: &str = "featc.batch-view/v2";
+pub(crate) mod table;
+
+/// v3: partials in columns (v2 held each key's state as JSON text).
+pub const VIEW_FORMAT: &str = "featc.batch-view/v3";
 
 /// The manifest of the current view: its cutoff, and each group's version and file.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
@@ -61,7 +63,7 @@ pub fn manifest(data_dir: &Path) -> Result<Option<Manifest>, String> {
 
 /// Stores every group of the view that has no file yet, then makes the view current; returns
 /// the folder. Files of groups loaded from the store are kept as they are.
-pub fn write(view: &mut BatchView, data_dir: &Path) -> Result<PathBuf, String> {
+pub fn write(ir: &FeatureIr, view: &mut BatchView, data_dir: &Path) -> Result<PathBuf, String> {
     let dir = root(data_dir);
     let views = dir.join("views");
     std::fs::create_dir_all(&views).map_err(|e| format!("cannot create {}: {e}", views.display()))?;
@@ -72,7 +74,8 @@ pub fn write(view: &mut BatchView, data_dir: &Path) -> Result<PathBuf, String> {
             Some(file) => file,
             None => {
                 let file = fresh_name(&views, &g.name, &version, view.cutoff);
-                write_group(g, &version, view.cutoff, &dir.join(&file))?;
+                let ir_group = ir.groups.get(gi).ok_or("a view group without its plan")?;
+                write_group(g, ir_group, &version, view.cutoff, &dir.join(&file))?;
                 file
             }
         };
@@ -111,20 +114,9 @@ fn fresh_name(views: &Path, group: &str, version: &str, cutoff: i64) -> String {
     }
 }
 
-fn write_group(g: &GroupRuntime, version: &str, cutoff: i64, path: &Path) -> Result<(), String> {
-    let rows = g.state_rows()?;
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("key", DataType::Utf8, false),
-        Field::new("state", DataType::Utf8, false),
-    ]));
-    let batch = RecordBatch::try_new(
-        schema.clone(),
-        vec![
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.0.as_str()))),
-            Arc::new(StringArray::from_iter_values(rows.iter().map(|r| r.1.as_str()))),
-        ],
-    )
-    .map_err(|e| e.to_string())?;
+fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64, path: &Path) -> Result<(), String> {
+    let batch = table::to_batch(ir_group, &g.snapshot().keys)?;
+    let schema = batch.schema();
     let meta = |k: &str, v: String| KeyValue::new(k.to_owned(), v);
     let props = WriterProperties::builder()
         .set_key_value_metadata(Some(vec![
@@ -153,8 +145,8 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
             continue;
         };
         let path = root(data_dir).join(&entry.file);
-        let rows = match read_rows(&path, &g.version, manifest.cutoff) {
-            Ok(rows) => rows,
+        let keys = match read_keys(g, &path, &g.version, manifest.cutoff) {
+            Ok(keys) => keys,
             Err(e) => {
                 // An unreadable file is computed again rather than blocking the project.
                 warn(&format!("{e}: computing group `{}` again", g.name));
@@ -163,7 +155,7 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
             }
         };
         let mut runtime = GroupRuntime::new(ir, g)?;
-        runtime.load_state_rows(&rows)?;
+        runtime.restore(GroupSnapshot { name: g.name.clone(), keys, dead_count: 0, accepted: 0 });
         runtime.read_range(i64::MIN, manifest.cutoff);
         view.groups[gi] = runtime;
         view.files[gi] = Some(entry.file.clone());
@@ -175,7 +167,12 @@ fn warn(message: &str) {
     tracing::warn!("{message}");
 }
 
-fn read_rows(path: &Path, version: &str, cutoff: i64) -> Result<Vec<(String, String)>, String> {
+fn read_keys(
+    g: &IrGroup,
+    path: &Path,
+    version: &str,
+    cutoff: i64,
+) -> Result<Vec<(Vec<crate::value::Value>, crate::operators::state::KeyState)>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
     let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
@@ -186,13 +183,10 @@ fn read_rows(path: &Path, version: &str, cutoff: i64) -> Result<Vec<(String, Str
     {
         return Err(format!("{} does not hold the view its manifest names", path.display()));
     }
-    let mut rows = Vec::new();
-    for batch in builder.build().map_err(|e| e.to_string())? {
-        let batch = batch.map_err(|e| format!("{}: {e}", path.display()))?;
-        let (k, s) = (batch.column(0).as_string::<i32>(), batch.column(1).as_string::<i32>());
-        for r in 0..k.len() {
-            rows.push((k.value(r).to_owned(), s.value(r).to_owned()));
-        }
-    }
-    Ok(rows)
+    let batches = builder
+        .build()
+        .map_err(|e| e.to_string())?
+        .collect::<Result<Vec<RecordBatch>, _>>()
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    table::from_batches(g, &window_aggs(g)?, &batches).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -1,0 +1,115 @@
+//! Random groups of every aggregate and window kind in, a batch view stored in its columnar
+//! Parquet format and read back out: the view read back gives the features the state it was
+//! written from gives, at the key's latest event and after, on either path.
+
+use featc_runtime::operators::group::{GroupRuntime, Path};
+use featc_runtime::runners::lambda::batch::BatchView;
+use featc_runtime::store::view;
+use proptest::prelude::*;
+
+use super::columnar::{BASE, FILTERS, SCHEMA, batch, compiled, features, fields, raw_events, window};
+
+/// Every aggregate call the checker accepts over this schema, and computed inputs.
+fn aggregates() -> Vec<String> {
+    let mut calls: Vec<String> = featc_tests::generate::aggregate_calls()
+        .into_iter()
+        .filter(|call| {
+            let mut sources = featc::SourceMap::new();
+            sources.add("probe.feat", format!(
+                "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    f = {call} over lifetime\n}}\n"
+            ));
+            !featc::check_project(&sources, &featc::Options::default()).has_errors()
+        })
+        .collect();
+    assert!(calls.len() > 20, "{calls:?}");
+    calls.extend(["sum(x * 2)".to_owned(), "last(n + 1)".to_owned(), "count_distinct(n % 3)".to_owned()]);
+    calls
+}
+
+fn any_window() -> impl Strategy<Value = String> {
+    prop_oneof![4 => window(), 1 => prop::sample::select(vec![2, 5]).prop_map(|g| format!("session({g}s)"))]
+}
+
+fn spec() -> impl Strategy<Value = (String, bool)> {
+    let feature = (prop::sample::select(aggregates()), prop::sample::select(FILTERS.to_vec()), any_window());
+    (prop::collection::vec(feature, 1..7), 0u64..10, any::<bool>()).prop_map(|(features, lateness, int_key)| {
+        let key_ty = if int_key { "i64" } else { "string" };
+        let mut text = format!(
+            "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, {SCHEMA} }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s {{\n"
+        );
+        for (i, (agg, filter, window)) in features.iter().enumerate() {
+            text.push_str(&format!("    f{i} = {agg}{filter} over {window}\n"));
+        }
+        text.push_str("}\n");
+        (text, int_key)
+    })
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]
+
+    #[test]
+    fn a_stored_view_gives_the_features_of_the_state_it_was_written_from(
+        (text, int_key) in spec(),
+        raw in raw_events(),
+        probes in prop::collection::vec(0i64..20_000, 1..4),
+        rows_path in any::<bool>(),
+    ) {
+        let ir = compiled(&text);
+        let g = &ir.groups[0];
+        let path = if rows_path { Path::Rows } else { Path::Auto };
+        let mut state = GroupRuntime::on_path(&ir, g, path).unwrap();
+        state.process_batch(&batch(&raw, int_key), &fields(&ir));
+
+        let dir = tempfile::tempdir().unwrap();
+        let cutoff = BASE + 1_000_000;
+        let mut written = BatchView::empty(&ir, cutoff).unwrap();
+        written.groups[0] = state;
+        view::write(&ir, &mut written, dir.path()).unwrap();
+        let read = view::read(&ir, dir.path()).unwrap().expect("the view just written");
+        prop_assert!(read.stale.is_empty(), "the view was not read back: {}", text);
+        let want = features(&written.groups[0], &probes);
+        prop_assert_eq!(&features(&read.groups[0], &probes), &want, "{}", text);
+    }
+}
+
+#[test]
+fn the_view_is_one_row_per_key_and_pane_with_a_column_per_partial_field() {
+    let ir = compiled(&format!(
+        "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    total = sum(x) over sliding(4s, every: 2s)\n    seen = approx_count_distinct(c) over lifetime\n    p = approx_percentile(x, 0.5) over lifetime\n}}\n"
+    ));
+    let raw = vec![(0, Some(1.25), Some(1), 0, Some(0), true), (0, Some(2.5), Some(1), 5, Some(1), false)];
+    let mut state = GroupRuntime::new(&ir, &ir.groups[0]).unwrap();
+    state.process_batch(&batch(&raw, false), &fields(&ir));
+    let dir = tempfile::tempdir().unwrap();
+    let mut written = BatchView::empty(&ir, BASE + 10_000).unwrap();
+    written.groups[0] = state;
+    let folder = view::write(&ir, &mut written, dir.path()).unwrap();
+    let manifest = view::manifest(dir.path()).unwrap().unwrap();
+    let file = std::fs::File::open(folder.join(&manifest.groups[0].file)).unwrap();
+    let reader = parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file).unwrap().build().unwrap();
+    let batches: Vec<_> = reader.map(Result::unwrap).collect();
+    let names: Vec<String> = batches[0].schema().fields().iter().map(|f| f.name().clone()).collect();
+    assert_eq!(
+        names,
+        [
+            "k",
+            "_window",
+            "_start",
+            "_end",
+            "_latest",
+            "seen__hashes",
+            "seen__registers",
+            "p__zeros",
+            "p__positive_index",
+            "p__positive_count",
+            "p__negative_index",
+            "p__negative_count",
+            "total__sum",
+            "total__sum_parts"
+        ]
+    );
+    // Two panes of the sliding window (0 s and 2.5 s fall in panes 0 and 2) and one lifetime row.
+    let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
+    assert_eq!(rows, 3);
+}
