@@ -68,6 +68,19 @@ impl AggKind {
         AggKind::TopK,
     ];
 
+    /// The form of the aggregate's state where it changed since the first release; it enters
+    /// the aggregate's version, so a stored state of the older form (a checkpoint, a batch view)
+    /// is never read as the newer. HyperLogLog hashes with XXH64 (Spark's `xxhash64`) and
+    /// DDSketch buckets with fdlibm's logarithm (Java's `StrictMath.log`) since the engines'
+    /// SQL computes them.
+    pub fn state_form(self) -> Option<&'static str> {
+        match self {
+            AggKind::ApproxCountDistinct => Some("xxh64"),
+            AggKind::ApproxPercentile => Some("fdlibm-ln"),
+            _ => None,
+        }
+    }
+
     pub fn name(self) -> &'static str {
         match self {
             AggKind::Count => "count",

@@ -7,7 +7,8 @@ use std::collections::BTreeMap;
 use std::hint::black_box;
 
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
-use featc_runtime::operators::aggregate::{Hll, Quantiles, hash64};
+use featc_runtime::operators::aggregate::{Hll, Quantiles, value_hash};
+use featc_runtime::value::Value;
 
 const VALUES: u64 = 1_000_000;
 
@@ -17,7 +18,8 @@ fn bench(c: &mut Criterion) {
     group.throughput(Throughput::Elements(VALUES));
     // 100K distinct values, each seen about 10 times.
     let values: Vec<u64> = (0..VALUES).map(|i| i.wrapping_mul(0x9e37_79b9_7f4a_7c15) % 100_000).collect();
-    let hashes: Vec<u64> = values.iter().map(|v| hash64(&v.to_le_bytes())).collect();
+    // The hash production takes: `value_hash` (XXH64, Spark's `xxhash64`) of an integer value.
+    let hashes: Vec<u64> = values.iter().map(|v| value_hash(&Value::I64(*v as i64))).collect();
     group.bench_function("baseline: exact count_distinct (value counts)", |b| {
         b.iter(|| {
             let mut counts: BTreeMap<u64, i64> = BTreeMap::new();
@@ -35,7 +37,7 @@ fn bench(c: &mut Criterion) {
     group.bench_function("approx_count_distinct: hash + HLL insert", |b| {
         b.iter(|| {
             let mut h = Hll::default();
-            values.iter().for_each(|v| h.insert_hash(hash64(&v.to_le_bytes())));
+            values.iter().for_each(|v| h.insert_hash(value_hash(&Value::I64(*v as i64))));
             black_box(h.estimate())
         })
     });

@@ -38,6 +38,17 @@ pub(crate) struct Args {
     /// under (default: `.featc/spark/partials` or `.featc/flink/partials` in the project folder).
     #[arg(long)]
     output: Option<PathBuf>,
+    /// With `--dialect flink`: where the job reads its events. `kafka` gives a streaming job over
+    /// the topics of the project's Kafka settings (`featc.toml` `[kafka]`, or
+    /// `FEATC_KAFKA_BROKERS`), writing each statement's rows to a topic `featc.<statement>`.
+    #[arg(long, value_enum, default_value_t = From::Files)]
+    from: From,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+enum From {
+    Files,
+    Kafka,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
@@ -97,7 +108,14 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
                             featc::sql::spark::SparkJob { cutoff_ms: args.cutoff_ms, base_dir, output_dir: output };
                         featc::sql::spark::job(&ir, &job)
                     } else {
-                        featc::sql::flink::job(&ir, &featc::sql::flink::FlinkJob { base_dir, output_dir: output })
+                        let kafka = match args.from {
+                            From::Files => None,
+                            From::Kafka => Some(flink_kafka(&ir, &dir)?),
+                        };
+                        featc::sql::flink::job(
+                            &ir,
+                            &featc::sql::flink::FlinkJob { base_dir, output_dir: output, kafka },
+                        )
                     };
                     let text = job.map_err(CliError::Usage)?.to_script();
                     write!(std::io::stdout(), "{text}").map_err(|e| CliError::Io(e.to_string()))?;
@@ -117,4 +135,25 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     };
     write!(std::io::stdout(), "{text}").map_err(|e| CliError::Io(e.to_string()))?;
     Ok(ExitCode::SUCCESS)
+}
+
+/// The Kafka a Flink job reads: the project's Kafka settings and the topics of the sources they bind.
+fn flink_kafka(ir: &featc::ir::FeatureIr, dir: &std::path::Path) -> Result<featc::sql::flink::FlinkKafka, CliError> {
+    let config = featc_runtime::io::kafka::KafkaConfig::load(dir).map_err(CliError::Usage)?.ok_or_else(|| {
+        CliError::Usage(
+            "--from kafka needs the project's Kafka settings: a [kafka] table in featc.toml, or FEATC_KAFKA_BROKERS"
+                .to_owned(),
+        )
+    })?;
+    let topics =
+        ir.sources.iter().filter(|s| config.binds(s)).map(|s| (s.name.clone(), config.topic(s))).collect::<Vec<_>>();
+    if topics.is_empty() {
+        return Err(CliError::Usage("the project's Kafka settings bind no source of this spec".to_owned()));
+    }
+    Ok(featc::sql::flink::FlinkKafka {
+        brokers: config.brokers.clone(),
+        group: format!("{}-flink", config.group()),
+        topics,
+        sink_prefix: "featc.".to_owned(),
+    })
 }

@@ -149,6 +149,28 @@ fn plan_prints_text_json_dot_and_sql() {
         assert_eq!(sql.status.code(), Some(0));
         assert!(text(&sql.stdout).contains("SELECT"), "{dialect}");
     }
+    // The streaming Flink job reads the topics of the project's Kafka settings, and needs them.
+    let args =
+        ["plan", "examples/fraud", "--target", "kappa", "--emit", "sql", "--dialect", "flink", "--from", "kafka"];
+    let out = featc(&args, &root());
+    assert_eq!(out.status.code(), Some(2));
+    assert!(text(&out.stderr).contains("Kafka settings"), "{}", text(&out.stderr));
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_featc"))
+        .args(args)
+        .env("FEATC_KAFKA_BROKERS", "broker-1:9092")
+        .current_dir(root())
+        .output()
+        .expect("featc runs");
+    let job = text(&out.stdout);
+    assert_eq!(out.status.code(), Some(0), "{}", text(&out.stderr));
+    for part in [
+        "SET 'execution.runtime-mode' = 'streaming'",
+        "'connector' = 'kafka', 'topic' = 'transactions', 'properties.bootstrap.servers' = 'broker-1:9092'",
+        "WATERMARK FOR `__featc_time` AS `__featc_time` - INTERVAL '10' MINUTE",
+        "'connector' = 'upsert-kafka', 'topic' = 'featc.user_fraud__lifetime'",
+    ] {
+        assert!(job.contains(part), "no {part} in\n{job}");
+    }
 }
 
 #[test]

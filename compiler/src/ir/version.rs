@@ -66,7 +66,7 @@ impl Context {
         hash(&format!(
             "aggregate|{}|{}|{param}|{}|{}|{}|{}",
             self.base,
-            kind.name(),
+            kind.state_form().map_or_else(|| kind.name().to_owned(), |form| format!("{}@{form}", kind.name())),
             input.map_or_else(|| "-".to_owned(), ToString::to_string),
             value.map_or_else(|| "-".to_owned(), |v| self.canonical(v)),
             predicate.map_or_else(|| "-".to_owned(), |p| self.canonical(p)),

@@ -56,7 +56,7 @@ fn pow2(n: Expr) -> Expr {
     call("POWER", vec![cast(int(2), double()), cast(n, double())])
 }
 
-fn case(branches: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
+pub(super) fn case(branches: Vec<(Expr, Expr)>, otherwise: Expr) -> Expr {
     Expr::Case {
         case_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),
         end_token: sqlparser::ast::helpers::attached_token::AttachedToken::empty(),

@@ -11,9 +11,9 @@
 
 use std::fmt;
 
-use sqlparser::ast::{DataType, DateTimeField, Expr, Ident, Interval, Statement, TimezoneInfo, Value};
+use sqlparser::ast::{BinaryOperator, DataType, DateTimeField, Expr, Ident, Interval, Statement, TimezoneInfo, Value};
 
-use super::build::{self, call, call_with, cast, col, count_star, ident, int, select, string, table};
+use super::build::{self, binary, call, call_with, cast, col, count_star, ident, int, select, string, table};
 use super::{Dialect, SqlOutput, SqlStatement, valid_rows, window_slug};
 use crate::aggregates::AggKind;
 use crate::ir::{FeatureIr, FileFormat, IrAggregate, IrGroup, IrSource, Ty};
@@ -180,6 +180,21 @@ pub struct FlinkJob {
     pub base_dir: Option<String>,
     /// The folder each statement writes its JSON lines under, one sub-folder per statement.
     pub output_dir: String,
+    /// Read the sources from Kafka instead of their files: a streaming job.
+    pub kafka: Option<FlinkKafka>,
+}
+
+/// The Kafka a streaming Flink job reads and writes (the project's `[kafka]` settings).
+#[derive(Debug, Clone)]
+pub struct FlinkKafka {
+    /// `bootstrap.servers`.
+    pub brokers: String,
+    /// The consumer group the job reads under.
+    pub group: String,
+    /// Each source read from Kafka, with its topic; other sources are left out of the job.
+    pub topics: Vec<(String, String)>,
+    /// The prefix of the topics the job writes, one per statement (`<prefix><statement>`).
+    pub sink_prefix: String,
 }
 
 /// A statement of Flink SQL that sqlparser's AST has no node for (Flink's quoted `SET`, tables
@@ -188,8 +203,17 @@ pub struct FlinkJob {
 enum FlinkStatement {
     /// `SET 'key' = 'value'`
     Set { key: Value, value: Value },
-    /// `CREATE TABLE name (column type, ...) WITH ('key' = 'value', ...)`
-    CreateTable { name: Ident, columns: Vec<(Ident, DataType)>, options: Vec<(Value, Value)> },
+    /// `CREATE TABLE name (column type, ..., WATERMARK FOR c AS e, PRIMARY KEY (k, ...) NOT
+    /// ENFORCED) WITH ('key' = 'value', ...)`
+    CreateTable {
+        name: Ident,
+        columns: Vec<(Ident, DataType)>,
+        /// Computed columns, `name AS expression`.
+        computed: Vec<(Ident, Expr)>,
+        watermark: Option<Box<(Ident, Expr)>>,
+        primary_key: Vec<Ident>,
+        options: Vec<(Value, Value)>,
+    },
     /// `INSERT INTO name query`
     Insert { name: Ident, query: Box<Statement> },
 }
@@ -198,10 +222,20 @@ impl fmt::Display for FlinkStatement {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
             FlinkStatement::Set { key, value } => write!(f, "SET {key} = {value}"),
-            FlinkStatement::CreateTable { name, columns, options } => {
+            FlinkStatement::CreateTable { name, columns, computed, watermark, primary_key, options } => {
                 write!(f, "CREATE TABLE {name} (")?;
                 for (i, (c, t)) in columns.iter().enumerate() {
                     write!(f, "{}{c} {t}", if i == 0 { "" } else { ", " })?;
+                }
+                for (c, e) in computed {
+                    write!(f, ", {c} AS {e}")?;
+                }
+                if let Some((c, e)) = watermark.as_deref() {
+                    write!(f, ", WATERMARK FOR {c} AS {e}")?;
+                }
+                if !primary_key.is_empty() {
+                    let keys: Vec<String> = primary_key.iter().map(ToString::to_string).collect();
+                    write!(f, ", PRIMARY KEY ({}) NOT ENFORCED", keys.join(", "))?;
                 }
                 f.write_str(") WITH (")?;
                 for (i, (k, v)) in options.iter().enumerate() {
@@ -218,20 +252,28 @@ fn quoted(s: &str) -> Value {
     Value::SingleQuotedString(s.to_owned())
 }
 
-/// The Flink type of a spec type.
-fn flink_type(ty: &Ty) -> DataType {
+/// The Flink type of a spec type; `instants`: times as `TIMESTAMP_LTZ(3)` (a Kafka job, whose
+/// JSON times are RFC 3339 instants), else `TIMESTAMP(3)` read in the job's UTC zone.
+fn flink_type(ty: &Ty, instants: bool) -> DataType {
     match ty {
         Ty::String | Ty::List(_) => DataType::String(None),
         Ty::Bool => DataType::Boolean,
         Ty::I64 | Ty::Null => DataType::BigInt(None),
         Ty::F64 => DataType::Double(sqlparser::ast::ExactNumberInfo::None),
+        Ty::Timestamp if instants => {
+            DataType::Custom(sqlparser::ast::ObjectName::from(vec![Ident::new("TIMESTAMP_LTZ")]), vec!["3".to_owned()])
+        }
         Ty::Timestamp => DataType::Timestamp(Some(3), TimezoneInfo::None),
     }
 }
 
 /// The complete job over the sources' files: settings, source tables and views, and each
-/// statement inserted into a folder of JSON lines.
+/// statement inserted into a folder of JSON lines; with [`FlinkJob::kafka`], the streaming job
+/// over Kafka ([`kafka_job`]).
 pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
+    if let Some(kafka) = &job.kafka {
+        return Ok(kafka_job(ir, kafka));
+    }
     let d = Dialect::Flink;
     let mut out = SqlOutput::default();
     let setup = SqlStatement::setup;
@@ -286,9 +328,16 @@ pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
         let columns = source
             .fields
             .iter()
-            .map(|f| (ident(d, &f.name), if text { DataType::String(None) } else { flink_type(&f.ty.ty) }))
+            .map(|f| (ident(d, &f.name), if text { DataType::String(None) } else { flink_type(&f.ty.ty, false) }))
             .collect();
-        let raw = FlinkStatement::CreateTable { name: ident(d, &raw_name), columns, options };
+        let raw = FlinkStatement::CreateTable {
+            name: ident(d, &raw_name),
+            columns,
+            computed: vec![],
+            watermark: None,
+            primary_key: vec![],
+            options,
+        };
         out.statements.push(setup(
             &format!("{}__files", source.name),
             &format!("the files of {} as Flink reads them", source.name),
@@ -311,7 +360,10 @@ pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
             let sink = format!("featc_out_{}", meta.name);
             let table = FlinkStatement::CreateTable {
                 name: ident(d, &sink),
-                columns: columns.iter().map(|(n, t)| (ident(d, n), flink_type(t))).collect(),
+                columns: columns.iter().map(|(n, t)| (ident(d, n), flink_type(t, false))).collect(),
+                computed: vec![],
+                watermark: None,
+                primary_key: vec![],
                 options: vec![
                     (quoted("connector"), quoted("filesystem")),
                     (quoted("path"), quoted(&output)),
@@ -328,4 +380,117 @@ pub fn job(ir: &FeatureIr, job: &FlinkJob) -> Result<SqlOutput, String> {
         }
     }
     Ok(out)
+}
+
+/// The watermarked time column of a Kafka source table.
+const STREAM_TIME: &str = "__featc_time";
+
+/// The streaming job over Kafka: per source a `kafka` table of JSON events in the spec's types,
+/// its event time a watermarked `TIMESTAMP_LTZ(3)` (the watermark trails the latest time seen by
+/// the source's lateness), and per statement a topic it writes: windowed features append one
+/// row per key and window end (`kafka`), lifetime features update a row per key
+/// (`upsert-kafka`, keyed by the entity key).
+pub fn kafka_job(ir: &FeatureIr, kafka: &FlinkKafka) -> SqlOutput {
+    let d = Dialect::Flink;
+    let mut out = SqlOutput::default();
+    let setup = SqlStatement::setup;
+    for (key, value, comment) in [
+        ("execution.runtime-mode", "streaming", "Kafka is unbounded: windows are emitted as the watermark passes them"),
+        ("table.local-time-zone", "UTC", "event times are instants; windows are in UTC"),
+    ] {
+        let set = FlinkStatement::Set { key: quoted(key), value: quoted(value) };
+        out.statements.push(setup(key, comment, set.to_string()));
+    }
+    out.notes.push(
+        "Flink's watermark is per source partition, not per key as featc's lateness: an event later than the lateness behind the source's latest time is dropped by Flink where featc would count it"
+            .to_owned(),
+    );
+    let mut readable = vec![false; ir.sources.len()];
+    for (si, source) in ir.sources.iter().enumerate() {
+        if !ir.groups.iter().any(|g| g.source == si) {
+            continue;
+        }
+        let Some((_, topic)) = kafka.topics.iter().find(|(s, _)| *s == source.name) else {
+            out.notes.push(format!("source {}: not read from Kafka; its groups are not in the job", source.name));
+            continue;
+        };
+        readable[si] = true;
+        let columns = source.fields.iter().map(|f| (ident(d, &f.name), flink_type(&f.ty.ty, true))).collect();
+        // The windows' time: the event time, never null (Flink fails on a null row time); a
+        // message without a valid time gets the earliest time featc accepts, and the statements
+        // leave it out (`ts IS NOT NULL`), as featc's decoder does.
+        let time = ident(d, STREAM_TIME);
+        let earliest = call("TO_TIMESTAMP_LTZ", vec![int(crate::ir::EVENT_TIME_MIN_MS), int(3)]);
+        let computed = vec![(time.clone(), call("COALESCE", vec![col(d, &source.event_time), earliest]))];
+        let watermark = binary(Expr::Identifier(time.clone()), BinaryOperator::Minus, interval(source.lateness_ms));
+        let table = FlinkStatement::CreateTable {
+            name: ident(d, &source.name),
+            columns,
+            computed,
+            watermark: Some(Box::new((time, watermark))),
+            primary_key: vec![],
+            options: vec![
+                (quoted("connector"), quoted("kafka")),
+                (quoted("topic"), quoted(topic)),
+                (quoted("properties.bootstrap.servers"), quoted(&kafka.brokers)),
+                (quoted("properties.group.id"), quoted(&kafka.group)),
+                (quoted("scan.startup.mode"), quoted("earliest-offset")),
+                (quoted("format"), quoted("json")),
+                // featc's messages carry times as RFC 3339; a malformed message is skipped.
+                (quoted("json.timestamp-format.standard"), quoted("ISO-8601")),
+                (quoted("json.ignore-parse-errors"), quoted("true")),
+            ],
+        };
+        out.statements.push(setup(
+            &format!("{}__source", source.name),
+            &format!("the events of {} on topic {topic}, watermarked by its lateness", source.name),
+            table.to_string(),
+        ));
+    }
+    for g in &ir.groups {
+        if !readable.get(g.source).copied().unwrap_or(false) {
+            continue;
+        }
+        out.notes.extend(notes(g, false));
+        let stream = IrSource { event_time: STREAM_TIME.to_owned(), ..ir.sources[g.source].clone() };
+        for (meta, statement, columns) in group(g, &stream, false, false) {
+            let topic = format!("{}{}", kafka.sink_prefix, meta.name);
+            let sink = format!("featc_out_{}", meta.name);
+            let windowed = columns.iter().any(|(n, _)| n == "window_end");
+            let mut options = vec![
+                (quoted("connector"), quoted(if windowed { "kafka" } else { "upsert-kafka" })),
+                (quoted("topic"), quoted(&topic)),
+                (quoted("properties.bootstrap.servers"), quoted(&kafka.brokers)),
+            ];
+            // Times as RFC 3339, as featc writes them.
+            if windowed {
+                options.push((quoted("format"), quoted("json")));
+                options.push((quoted("json.timestamp-format.standard"), quoted("ISO-8601")));
+            } else {
+                options.push((quoted("key.format"), quoted("json")));
+                options.push((quoted("value.format"), quoted("json")));
+                options.push((quoted("value.json.timestamp-format.standard"), quoted("ISO-8601")));
+            }
+            let table = FlinkStatement::CreateTable {
+                name: ident(d, &sink),
+                columns: columns.iter().map(|(n, t)| (ident(d, n), flink_type(t, true))).collect(),
+                computed: vec![],
+                watermark: None,
+                primary_key: if windowed { vec![] } else { g.keys.iter().map(|k| ident(d, &k.name)).collect() },
+                options,
+            };
+            out.statements.push(setup(
+                &format!("{}__sink", meta.name),
+                &format!(
+                    "where {} is written: topic {topic}, {}",
+                    meta.name,
+                    if windowed { "a row per key and window" } else { "the latest row per key" }
+                ),
+                table.to_string(),
+            ));
+            let insert = FlinkStatement::Insert { name: ident(d, &sink), query: Box::new(statement) };
+            out.statements.push(SqlStatement { sql: insert.to_string(), output: Some(topic), ..meta });
+        }
+    }
+    out
 }

@@ -9,6 +9,7 @@
 mod build;
 mod exact;
 pub mod flink;
+mod sketch;
 pub mod spark;
 
 use serde::Serialize;
@@ -206,6 +207,23 @@ pub fn values_statement(g: &IrGroup, a: &IrAggregate) -> String {
     format!("{}__{}__values", g.name, a.name)
 }
 
+/// The name of the statement giving a HyperLogLog's hashes or registers (`__hll`, Spark).
+pub fn hll_statement(g: &IrGroup, a: &IrAggregate) -> String {
+    format!("{}__{}__hll", g.name, a.name)
+}
+
+/// The name of the statement giving a quantile sketch's bucket counts (`__buckets`, Spark).
+pub fn buckets_statement(g: &IrGroup, a: &IrAggregate) -> String {
+    format!("{}__{}__buckets", g.name, a.name)
+}
+
+/// Whether the dialect's SQL computes the sketch of an aggregate itself (`__hll`, `__buckets`)
+/// rather than giving each value's count: Spark, whose `xxhash64` and `LN` are the hash and the
+/// logarithm featc's sketches use.
+pub fn sketch_in_sql(d: Dialect, kind: AggKind) -> bool {
+    d == Dialect::Spark && matches!(kind, AggKind::ApproxCountDistinct | AggKind::ApproxPercentile)
+}
+
 /// The name of the statement giving an aggregate's exact sums (`__sums`).
 pub fn sums_statement(g: &IrGroup, a: &IrAggregate) -> String {
     format!("{}__{}__sums", g.name, a.name)
@@ -316,6 +334,30 @@ fn batch_group(g: &IrGroup, source: &IrSource, d: Dialect, cutoff: Expr, flags: 
             if let Some(p) = &pane {
                 projection.push((p.clone(), "pane_start".to_owned()));
                 group_by.push(p.clone());
+            }
+            if sketch_in_sql(d, a.kind) {
+                let input = a.input.as_ref().map_or(crate::types::Ty::Null, |t| t.ty.clone());
+                let (name, what, statement) = if a.kind == AggKind::ApproxCountDistinct {
+                    (
+                        hll_statement(g, a),
+                        "HyperLogLog hashes or registers",
+                        sketch::hll(d, &projection, value, &input, from.clone(), and_all(filter)),
+                    )
+                } else {
+                    (
+                        buckets_statement(g, a),
+                        "DDSketch bucket counts",
+                        sketch::buckets(d, &projection, value, from.clone(), and_all(filter)),
+                    )
+                };
+                if let Some(statement) = statement {
+                    out.push(
+                        name,
+                        format!("{what} of {} per key, {window}, {grain}: the partial of `{}`", a.name, a.kind.name()),
+                        statement,
+                    );
+                }
+                continue;
             }
             projection.push((value.clone(), "value".to_owned()));
             projection.push((count_star(None), "count".to_owned()));

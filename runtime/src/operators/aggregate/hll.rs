@@ -29,39 +29,6 @@ impl Default for Hll {
     }
 }
 
-/// A 64-bit hash that is the same on every machine and in every release (SipHash with fixed
-/// keys would do as well; this keeps the state portable without a dependency).
-pub fn hash64(bytes: &[u8]) -> u64 {
-    finish(fnv(FNV_BASIS, bytes))
-}
-
-/// [`hash64`] of one tag byte followed by `bytes`, without building the concatenation.
-pub fn hash_tagged(tag: u8, bytes: &[u8]) -> u64 {
-    finish(fnv(fnv(FNV_BASIS, &[tag]), bytes))
-}
-
-const FNV_BASIS: u64 = 0xcbf2_9ce4_8422_2325;
-
-/// FNV-1a over `bytes`, continuing from `h`.
-#[inline]
-fn fnv(mut h: u64, bytes: &[u8]) -> u64 {
-    for &b in bytes {
-        h ^= u64::from(b);
-        h = h.wrapping_mul(0x0100_0000_01b3);
-    }
-    h
-}
-
-/// A murmur3 finaliser, for avalanche.
-#[inline]
-fn finish(mut h: u64) -> u64 {
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
-    h ^= h >> 33;
-    h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
-    h ^ (h >> 33)
-}
-
 /// A sparse set as stored (by this release or an earlier one, which kept a B-tree set):
 /// ascending and each hash once.
 fn ascending<'de, D: serde::Deserializer<'de>>(d: D) -> Result<Vec<u64>, D::Error> {
@@ -171,18 +138,29 @@ mod tests {
     fn sketch(range: std::ops::Range<u64>) -> Hll {
         let mut h = Hll::default();
         for i in range {
-            h.insert_hash(hash64(&i.to_le_bytes()));
+            h.insert_hash(crate::operators::aggregate::value_hash(&crate::value::Value::I64(i as i64)));
         }
         h
     }
 
+    /// The hashes are Spark's `xxhash64` (values computed by Spark 4.3: `SELECT xxhash64(...)`).
     #[test]
-    fn a_tagged_hash_is_the_hash_of_the_concatenation() {
-        for bytes in [&b""[..], b"m", b"merchant_0042", &[0xff; 40]] {
-            for tag in [0u8, 4, 255] {
-                assert_eq!(hash_tagged(tag, bytes), hash64(&[&[tag][..], bytes].concat()));
-            }
-        }
+    fn value_hashes_are_sparks_xxhash64() {
+        use crate::operators::aggregate::value_hash;
+        use crate::value::Value;
+        let spark = |x: i64| u64::from_ne_bytes(x.to_ne_bytes());
+        assert_eq!(value_hash(&Value::from("abc")), spark(1_423_657_621_850_124_518));
+        assert_eq!(value_hash(&Value::from("")), spark(-7_444_071_767_201_028_348));
+        assert_eq!(value_hash(&Value::from("héllo merchant_7")), spark(1_367_195_401_129_338_627));
+        assert_eq!(value_hash(&Value::I64(1)), spark(-7_001_672_635_703_045_582));
+        assert_eq!(value_hash(&Value::I64(-7)), spark(-1_663_473_129_717_591_079));
+        assert_eq!(value_hash(&Value::F64(1.5)), spark(7_738_255_526_519_901_366));
+        assert_eq!(value_hash(&Value::F64(-0.0)), spark(-5_252_525_462_095_825_812));
+        assert_eq!(value_hash(&Value::F64(0.0)), spark(-5_252_525_462_095_825_812));
+        assert_eq!(value_hash(&Value::Bool(true)), spark(-6_698_625_589_789_238_999));
+        assert_eq!(value_hash(&Value::Bool(false)), spark(3_614_696_996_920_510_707));
+        // A time hashes as its epoch milliseconds (the SQL hashes `unix_millis(ts)`).
+        assert_eq!(value_hash(&Value::Ts(1_700_000_000_123)), spark(-2_686_027_409_385_495_053));
     }
 
     #[test]

@@ -13,7 +13,7 @@ mod quantile;
 mod value_counts;
 
 pub use exact_sum::ExactSum;
-pub use hll::{Hll, SPARSE_LIMIT, hash_tagged, hash64};
+pub use hll::{Hll, SPARSE_LIMIT};
 pub use quantile::{Quantiles, RELATIVE_ACCURACY};
 pub use value_counts::ValueCounts;
 
@@ -338,24 +338,34 @@ fn insert_bounded(items: &mut Vec<(i64, Value)>, item: (i64, Value), n: usize, s
     }
 }
 
-/// The hash of a value for sketches: the same for equal values on every machine.
+/// The hash of a value for sketches: the same for equal values on every machine, and the one
+/// Spark's `xxhash64` gives (XXH64 with seed 42): of the text's UTF-8 bytes, of an integer's or a
+/// time's (epoch milliseconds) 8 little-endian bytes, of a real's bits (`-0.0` as `0.0`), of a
+/// boolean as a 4-byte integer 0 or 1. So an engine's SQL computes the sketch featc computes.
 pub fn value_hash(v: &Value) -> u64 {
+    let xxh = |bytes: &[u8]| twox_hash::XxHash64::oneshot(SKETCH_SEED, bytes);
     match v {
-        Value::Null => hash64(&[0]),
-        Value::Bool(b) => hash64(&[1, u8::from(*b)]),
-        Value::I64(x) => hash_tagged(2, &x.to_le_bytes()),
-        Value::F64(x) => hash_tagged(3, &x.to_bits().to_le_bytes()),
-        Value::Str(s) => hash_tagged(4, s.as_bytes()),
-        Value::Ts(x) => hash_tagged(5, &x.to_le_bytes()),
+        Value::Null => SKETCH_SEED,
+        Value::Bool(b) => xxh(&i32::from(*b).to_le_bytes()),
+        Value::I64(x) | Value::Ts(x) => xxh(&x.to_le_bytes()),
+        Value::F64(x) => {
+            let x = if *x == 0.0 { 0.0 } else { *x };
+            let bits = if x.is_nan() { f64::NAN.to_bits() } else { x.to_bits() };
+            xxh(&bits.to_le_bytes())
+        }
+        Value::Str(s) => xxh(s.as_bytes()),
         Value::List(items) => {
-            let mut bytes = vec![6u8];
+            let mut bytes = Vec::with_capacity(8 * items.len());
             for item in items {
                 bytes.extend_from_slice(&value_hash(item).to_le_bytes());
             }
-            hash64(&bytes)
+            xxh(&bytes)
         }
     }
 }
+
+/// The seed of [`value_hash`]: Spark's `xxhash64` seed.
+const SKETCH_SEED: u64 = 42;
 
 #[cfg(test)]
 mod tests;

@@ -67,6 +67,14 @@ fn gamma() -> f64 {
     (1.0 + RELATIVE_ACCURACY) / (1.0 - RELATIVE_ACCURACY)
 }
 
+/// The bucket of a value of magnitude at least [`MIN_MAGNITUDE`]: `ceil(ln(|x|) / ln(gamma))`
+/// with fdlibm's logarithm, which Java's `StrictMath.log` (Spark's `LN`) also is, so an
+/// engine's SQL gives the same index for every value where the platform's `ln` might differ
+/// in the last bit.
+pub(crate) fn bucket_index(x: f64) -> i32 {
+    (libm::log(x.abs()) / LN_GAMMA).ceil() as i32
+}
+
 /// Values smaller in magnitude than this count as zero (buckets stay bounded).
 const MIN_MAGNITUDE: f64 = 1e-9;
 
@@ -99,7 +107,7 @@ impl Quantiles {
             self.zeros += n;
             return;
         }
-        let index = (x.abs().ln() / LN_GAMMA).ceil() as i32;
+        let index = bucket_index(x);
         let store = if x > 0.0 { &mut self.positive } else { &mut self.negative };
         store.add(index, n);
     }

@@ -22,7 +22,7 @@ use arrow::datatypes::{DataType, Int64Type};
 use featc::ir::{AggKind, FeatureIr, IrAggregate, IrGroup, Ty, WindowSpec, WindowStrategy};
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
 
-use crate::operators::aggregate::{Partial, value_hash};
+use crate::operators::aggregate::{Hll, Partial, Quantiles, value_hash};
 use crate::operators::decode::cell_of;
 use crate::operators::group::{GroupRuntime, slot_of, window_aggs};
 use crate::operators::state::{GroupSnapshot, KeyState};
@@ -211,6 +211,73 @@ fn keys(dir: &Path, g: &IrGroup) -> Result<HashMap<Vec<Value>, (i64, i64)>, Stri
     Ok(keys)
 }
 
+/// Reads a sketch the engine computed (`__hll`: hashes or packed registers; `__buckets`: bucket
+/// counts) into each key's and pane's slot; false when the engine wrote no such statement (it
+/// gave each value's count instead).
+fn sketch_rows(
+    dir: &Path,
+    g: &IrGroup,
+    a: &IrAggregate,
+    panes: &mut Panes,
+    pane_of: &dyn Fn(&RecordBatch, &str, usize) -> Result<i64, String>,
+    slot: usize,
+    empty: &dyn Fn() -> Vec<Partial>,
+) -> Result<bool, String> {
+    let statement = match a.kind {
+        AggKind::ApproxCountDistinct => featc::sql::hll_statement(g, a),
+        AggKind::ApproxPercentile => featc::sql::buckets_statement(g, a),
+        _ => return Ok(false),
+    };
+    if !dir.join(&statement).is_dir() {
+        return Ok(false);
+    }
+    let ints = |c: &dyn Array, r: usize| -> Result<Option<Vec<i64>>, String> {
+        if c.is_null(r) {
+            return Ok(None);
+        }
+        let list = c.as_list_opt::<i32>().ok_or_else(|| format!("`{statement}`: expected a list"))?;
+        let items = list.value(r);
+        Ok(Some((0..items.len()).filter_map(|i| int(items.as_ref(), i)).collect()))
+    };
+    for b in read(dir, &statement)? {
+        for r in 0..b.num_rows() {
+            let key = (key_of(&b, &statement, g, r)?, pane_of(&b, &statement, r)?);
+            let slots = panes.entry(key).or_insert_with(empty);
+            match slots.get_mut(slot) {
+                Some(Partial::Hll(h)) => {
+                    if let Some(hashes) = ints(column(&b, &statement, "hashes")?, r)? {
+                        hashes.into_iter().for_each(|x| h.insert_hash(u64::from_ne_bytes(x.to_ne_bytes())));
+                    } else if let Some(packed) = ints(column(&b, &statement, "registers")?, r)? {
+                        let mut registers = vec![0u8; 1 << 12];
+                        for p in packed {
+                            let (register, rank) = (usize::try_from(p >> 6).unwrap_or(usize::MAX), p & 63);
+                            let cell = registers
+                                .get_mut(register)
+                                .ok_or_else(|| format!("`{statement}`: register {register}"))?;
+                            *cell = (*cell).max(u8::try_from(rank).unwrap_or(0));
+                        }
+                        h.merge(&Hll::from_registers(&registers)?);
+                    }
+                }
+                Some(Partial::Quantiles(q)) => {
+                    let sign = int(column(&b, &statement, "sign")?, r).unwrap_or(0);
+                    let bucket = int(column(&b, &statement, "bucket")?, r).unwrap_or(0);
+                    let n = u64::try_from(int(column(&b, &statement, "count")?, r).unwrap_or(0)).unwrap_or(0);
+                    let bucket = i32::try_from(bucket).map_err(|_| format!("`{statement}`: bucket {bucket}"))?;
+                    let (positive, negative, zeros): (&[_], &[_], u64) = match sign {
+                        0 => (&[], &[], n),
+                        s if s > 0 => (&[(bucket, n)], &[], 0),
+                        _ => (&[], &[(bucket, n)], 0),
+                    };
+                    q.merge(&Quantiles::from_parts(positive, negative, zeros));
+                }
+                _ => {}
+            }
+        }
+    }
+    Ok(true)
+}
+
 /// The partials of one window's batch aggregates per key and pane, from every statement that
 /// holds a part of them.
 fn window_panes(
@@ -249,7 +316,9 @@ fn window_panes(
     for &ai in members {
         let a = &g.aggregates[ai];
         let slot = slot_of(g, ai);
-        if featc::sql::from_value_counts(a.kind) {
+        if featc::sql::from_value_counts(a.kind) && sketch_rows(dir, g, a, &mut panes, &pane_of, slot, empty)? {
+            // The engine computed the sketch itself (`__hll`, `__buckets`).
+        } else if featc::sql::from_value_counts(a.kind) {
             let statement = featc::sql::values_statement(g, a);
             let input = a.input.as_ref().map_or(Ty::String, |t| t.ty.clone());
             for b in read(dir, &statement)? {
