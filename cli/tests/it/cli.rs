@@ -255,6 +255,32 @@ fn materialize_writes_every_key_as_of_a_past_time() {
     assert!(!data.path().join("state/snapshot.json").exists());
 }
 
+/// Materializing reuses the live checkpoint where it holds no event after the time asked for,
+/// and replays from offset 0 where it does; either way the features are a replay's.
+#[test]
+fn materialize_resumes_from_a_checkpoint_at_or_before_its_time() {
+    let data = tempfile::tempdir().expect("temp dir");
+    let data_dir = data.path().to_str().expect("utf-8 path");
+    ok(&featc(&["run", "examples/recsys", "--target", "kappa", "--until-caught-up", "--data-dir", data_dir], &root()));
+    let fresh = tempfile::tempdir().expect("temp dir");
+    let fresh_dir = fresh.path().to_str().expect("utf-8 path");
+    for (at, resumes) in [("2030-01-01T00:00:00.000Z", true), ("2024-01-04T12:00:00.000Z", false)] {
+        let args = |dir: &str| {
+            ["materialize", "examples/recsys", "--at", at, "--format", "csv", "--data-dir", dir].map(str::to_owned)
+        };
+        let said = ok(&featc(&args(data_dir).each_ref().map(String::as_str), &root()));
+        assert_eq!(said.contains("resumed group `preferences` from its snapshot"), resumes, "{at}: {said}");
+        assert_eq!(said.contains("replaying group `preferences` from offset 0"), !resumes, "{at}: {said}");
+        ok(&featc(&args(fresh_dir).each_ref().map(String::as_str), &root()));
+        let read = |dir: &std::path::Path| {
+            std::fs::read_to_string(dir.join("materialized/preferences.csv")).expect("CSV written")
+        };
+        let (resumed, replayed) = (read(data.path()), read(fresh.path()));
+        assert!(resumed.lines().count() > 100, "{resumed}");
+        assert_eq!(resumed, replayed, "{at}: materialized from the checkpoint against a replay from offset 0");
+    }
+}
+
 #[test]
 fn run_replays_the_example_and_get_serves_its_features() {
     let data = tempfile::tempdir().expect("temp dir");

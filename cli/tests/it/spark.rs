@@ -102,6 +102,8 @@ fn the_batch_view_reads_in_spark_and_pandas() {
     );
     let spark = std::process::Command::new(tool("FEATC_SPARK_SQL"))
         .args(["--master", "local[2]", "-S", "-e", &sql])
+        // Spark leaves its metastore in the folder it runs in.
+        .current_dir(data.path())
         .output()
         .expect("spark-sql");
     assert!(spark.status.success(), "{}", text(&spark.stderr));

@@ -22,6 +22,13 @@ pub struct GroupSnapshot {
     pub(crate) accepted: u64,
 }
 
+impl GroupSnapshot {
+    /// The latest event time of any key, `None` without keys.
+    pub(crate) fn latest_event(&self) -> Option<i64> {
+        self.keys.iter().map(|(_, s)| s.max_ts).max()
+    }
+}
+
 /// One key's state, as the row path keeps it and as snapshots hold it.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub(crate) struct KeyState {

@@ -81,20 +81,23 @@ impl KappaRunner {
     /// files (relative to `project_dir`). Returns the runner and what was seeded.
     pub fn open(ir: FeatureIr, project_dir: &Path, data_dir: &Path) -> Result<(KappaRunner, Vec<String>), String> {
         let (mut runner, mut seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
-        seeded.extend(runner.restore()?);
+        seeded.extend(runner.restore_until(None)?);
         Ok((runner, seeded))
     }
 
-    /// Opens the logs for a replay from offset 0 of the events at or before `t` only, ignoring
-    /// any snapshot: the state as of `t`, for `featc materialize`. Lateness is judged among the
-    /// events read. Do not [`KappaRunner::snapshot`] such a runner: its state is not the live one.
+    /// Opens the logs for a replay of the events at or before `t` only: the state as of `t`, for
+    /// `featc materialize`. Lateness is judged among the events read. A group whose checkpoint
+    /// holds no event after `t` resumes from it (its state is the one a replay of the same
+    /// offsets gives, since every event there is at or before `t`); the others replay from
+    /// offset 0. Do not [`KappaRunner::snapshot`] such a runner: its state is not the live one.
     pub fn open_as_of(
         ir: FeatureIr,
         project_dir: &Path,
         data_dir: &Path,
         t: i64,
     ) -> Result<(KappaRunner, Vec<String>), String> {
-        let (mut runner, seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
+        let (mut runner, mut seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
+        seeded.extend(runner.restore_until(Some(t))?);
         runner.groups.iter_mut().for_each(|g| g.read_until(t));
         Ok((runner, seeded))
     }
@@ -340,10 +343,10 @@ impl KappaRunner {
         self.unsaved
     }
 
-    /// Loads each group's snapshot of its current version, where there is one; a group
-    /// without one (new, or changed since) replays its source from offset 0. Returns what
-    /// happened, for the user.
-    fn restore(&mut self) -> Result<Vec<String>, String> {
+    /// Loads each group's snapshot of its current version, where there is one (and, with
+    /// `until`, where it holds no event after that time); a group without one (new, or changed
+    /// since) replays its source from offset 0. Returns what happened, for the user.
+    fn restore_until(&mut self, until: Option<i64>) -> Result<Vec<String>, String> {
         let mut said = Vec::new();
         // Where each stream's partitions end, asked once and only when a snapshot is to be
         // checked against them (a broker's watermarks are a round trip per partition).
@@ -373,6 +376,16 @@ impl KappaRunner {
                     continue;
                 }
             };
+            if let Some(t) = until
+                && let Some(latest) = snapshot.state.latest_event().filter(|latest| *latest > t)
+            {
+                said.push(format!(
+                    "the checkpoint of group `{name}` holds events up to {}, after {}: replaying group `{name}` from offset 0",
+                    crate::io::time::rfc3339(latest),
+                    crate::io::time::rfc3339(t)
+                ));
+                continue;
+            }
             // A snapshot that claims events the stream does not hold (a log restored from an
             // older copy, say), or positions of another binding (the embedded log, and now
             // Kafka), cannot be trusted: the group is rebuilt from the stream.
