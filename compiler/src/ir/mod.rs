@@ -429,14 +429,27 @@ fn columnar(predicates: usize, pending: &[Pending], source: &IrSource, columns: 
         _ => None,
     };
     // An event's feature filters are a 64-bit mask on the columnar path; aggregates read a
-    // column of a scalar type (numbers in words, the others as boxed partials), or nothing.
+    // column of a scalar type (numbers in words, the others as boxed partials), a value computed
+    // from the event's columns (boxed, evaluated as the row path evaluates it), or nothing.
+    let scalar = |t: Option<Ty>| matches!(t, Some(Ty::I64 | Ty::F64 | Ty::Timestamp | Ty::String | Ty::Bool));
     predicates <= 64
         && pending.iter().all(|p| {
             let a = &p.aggregate;
             !matches!(p.window, WindowSpec::Session { .. })
-                && match a.value.as_ref().map(ty) {
+                && match &a.value {
                     None => a.kind == AggKind::Count,
-                    Some(input) => matches!(input, Some(Ty::I64 | Ty::F64 | Ty::Timestamp | Ty::String | Ty::Bool)),
+                    Some(e) if matches!(e.tree, Expr::Column(_)) => scalar(ty(e)),
+                    Some(e) => {
+                        scalar(a.input.as_ref().map(|t| t.ty.clone()))
+                            && e.tree.columns().iter().all(|&i| {
+                                scalar(
+                                    columns
+                                        .get(i)
+                                        .and_then(|c| source.fields.iter().find(|f| &f.name == c))
+                                        .map(|f| f.ty.ty.clone()),
+                                )
+                            })
+                    }
                 }
         })
 }

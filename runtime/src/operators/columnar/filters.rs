@@ -5,31 +5,21 @@
 
 use arrow::array::Array;
 use arrow::record_batch::RecordBatch;
-use featc::ir::{IrGroup, IrSource, Ty};
+use featc::ir::{IrGroup, IrSource};
 
+use super::exprs::ExprCells;
 use crate::operators::eval::{Compiled, compile};
 use crate::value::Value;
 
 /// At most this many feature filters: an event's mask is one bit per filter.
 pub(crate) const MAX_PREDICATES: usize = 64;
 
-/// A column a filter reads.
-#[derive(Debug, Clone)]
-struct FilterCol {
-    /// Position in the group's columns (the row the expressions read).
-    col: usize,
-    name: String,
-    ty: Ty,
-    nullable: bool,
-}
-
 #[derive(Debug, Clone)]
 pub(crate) struct Filters {
     filter: Option<Compiled>,
     predicates: Vec<Compiled>,
-    cols: Vec<FilterCol>,
-    /// A row of the group's width holding only the cells the filters read.
-    row: Vec<Value>,
+    /// The cells the filters read.
+    cells: ExprCells,
 }
 
 /// What the filters say of one event.
@@ -53,18 +43,8 @@ impl Filters {
         let width = group.columns.len();
         let filter = group.filter.as_ref().map(|f| compile(&f.tree, width)).transpose().ok()?;
         let predicates = group.predicates.iter().map(|p| compile(&p.tree, width)).collect::<Result<_, _>>().ok()?;
-        let mut at: Vec<usize> = group.filter.iter().chain(&group.predicates).flat_map(|e| e.tree.columns()).collect();
-        at.sort_unstable();
-        at.dedup();
-        let cols = at
-            .into_iter()
-            .map(|col| {
-                let name = group.columns.get(col)?;
-                let f = source.fields.iter().find(|f| &f.name == name)?;
-                Some(FilterCol { col, name: name.clone(), ty: f.ty.ty.clone(), nullable: f.ty.nullable })
-            })
-            .collect::<Option<_>>()?;
-        Some(Filters { filter, predicates, cols, row: vec![Value::Null; width] })
+        let cells = ExprCells::new(group, source, group.filter.iter().chain(&group.predicates).map(|e| &e.tree))?;
+        Some(Filters { filter, predicates, cells })
     }
 
     /// No filter at all: every event is counted by every aggregate.
@@ -74,25 +54,21 @@ impl Filters {
 
     /// Whether a filter reads the column `name`.
     pub(crate) fn reads(&self, name: &str) -> bool {
-        self.cols.iter().any(|c| c.name == name)
+        self.cells.reads(name)
     }
 
     /// The arrays of a batch the filters read, in their order; `None` when one is missing (the
     /// row path then dead-letters the batch's events with the reason).
     pub(crate) fn arrays<'a>(&self, batch: &'a RecordBatch) -> Option<Vec<&'a dyn Array>> {
-        self.cols.iter().map(|c| batch.column_by_name(&c.name).map(|a| a.as_ref())).collect()
+        self.cells.arrays(batch)
     }
 
     /// The verdict on row `r` of the arrays [`Filters::arrays`] gave.
     pub(crate) fn at(&mut self, arrays: &[&dyn Array], r: usize) -> Verdict {
-        for (c, a) in self.cols.iter().zip(arrays) {
-            match crate::operators::decode::cell_of(*a, r, &c.ty) {
-                None => return Verdict::Malformed,
-                Some(Value::Null) if !c.nullable => return Verdict::Malformed,
-                Some(v) => self.row[c.col] = v,
-            }
+        if !self.cells.load(arrays, r) {
+            return Verdict::Malformed;
         }
-        self.of_row(&self.row)
+        self.of_row(&self.cells.row)
     }
 
     /// The verdict on a decoded row of the group's columns.

@@ -14,6 +14,7 @@
 
 mod cells;
 mod columns;
+mod exprs;
 mod filters;
 mod keys;
 mod slots;
@@ -29,6 +30,7 @@ use crate::operators::window::WindowState;
 use crate::value::Value;
 use cells::{CellCol, CellColumn, Interner};
 use columns::{KeyColumn, NumColumn, TsColumn};
+use exprs::Computed;
 use filters::{Filters, Verdict};
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys, Stamp};
@@ -74,8 +76,10 @@ pub(crate) struct Columnar {
     lateness: i64,
     filters: Filters,
     scratch: Vec<Num>,
-    /// The columns boxed aggregates read, and one event's values of them.
+    /// The columns boxed aggregates read, then the inputs computed from expressions, and one
+    /// event's values of them (the column cells first).
     cells: Vec<CellCol>,
+    computed: Computed,
     cell_scratch: Vec<Value>,
     interner: Interner,
 }
@@ -104,15 +108,39 @@ impl Columnar {
         let mut values: Vec<ValueCol> = Vec::new();
         let mut per_window: Vec<Vec<AggInput>> = vec![Vec::new(); group.windows.len()];
         let mut cells: Vec<CellCol> = Vec::new();
+        // Inputs computed from expressions: boxed, each a cell after the column cells (their
+        // index is fixed once the column cells are known, below).
+        let mut computed: Vec<&Expr> = Vec::new();
         for a in &group.aggregates {
             let mut time = false;
             let input = match &a.value {
                 None => None,
-                Some(e) => {
-                    let Expr::Column(i) = e.tree else { return None };
-                    let name = group.columns.get(i)?;
-                    Some((i, name, field(name)?))
-                }
+                Some(e) => match e.tree {
+                    Expr::Column(i) => {
+                        let name = group.columns.get(i)?;
+                        Some((i, name, field(name)?))
+                    }
+                    ref tree => {
+                        let at = computed.iter().position(|c| *c == tree).unwrap_or_else(|| {
+                            computed.push(tree);
+                            computed.len() - 1
+                        });
+                        let input = AggInput {
+                            spec: AggSpec::new(a.kind, a.param),
+                            integer: a.integer_input(),
+                            time: false,
+                            column: None,
+                            cell: Some(usize::MAX - at),
+                            predicate: match a.predicate {
+                                Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
+                                Some(_) => return None,
+                                None => None,
+                            },
+                        };
+                        per_window.get_mut(a.window)?.push(input);
+                        continue;
+                    }
+                },
             };
             let cell = match input {
                 Some((i, name, f)) if !slots::in_words(a.kind, Some(&f.ty.ty)) => {
@@ -168,6 +196,15 @@ impl Columnar {
             };
             per_window.get_mut(a.window)?.push(input);
         }
+        // A computed input's cell comes after every column cell.
+        for aggs in &mut per_window {
+            for a in aggs.iter_mut() {
+                if let Some(c) = a.cell.filter(|&c| c > usize::MAX / 2) {
+                    a.cell = Some(cells.len() + (usize::MAX - c));
+                }
+            }
+        }
+        let computed = Computed::new(group, source, &computed)?;
         let mut windows = Vec::with_capacity(group.windows.len());
         for (w, aggs) in group.windows.iter().zip(&per_window) {
             if matches!(w.spec, WindowSpec::Session { .. }) {
@@ -186,6 +223,7 @@ impl Columnar {
                 || values.iter().any(|v| v.name == *c)
                 || cells.iter().any(|v| v.name == *c)
                 || filters.reads(c)
+                || computed.cells.reads(c)
         };
         if !group.columns.iter().all(known) {
             return None;
@@ -200,8 +238,9 @@ impl Columnar {
             ts_col,
             lateness: i64::try_from(source.lateness_ms).unwrap_or(i64::MAX),
             filters,
-            cell_scratch: vec![Value::Null; cells.len()],
+            cell_scratch: vec![Value::Null; cells.len() + computed.len()],
             cells,
+            computed,
             interner: Interner::default(),
         })
     }
@@ -222,7 +261,8 @@ impl Columnar {
             filters: self.filters.clone(),
             scratch: vec![Num::Null; self.values.len()],
             cells: self.cells.clone(),
-            cell_scratch: vec![Value::Null; self.cells.len()],
+            computed: self.computed.clone(),
+            cell_scratch: vec![Value::Null; self.cells.len() + self.computed.len()],
             interner: Interner::default(),
         }
     }
@@ -349,6 +389,7 @@ impl Columnar {
         for (v, c) in cells.iter_mut().zip(&self.cells) {
             *v = row.get(c.col).cloned().unwrap_or(Value::Null);
         }
+        self.computed.of_row(row, &mut cells[self.cells.len()..]);
         let key: Vec<Value> =
             self.key_cols.iter().map(|(i, _, _)| row.get(*i).cloned().unwrap_or(Value::Null)).collect();
         let event = Event { values: &values, cells: &cells, seq, mask };
@@ -390,6 +431,8 @@ impl Columnar {
             .map(|c| Some(CellColumn::read(batch.column_by_name(&c.name)?.as_ref(), &c.ty)))
             .collect::<Option<_>>()?;
         let filter_arrays = self.filters.arrays(batch)?;
+        let computed_arrays = self.computed.cells.arrays(batch)?;
+        let n_cells = self.cells.len();
         let filtered = !self.filters.is_empty();
         // Each selected row's feature-filter mask (all ones when the group has none).
         let mut masks = vec![u64::MAX; if filtered { rows.len() } else { 0 }];
@@ -425,6 +468,11 @@ impl Columnar {
                 }
             }
             if !cell_arrays.iter().zip(&self.cells).all(|(a, c)| a.valid(r, c)) {
+                left.malformed.push(r);
+                continue;
+            }
+            // Computed inputs: the cells they read must decode (their values come below).
+            if !self.computed.is_empty() && !self.computed.cells.load(&computed_arrays, r) {
                 left.malformed.push(r);
                 continue;
             }
@@ -478,6 +526,7 @@ impl Columnar {
             for ((slot, a), c) in cells.iter_mut().zip(&cell_arrays).zip(&self.cells) {
                 *slot = a.get(r, c, &mut self.interner);
             }
+            self.computed.at(&computed_arrays, r, &mut cells[n_cells..]);
             let mask = masks.get(i).copied().unwrap_or(u64::MAX);
             let event = Event { values: &values, cells: &cells, seq: base + r as u64 + 1, mask };
             match self.accept_id(id, t, event) {
