@@ -435,22 +435,21 @@ fn columnar(predicates: usize, pending: &[Pending], source: &IrSource, columns: 
     predicates <= 64
         && pending.iter().all(|p| {
             let a = &p.aggregate;
-            !matches!(p.window, WindowSpec::Session { .. })
-                && match &a.value {
-                    None => a.kind == AggKind::Count,
-                    Some(e) if matches!(e.tree, Expr::Column(_)) => scalar(ty(e)),
-                    Some(e) => {
-                        scalar(a.input.as_ref().map(|t| t.ty.clone()))
-                            && e.tree.columns().iter().all(|&i| {
-                                scalar(
-                                    columns
-                                        .get(i)
-                                        .and_then(|c| source.fields.iter().find(|f| &f.name == c))
-                                        .map(|f| f.ty.ty.clone()),
-                                )
-                            })
-                    }
+            match &a.value {
+                None => a.kind == AggKind::Count,
+                Some(e) if matches!(e.tree, Expr::Column(_)) => scalar(ty(e)),
+                Some(e) => {
+                    scalar(a.input.as_ref().map(|t| t.ty.clone()))
+                        && e.tree.columns().iter().all(|&i| {
+                            scalar(
+                                columns
+                                    .get(i)
+                                    .and_then(|c| source.fields.iter().find(|f| &f.name == c))
+                                    .map(|f| f.ty.ty.clone()),
+                            )
+                        })
                 }
+            }
         })
 }
 

@@ -71,6 +71,7 @@ pub(crate) fn window() -> impl Strategy<Value = String> {
         Just("lifetime".to_owned()),
         prop::sample::select(vec![5, 10, 30]).prop_map(|s| format!("tumbling({s}s)")),
         (prop::sample::select(vec![1, 2, 5]), 1u64..7).prop_map(|(h, m)| format!("sliding({}s, every: {h}s)", h * m)),
+        prop::sample::select(vec![1, 2, 5]).prop_map(|g| format!("session({g}s)")),
     ]
 }
 
@@ -235,12 +236,45 @@ proptest! {
     }
 }
 
+/// Every aggregate and window runs columnar; a group with more feature filters than an event's
+/// 64-bit mask holds takes the row path.
 #[test]
 fn groups_outside_the_columnar_subset_take_the_row_path() {
-    for feature in ["s = sum(x) over session(5s)", "l = last(x * 2) over session(5s)"] {
+    for filters in [64, 65] {
+        let features: String =
+            (0..filters).map(|i| format!("    f{i} = count() where n > {i} over lifetime\n")).collect();
         let ir = compiled(&format!(
-            "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    {feature}\n}}\n"
+            "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n{features}}}\n"
         ));
-        assert!(!GroupRuntime::new(&ir, &ir.groups[0]).unwrap().is_columnar(), "{feature}");
+        assert_eq!(GroupRuntime::new(&ir, &ir.groups[0]).unwrap().is_columnar(), filters <= 64, "{filters} filters");
     }
+}
+
+/// A late event within the gap of two sessions bridges them into one on both paths: the
+/// columnar path merges the two sessions' slots (rare in random events, so drawn here).
+#[test]
+fn an_event_that_bridges_two_sessions_merges_them_on_both_paths() {
+    let ir = compiled(&format!(
+        "source s {{\n    event_time ts\n    lateness 10s\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    n_s = count() over session(3s)\n    x_s = sum(x) over session(3s)\n    l_s = last_n(c, 3) over session(3s)\n    d_s = count_distinct(n * 2) over session(3s)\n}}\n"
+    ));
+    let g = &ir.groups[0];
+    // Times in half seconds: sessions at 0-1 s and 6-7 s, then events at 3.5 s and 2.5 s that
+    // reach both (within 3 s of each).
+    let raw: Vec<Raw> = [0, 2, 12, 14, 7, 5]
+        .iter()
+        .enumerate()
+        .map(|(i, &t)| (1, Some(i as f64 + 0.25), Some(i as i64), t, Some(i as u8 % 5), true))
+        .collect();
+    let mut rows = GroupRuntime::on_path(&ir, g, Path::Rows).unwrap();
+    let mut columnar = GroupRuntime::new(&ir, g).unwrap();
+    assert!(columnar.is_columnar());
+    for r in &raw {
+        let one = batch(std::slice::from_ref(r), false);
+        rows.process_batch(&one, &fields(&ir));
+        columnar.process_batch(&one, &fields(&ir));
+    }
+    let want = features(&rows, &[0, 1_000, 5_000]);
+    assert_eq!(features(&columnar, &[0, 1_000, 5_000]), want);
+    // One session holds all six events.
+    assert_eq!(want[0].2[0], Value::I64(6), "{want:?}");
 }

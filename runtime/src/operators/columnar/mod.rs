@@ -54,6 +54,9 @@ struct ColWindow {
     slots: Slots,
     /// Sliding windows: each key's panes `(start, slot)`, oldest first.
     panes: Vec<VecDeque<(i64, u32)>>,
+    /// Session windows: each key's sessions `(first event, last event, slot)`, oldest first,
+    /// kept while an on-time event could still extend or bridge them.
+    sessions: Vec<Vec<(i64, i64, u32)>>,
 }
 
 /// What the batch path leaves to the row path: rows to decode one by one (a null, NaN or
@@ -82,6 +85,47 @@ pub(crate) struct Columnar {
     computed: Computed,
     cell_scratch: Vec<Value>,
     interner: Interner,
+}
+
+/// The slot of the session an event at `ts` belongs to, among a key's `sessions` (oldest first):
+/// sessions that ended before an on-time event could reach them are dropped; the sessions
+/// within `gap` of the event merge into one (their partials merged by the aggregate library);
+/// none: a new one. The row path's rule (`WindowState::add`), on slots.
+fn session(
+    sessions: &mut Vec<(i64, i64, u32)>,
+    slots: &mut Slots,
+    ts: i64,
+    max_ts: i64,
+    lateness: i64,
+    gap: i64,
+) -> u32 {
+    let horizon = max_ts.saturating_sub(lateness).saturating_sub(gap);
+    sessions.retain(|&(_, end, slot)| {
+        let keep = end >= horizon;
+        if !keep {
+            slots.release(slot);
+        }
+        keep
+    });
+    let touches = |&(start, end, _): &(i64, i64, u32)| ts >= start.saturating_sub(gap) && ts <= end.saturating_add(gap);
+    let Some(first) = sessions.iter().position(touches) else {
+        let slot = slots.alloc();
+        let at = sessions.partition_point(|s| s.0 < ts);
+        sessions.insert(at, (ts, ts, slot));
+        return slot;
+    };
+    let (mut start, mut end, slot) = sessions[first];
+    start = start.min(ts);
+    end = end.max(ts);
+    // Later sessions the event bridges to (sessions are disjoint, so they follow the first).
+    while let Some(next) = sessions.get(first + 1).copied().filter(touches) {
+        sessions.remove(first + 1);
+        start = start.min(next.0);
+        end = end.max(next.1);
+        slots.merge_into(slot, next.2);
+    }
+    sessions[first] = (start, end, slot);
+    slot
 }
 
 /// Starts loading the cache line of `x` (a hint; nothing on other processors).
@@ -207,10 +251,7 @@ impl Columnar {
         let computed = Computed::new(group, source, &computed)?;
         let mut windows = Vec::with_capacity(group.windows.len());
         for (w, aggs) in group.windows.iter().zip(&per_window) {
-            if matches!(w.spec, WindowSpec::Session { .. }) {
-                return None;
-            }
-            windows.push(ColWindow { spec: w.spec, slots: Slots::new(aggs)?, panes: Vec::new() });
+            windows.push(ColWindow { spec: w.spec, slots: Slots::new(aggs)?, panes: Vec::new(), sessions: Vec::new() });
         }
         let key_cols: Vec<(usize, String, Ty)> =
             group.keys.iter().map(|k| Some((col(&k.name)?, k.name.clone(), k.ty.ty.clone()))).collect::<Option<_>>()?;
@@ -252,7 +293,7 @@ impl Columnar {
             windows: self
                 .windows
                 .iter()
-                .map(|w| ColWindow { spec: w.spec, slots: w.slots.emptied(), panes: Vec::new() })
+                .map(|w| ColWindow { spec: w.spec, slots: w.slots.emptied(), panes: Vec::new(), sessions: Vec::new() })
                 .collect(),
             values: self.values.clone(),
             key_cols: self.key_cols.clone(),
@@ -284,6 +325,11 @@ impl Columnar {
                 WindowSpec::Sliding { .. } => {
                     if w.panes.len() < n {
                         w.panes.resize_with(n, VecDeque::new);
+                    }
+                }
+                WindowSpec::Session { .. } => {
+                    if w.sessions.len() < n {
+                        w.sessions.resize_with(n, Vec::new);
                     }
                 }
                 _ => w.slots.ensure(n),
@@ -365,7 +411,11 @@ impl Columnar {
                     };
                     w.slots.update(slot, values, cells, ts, mask);
                 }
-                WindowSpec::Session { .. } => {}
+                WindowSpec::Session { gap_ms } => {
+                    let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
+                    let slot = session(&mut w.sessions[id as usize], &mut w.slots, ts, max_ts, self.lateness, gap);
+                    w.slots.update(slot, values, cells, ts, mask);
+                }
             }
         }
         Ok(())
@@ -550,6 +600,12 @@ impl Columnar {
                 WindowSpec::Tumbling { size_ms } => {
                     WindowState::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials(id) }
                 }
+                WindowSpec::Session { .. } => WindowState::Sessions(
+                    w.sessions
+                        .get(id as usize)
+                        .map(|s| s.iter().map(|&(a, b, slot)| (a, b, w.slots.partials(slot))).collect())
+                        .unwrap_or_default(),
+                ),
                 _ => WindowState::Panes {
                     panes: w
                         .panes
@@ -594,7 +650,16 @@ impl Columnar {
                         w.panes[id as usize].push_back((*start, slot));
                     }
                 }
-                WindowState::Sessions(_) => {}
+                WindowState::Sessions(sessions) => {
+                    if w.sessions.len() < n {
+                        w.sessions.resize_with(n, Vec::new);
+                    }
+                    for (start, end, partials) in sessions {
+                        let slot = w.slots.alloc();
+                        w.slots.load(slot, partials);
+                        w.sessions[id as usize].push((*start, *end, slot));
+                    }
+                }
             }
         }
     }
@@ -615,6 +680,8 @@ impl Columnar {
                     w.slots.bytes()
                         + w.panes.capacity() * size_of::<VecDeque<(i64, u32)>>()
                         + w.panes.iter().map(|p| p.capacity() * 16).sum::<usize>()
+                        + w.sessions.capacity() * size_of::<Vec<(i64, i64, u32)>>()
+                        + w.sessions.iter().map(|s| s.capacity() * 24).sum::<usize>()
                 })
                 .sum::<usize>()
     }

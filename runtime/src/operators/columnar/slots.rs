@@ -234,6 +234,18 @@ impl Slots {
         self.free.push(slot);
     }
 
+    /// Folds slot `from` into slot `into`, their partials merged by the aggregate library (two
+    /// sessions an event bridges), and releases `from`.
+    pub(crate) fn merge_into(&mut self, into: u32, from: u32) {
+        let mut merged = self.partials(into);
+        for ((acc, p), a) in merged.iter_mut().zip(self.partials(from)).zip(&self.aggs) {
+            acc.merge(a.spec, &p);
+        }
+        self.reset(into);
+        self.load(into, &merged);
+        self.release(from);
+    }
+
     /// Asks the processor to start loading a slot.
     #[inline]
     pub(crate) fn prefetch(&self, slot: u32) {
