@@ -53,8 +53,9 @@ fn the_runtime_runs_the_strategy_the_plan_names() {
     assert!(operators > 50, "only {operators} aggregate operators compared");
 }
 
-/// The strategies the runtime builds for `windows` (feature lines) in one group.
-fn evictions(windows: &str) -> Vec<(String, featc::ir::Eviction)> {
+/// The eviction the runtime runs for each aggregate of `windows` (feature lines) in one group,
+/// on the layout the plan gives, or (`rows`) on the row layout.
+fn evictions(windows: &str, rows: bool) -> Vec<(String, featc::ir::Eviction)> {
     let text = format!(
         "source s {{ event_time ts files \"s.parquet\" schema {{ k: string, x: f64, c: string, ts: timestamp }} }}
         entity e {{ key k: string }}
@@ -65,7 +66,11 @@ fn evictions(windows: &str) -> Vec<(String, featc::ir::Eviction)> {
     let checked = featc::check_project(&sources, &featc::Options::default());
     assert!(!checked.has_errors(), "{:?}", checked.diagnostics);
     let ir = featc::ir::lower(&checked.project).unwrap();
-    let runtime = GroupRuntime::new(&ir, &ir.groups[0]).unwrap();
+    let runtime = if rows {
+        GroupRuntime::on_path(&ir, &ir.groups[0].on_rows(), featc_runtime::operators::group::Path::Rows).unwrap()
+    } else {
+        GroupRuntime::new(&ir, &ir.groups[0]).unwrap()
+    };
     runtime.strategies().into_iter().flat_map(|(_, _, e)| e).collect()
 }
 
@@ -79,8 +84,8 @@ const SLIDING: &str = r#"
 
 #[test]
 fn sliding_windows_on_the_row_path_subtract_or_run_two_stacks() {
-    // A session window keeps the group on the row path.
-    let ran = evictions(&format!("{SLIDING}\n    visits = count() over session(30m)"));
+    // The row layout (`IrGroup::on_rows`, which training sets run).
+    let ran = evictions(&format!("{SLIDING}\n    visits = count() over session(30m)"), true);
     let eviction = |name: &str| ran.iter().find(|(n, _)| n == name).unwrap().1;
     use featc::ir::Eviction::*;
     assert_eq!(eviction("n"), Subtract);
@@ -92,7 +97,7 @@ fn sliding_windows_on_the_row_path_subtract_or_run_two_stacks() {
 
 #[test]
 fn sliding_windows_on_the_columnar_path_merge_their_panes_at_lookup() {
-    let ran = evictions(SLIDING);
+    let ran = evictions(SLIDING, false);
     assert_eq!(ran.len(), 5);
     assert!(ran.iter().all(|(_, e)| *e == featc::ir::Eviction::MergePanes), "{ran:?}");
 }
