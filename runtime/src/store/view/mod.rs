@@ -24,6 +24,7 @@ use crate::operators::group::{GroupRuntime, window_aggs};
 use crate::operators::state::GroupSnapshot;
 use crate::runners::lambda::batch::BatchView;
 
+mod read;
 pub(crate) mod table;
 
 /// v3: partials in columns (v2 held each key's state as JSON text).
@@ -188,5 +189,5 @@ fn read_keys(
         .map_err(|e| e.to_string())?
         .collect::<Result<Vec<RecordBatch>, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    table::from_batches(g, &window_aggs(g)?, &batches).map_err(|e| format!("{}: {e}", path.display()))
+    read::from_batches(g, &window_aggs(g)?, &batches).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -1,0 +1,247 @@
+//! The batch view's Arrow table of partials in ([`super::table`] writes it), each key's state
+//! out: every cell checked (a hash set that is not one, registers of the wrong length, more
+//! times than values are errors, never a panic), panes in time order, and the sliding windows'
+//! running totals rebuilt from their panes.
+
+use std::collections::{BTreeMap, VecDeque};
+
+use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
+use arrow::datatypes::{DataType, Int32Type, Int64Type};
+use featc::ir::{AggKind, IrGroup, Ty, WindowSpec};
+
+use super::table::{END, LATEST, START, WINDOW, fields, input_ty, int_of};
+use crate::operators::aggregate::{ExactSum, Hll, Partial, Quantiles, ValueCounts};
+use crate::operators::decode::cell_of;
+use crate::operators::state::KeyState;
+use crate::operators::window::{WindowAggs, WindowState};
+use crate::value::Value;
+
+/// A key's latest event and, per window, its units `(start, end, partials)` as read.
+type ReadKey = (i64, Vec<Vec<(i64, i64, Vec<Partial>)>>);
+
+/// A column of a batch by name, with the type the schema gives it.
+fn column<'b>(b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef, String> {
+    b.column_by_name(name).ok_or_else(|| format!("the batch view has no column `{name}`"))
+}
+
+fn i64_at(a: &dyn Array, r: usize) -> Result<Option<i64>, String> {
+    if a.is_null(r) {
+        return Ok(None);
+    }
+    match a.data_type() {
+        DataType::Int64 => Ok(Some(a.as_primitive::<Int64Type>().value(r))),
+        DataType::Int32 => Ok(Some(i64::from(a.as_primitive::<Int32Type>().value(r)))),
+        dt => Err(format!("expected integers, found {dt}")),
+    }
+}
+
+fn required<T>(v: Option<T>, what: &str) -> Result<T, String> {
+    v.ok_or_else(|| format!("a row of the batch view has no {what}"))
+}
+
+/// One cell of a column of values of type `ty`.
+fn value_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Value, String> {
+    if a.is_null(r) {
+        return Ok(Value::Null);
+    }
+    match ty {
+        Ty::List(_) | Ty::Null => {
+            let text = a.as_string_opt::<i32>().ok_or("expected JSON text")?.value(r);
+            serde_json::from_str(text).map_err(|e| format!("a value in the batch view: {e}"))
+        }
+        ty => cell_of(a, r, ty).ok_or_else(|| format!("expected a value of type {ty}, found {}", a.data_type())),
+    }
+}
+
+/// The items of a list cell, as values of type `ty` (integers for `Ty::I64`).
+fn list_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Option<Vec<Value>>, String> {
+    if a.is_null(r) {
+        return Ok(None);
+    }
+    let list = a.as_list_opt::<i32>().ok_or_else(|| format!("expected a list, found {}", a.data_type()))?;
+    let items = list.value(r);
+    (0..items.len())
+        .map(|i| match (ty, items.data_type()) {
+            (Ty::I64, DataType::Int32 | DataType::Int64) => Ok(Value::I64(required(i64_at(&items, i)?, "list item")?)),
+            _ => value_at(&items, i, ty),
+        })
+        .collect::<Result<Vec<_>, _>>()
+        .map(Some)
+}
+
+fn ints_at(a: &dyn Array, r: usize) -> Result<Vec<i64>, String> {
+    Ok(list_at(a, r, &Ty::I64)?.unwrap_or_default().into_iter().filter_map(|v| int_of(Some(&v))).collect())
+}
+
+fn exact_at(a: &dyn Array, r: usize) -> Result<ExactSum, String> {
+    let mut s = ExactSum::new();
+    for v in list_at(a, r, &Ty::F64)?.unwrap_or_default() {
+        if let Value::F64(x) = v {
+            s.add(x);
+        }
+    }
+    Ok(s)
+}
+
+/// The partial of aggregate `ai` in row `r`, from its columns `cols` (in the order of [`fields`]).
+fn partial_at(g: &IrGroup, ai: usize, cols: &[&ArrayRef], r: usize) -> Result<Partial, String> {
+    let a = &g.aggregates[ai];
+    let ty = input_ty(g, ai);
+    let c = |i: usize| cols.get(i).map(|c| c.as_ref()).ok_or("a partial's column is missing");
+    let count = |i: usize| -> Result<i64, String> { Ok(i64_at(c(i)?, r)?.unwrap_or(0)) };
+    let value =
+        |i: usize| -> Result<Option<Value>, String> { Ok(Some(value_at(c(i)?, r, &ty)?).filter(|v| !v.is_null())) };
+    Ok(match a.kind {
+        AggKind::Count => Partial::Count(count(0)?),
+        AggKind::Sum if a.integer_input() => {
+            let col = c(0)?;
+            let d = col.as_primitive_opt::<arrow::datatypes::Decimal128Type>().ok_or("expected a decimal sum")?;
+            Partial::SumI(if d.is_null(r) { 0 } else { d.value(r) })
+        }
+        AggKind::Sum => Partial::SumF(exact_at(c(1)?, r)?),
+        AggKind::Avg => Partial::Avg { count: count(0)?, sum: exact_at(c(2)?, r)? },
+        AggKind::Variance | AggKind::Stddev => {
+            Partial::Moments { count: count(0)?, sum: exact_at(c(2)?, r)?, sum_sq: exact_at(c(4)?, r)? }
+        }
+        AggKind::Min => Partial::Min(value(0)?),
+        AggKind::Max => Partial::Max(value(0)?),
+        AggKind::First | AggKind::Last => {
+            let item = match (i64_at(c(0)?, r)?, value(1)?) {
+                (Some(ts), Some(v)) => Some((ts, v)),
+                _ => None,
+            };
+            if a.kind == AggKind::First { Partial::First(item) } else { Partial::Last(item) }
+        }
+        AggKind::FirstN | AggKind::LastN => {
+            let ts = ints_at(c(0)?, r)?;
+            let values = list_at(c(1)?, r, &ty)?.unwrap_or_default();
+            if ts.len() != values.len() {
+                return Err("a first_n or last_n partial with more times than values".to_owned());
+            }
+            let mut items: Vec<(i64, Value)> = ts.into_iter().zip(values).collect();
+            items.sort();
+            let n = crate::operators::aggregate::AggSpec::new(a.kind, a.param).n();
+            if a.kind == AggKind::FirstN {
+                items.truncate(n);
+                Partial::FirstN(items)
+            } else {
+                Partial::LastN(items.split_off(items.len().saturating_sub(n)))
+            }
+        }
+        AggKind::CountDistinct | AggKind::TopK => {
+            let values = list_at(c(0)?, r, &ty)?.unwrap_or_default();
+            let counts = ints_at(c(1)?, r)?;
+            if values.len() != counts.len() {
+                return Err("a value-counts partial with more values than counts".to_owned());
+            }
+            let mut out = ValueCounts::default();
+            for (v, n) in values.iter().zip(counts).filter(|(_, n)| *n > 0) {
+                out.add(v, n);
+            }
+            Partial::Counts(out)
+        }
+        AggKind::ApproxCountDistinct => {
+            let registers = c(1)?;
+            if registers.is_null(r) {
+                let mut h = Hll::default();
+                for x in ints_at(c(0)?, r)? {
+                    h.insert_hash(u64::from_ne_bytes(x.to_ne_bytes()));
+                }
+                Partial::Hll(h)
+            } else {
+                let bytes = registers.as_binary_opt::<i32>().ok_or("expected binary registers")?.value(r);
+                Partial::Hll(Hll::from_registers(bytes)?)
+            }
+        }
+        AggKind::ApproxPercentile => {
+            let zeros = u64::try_from(count(0)?).map_err(|_| "a negative count of zeros")?;
+            let buckets = |i: usize| -> Result<Vec<(i32, u64)>, String> {
+                let index = ints_at(c(i)?, r)?;
+                let counts = ints_at(c(i + 1)?, r)?;
+                if index.len() != counts.len() {
+                    return Err("a quantile sketch with more buckets than counts".to_owned());
+                }
+                index
+                    .into_iter()
+                    .zip(counts)
+                    .map(|(i, n)| Ok((i32::try_from(i).map_err(|e| e.to_string())?, u64::try_from(n).unwrap_or(0))))
+                    .collect()
+            };
+            Partial::Quantiles(Quantiles::from_parts(&buckets(1)?, &buckets(3)?, zeros))
+        }
+    })
+}
+
+/// The key states a view's table holds, keys in order; `windows` are the group's.
+pub(crate) fn from_batches(
+    g: &IrGroup,
+    windows: &[(WindowSpec, WindowAggs)],
+    batches: &[RecordBatch],
+) -> Result<Vec<(Vec<Value>, KeyState)>, String> {
+    let mut keys: BTreeMap<Vec<Value>, ReadKey> = BTreeMap::new();
+    for b in batches {
+        let key_cols = g.keys.iter().map(|k| column(b, &k.name)).collect::<Result<Vec<_>, _>>()?;
+        let (window, start, end, latest) = (column(b, WINDOW)?, column(b, START)?, column(b, END)?, column(b, LATEST)?);
+        let agg_cols = g
+            .aggregates
+            .iter()
+            .enumerate()
+            .map(|(ai, a)| {
+                fields(a.kind, a.integer_input(), &input_ty(g, ai))
+                    .iter()
+                    .map(|(s, _)| column(b, &format!("{}__{s}", a.name)))
+                    .collect::<Result<Vec<_>, _>>()
+            })
+            .collect::<Result<Vec<_>, _>>()?;
+        for r in 0..b.num_rows() {
+            let key = g
+                .keys
+                .iter()
+                .zip(&key_cols)
+                .map(|(k, c)| value_at(c.as_ref(), r, &k.ty.ty))
+                .collect::<Result<_, _>>()?;
+            let entry = keys.entry(key).or_insert_with(|| (i64::MIN, vec![Vec::new(); windows.len()]));
+            entry.0 = entry.0.max(required(i64_at(latest, r)?, "latest event time")?);
+            let Some(w) = i64_at(window, r)? else { continue };
+            let w =
+                usize::try_from(w).ok().filter(|&w| w < windows.len()).ok_or("a row of a window the group has not")?;
+            let partials = g
+                .aggregates
+                .iter()
+                .enumerate()
+                .filter(|(_, a)| a.window == w)
+                .map(|(ai, _)| partial_at(g, ai, &agg_cols[ai], r))
+                .collect::<Result<Vec<_>, _>>()?;
+            let s = i64_at(start, r)?.unwrap_or(i64::MIN);
+            let e = i64_at(end, r)?.unwrap_or(s);
+            entry.1[w].push((s, e, partials));
+        }
+    }
+    Ok(keys
+        .into_iter()
+        .map(|(key, (max_ts, mut units))| {
+            let states = windows
+                .iter()
+                .zip(units.iter_mut())
+                .map(|((spec, aggs), units)| {
+                    units.sort_by_key(|u| (u.0, u.1));
+                    match spec {
+                        WindowSpec::Lifetime => {
+                            WindowState::Lifetime(units.pop().map_or_else(|| aggs.empty(), |u| u.2))
+                        }
+                        WindowSpec::Tumbling { .. } => match units.pop() {
+                            Some((start, _, partials)) => WindowState::Tumbling { start, partials },
+                            None => WindowState::new(*spec, aggs),
+                        },
+                        WindowSpec::Sliding { .. } => WindowState::from_panes(
+                            aggs,
+                            units.drain(..).map(|(s, _, p)| (s, p)).collect::<VecDeque<_>>(),
+                        ),
+                        WindowSpec::Session { .. } => WindowState::Sessions(std::mem::take(units)),
+                    }
+                })
+                .collect();
+            (key, KeyState { max_ts, windows: states, changed: 0 })
+        })
+        .collect())
+}
