@@ -156,15 +156,9 @@ fn rows(folder: &Path) -> Vec<serde_json::Map<String, serde_json::Value>> {
 
 #[tokio::test]
 async fn the_emitted_flink_job_runs_on_flink_and_gives_featcs_values() {
-    let python = std::env::var_os("FEATC_FLINK_PYTHON").map(PathBuf::from).expect(
-        "FEATC_FLINK_PYTHON must name a Python with apache-flink: run the tests with scripts/test, which installs it",
-    );
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
     let cases = vec![example("recsys", i64::MAX), fraud_as_ndjson(tmp).await, corpus("windows.feat", tmp)];
-    let driver = tmp.join("driver.py");
-    std::fs::write(&driver, DRIVER).unwrap();
-
     let mut checked_rows = 0;
     for case in &cases {
         let out = tmp.join("out").join(&case.name);
@@ -174,22 +168,9 @@ async fn the_emitted_flink_job_runs_on_flink_and_gives_featcs_values() {
             kafka: None,
         };
         let emitted = job(&case.ir, &spec).unwrap_or_else(|e| panic!("{}: {e}", case.name));
-        let statements: Vec<serde_json::Value> =
-            emitted.statements.iter().map(|s| serde_json::json!({ "name": s.name, "sql": s.sql })).collect();
-        let job_path = tmp.join(format!("{}.json", case.name));
-        std::fs::write(&job_path, serde_json::to_vec(&statements).unwrap()).unwrap();
-        let run = std::process::Command::new(&python).arg(&driver).arg(&job_path).output().expect("python runs");
-        assert!(
-            run.status.success(),
-            "{}: the Flink job failed:\n{}\n{}",
-            case.name,
-            String::from_utf8_lossy(&run.stderr)
-                .lines()
-                .filter(|l| !l.contains(" WARN "))
-                .collect::<Vec<_>>()
-                .join("\n"),
-            emitted.to_script()
-        );
+        let statements: Vec<(&str, &str)> =
+            emitted.statements.iter().map(|s| (s.name.as_str(), s.sql.as_str())).collect();
+        run_on_flink(tmp, &case.name, &statements, &emitted.to_script());
 
         let outputs: Vec<(String, PathBuf)> = emitted
             .statements
@@ -199,6 +180,25 @@ async fn the_emitted_flink_job_runs_on_flink_and_gives_featcs_values() {
         checked_rows += check_rows(case, &outputs);
     }
     assert!(checked_rows > 1000, "only {checked_rows} rows checked");
+}
+
+/// Runs statements `(name, sql)` on PyFlink's mini-cluster through [`DRIVER`] (the Python
+/// `FEATC_FLINK_PYTHON` names), in folder `tmp`; fails the test with Flink's errors and
+/// `script` (the job as emitted) when the job fails.
+fn run_on_flink(tmp: &Path, name: &str, statements: &[(&str, &str)], script: &str) {
+    let python = std::env::var_os("FEATC_FLINK_PYTHON").map(PathBuf::from).expect(
+        "FEATC_FLINK_PYTHON must name a Python with apache-flink: run the tests with scripts/test, which installs it",
+    );
+    let driver = tmp.join("driver.py");
+    std::fs::write(&driver, DRIVER).unwrap();
+    let job: Vec<serde_json::Value> =
+        statements.iter().map(|(name, sql)| serde_json::json!({ "name": name, "sql": sql })).collect();
+    let job_path = tmp.join(format!("{name}.json"));
+    std::fs::write(&job_path, serde_json::to_vec(&job).unwrap()).unwrap();
+    let run = std::process::Command::new(&python).arg(&driver).arg(&job_path).output().expect("python runs");
+    let errors: Vec<String> =
+        String::from_utf8_lossy(&run.stderr).lines().filter(|l| !l.contains(" WARN ")).map(str::to_owned).collect();
+    assert!(run.status.success(), "{name}: the Flink job failed:\n{}\n{script}", errors.join("\n"));
 }
 
 /// The streaming job over Kafka (`featc plan --emit sql --dialect flink --from kafka`) runs on
@@ -211,9 +211,6 @@ async fn the_emitted_flink_job_runs_on_flink_and_gives_featcs_values() {
 /// featc's definitions.
 #[tokio::test]
 async fn the_kafka_job_runs_on_flink_with_its_topics_as_files() {
-    let python = std::env::var_os("FEATC_FLINK_PYTHON").map(PathBuf::from).expect(
-        "FEATC_FLINK_PYTHON must name a Python with apache-flink: run the tests with scripts/test, which installs it",
-    );
     let tmp = tempfile::tempdir().unwrap();
     let tmp = tmp.path();
     let case = fraud_as_ndjson(tmp).await;
@@ -273,20 +270,11 @@ async fn the_kafka_job_runs_on_flink_with_its_topics_as_files() {
         } else {
             s.sql.clone()
         };
-        statements.push(serde_json::json!({ "name": s.name, "sql": sql }));
+        statements.push((s.name.as_str(), sql));
     }
     assert!(outputs.len() >= 2, "{}", emitted.to_script());
-    let driver = tmp.join("driver.py");
-    std::fs::write(&driver, DRIVER).unwrap();
-    let job_path = tmp.join("kafka.json");
-    std::fs::write(&job_path, serde_json::to_vec(&statements).unwrap()).unwrap();
-    let run = std::process::Command::new(&python).arg(&driver).arg(&job_path).output().expect("python runs");
-    assert!(
-        run.status.success(),
-        "the streaming job failed:\n{}\n{}",
-        String::from_utf8_lossy(&run.stderr).lines().filter(|l| !l.contains(" WARN ")).collect::<Vec<_>>().join("\n"),
-        emitted.to_script()
-    );
+    let statements: Vec<(&str, &str)> = statements.iter().map(|(n, sql)| (*n, sql.as_str())).collect();
+    run_on_flink(tmp, "kafka", &statements, &emitted.to_script());
     let checked = check_rows(&case, &outputs);
     assert!(checked > 1000, "only {checked} rows checked");
 }

@@ -102,31 +102,20 @@ impl KappaRunner {
         Ok((runner, seeded))
     }
 
-    /// Opens the logs for a replay from offset 0 of the events at or before `t`, ignoring every
-    /// checkpoint: `featc verify`, which needs every event of the replay (the late ones it
-    /// explains differences with are in no checkpoint).
+    /// Opens the logs for a replay from offset 0 of the events with `after < ts <= until` only,
+    /// ignoring every checkpoint: the Lambda speed layer (events after the cutoff) and `featc
+    /// verify` (every event: it needs the late ones, which no checkpoint keeps). Lateness is
+    /// judged among the events read, which for an event after `after` is the same judgement as
+    /// over the whole log.
     pub fn open_replay(
         ir: FeatureIr,
         project_dir: &Path,
         data_dir: &Path,
-        t: i64,
-    ) -> Result<(KappaRunner, Vec<String>), String> {
-        let (mut runner, seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
-        runner.groups.iter_mut().for_each(|g| g.read_until(t));
-        Ok((runner, seeded))
-    }
-
-    /// Opens the logs for a replay from offset 0 of the events after `after` only, ignoring any
-    /// snapshot: the Lambda speed layer. Lateness is judged among the events read, which for an
-    /// event after `after` is the same judgement as over the whole log.
-    pub fn open_after(
-        ir: FeatureIr,
-        project_dir: &Path,
-        data_dir: &Path,
         after: i64,
+        until: i64,
     ) -> Result<(KappaRunner, Vec<String>), String> {
         let (mut runner, seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
-        runner.groups.iter_mut().for_each(|g| g.read_range(after, i64::MAX));
+        runner.groups.iter_mut().for_each(|g| g.read_range(after, until));
         Ok((runner, seeded))
     }
 

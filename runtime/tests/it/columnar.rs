@@ -66,7 +66,7 @@ fn compiled_is_columnar(call: &str) -> bool {
 
 pub(crate) const BASE: i64 = 1_700_000_000_000;
 
-pub(crate) fn window() -> impl Strategy<Value = String> {
+fn window() -> impl Strategy<Value = String> {
     prop_oneof![
         Just("lifetime".to_owned()),
         prop::sample::select(vec![5, 10, 30]).prop_map(|s| format!("tumbling({s}s)")),
@@ -76,11 +76,11 @@ pub(crate) fn window() -> impl Strategy<Value = String> {
 }
 
 /// Feature filters and group filters over this test's schema (a null `x` fails `x > 0`).
-pub(crate) const FILTERS: [&str; 6] =
+const FILTERS: [&str; 6] =
     ["", "", " where n > 3", " where x > 0", " where n % 2 == 0 or x is null", " where b and c is not null"];
 
 /// A random group of simple aggregates with random filters; keys are strings or integers.
-fn spec() -> impl Strategy<Value = (String, bool)> {
+pub(crate) fn spec() -> impl Strategy<Value = (String, bool)> {
     let feature = (prop::sample::select(aggregates()), prop::sample::select(FILTERS.to_vec()), window());
     (prop::collection::vec(feature, 1..7), 0u64..10, any::<bool>(), prop::sample::select(FILTERS.to_vec()))
         .prop_map(|(features, lateness, int_key, group_filter)| {

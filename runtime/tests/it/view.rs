@@ -7,43 +7,9 @@ use featc_runtime::runners::lambda::batch::BatchView;
 use featc_runtime::store::view;
 use proptest::prelude::*;
 
-use super::columnar::{BASE, FILTERS, SCHEMA, batch, compiled, features, fields, raw_events, window};
-
-/// Every aggregate call the checker accepts over this schema, and computed inputs.
-fn aggregates() -> Vec<String> {
-    let mut calls: Vec<String> = featc_tests::generate::aggregate_calls()
-        .into_iter()
-        .filter(|call| {
-            let mut sources = featc::SourceMap::new();
-            sources.add("probe.feat", format!(
-                "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    f = {call} over lifetime\n}}\n"
-            ));
-            !featc::check_project(&sources, &featc::Options::default()).has_errors()
-        })
-        .collect();
-    assert!(calls.len() > 20, "{calls:?}");
-    calls.extend(["sum(x * 2)".to_owned(), "last(n + 1)".to_owned(), "count_distinct(n % 3)".to_owned()]);
-    calls
-}
-
-fn any_window() -> impl Strategy<Value = String> {
-    prop_oneof![4 => window(), 1 => prop::sample::select(vec![2, 5]).prop_map(|g| format!("session({g}s)"))]
-}
-
-fn spec() -> impl Strategy<Value = (String, bool)> {
-    let feature = (prop::sample::select(aggregates()), prop::sample::select(FILTERS.to_vec()), any_window());
-    (prop::collection::vec(feature, 1..7), 0u64..10, any::<bool>()).prop_map(|(features, lateness, int_key)| {
-        let key_ty = if int_key { "i64" } else { "string" };
-        let mut text = format!(
-            "source s {{\n    event_time ts\n    lateness {lateness}s\n    files \"s.parquet\"\n    schema {{ k: {key_ty}, {SCHEMA} }}\n}}\n\nentity e {{ key k: {key_ty} }}\n\nfeatures g(e) from s {{\n"
-        );
-        for (i, (agg, filter, window)) in features.iter().enumerate() {
-            text.push_str(&format!("    f{i} = {agg}{filter} over {window}\n"));
-        }
-        text.push_str("}\n");
-        (text, int_key)
-    })
-}
+// The columnar test's random groups: every aggregate (over columns and computed inputs), every
+// window, feature and group filters.
+use super::columnar::{BASE, SCHEMA, batch, compiled, features, fields, raw_events, spec};
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 128, ..ProptestConfig::default() })]

@@ -93,10 +93,6 @@ impl Computed {
         self.exprs.len()
     }
 
-    pub(crate) fn is_empty(&self) -> bool {
-        self.exprs.is_empty()
-    }
-
     /// The values of row `r` into `out` (one per expression); false when a cell it reads is
     /// malformed.
     pub(crate) fn at(&mut self, arrays: &[&dyn Array], r: usize, out: &mut [Value]) -> bool {

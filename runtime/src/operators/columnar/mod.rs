@@ -1,12 +1,13 @@
 //! Arrow record batches of a group in, per-key window state in flat slot arrays out: the
 //! columnar fast path of the stream operators.
 //!
-//! A group takes this path when every aggregate reads a column (or nothing, as `count()`)
-//! over a lifetime, tumbling or sliding window, with any group filter and feature filters
+//! A group takes this path when every aggregate reads a column, a value computed from columns or
+//! nothing (as `count()`), over any window, with any group filter and feature filters
 //! (`filters.rs`: a mask per event). Numeric `count`, `sum`, `avg`, `min` and `max` live in
-//! words (`slots.rs`); every other aggregate is boxed: a partial of the aggregate library per
-//! slot, fed values decoded column by column with text interned (`cells.rs`). Groups with
-//! session windows or computed inputs take the row path of [`crate::operators::group`]. The two
+//! words (`slots.rs`); every other aggregate, and every aggregate of a computed input
+//! (`exprs.rs`), is boxed: a partial of the aggregate library per slot, fed values decoded
+//! column by column with text interned (`cells.rs`). Session windows keep sessions of slots.
+//! Groups with more than 64 feature filters take the row path of [`crate::operators::group`]. The two
 //! paths keep the same semantics: this one exports a key's state as the row path's
 //! [`KeyState`] (so lookups, snapshots and restores share one code path) and the tests run both
 //! over the same events. As in DataFusion's `GroupsAccumulator`, keys become dense ids and
@@ -152,11 +153,18 @@ impl Columnar {
         let mut values: Vec<ValueCol> = Vec::new();
         let mut per_window: Vec<Vec<AggInput>> = vec![Vec::new(); group.windows.len()];
         let mut cells: Vec<CellCol> = Vec::new();
-        // Inputs computed from expressions: boxed, each a cell after the column cells (their
-        // index is fixed once the column cells are known, below).
+        // Inputs computed from expressions: boxed, each a cell after the column cells; `patch`
+        // holds each such input's place in `per_window` and its expression, whose cell index is
+        // known once every column cell is.
         let mut computed: Vec<&Expr> = Vec::new();
+        let mut patch: Vec<(usize, usize, usize)> = Vec::new();
         for a in &group.aggregates {
             let mut time = false;
+            let predicate = match a.predicate {
+                Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
+                Some(_) => return None,
+                None => None,
+            };
             let input = match &a.value {
                 None => None,
                 Some(e) => match e.tree {
@@ -169,19 +177,11 @@ impl Columnar {
                             computed.push(tree);
                             computed.len() - 1
                         });
-                        let input = AggInput {
-                            spec: AggSpec::new(a.kind, a.param),
-                            integer: a.integer_input(),
-                            time: false,
-                            column: None,
-                            cell: Some(usize::MAX - at),
-                            predicate: match a.predicate {
-                                Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
-                                Some(_) => return None,
-                                None => None,
-                            },
-                        };
-                        per_window.get_mut(a.window)?.push(input);
+                        let window = per_window.get_mut(a.window)?;
+                        patch.push((a.window, window.len(), at));
+                        let spec = AggSpec::new(a.kind, a.param);
+                        let integer = a.integer_input();
+                        window.push(AggInput { spec, integer, time: false, column: None, cell: None, predicate });
                         continue;
                     }
                 },
@@ -232,21 +232,12 @@ impl Columnar {
                 time,
                 column,
                 cell,
-                predicate: match a.predicate {
-                    Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
-                    Some(_) => return None,
-                    None => None,
-                },
+                predicate,
             };
             per_window.get_mut(a.window)?.push(input);
         }
-        // A computed input's cell comes after every column cell.
-        for aggs in &mut per_window {
-            for a in aggs.iter_mut() {
-                if let Some(c) = a.cell.filter(|&c| c > usize::MAX / 2) {
-                    a.cell = Some(cells.len() + (usize::MAX - c));
-                }
-            }
+        for (w, i, at) in patch {
+            per_window[w][i].cell = Some(cells.len() + at);
         }
         let computed = Computed::new(group, source, &computed)?;
         let mut windows = Vec::with_capacity(group.windows.len());
@@ -483,6 +474,9 @@ impl Columnar {
         let filter_arrays = self.filters.arrays(batch)?;
         let computed_arrays = self.computed.cells.arrays(batch)?;
         let n_cells = self.cells.len();
+        // The computed inputs of each selected row, evaluated once, when the row is checked.
+        let k = self.computed.len();
+        let mut computed_values = vec![Value::Null; k * rows.len()];
         let filtered = !self.filters.is_empty();
         // Each selected row's feature-filter mask (all ones when the group has none).
         let mut masks = vec![u64::MAX; if filtered { rows.len() } else { 0 }];
@@ -521,8 +515,8 @@ impl Columnar {
                 left.malformed.push(r);
                 continue;
             }
-            // Computed inputs: the cells they read must decode (their values come below).
-            if !self.computed.is_empty() && !self.computed.cells.load(&computed_arrays, r) {
+            // Computed inputs: the cells they read must decode.
+            if !self.computed.at(&computed_arrays, r, &mut computed_values[i * k..(i + 1) * k]) {
                 left.malformed.push(r);
                 continue;
             }
@@ -576,7 +570,9 @@ impl Columnar {
             for ((slot, a), c) in cells.iter_mut().zip(&cell_arrays).zip(&self.cells) {
                 *slot = a.get(r, c, &mut self.interner);
             }
-            self.computed.at(&computed_arrays, r, &mut cells[n_cells..]);
+            for (slot, v) in cells[n_cells..].iter_mut().zip(&mut computed_values[i * k..(i + 1) * k]) {
+                *slot = std::mem::replace(v, Value::Null);
+            }
             let mask = masks.get(i).copied().unwrap_or(u64::MAX);
             let event = Event { values: &values, cells: &cells, seq: base + r as u64 + 1, mask };
             match self.accept_id(id, t, event) {

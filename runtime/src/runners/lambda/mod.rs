@@ -92,10 +92,12 @@ impl LambdaRunner {
         if !view.stale.is_empty() || view.versions.iter().collect::<Vec<_>>() != versions {
             return Err("the batch view holds groups of another version of the spec: run `featc batch`".to_owned());
         }
-        let (delta, seeded) = KappaRunner::open_after(ir.clone(), project_dir, data_dir, view.cutoff)?;
+        let (delta, seeded) = KappaRunner::open_replay(ir.clone(), project_dir, data_dir, view.cutoff, i64::MAX)?;
         let speed = match speed_horizon(&ir, view.cutoff) {
             None => None,
-            Some(h) => Some(KappaRunner::open_after(ir.clone(), project_dir, data_dir, h.saturating_sub(1))?.0),
+            Some(h) => {
+                Some(KappaRunner::open_replay(ir.clone(), project_dir, data_dir, h.saturating_sub(1), i64::MAX)?.0)
+            }
         };
         Ok((LambdaRunner { ir, view, delta, speed }, seeded))
     }
