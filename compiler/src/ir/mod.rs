@@ -100,8 +100,9 @@ impl IrGroup {
 
     /// The same group on the row layout, with the row layout's evictions: what a job made of
     /// lookups runs (a training set answers a lookup per spine row), since the row layout's
-    /// sliding windows keep running totals and two-stacks merges where the columnar layout
-    /// merges every pane at each lookup. The features are the same on either layout.
+    /// sliding windows keep two-stacks merges where the columnar layout merges the panes of a
+    /// min, max, sketch or first/last at each lookup. The features are the same on either
+    /// layout.
     pub fn on_rows(&self) -> IrGroup {
         let mut group = self.clone();
         group.layout = Layout::Rows;
@@ -117,8 +118,8 @@ fn eviction(strategy: WindowStrategy, algebra: &AggregateAlgebra, layout: Layout
     match strategy {
         WindowStrategy::Running => Eviction::None,
         WindowStrategy::Tumbling | WindowStrategy::Session => Eviction::Reset,
-        WindowStrategy::Panes if layout == Layout::Columnar => Eviction::MergePanes,
         WindowStrategy::Panes if algebra.retract.is_some() => Eviction::Subtract,
+        WindowStrategy::Panes if layout == Layout::Columnar => Eviction::MergePanes,
         WindowStrategy::Panes => Eviction::TwoStacks,
     }
 }
@@ -167,8 +168,9 @@ pub enum Eviction {
     /// the newer ones with their running merge, so a query combines two partials instead of
     /// every pane. For mergeable aggregates without a `retract`.
     TwoStacks,
-    /// The live panes merged at each lookup: the columnar path's sliding windows, whose
-    /// ingest keeps flat pane slots only.
+    /// The live panes merged at each lookup: the columnar path's sliding windows, for the
+    /// aggregates without a `retract` (its ingest keeps flat pane slots and running totals,
+    /// no two-stacks aggregator).
     MergePanes,
 }
 

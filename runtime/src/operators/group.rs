@@ -1,6 +1,7 @@
 //! A group of the feature IR and rows of events in, per-key window state, dead letters and
 //! feature vectors as of a time out: the keyed part of the streaming plan.
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use arrow::record_batch::RecordBatch;
@@ -331,36 +332,53 @@ impl GroupRuntime {
     }
 
     /// The state of a key, in the row path's form.
-    fn key_state(&self, key: &[Value]) -> Option<std::borrow::Cow<'_, KeyState>> {
+    fn key_state(&self, key: &[Value]) -> Option<Cow<'_, KeyState>> {
         match &self.shard(key)?.state {
-            Store::Rows(state) => state.get(key).map(std::borrow::Cow::Borrowed),
-            Store::Columnar(c) => c.keys.find(key).map(|id| std::borrow::Cow::Owned(c.export(id))),
+            Store::Rows(state) => state.get(key).map(Cow::Borrowed),
+            Store::Columnar(c) => c.keys.find(key).map(|id| Cow::Owned(c.export(id))),
         }
     }
 
     /// The feature vector of `key` as of `t`, derived features included. `None` for a key never
     /// seen; an error for a time before the key's latest event.
     pub fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
-        let Some(state) = self.key_state(key) else { return Ok(None) };
-        Self::check_time(&state, t)?;
-        // Finalized where the state holds them: no partial is copied unless a window must be
-        // computed (see `WindowState::as_of_ref`).
-        let windows: Vec<Vec<std::borrow::Cow<'_, Partial>>> = self
-            .ops
-            .windows
-            .iter()
-            .zip(&state.windows)
-            .map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t))
-            .collect();
+        let Some(windows) = self.windows_as_of(key, t)? else { return Ok(None) };
         Ok(Some(self.finish_with(|a| windows.get(a.window).and_then(|w| w.get(a.slot)).map(AsRef::as_ref))))
+    }
+
+    /// Each window's partials of `key` as of `t`, read where the state holds them: no partial
+    /// is copied unless a window must be computed (see `WindowState::as_of_ref` and
+    /// `Columnar::as_of`). `None` for a key never seen.
+    #[allow(clippy::type_complexity)]
+    fn windows_as_of(&self, key: &[Value], t: i64) -> Result<Option<Vec<Vec<Cow<'_, Partial>>>>, String> {
+        let Some(shard) = self.shard(key) else { return Ok(None) };
+        match &shard.state {
+            Store::Rows(state) => {
+                let Some(state) = state.get(key) else { return Ok(None) };
+                Self::check_time(state.max_ts, t)?;
+                Ok(Some(
+                    self.ops
+                        .windows
+                        .iter()
+                        .zip(&state.windows)
+                        .map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t))
+                        .collect(),
+                ))
+            }
+            Store::Columnar(c) => {
+                let Some(id) = c.keys.find(key) else { return Ok(None) };
+                Self::check_time(c.keys.latest(id), t)?;
+                Ok(Some(c.as_of(id, t)))
+            }
+        }
     }
 
     /// The partial of every aggregate of `key` as of `t`, in the IR's aggregate order, before
     /// finalizing: what the Lambda serving merge combines. `None` for a key never seen; an error
     /// for a time before the key's latest event.
     pub fn partials(&self, key: &[Value], t: i64) -> Result<Option<Vec<Partial>>, String> {
-        let Some(state) = self.key_state(key) else { return Ok(None) };
-        self.partials_of(&state, t).map(Some)
+        let Some(windows) = self.windows_as_of(key, t)? else { return Ok(None) };
+        Ok(Some(self.by_aggregate(windows.into_iter().map(|w| w.into_iter().map(Cow::into_owned).collect()).collect())))
     }
 
     /// One key's state as JSON, as an online store keeps it (see [`StoredKey`]).
@@ -378,27 +396,27 @@ impl GroupRuntime {
         Ok(self.finish(&self.partials_of(&state.0, t)?))
     }
 
-    fn check_time(state: &KeyState, t: i64) -> Result<(), String> {
-        if t < state.max_ts {
+    fn check_time(max_ts: i64, t: i64) -> Result<(), String> {
+        if t < max_ts {
             return Err(format!(
-                "{t} is before the key's latest event ({}); past values come from the batch view",
-                state.max_ts
+                "{t} is before the key's latest event ({max_ts}); past values come from the batch view"
             ));
         }
         Ok(())
     }
 
     fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
-        Self::check_time(state, t)?;
-        let mut window_partials: Vec<Vec<Option<Partial>>> = self
-            .ops
-            .windows
-            .iter()
-            .zip(&state.windows)
-            .map(|((spec, aggs), st)| st.as_of(*spec, aggs, t).into_iter().map(Some).collect())
-            .collect();
-        Ok(self
-            .ops
+        Self::check_time(state.max_ts, t)?;
+        Ok(self.by_aggregate(
+            self.ops.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect(),
+        ))
+    }
+
+    /// Each window's partials (in slot order), as one partial per aggregate in the IR's order.
+    fn by_aggregate(&self, windows: Vec<Vec<Partial>>) -> Vec<Partial> {
+        let mut window_partials: Vec<Vec<Option<Partial>>> =
+            windows.into_iter().map(|w| w.into_iter().map(Some).collect()).collect();
+        self.ops
             .aggs
             .iter()
             .map(|a| {
@@ -408,7 +426,7 @@ impl GroupRuntime {
                     .and_then(Option::take)
                     .unwrap_or_else(|| Partial::new(a.spec, a.integer))
             })
-            .collect())
+            .collect()
     }
 
     /// For each aggregate over a session window, the key's last session `(start, end, partial)`

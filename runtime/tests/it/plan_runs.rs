@@ -96,8 +96,14 @@ fn sliding_windows_on_the_row_path_subtract_or_run_two_stacks() {
 }
 
 #[test]
-fn sliding_windows_on_the_columnar_path_merge_their_panes_at_lookup() {
+fn sliding_windows_on_the_columnar_path_subtract_or_merge_their_panes_at_lookup() {
     let ran = evictions(SLIDING, false);
     assert_eq!(ran.len(), 5);
-    assert!(ran.iter().all(|(_, e)| *e == featc::ir::Eviction::MergePanes), "{ran:?}");
+    let eviction = |name: &str| ran.iter().find(|(n, _)| n == name).unwrap().1;
+    use featc::ir::Eviction::*;
+    assert_eq!(eviction("n"), Subtract);
+    assert_eq!(eviction("top"), Subtract);
+    assert_eq!(eviction("mean"), Subtract);
+    assert_eq!(eviction("hi"), MergePanes);
+    assert_eq!(eviction("seen"), MergePanes);
 }

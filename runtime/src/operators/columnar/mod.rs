@@ -19,15 +19,17 @@ mod exprs;
 mod filters;
 mod keys;
 mod slots;
+mod totals;
 
+use std::borrow::Cow;
 use std::collections::VecDeque;
 
 use arrow::record_batch::RecordBatch;
-use featc::ir::{Expr, FeatureIr, IrGroup, Ty, WindowSpec};
+use featc::ir::{Eviction, Expr, FeatureIr, IrGroup, Ty, WindowSpec};
 
-use crate::operators::aggregate::AggSpec;
+use crate::operators::aggregate::{AggSpec, Partial};
 use crate::operators::state::KeyState;
-use crate::operators::window::WindowState;
+use crate::operators::window::{WindowAggs, WindowState};
 use crate::value::Value;
 use cells::{CellCol, CellColumn, Interner};
 use columns::{KeyColumn, NumColumn, TsColumn};
@@ -36,6 +38,7 @@ use filters::{Filters, Verdict};
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys, Stamp};
 use slots::{AggInput, Num, Slots};
+use totals::Totals;
 
 /// A value column an aggregate reads.
 #[derive(Debug, Clone)]
@@ -52,9 +55,13 @@ struct ValueCol {
 #[derive(Debug, Clone)]
 struct ColWindow {
     spec: WindowSpec,
+    /// The window's aggregates with their evictions, in slot order.
+    aggs: WindowAggs,
     slots: Slots,
     /// Sliding windows: each key's panes `(start, slot)`, oldest first.
     panes: Vec<VecDeque<(i64, u32)>>,
+    /// Sliding windows: each key's running totals of the aggregates evicted by subtraction.
+    totals: Option<Totals>,
     /// Session windows: each key's sessions `(first event, last event, slot)`, oldest first,
     /// kept while an on-time event could still extend or bridge them.
     sessions: Vec<Vec<(i64, i64, u32)>>,
@@ -241,8 +248,15 @@ impl Columnar {
         }
         let computed = Computed::new(group, source, &computed)?;
         let mut windows = Vec::with_capacity(group.windows.len());
-        for (w, aggs) in group.windows.iter().zip(&per_window) {
-            windows.push(ColWindow { spec: w.spec, slots: Slots::new(aggs)?, panes: Vec::new(), sessions: Vec::new() });
+        let window_aggs = crate::operators::group::window_aggs(group).ok()?;
+        for ((w, inputs), (_, aggs)) in group.windows.iter().zip(&per_window).zip(window_aggs) {
+            let slots = Slots::new(inputs)?;
+            let subtract: Vec<bool> = aggs.specs.iter().map(|a| a.eviction == Eviction::Subtract).collect();
+            let totals = match w.spec {
+                WindowSpec::Sliding { .. } => Totals::new(inputs, &subtract, &slots),
+                _ => None,
+            };
+            windows.push(ColWindow { spec: w.spec, aggs, slots, panes: Vec::new(), totals, sessions: Vec::new() });
         }
         let key_cols: Vec<(usize, String, Ty)> =
             group.keys.iter().map(|k| Some((col(&k.name)?, k.name.clone(), k.ty.ty.clone()))).collect::<Option<_>>()?;
@@ -284,7 +298,14 @@ impl Columnar {
             windows: self
                 .windows
                 .iter()
-                .map(|w| ColWindow { spec: w.spec, slots: w.slots.emptied(), panes: Vec::new(), sessions: Vec::new() })
+                .map(|w| ColWindow {
+                    spec: w.spec,
+                    aggs: w.aggs.clone(),
+                    slots: w.slots.emptied(),
+                    panes: Vec::new(),
+                    totals: w.totals.as_ref().map(Totals::emptied),
+                    sessions: Vec::new(),
+                })
                 .collect(),
             values: self.values.clone(),
             key_cols: self.key_cols.clone(),
@@ -316,6 +337,9 @@ impl Columnar {
                 WindowSpec::Sliding { .. } => {
                     if w.panes.len() < n {
                         w.panes.resize_with(n, VecDeque::new);
+                    }
+                    if let Some(totals) = &mut w.totals {
+                        totals.ensure(n);
                     }
                 }
                 WindowSpec::Session { .. } => {
@@ -375,6 +399,9 @@ impl Columnar {
                         && start < oldest
                     {
                         panes.pop_front();
+                        if let Some(totals) = &mut w.totals {
+                            totals.retract(id, &w.slots, slot);
+                        }
                         w.slots.release(slot);
                     }
                     let s = floor(ts, hop_ms);
@@ -401,6 +428,9 @@ impl Columnar {
                         }
                     };
                     w.slots.update(slot, values, cells, ts, mask);
+                    if let Some(totals) = &mut w.totals {
+                        totals.update(id, values, cells, ts, mask);
+                    }
                 }
                 WindowSpec::Session { gap_ms } => {
                     let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
@@ -602,16 +632,13 @@ impl Columnar {
                         .map(|s| s.iter().map(|&(a, b, slot)| (a, b, w.slots.partials(slot))).collect())
                         .unwrap_or_default(),
                 ),
-                _ => WindowState::Panes {
-                    panes: w
-                        .panes
+                _ => WindowState::from_panes(
+                    &w.aggs,
+                    w.panes
                         .get(id as usize)
                         .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
                         .unwrap_or_default(),
-                    // The plan gives the columnar path's sliding aggregates `merge_panes`.
-                    total: Vec::new(),
-                    stacks: crate::operators::window::TwoStacks::default(),
-                },
+                ),
             })
             .collect();
         KeyState { max_ts, windows, changed: 0 }
@@ -645,6 +672,10 @@ impl Columnar {
                         w.slots.load(slot, partials);
                         w.panes[id as usize].push_back((*start, slot));
                     }
+                    if let Some(totals) = &mut w.totals {
+                        totals.ensure(n);
+                        totals.rebuild(id, &w.slots, w.panes[id as usize].iter().map(|p| p.1));
+                    }
                 }
                 WindowState::Sessions(sessions) => {
                     if w.sessions.len() < n {
@@ -658,6 +689,73 @@ impl Columnar {
                 }
             }
         }
+    }
+
+    /// The partials of key `id`'s windows as of `t` (at or after its latest event), one per
+    /// aggregate of each window: [`WindowState::as_of_ref`] on slots, with no export. What the
+    /// slots hold is borrowed (boxed partials); a sliding window's subtracted aggregates come
+    /// from the running total, less the panes the window has left by `t`, and the others merge
+    /// the panes still in it.
+    pub(crate) fn as_of(&self, id: u32, t: i64) -> Vec<Vec<Cow<'_, Partial>>> {
+        let latest = self.keys.latest(id);
+        self.windows
+            .iter()
+            .map(|w| {
+                let n = w.aggs.specs.len();
+                let empty = |i: usize| {
+                    let a = &w.aggs.specs[i];
+                    Cow::Owned(Partial::new(a.spec, a.integer))
+                };
+                match w.spec {
+                    WindowSpec::Lifetime => (0..n).map(|i| w.slots.partial(id, i)).collect(),
+                    WindowSpec::Tumbling { size_ms } => {
+                        let current = floor(t, size_ms) == floor(latest, size_ms);
+                        (0..n).map(|i| if current { w.slots.partial(id, i) } else { empty(i) }).collect()
+                    }
+                    WindowSpec::Session { gap_ms } => {
+                        let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
+                        let open = w
+                            .sessions
+                            .get(id as usize)
+                            .and_then(|s| s.last())
+                            .filter(|&&(start, end, _)| start <= t && t.saturating_sub(end) <= gap);
+                        match open {
+                            Some(&(_, _, slot)) => (0..n).map(|i| w.slots.partial(slot, i)).collect(),
+                            None => (0..n).map(empty).collect(),
+                        }
+                    }
+                    WindowSpec::Sliding { size_ms, hop_ms } => {
+                        let none = VecDeque::new();
+                        let panes = w.panes.get(id as usize).unwrap_or(&none);
+                        let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+                        let from = panes.partition_point(|(s, _)| *s < start);
+                        (0..n)
+                            .map(|i| {
+                                let spec = w.aggs.specs[i].spec;
+                                match w.totals.as_ref().filter(|tot| tot.keeps(i)).and_then(|tot| tot.of(id, i)) {
+                                    // The total, less the panes the window has left.
+                                    Some(total) if from == 0 => total,
+                                    Some(total) => {
+                                        let mut total = total.into_owned();
+                                        for &(_, slot) in panes.iter().take(from) {
+                                            total.retract(&w.slots.partial(slot, i));
+                                        }
+                                        Cow::Owned(total)
+                                    }
+                                    None => {
+                                        let mut acc = empty(i).into_owned();
+                                        for &(_, slot) in panes.iter().skip(from) {
+                                            acc.merge(spec, &w.slots.partial(slot, i));
+                                        }
+                                        Cow::Owned(acc)
+                                    }
+                                }
+                            })
+                            .collect()
+                    }
+                }
+            })
+            .collect()
     }
 
     /// Every key, by id.
@@ -678,6 +776,7 @@ impl Columnar {
                         + w.panes.iter().map(|p| p.capacity() * 16).sum::<usize>()
                         + w.sessions.capacity() * size_of::<Vec<(i64, i64, u32)>>()
                         + w.sessions.iter().map(|s| s.capacity() * 24).sum::<usize>()
+                        + w.totals.as_ref().map_or(0, Totals::bytes)
                 })
                 .sum::<usize>()
     }

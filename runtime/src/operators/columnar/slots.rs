@@ -16,6 +16,7 @@
 //! one costs a reference count, not an allocation).
 
 use featc::ir::{AggKind, Ty};
+use std::borrow::Cow;
 use std::collections::HashMap;
 
 use crate::operators::aggregate::{AggSpec, ExactSum, Partial};
@@ -387,30 +388,108 @@ impl Slots {
 
     /// The partials of a slot, one per aggregate, as the aggregate library keeps them.
     pub(crate) fn partials(&self, slot: u32) -> Vec<Partial> {
-        self.aggs
-            .iter()
-            .map(|a| {
-                if let Some(b) = a.boxed {
-                    return self.boxes[slot as usize * self.boxed.len() + b].clone();
-                }
-                let count = self.word(slot, a.count).1 as i64;
-                let bound = |integer: bool, w: u64| {
-                    (count > 0).then(|| match (a.time, integer) {
-                        (true, _) => Value::Ts(w as i64),
-                        (false, true) => Value::I64(w as i64),
-                        (false, false) => Value::F64(f64::from_bits(w)),
-                    })
-                };
-                match (a.spec.kind, a.value) {
-                    (AggKind::Sum, Some(v)) if a.integer => Partial::SumI(self.integer_sum(slot, v)),
-                    (AggKind::Sum, Some(v)) => Partial::SumF(self.exact(slot, v)),
-                    (AggKind::Avg, Some(v)) => Partial::Avg { sum: self.exact(slot, v), count },
-                    (AggKind::Min, Some(v)) => Partial::Min(bound(a.integer, self.word(slot, v).1)),
-                    (AggKind::Max, Some(v)) => Partial::Max(bound(a.integer, self.word(slot, v).1)),
-                    _ => Partial::Count(count),
-                }
+        (0..self.aggs.len()).map(|a| self.partial(slot, a).into_owned()).collect()
+    }
+
+    /// The partial of aggregate `agg` in a slot: borrowed when the slot holds it (boxed), built
+    /// from the words otherwise.
+    pub(crate) fn partial(&self, slot: u32, agg: usize) -> Cow<'_, Partial> {
+        let a = &self.aggs[agg];
+        if let Some(b) = a.boxed {
+            return Cow::Borrowed(&self.boxes[slot as usize * self.boxed.len() + b]);
+        }
+        let count = self.word(slot, a.count).1 as i64;
+        let bound = |integer: bool, w: u64| {
+            (count > 0).then(|| match (a.time, integer) {
+                (true, _) => Value::Ts(w as i64),
+                (false, true) => Value::I64(w as i64),
+                (false, false) => Value::F64(f64::from_bits(w)),
             })
-            .collect()
+        };
+        Cow::Owned(match (a.spec.kind, a.value) {
+            (AggKind::Sum, Some(v)) if a.integer => Partial::SumI(self.integer_sum(slot, v)),
+            (AggKind::Sum, Some(v)) => Partial::SumF(self.exact(slot, v)),
+            (AggKind::Avg, Some(v)) => Partial::Avg { sum: self.exact(slot, v), count },
+            (AggKind::Min, Some(v)) => Partial::Min(bound(a.integer, self.word(slot, v).1)),
+            (AggKind::Max, Some(v)) => Partial::Max(bound(a.integer, self.word(slot, v).1)),
+            _ => Partial::Count(count),
+        })
+    }
+
+    /// Where the primitives and boxed aggregates of `self` are in `of`, when `self` keeps the
+    /// aggregates `aggs` of `of` (built by [`Slots::new`] from those of its inputs): a
+    /// primitive by its kind, column and filter; a boxed aggregate by the aggregate it is.
+    pub(crate) fn positions_in(&self, of: &Slots, aggs: &[usize]) -> Option<(Vec<usize>, Vec<usize>)> {
+        let prims = self
+            .prims
+            .iter()
+            .zip(&self.preds)
+            .map(|p| of.prims.iter().zip(&of.preds).position(|q| q == p))
+            .collect::<Option<Vec<usize>>>()?;
+        let mut boxed = vec![usize::MAX; self.boxed.len()];
+        for (a, &theirs) in self.aggs.iter().zip(aggs) {
+            if let Some(b) = a.boxed {
+                *boxed.get_mut(b)? = of.aggs.get(theirs)?.boxed?;
+            }
+        }
+        (!boxed.contains(&usize::MAX)).then_some((prims, boxed))
+    }
+
+    /// Takes slot `from_slot` of `from` out of slot `slot`: a running total less a pane that
+    /// left its window. `prims[i]` and `boxed[j]` are where primitive `i` and boxed aggregate
+    /// `j` of `self` are in `from` ([`Slots::positions_in`]). Only aggregates with a retract
+    /// are kept in totals, so minima and maxima are never taken out.
+    pub(crate) fn retract(&mut self, slot: u32, from: &Slots, from_slot: u32, prims: &[usize], boxed: &[usize]) {
+        let nb = self.boxed.len();
+        for (j, &theirs) in boxed.iter().enumerate() {
+            let pane = &from.boxes[from_slot as usize * from.boxed.len() + theirs];
+            self.boxes[slot as usize * nb + j].retract(pane);
+        }
+        let base = slot as usize * self.stride();
+        for (i, &theirs) in prims.iter().enumerate() {
+            let at = base + i;
+            match self.prims[i] {
+                // A count word that only a sum reads is not loaded with a snapshot's partials
+                // (a sum's partial has no count), so it may hold less than a pane: it stays at
+                // zero. Every count an aggregate reads was loaded and holds each live pane's.
+                Prim::Rows | Prim::NonNull(_) => {
+                    self.words[at] = self.words[at].saturating_sub(from.word(from_slot, theirs).1);
+                }
+                Prim::SumI(_) => {
+                    let s = self.integer_sum(slot, i) - from.integer_sum(from_slot, theirs);
+                    self.set_integer_sum(at, s);
+                }
+                Prim::SumF(_) => {
+                    // Two-sum of `a - b`: the word keeps the difference when it is exact.
+                    let (a, b) = (f64::from_bits(self.words[at]), -f64::from_bits(from.word(from_slot, theirs).1));
+                    let hi = a + b;
+                    let z = hi - a;
+                    let lo = (a - (hi - z)) + (b - z);
+                    if lo == 0.0 && hi.is_finite() {
+                        self.words[at] = hi.to_bits();
+                        continue;
+                    }
+                    let mut e = self.exact(slot, i);
+                    e.retract(&from.exact(from_slot, theirs));
+                    self.load_exact(at, &e);
+                }
+                Prim::MinF(_) | Prim::MaxF(_) | Prim::MinI(_) | Prim::MaxI(_) => {}
+            }
+        }
+    }
+
+    /// Sets the integer sum of word `at`, spilled when it does not fit.
+    fn set_integer_sum(&mut self, at: usize, s: i128) {
+        match i64::try_from(s) {
+            Ok(x) if x != i64::MIN => {
+                self.words[at] = x as u64;
+                self.spill_i.remove(&at);
+            }
+            _ => {
+                self.words[at] = i64::MIN as u64;
+                self.spill_i.insert(at, s);
+            }
+        }
     }
 
     /// Writes partials (as [`Slots::partials`] gives them) into an empty slot.
@@ -421,19 +500,12 @@ impl Slots {
                 self.boxes[slot as usize * self.boxed.len() + b] = p.clone();
                 continue;
             }
-            let mut set = |prim: usize, w: u64| self.words[base + prim] = w;
             match (p, a.value) {
-                (Partial::Count(c), _) => set(a.count, *c as u64),
-                (Partial::SumI(s), Some(v)) => match i64::try_from(*s) {
-                    Ok(x) if x != i64::MIN => set(v, x as u64),
-                    _ => {
-                        set(v, i64::MIN as u64);
-                        self.spill_i.insert(base + v, *s);
-                    }
-                },
+                (Partial::Count(c), _) => self.words[base + a.count] = *c as u64,
+                (Partial::SumI(s), Some(v)) => self.set_integer_sum(base + v, *s),
                 (Partial::SumF(s), Some(v)) => self.load_exact(base + v, s),
                 (Partial::Avg { sum, count }, Some(v)) => {
-                    set(a.count, *count as u64);
+                    self.words[base + a.count] = *count as u64;
                     self.load_exact(base + v, sum);
                 }
                 (Partial::Min(m) | Partial::Max(m), Some(v)) => {
@@ -442,7 +514,7 @@ impl Slots {
                         Some(Value::F64(x)) => x.to_bits(),
                         _ => continue,
                     };
-                    set(v, bits);
+                    self.words[base + v] = bits;
                     // The partial says only that values were seen; an aggregate that keeps
                     // the exact count (sharing this word) sets it.
                     let count = &mut self.words[base + a.count];
@@ -458,6 +530,7 @@ impl Slots {
         single.add(s.value());
         if single == *s {
             self.words[at] = s.value().to_bits();
+            self.spill_f.remove(&at);
         } else {
             self.words[at] = f64::NAN.to_bits();
             self.spill_f.insert(at, s.clone());
