@@ -272,6 +272,30 @@ impl GroupRuntime {
             .collect()
     }
 
+    /// For a job that reads no key until every event is in (the batch layer): the columnar
+    /// layout's sliding windows stop keeping their running totals up at each event, and build
+    /// them once at [`GroupRuntime::settle_totals`]. Lookups before that merge the panes: the
+    /// same values, at a lookup's cost that grows with the panes.
+    pub fn defer_totals(&mut self) {
+        for s in &mut self.shards {
+            if let Store::Columnar(c) = &mut s.state {
+                c.defer_totals();
+            }
+        }
+    }
+
+    /// Builds the running totals [`GroupRuntime::defer_totals`] left, each shard on its own
+    /// core.
+    pub fn settle_totals(&mut self) {
+        std::thread::scope(|scope| {
+            for s in &mut self.shards {
+                if let Store::Columnar(c) = &mut s.state {
+                    scope.spawn(move || c.settle_totals());
+                }
+            }
+        });
+    }
+
     /// Whether the group runs on the columnar path.
     pub fn is_columnar(&self) -> bool {
         self.shards.first().is_some_and(|s| matches!(s.state, Store::Columnar(_)))

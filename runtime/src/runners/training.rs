@@ -81,12 +81,10 @@ pub fn training_set(
             continue;
         }
         let readers = batch::readers(ir, source);
-        // On the row layout: a lookup per spine row, which its running totals answer without
-        // merging every pane (see `IrGroup::on_rows`).
-        let mut groups: Vec<GroupRuntime> = mine
-            .iter()
-            .map(|&k| GroupRuntime::new(ir, &ir.groups[keyed[k].group].on_rows()))
-            .collect::<Result<_, _>>()?;
+        // A lookup per spine row, which the sliding windows' running totals answer without
+        // merging every pane.
+        let mut groups: Vec<GroupRuntime> =
+            mine.iter().map(|&k| GroupRuntime::new(ir, &ir.groups[keyed[k].group])).collect::<Result<_, _>>()?;
         let fields: Vec<_> = mine
             .iter()
             .map(|&k| readers.iter().find(|(gi, _)| *gi == keyed[k].group).map(|(_, f)| f.clone()).unwrap_or_default())

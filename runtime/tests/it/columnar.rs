@@ -181,6 +181,7 @@ proptest! {
         cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
         stop in any::<prop::sample::Index>(),
         probes in prop::collection::vec(0i64..20_000, 1..4),
+        (defer, settle) in (any::<bool>(), any::<bool>()),
     ) {
         let ir = compiled(&text);
         let g = &ir.groups[0];
@@ -198,6 +199,11 @@ proptest! {
         let stop = stop.index(raw.len() + 1);
         let mut columnar = GroupRuntime::new(&ir, g).unwrap();
         prop_assert!(columnar.is_columnar(), "{}", text);
+        // Running totals kept at each event, or built once at the end (the batch layer's way),
+        // or not built at all (lookups then merge the panes).
+        if defer {
+            columnar.defer_totals();
+        }
         let mut resumed_rows: Option<GroupRuntime> = None;
         // The dead letters written out before the snapshot (a snapshot holds only their count).
         let mut taken = Vec::new();
@@ -221,11 +227,17 @@ proptest! {
                     resumed_rows = Some(r);
                     let mut c = GroupRuntime::new(&ir, g).unwrap();
                     c.restore(snapshot);
+                    if defer {
+                        c.defer_totals();
+                    }
                     columnar = c;
                 }
             }
         }
 
+        if settle {
+            columnar.settle_totals();
+        }
         prop_assert_eq!(columnar.counters(), rows.counters());
         prop_assert_eq!(sorted_letters(&columnar, &taken), sorted_letters(&rows, &[]));
         let want = features(&rows, &probes);

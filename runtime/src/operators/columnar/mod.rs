@@ -93,6 +93,10 @@ pub(crate) struct Columnar {
     computed: Computed,
     cell_scratch: Vec<Value>,
     interner: Interner,
+    /// The sliding windows' running totals are not kept up while events arrive, but built once
+    /// from the panes (`settle_totals`): for a job that reads no key before its last event (the
+    /// batch layer). Lookups meanwhile merge the panes.
+    deferred: bool,
 }
 
 /// The slot of the session an event at `ts` belongs to, among a key's `sessions` (oldest first):
@@ -288,6 +292,7 @@ impl Columnar {
             cells,
             computed,
             interner: Interner::default(),
+            deferred: false,
         })
     }
 
@@ -317,6 +322,7 @@ impl Columnar {
             computed: self.computed.clone(),
             cell_scratch: vec![Value::Null; self.cells.len() + self.computed.len()],
             interner: Interner::default(),
+            deferred: self.deferred,
         }
     }
 
@@ -379,6 +385,7 @@ impl Columnar {
         }
         let max_ts = latest.max(ts);
         self.keys.set_stamp(id, Stamp { latest: max_ts, changed: seq });
+        let keep_totals = !self.deferred;
         for w in &mut self.windows {
             match w.spec {
                 WindowSpec::Lifetime => w.slots.update(id, values, cells, ts, mask),
@@ -399,7 +406,7 @@ impl Columnar {
                         && start < oldest
                     {
                         panes.pop_front();
-                        if let Some(totals) = &mut w.totals {
+                        if let Some(totals) = w.totals.as_mut().filter(|_| keep_totals) {
                             totals.retract(id, &w.slots, slot);
                         }
                         w.slots.release(slot);
@@ -428,7 +435,7 @@ impl Columnar {
                         }
                     };
                     w.slots.update(slot, values, cells, ts, mask);
-                    if let Some(totals) = &mut w.totals {
+                    if let Some(totals) = w.totals.as_mut().filter(|_| keep_totals) {
                         totals.update(id, values, cells, ts, mask);
                     }
                 }
@@ -732,7 +739,8 @@ impl Columnar {
                         (0..n)
                             .map(|i| {
                                 let spec = w.aggs.specs[i].spec;
-                                match w.totals.as_ref().filter(|tot| tot.keeps(i)).and_then(|tot| tot.of(id, i)) {
+                                let total = w.totals.as_ref().filter(|tot| !self.deferred && tot.keeps(i));
+                                match total.and_then(|tot| tot.of(id, i)) {
                                     // The total, less the panes the window has left.
                                     Some(total) if from == 0 => total,
                                     Some(total) => {
@@ -756,6 +764,28 @@ impl Columnar {
                 }
             })
             .collect()
+    }
+
+    /// Stops keeping the running totals up as events arrive (see `deferred`).
+    pub(crate) fn defer_totals(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Builds every key's running totals from its panes, and keeps them up from now on.
+    pub(crate) fn settle_totals(&mut self) {
+        if !self.deferred {
+            return;
+        }
+        let n = self.keys.len();
+        for w in &mut self.windows {
+            if let Some(totals) = &mut w.totals {
+                totals.ensure(n);
+                for (id, panes) in w.panes.iter().enumerate().take(n) {
+                    totals.rebuild(id as u32, &w.slots, panes.iter().map(|p| p.1));
+                }
+            }
+        }
+        self.deferred = false;
     }
 
     /// Every key, by id.
