@@ -98,11 +98,10 @@ impl IrGroup {
         self.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c)).collect()
     }
 
-    /// The same group on the row layout, with the row layout's evictions: what a job made of
-    /// lookups runs (a training set answers a lookup per spine row), since the row layout's
-    /// sliding windows keep two-stacks merges where the columnar layout merges the panes of a
-    /// min, max, sketch or first/last at each lookup. The features are the same on either
-    /// layout.
+    /// The same group on the row layout, with the row layout's evictions (two-stacks merges
+    /// where the columnar layout merges the panes of a min, max, HyperLogLog or first/last at
+    /// each lookup): the reference the columnar layout is tested against. The features are the
+    /// same on either layout.
     pub fn on_rows(&self) -> IrGroup {
         let mut group = self.clone();
         group.layout = Layout::Rows;

@@ -84,7 +84,7 @@ const SLIDING: &str = r#"
 
 #[test]
 fn sliding_windows_on_the_row_path_subtract_or_run_two_stacks() {
-    // The row layout (`IrGroup::on_rows`, which training sets run).
+    // The row layout (`IrGroup::on_rows`, the reference of the columnar one).
     let ran = evictions(&format!("{SLIDING}\n    visits = count() over session(30m)"), true);
     let eviction = |name: &str| ran.iter().find(|(n, _)| n == name).unwrap().1;
     use featc::ir::Eviction::*;
