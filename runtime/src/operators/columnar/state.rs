@@ -1,0 +1,207 @@
+//! A key's state out of the slots and into them: its windows' partials as of a time (a lookup,
+//! read in place), its state in the row path's form (snapshots, the online store) and back
+//! (restores), and the running totals a job built at its end.
+
+use std::borrow::Cow;
+use std::collections::VecDeque;
+
+use featc::ir::WindowSpec;
+
+use super::keys::KeyRef;
+use super::totals::Totals;
+use super::{Columnar, floor};
+use crate::operators::aggregate::Partial;
+use crate::operators::state::KeyState;
+use crate::operators::window::WindowState;
+use crate::value::Value;
+
+impl Columnar {
+    /// A key's state as the row path keeps it.
+    pub(crate) fn export(&self, id: u32) -> KeyState {
+        let max_ts = self.keys.latest(id);
+        let windows = self
+            .windows
+            .iter()
+            .map(|w| match w.spec {
+                WindowSpec::Lifetime => WindowState::Lifetime(w.slots.partials(id)),
+                WindowSpec::Tumbling { size_ms } => {
+                    WindowState::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials(id) }
+                }
+                WindowSpec::Session { .. } => WindowState::Sessions(
+                    w.sessions
+                        .get(id as usize)
+                        .map(|s| s.iter().map(|&(a, b, slot)| (a, b, w.slots.partials(slot))).collect())
+                        .unwrap_or_default(),
+                ),
+                _ => WindowState::from_panes(
+                    &w.aggs,
+                    w.panes
+                        .get(id as usize)
+                        .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
+                        .unwrap_or_default(),
+                ),
+            })
+            .collect();
+        KeyState { max_ts, windows, changed: 0 }
+    }
+
+    /// Loads a key's state (from a snapshot, in the row path's form).
+    pub(crate) fn import(&mut self, key: &[Value], state: &KeyState) {
+        let id = self.keys.intern(KeyRef::Values(key));
+        self.keys.set_latest(id, state.max_ts);
+        let n = self.keys.len();
+        for (w, st) in self.windows.iter_mut().zip(&state.windows) {
+            match st {
+                WindowState::Lifetime(p) => {
+                    w.slots.ensure(n);
+                    w.slots.load(id, p);
+                }
+                WindowState::Tumbling { start, partials } => {
+                    w.slots.ensure(n);
+                    if let WindowSpec::Tumbling { size_ms } = w.spec
+                        && *start == floor(state.max_ts, size_ms)
+                    {
+                        w.slots.load(id, partials);
+                    }
+                }
+                WindowState::Panes { panes, .. } => {
+                    if w.panes.len() < n {
+                        w.panes.resize_with(n, VecDeque::new);
+                    }
+                    for (start, partials) in panes {
+                        let slot = w.slots.alloc();
+                        w.slots.load(slot, partials);
+                        w.panes[id as usize].push_back((*start, slot));
+                    }
+                    if let Some(totals) = &mut w.totals {
+                        totals.ensure(n);
+                        totals.rebuild(id, &w.slots, w.panes[id as usize].iter().map(|p| p.1));
+                    }
+                }
+                WindowState::Sessions(sessions) => {
+                    if w.sessions.len() < n {
+                        w.sessions.resize_with(n, Vec::new);
+                    }
+                    for (start, end, partials) in sessions {
+                        let slot = w.slots.alloc();
+                        w.slots.load(slot, partials);
+                        w.sessions[id as usize].push((*start, *end, slot));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The partials of key `id`'s windows as of `t` (at or after its latest event), one per
+    /// aggregate of each window: [`WindowState::as_of_ref`] on slots, with no export. What the
+    /// slots hold is borrowed (boxed partials); a sliding window's subtracted aggregates come
+    /// from the running total, less the panes the window has left by `t`, and the others merge
+    /// the panes still in it.
+    pub(crate) fn as_of(&self, id: u32, t: i64) -> Vec<Vec<Cow<'_, Partial>>> {
+        let latest = self.keys.latest(id);
+        self.windows
+            .iter()
+            .map(|w| {
+                let n = w.aggs.specs.len();
+                let empty = |i: usize| {
+                    let a = &w.aggs.specs[i];
+                    Cow::Owned(Partial::new(a.spec, a.integer))
+                };
+                match w.spec {
+                    WindowSpec::Lifetime => (0..n).map(|i| w.slots.partial(id, i)).collect(),
+                    WindowSpec::Tumbling { size_ms } => {
+                        let current = floor(t, size_ms) == floor(latest, size_ms);
+                        (0..n).map(|i| if current { w.slots.partial(id, i) } else { empty(i) }).collect()
+                    }
+                    WindowSpec::Session { gap_ms } => {
+                        let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
+                        let open = w
+                            .sessions
+                            .get(id as usize)
+                            .and_then(|s| s.last())
+                            .filter(|&&(start, end, _)| start <= t && t.saturating_sub(end) <= gap);
+                        match open {
+                            Some(&(_, _, slot)) => (0..n).map(|i| w.slots.partial(slot, i)).collect(),
+                            None => (0..n).map(empty).collect(),
+                        }
+                    }
+                    WindowSpec::Sliding { size_ms, hop_ms } => {
+                        let none = VecDeque::new();
+                        let panes = w.panes.get(id as usize).unwrap_or(&none);
+                        let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
+                        let from = panes.partition_point(|(s, _)| *s < start);
+                        (0..n)
+                            .map(|i| {
+                                let spec = w.aggs.specs[i].spec;
+                                let total = w.totals.as_ref().filter(|tot| !self.deferred && tot.keeps(i));
+                                match total.and_then(|tot| tot.of(id, i)) {
+                                    // The total, less the panes the window has left.
+                                    Some(total) if from == 0 => total,
+                                    Some(total) => {
+                                        let mut total = total.into_owned();
+                                        for &(_, slot) in panes.iter().take(from) {
+                                            total.retract(&w.slots.partial(slot, i));
+                                        }
+                                        Cow::Owned(total)
+                                    }
+                                    None => {
+                                        let mut acc = empty(i).into_owned();
+                                        for &(_, slot) in panes.iter().skip(from) {
+                                            acc.merge(spec, &w.slots.partial(slot, i));
+                                        }
+                                        Cow::Owned(acc)
+                                    }
+                                }
+                            })
+                            .collect()
+                    }
+                }
+            })
+            .collect()
+    }
+
+    /// Stops keeping the running totals up as events arrive (see `deferred`).
+    pub(crate) fn defer_totals(&mut self) {
+        self.deferred = true;
+    }
+
+    /// Builds every key's running totals from its panes, and keeps them up from now on.
+    pub(crate) fn settle_totals(&mut self) {
+        if !self.deferred {
+            return;
+        }
+        let n = self.keys.len();
+        for w in &mut self.windows {
+            if let Some(totals) = &mut w.totals {
+                totals.ensure(n);
+                for (id, panes) in w.panes.iter().enumerate().take(n) {
+                    totals.rebuild(id as u32, &w.slots, panes.iter().map(|p| p.1));
+                }
+            }
+        }
+        self.deferred = false;
+    }
+
+    /// Every key, by id.
+    pub(crate) fn key_list(&self) -> Vec<Vec<Value>> {
+        (0..self.keys.len() as u32).map(|id| self.keys.key(id)).collect()
+    }
+
+    /// Bytes of state: the key table, the slots, the pane rings and the interned strings.
+    pub(crate) fn bytes(&self) -> usize {
+        self.keys.bytes()
+            + self.interner.bytes()
+            + self
+                .windows
+                .iter()
+                .map(|w| {
+                    w.slots.bytes()
+                        + w.panes.capacity() * size_of::<VecDeque<(i64, u32)>>()
+                        + w.panes.iter().map(|p| p.capacity() * 16).sum::<usize>()
+                        + w.sessions.capacity() * size_of::<Vec<(i64, i64, u32)>>()
+                        + w.sessions.iter().map(|s| s.capacity() * 24).sum::<usize>()
+                        + w.totals.as_ref().map_or(0, Totals::bytes)
+                })
+                .sum::<usize>()
+    }
+}
