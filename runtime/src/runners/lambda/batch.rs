@@ -317,14 +317,16 @@ pub fn latest_event(ir: &FeatureIr, project_dir: &Path) -> Result<Option<i64>, S
         if readers(ir, si).is_empty() || source.history.is_none() {
             continue;
         }
-        let h = history::read(project_dir, source)?;
-        for batch in &h.batches {
-            let Some(a) = batch.column_by_name(&source.event_time) else { continue };
-            for r in 0..a.len() {
-                if let Some(crate::value::Value::Ts(t)) =
-                    crate::operators::decode::cell_of(a.as_ref(), r, &featc::ir::Ty::Timestamp)
-                {
-                    latest = Some(latest.map_or(t, |l| l.max(t)));
+        // In chunks, so that a history of any size is read in bounded memory.
+        for chunk in history::chunks(project_dir, source, 1 << 16)? {
+            for batch in &chunk?.batches {
+                let Some(a) = batch.column_by_name(&source.event_time) else { continue };
+                for r in 0..a.len() {
+                    if let Some(crate::value::Value::Ts(t)) =
+                        crate::operators::decode::cell_of(a.as_ref(), r, &featc::ir::Ty::Timestamp)
+                    {
+                        latest = Some(latest.map_or(t, |l| l.max(t)));
+                    }
                 }
             }
         }
