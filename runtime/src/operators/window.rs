@@ -302,6 +302,17 @@ impl WindowState {
                 aggs.merge_where(Eviction::Subtract, &mut total, p);
             }
         }
+        WindowState::with_total(aggs, panes, total)
+    }
+
+    /// [`WindowState::from_panes`] with the running total already known (one partial per
+    /// aggregate: the total of the `subtract` ones, an empty partial for the others), as the
+    /// columnar path keeps it.
+    pub(crate) fn with_total(
+        aggs: &WindowAggs,
+        panes: VecDeque<(i64, Vec<Partial>)>,
+        total: Vec<Partial>,
+    ) -> WindowState {
         let mut stacks = TwoStacks::new(aggs);
         if aggs.any(Eviction::TwoStacks) {
             stacks.flip(aggs, &panes);

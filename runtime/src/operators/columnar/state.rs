@@ -33,13 +33,26 @@ impl Columnar {
                         .map(|s| s.iter().map(|&(a, b, slot)| (a, b, w.slots.partials(slot))).collect())
                         .unwrap_or_default(),
                 ),
-                _ => WindowState::from_panes(
-                    &w.aggs,
-                    w.panes
+                _ => {
+                    let panes = w
+                        .panes
                         .get(id as usize)
                         .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
-                        .unwrap_or_default(),
-                ),
+                        .unwrap_or_default();
+                    match w.totals.as_ref().filter(|_| !self.deferred) {
+                        // The running totals the slots keep, not merged again from the panes.
+                        Some(totals) => {
+                            let total = (0..w.aggs.specs.len())
+                                .map(|i| {
+                                    let a = &w.aggs.specs[i];
+                                    totals.of(id, i).map_or_else(|| Partial::new(a.spec, a.integer), Cow::into_owned)
+                                })
+                                .collect();
+                            WindowState::with_total(&w.aggs, panes, total)
+                        }
+                        None => WindowState::from_panes(&w.aggs, panes),
+                    }
+                }
             })
             .collect();
         KeyState { max_ts, windows, changed: 0 }
