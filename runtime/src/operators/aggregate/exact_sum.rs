@@ -7,10 +7,40 @@
 //! the same inputs gives the same bits, and adding `-x` undoes adding `x` exactly.
 
 /// An exact running sum of finite f64 values.
-#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+///
+/// The same exact sum can be held as different parts (they depend on the order of additions
+/// and retractions), so it is written and compared in its canonical parts ([`ExactSum::canonical`]):
+/// a checkpoint of the same events is the same bytes whatever the history that built it.
+#[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
+#[serde(into = "Parts", from = "Parts")]
 pub struct ExactSum {
     /// Non-overlapping partials, increasing in magnitude.
     partials: Vec<f64>,
+}
+
+/// The stored form of an [`ExactSum`]: its canonical parts.
+#[derive(serde::Serialize, serde::Deserialize)]
+struct Parts {
+    partials: Vec<f64>,
+}
+
+impl From<ExactSum> for Parts {
+    fn from(s: ExactSum) -> Parts {
+        Parts { partials: s.canonical().partials }
+    }
+}
+
+impl From<Parts> for ExactSum {
+    fn from(p: Parts) -> ExactSum {
+        ExactSum { partials: p.partials }
+    }
+}
+
+impl PartialEq for ExactSum {
+    /// Equal exact sums, whatever their parts.
+    fn eq(&self, other: &ExactSum) -> bool {
+        self.partials == other.partials || self.canonical().partials == other.canonical().partials
+    }
 }
 
 impl ExactSum {
@@ -133,6 +163,33 @@ impl ExactSum {
         &self.partials
     }
 
+    /// The same exact sum in its canonical parts, the same for every history of equal sums:
+    /// the sum rounded to the nearest f64, then the remainder rounded, and so on until nothing
+    /// remains (each remainder is below half a unit in the last place of the part before it,
+    /// so the parts do not overlap; listed in increasing magnitude).
+    pub fn canonical(&self) -> ExactSum {
+        if self.partials.len() <= 1 {
+            return self.clone();
+        }
+        let mut rest = self.clone();
+        let mut parts = Vec::with_capacity(self.partials.len());
+        // A nonzero exact sum is a multiple of the smallest subnormal, so it never rounds to
+        // zero; a part of at least 2^-1074 less than half the one before: at most 40 parts.
+        while parts.len() < 64 {
+            let v = rest.value();
+            if v == 0.0 || !v.is_finite() {
+                break;
+            }
+            parts.push(v);
+            rest.add(-v);
+        }
+        if !rest.partials.is_empty() {
+            return self.clone(); // a saturated (infinite) sum has no finer parts
+        }
+        parts.reverse();
+        ExactSum { partials: parts }
+    }
+
     pub fn heap_bytes(&self) -> usize {
         self.partials.capacity() * size_of::<f64>()
     }
@@ -231,6 +288,34 @@ mod tests {
             // Retracting a part leaves exactly the sum of the rest.
             b.retract(&a);
             prop_assert_eq!(b.value().to_bits(), sum(&xs[at..]).to_bits());
+        }
+
+        #[test]
+        fn equal_sums_have_the_same_canonical_parts_whatever_their_history(
+            xs in prop::collection::vec(prop_oneof![-1e6f64..1e6, (-100_000i64..100_000).prop_map(|c| c as f64 / 100.0), -1e-300f64..1e-300], 0..40),
+            ys in prop::collection::vec(prop_oneof![-1e16f64..1e16, (-100_000i64..100_000).prop_map(|c| c as f64 / 100.0)], 0..40),
+        ) {
+            // In order; and with other values added in between and taken out again, in reverse.
+            let mut plain = ExactSum::new();
+            xs.iter().for_each(|&x| plain.add(x));
+            let mut winding = ExactSum::new();
+            for (i, &x) in xs.iter().enumerate().rev() {
+                winding.add(x);
+                if let Some(&y) = ys.get(i) {
+                    winding.add(y);
+                }
+            }
+            ys.iter().take(xs.len()).for_each(|&y| winding.subtract(y));
+            let (a, b) = (plain.canonical(), winding.canonical());
+            prop_assert_eq!(a.parts(), b.parts());
+            prop_assert_eq!(a.value().to_bits(), plain.value().to_bits());
+            // The canonical parts hold the same exact sum: taking them out leaves nothing.
+            let mut rest = winding.clone();
+            rest.retract(&a);
+            prop_assert!(rest.parts().is_empty(), "{:?} less {:?} leaves {:?}", winding.parts(), a.parts(), rest.parts());
+            prop_assert!(plain == winding);
+            // What is written is the canonical form.
+            prop_assert_eq!(serde_json::to_string(&winding).unwrap(), serde_json::to_string(&plain).unwrap());
         }
     }
 }
