@@ -90,7 +90,7 @@ fn the_batch_view_reads_in_spark_and_pandas() {
 
     // pandas (with pyarrow), from the Flink tests' Python.
     let script = format!(
-        "import pandas as pd\ndf = pd.read_parquet({file:?})\nprint(df['user_id'].nunique(), int(df['lifetime_transactions__count'].sum()), int(df['merchants_30d__counts'].dropna().map(len).sum()))\n"
+        "import pandas as pd\ndf = pd.read_parquet({file:?})\nprint(df['user_id'].nunique(), int(df['lifetime_transactions__count'].sum()), int(df['p95_amount_30d__positive_count'].dropna().map(len).sum()))\n"
     );
     let pandas = std::process::Command::new(tool("FEATC_FLINK_PYTHON")).args(["-c", &script]).output().expect("python");
     assert!(pandas.status.success(), "{}", text(&pandas.stderr));
@@ -98,7 +98,7 @@ fn the_batch_view_reads_in_spark_and_pandas() {
 
     let _ = spark_home();
     let sql = format!(
-        "SELECT count(DISTINCT user_id), sum(lifetime_transactions__count), sum(size(merchants_30d__counts)) FROM parquet.`{file}` -- featc"
+        "SELECT count(DISTINCT user_id), sum(lifetime_transactions__count), sum(size(p95_amount_30d__positive_count)) FROM parquet.`{file}` -- featc"
     );
     let spark = std::process::Command::new(tool("FEATC_SPARK_SQL"))
         .args(["--master", "local[2]", "-S", "-e", &sql])

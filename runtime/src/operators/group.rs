@@ -14,6 +14,7 @@ pub use crate::operators::state::{ChangeMark, DeadLetter, GroupSnapshot};
 use crate::operators::state::{KeyState, next_epoch};
 
 mod changes;
+mod export;
 mod route;
 mod shard;
 
@@ -148,6 +149,26 @@ impl GroupRuntime {
 
     /// Compiles a group for a given path.
     pub fn on_path(ir: &FeatureIr, group: &IrGroup, path: Path) -> Result<GroupRuntime, String> {
+        GroupRuntime::keeping(ir, group, path, &vec![true; group.aggregates.len()])
+    }
+
+    /// The group as the Lambda batch layer runs it: only the aggregates whose merge rule reads
+    /// the batch view (the plan's `partials for` lines) are computed; the others are off, their
+    /// partials empty, and a window none of whose aggregates is kept holds nothing. The state
+    /// keeps the whole group's form, so the view's files, the online store and the serving
+    /// merge are those of the full group.
+    pub fn batch_layer(ir: &FeatureIr, group: &IrGroup) -> Result<GroupRuntime, String> {
+        GroupRuntime::batch_layer_on(ir, group, Path::Auto)
+    }
+
+    /// [`GroupRuntime::batch_layer`] on a given path.
+    pub fn batch_layer_on(ir: &FeatureIr, group: &IrGroup, path: Path) -> Result<GroupRuntime, String> {
+        let keep: Vec<bool> = group.aggregates.iter().map(|a| a.merge.uses_batch()).collect();
+        GroupRuntime::keeping(ir, group, path, &keep)
+    }
+
+    /// Compiles a group computing the aggregates `keep` marks.
+    fn keeping(ir: &FeatureIr, group: &IrGroup, path: Path, keep: &[bool]) -> Result<GroupRuntime, String> {
         let source = ir.sources.get(group.source).ok_or("group without source")?;
         let columns = group.columns.clone();
         let col = |name: &str| columns.iter().position(|c| c == name);
@@ -170,7 +191,10 @@ impl GroupRuntime {
                 output: group.outputs.iter().position(|o| *o == a.name),
             });
         }
-        let members = (0..windows.len()).map(|w| (0..aggs.len()).filter(|&i| aggs[i].window == w).collect()).collect();
+        // Each window's computed aggregates; a window with none is not run.
+        let members = (0..windows.len())
+            .map(|w| (0..aggs.len()).filter(|&i| aggs[i].window == w && keep.get(i) != Some(&false)).collect())
+            .collect();
         let outputs = group.outputs.clone();
         let out = |name: &str| outputs.iter().position(|o| o == name);
         let derived = group
@@ -180,7 +204,7 @@ impl GroupRuntime {
             .collect::<Result<_, String>>()?;
         let state = match (path, group.layout) {
             (Path::Auto, Layout::Columnar) => Store::Columnar(Box::new(
-                Columnar::new(ir, group)
+                Columnar::new(ir, group, keep)
                     .ok_or_else(|| format!("group `{}`: the plan's columnar layout does not fit", group.name))?,
             )),
             _ => Store::Rows(HashMap::default()),
@@ -524,13 +548,11 @@ impl GroupRuntime {
     /// so a snapshot restores on either.
     pub fn snapshot(&self) -> GroupSnapshot {
         let mut keys: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(self.key_count());
-        for shard in &self.shards {
-            match &shard.state {
-                Store::Rows(state) => keys.extend(state.iter().map(|(k, s)| (k.clone(), s.clone()))),
-                Store::Columnar(c) => keys.extend((0..c.keys.len() as u32).map(|id| (c.keys.key(id), c.export(id)))),
-            }
-        }
-        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        self.states_in_chunks(4096, &|chunk| Ok(chunk), &mut |chunk| {
+            keys.extend(chunk);
+            Ok(())
+        })
+        .unwrap_or_else(|never: String| unreachable!("{never}"));
         GroupSnapshot { keys, ..self.snapshot_counters() }
     }
 

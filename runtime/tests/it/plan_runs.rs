@@ -53,6 +53,43 @@ fn the_runtime_runs_the_strategy_the_plan_names() {
     assert!(operators > 50, "only {operators} aggregate operators compared");
 }
 
+#[test]
+fn the_batch_layer_computes_the_partials_the_plan_lists_and_no_others() {
+    let mut projects = corpus("ok");
+    projects.push(example("fraud"));
+    projects.push(example("recsys"));
+    let mut compared = 0;
+    for project in &projects {
+        let sources = load(project);
+        let checked = featc::check_project(&sources, &featc::Options::default());
+        let ir = featc::ir::lower(&checked.project).unwrap();
+        let plan = plan(&ir, Target::Lambda);
+        for (g, planned) in ir.groups.iter().zip(&plan.groups) {
+            let Some(batch) = &planned.batch else { continue };
+            let mut listed: Vec<(String, String)> = batch
+                .partials
+                .iter()
+                .flat_map(|p| p.aggregates.iter().map(|a| (p.window.clone(), a.feature.clone())))
+                .collect();
+            let runtime = GroupRuntime::batch_layer(&ir, g).unwrap();
+            let mut ran: Vec<(String, String)> = runtime
+                .strategies()
+                .into_iter()
+                .zip(&g.windows)
+                .flat_map(|((_, _, evictions), w)| {
+                    let window = featc::plan::window_text(w.spec);
+                    evictions.into_iter().map(move |(name, _)| (window.clone(), name))
+                })
+                .collect();
+            listed.sort();
+            ran.sort();
+            assert_eq!(ran, listed, "{}: group {}", project.name, g.name);
+            compared += ran.len();
+        }
+    }
+    assert!(compared > 20, "only {compared} batch partials compared");
+}
+
 /// The eviction the runtime runs for each aggregate of `windows` (feature lines) in one group,
 /// on the layout the plan gives, or (`rows`) on the row layout.
 fn evictions(windows: &str, rows: bool) -> Vec<(String, featc::ir::Eviction)> {

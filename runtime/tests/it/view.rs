@@ -1,6 +1,7 @@
 //! Random groups of every aggregate and window kind in, a batch view stored in its columnar
 //! Parquet format and read back out: the view read back gives the features the state it was
-//! written from gives, at the key's latest event and after, on either path.
+//! written from gives, at the key's latest event and after, on either path; and the batch
+//! layer, which computes only the features that read it, gives those as the whole group does.
 
 use featc_runtime::operators::group::{GroupRuntime, Path};
 use featc_runtime::runners::lambda::batch::BatchView;
@@ -24,8 +25,23 @@ proptest! {
         let ir = compiled(&text);
         let g = &ir.groups[0];
         let path = if rows_path { Path::Rows } else { Path::Auto };
-        let mut state = GroupRuntime::on_path(&ir, g, path).unwrap();
-        state.process_batch(&batch(&raw, int_key), &fields(&ir));
+        let events = batch(&raw, int_key);
+        let mut state = GroupRuntime::batch_layer_on(&ir, g, path).unwrap();
+        state.process_batch(&events, &fields(&ir));
+        // The batch layer computes the features whose merge rule reads it as the whole group
+        // does; the others it leaves out (their partials empty).
+        let mut whole = GroupRuntime::on_path(&ir, g, path).unwrap();
+        whole.process_batch(&events, &fields(&ir));
+        let kept: Vec<usize> = g
+            .aggregates
+            .iter()
+            .filter(|a| a.merge.uses_batch())
+            .filter_map(|a| g.outputs.iter().position(|o| *o == a.name))
+            .collect();
+        let pick = |rows: Vec<(Vec<featc_runtime::value::Value>, i64, Vec<featc_runtime::value::Value>)>| {
+            rows.into_iter().map(|(k, t, v)| (k, t, kept.iter().map(|&i| v[i].clone()).collect::<Vec<_>>())).collect::<Vec<_>>()
+        };
+        prop_assert_eq!(pick(features(&state, &probes)), pick(features(&whole, &probes)), "{}", text);
 
         let dir = tempfile::tempdir().unwrap();
         let cutoff = BASE + 1_000_000;

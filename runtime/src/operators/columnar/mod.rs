@@ -66,6 +66,9 @@ struct ColWindow {
     /// Session windows: each key's sessions `(first event, last event, slot)`, oldest first,
     /// kept while an on-time event could still extend or bridge them.
     sessions: Vec<Vec<(i64, i64, u32)>>,
+    /// Every aggregate of the window is off (see [`AggInput::off`]): the window keeps nothing
+    /// and its partials are empty.
+    off: bool,
 }
 
 /// What the batch path leaves to the row path: rows to decode one by one (a null, NaN or
@@ -156,8 +159,9 @@ fn floor(t: i64, width: u64) -> i64 {
 }
 
 impl Columnar {
-    /// The columnar form of a group, or `None` when the group needs the row path.
-    pub(crate) fn new(ir: &FeatureIr, group: &IrGroup) -> Option<Columnar> {
+    /// The columnar form of a group, or `None` when the group needs the row path. `keep[a]`:
+    /// whether aggregate `a` is computed (the others are off: their partials stay empty).
+    pub(crate) fn new(ir: &FeatureIr, group: &IrGroup, keep: &[bool]) -> Option<Columnar> {
         let source = ir.sources.get(group.source)?;
         let filters = Filters::new(group, source)?;
         let field = |name: &str| source.fields.iter().find(|f| f.name == name);
@@ -170,7 +174,8 @@ impl Columnar {
         // known once every column cell is.
         let mut computed: Vec<&Expr> = Vec::new();
         let mut patch: Vec<(usize, usize, usize)> = Vec::new();
-        for a in &group.aggregates {
+        for (ai, a) in group.aggregates.iter().enumerate() {
+            let off = !keep.get(ai).copied().unwrap_or(true);
             let mut time = false;
             let predicate = match a.predicate {
                 Some(p) if p < filters::MAX_PREDICATES => Some(u8::try_from(p).ok()?),
@@ -193,7 +198,7 @@ impl Columnar {
                         patch.push((a.window, window.len(), at));
                         let spec = AggSpec::new(a.kind, a.param);
                         let integer = a.integer_input();
-                        window.push(AggInput { spec, integer, time: false, column: None, cell: None, predicate });
+                        window.push(AggInput { spec, integer, time: false, column: None, cell: None, predicate, off });
                         continue;
                     }
                 },
@@ -245,6 +250,7 @@ impl Columnar {
                 column,
                 cell,
                 predicate,
+                off,
             };
             per_window.get_mut(a.window)?.push(input);
         }
@@ -256,12 +262,15 @@ impl Columnar {
         let window_aggs = crate::operators::group::window_aggs(group).ok()?;
         for ((w, inputs), (_, aggs)) in group.windows.iter().zip(&per_window).zip(window_aggs) {
             let slots = Slots::new(inputs)?;
-            let subtract: Vec<bool> = aggs.specs.iter().map(|a| a.eviction == Eviction::Subtract).collect();
+            // An aggregate that is off keeps no running total either.
+            let subtract: Vec<bool> =
+                aggs.specs.iter().zip(inputs).map(|(a, i)| a.eviction == Eviction::Subtract && !i.off).collect();
+            let off = inputs.iter().all(|i| i.off);
             let totals = match w.spec {
-                WindowSpec::Sliding { .. } => Totals::new(inputs, &subtract, &slots),
+                WindowSpec::Sliding { .. } if !off => Totals::new(inputs, &subtract, &slots),
                 _ => None,
             };
-            windows.push(ColWindow { spec: w.spec, aggs, slots, panes: Vec::new(), totals, sessions: Vec::new() });
+            windows.push(ColWindow { spec: w.spec, aggs, slots, panes: Vec::new(), totals, sessions: Vec::new(), off });
         }
         let key_cols: Vec<(usize, String, Ty)> =
             group.keys.iter().map(|k| Some((col(&k.name)?, k.name.clone(), k.ty.ty.clone()))).collect::<Option<_>>()?;
@@ -311,6 +320,7 @@ impl Columnar {
                     panes: Vec::new(),
                     totals: w.totals.as_ref().map(Totals::emptied),
                     sessions: Vec::new(),
+                    off: w.off,
                 })
                 .collect(),
             values: self.values.clone(),
@@ -339,7 +349,7 @@ impl Columnar {
     /// Makes room in every window for the keys interned so far.
     fn grow(&mut self) {
         let n = self.keys.len();
-        for w in &mut self.windows {
+        for w in self.windows.iter_mut().filter(|w| !w.off) {
             match w.spec {
                 WindowSpec::Sliding { .. } => {
                     if w.panes.len() < n {
@@ -363,7 +373,7 @@ impl Columnar {
     #[inline]
     fn prefetch(&self, id: u32) {
         self.keys.prefetch(id);
-        for w in &self.windows {
+        for w in self.windows.iter().filter(|w| !w.off) {
             match w.spec {
                 WindowSpec::Sliding { .. } => {
                     if let Some(p) = w.panes.get(id as usize) {
@@ -387,7 +397,7 @@ impl Columnar {
         let max_ts = latest.max(ts);
         self.keys.set_stamp(id, Stamp { latest: max_ts, changed: seq });
         let keep_totals = !self.deferred;
-        for w in &mut self.windows {
+        for w in self.windows.iter_mut().filter(|w| !w.off) {
             match w.spec {
                 WindowSpec::Lifetime => w.slots.update(id, values, cells, ts, mask),
                 WindowSpec::Tumbling { size_ms } => {

@@ -69,6 +69,9 @@ pub(crate) struct AggPrims {
     value: Option<usize>,
     /// Its index among the boxed aggregates, when it is one.
     boxed: Option<usize>,
+    /// Not computed (a layer that does not read it, see [`AggInput::off`]): no word, no box;
+    /// its partial is always empty.
+    off: bool,
 }
 
 /// An aggregate kept as a partial of the aggregate library.
@@ -105,6 +108,9 @@ pub(crate) struct AggInput {
     pub(crate) cell: Option<usize>,
     /// The feature filter it counts under (a bit of the event's predicate mask).
     pub(crate) predicate: Option<u8>,
+    /// Not computed: the job reads no value of it (the Lambda batch layer keeps only the
+    /// aggregates its view serves). Its partial stays empty and costs no word.
+    pub(crate) off: bool,
 }
 
 /// Every slot of one window.
@@ -131,9 +137,13 @@ impl Slots {
         let mut prims: Vec<(Prim, Option<u8>)> = Vec::new();
         let mut out = Vec::with_capacity(aggs.len());
         let mut boxed = Vec::new();
-        for &AggInput { spec, integer, time, column, cell, predicate } in aggs {
+        for &AggInput { spec, integer, time, column, cell, predicate, off } in aggs {
+            if off {
+                out.push(AggPrims { spec, integer, time, count: 0, value: None, boxed: None, off });
+                continue;
+            }
             if let Some(cell) = cell {
-                out.push(AggPrims { spec, integer, time, count: 0, value: None, boxed: Some(boxed.len()) });
+                out.push(AggPrims { spec, integer, time, count: 0, value: None, boxed: Some(boxed.len()), off });
                 boxed.push(Boxed { spec, integer, cell, predicate });
                 continue;
             }
@@ -160,7 +170,7 @@ impl Slots {
             if time && !matches!(spec.kind, AggKind::Count | AggKind::Min | AggKind::Max) {
                 return None;
             }
-            out.push(AggPrims { spec, integer, time, count, value, boxed: None });
+            out.push(AggPrims { spec, integer, time, count, value, boxed: None, off });
         }
         Some(Slots {
             preds: prims.iter().map(|p| p.1).collect(),
@@ -395,6 +405,9 @@ impl Slots {
     /// from the words otherwise.
     pub(crate) fn partial(&self, slot: u32, agg: usize) -> Cow<'_, Partial> {
         let a = &self.aggs[agg];
+        if a.off {
+            return Cow::Owned(Partial::new(a.spec, a.integer));
+        }
         if let Some(b) = a.boxed {
             return Cow::Borrowed(&self.boxes[slot as usize * self.boxed.len() + b]);
         }
@@ -496,6 +509,9 @@ impl Slots {
     pub(crate) fn load(&mut self, slot: u32, partials: &[Partial]) {
         let base = slot as usize * self.stride();
         for (a, p) in self.aggs.clone().iter().zip(partials) {
+            if a.off {
+                continue;
+            }
             if let Some(b) = a.boxed {
                 self.boxes[slot as usize * self.boxed.len() + b] = p.clone();
                 continue;

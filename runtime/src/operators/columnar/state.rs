@@ -23,6 +23,7 @@ impl Columnar {
             .windows
             .iter()
             .map(|w| match w.spec {
+                _ if w.off => WindowState::new(w.spec, &w.aggs),
                 WindowSpec::Lifetime => WindowState::Lifetime(w.slots.partials(id)),
                 WindowSpec::Tumbling { size_ms } => {
                     WindowState::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials(id) }
@@ -63,7 +64,7 @@ impl Columnar {
         let id = self.keys.intern(KeyRef::Values(key));
         self.keys.set_latest(id, state.max_ts);
         let n = self.keys.len();
-        for (w, st) in self.windows.iter_mut().zip(&state.windows) {
+        for (w, st) in self.windows.iter_mut().zip(&state.windows).filter(|(w, _)| !w.off) {
             match st {
                 WindowState::Lifetime(p) => {
                     w.slots.ensure(n);
@@ -121,6 +122,7 @@ impl Columnar {
                     Cow::Owned(Partial::new(a.spec, a.integer))
                 };
                 match w.spec {
+                    _ if w.off => (0..n).map(empty).collect(),
                     WindowSpec::Lifetime => (0..n).map(|i| w.slots.partial(id, i)).collect(),
                     WindowSpec::Tumbling { size_ms } => {
                         let current = floor(t, size_ms) == floor(latest, size_ms);

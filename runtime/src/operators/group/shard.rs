@@ -146,6 +146,9 @@ impl Shard {
         for (w, (spec, aggs)) in ops.windows.iter().enumerate() {
             let runtime = &ops.aggs;
             let members = &ops.members[w];
+            if members.is_empty() {
+                continue; // every aggregate of the window is off: it holds nothing
+            }
             entry.windows[w].add(*spec, aggs, ts, entry.max_ts, ops.lateness_ms, |partials, slots| {
                 for &i in members {
                     let a = &runtime[i];

@@ -267,7 +267,7 @@ pub fn refresh(
     let cutoff = view.cutoff;
     for &gi in &view.stale {
         let g = ir.groups.get(gi).ok_or("no such group")?;
-        let mut fresh = GroupRuntime::new(ir, g)?;
+        let mut fresh = GroupRuntime::batch_layer(ir, g)?;
         fresh.read_range(i64::MIN, cutoff);
         // No key is read before the last event: the running totals are built once at the end.
         fresh.defer_totals();
@@ -297,7 +297,7 @@ pub fn refresh(
 impl BatchView {
     /// A view of empty groups at `cutoff`.
     pub fn empty(ir: &FeatureIr, cutoff: i64) -> Result<BatchView, String> {
-        let mut groups = ir.groups.iter().map(|g| GroupRuntime::new(ir, g)).collect::<Result<Vec<_>, _>>()?;
+        let mut groups = ir.groups.iter().map(|g| GroupRuntime::batch_layer(ir, g)).collect::<Result<Vec<_>, _>>()?;
         groups.iter_mut().for_each(|g| g.read_range(i64::MIN, cutoff));
         Ok(BatchView {
             cutoff,

@@ -183,7 +183,7 @@ pub fn install(
             }
         }
         let accepted = keys.values().map(|(_, n)| u64::try_from(*n).unwrap_or(0)).sum();
-        let mut group = GroupRuntime::new(ir, g)?;
+        let mut group = GroupRuntime::batch_layer(ir, g)?;
         group.read_range(i64::MIN, cutoff);
         group.restore(GroupSnapshot {
             name: g.name.clone(),

@@ -115,9 +115,11 @@ fn fresh_name(views: &Path, group: &str, version: &str, cutoff: i64) -> String {
     }
 }
 
+/// Keys exported, turned into columns and written at a time.
+const KEYS_PER_CHUNK: usize = 4096;
+
 fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64, path: &Path) -> Result<(), String> {
-    let batch = table::to_batch(ir_group, &g.snapshot().keys)?;
-    let schema = batch.schema();
+    let schema = table::schema(ir_group)?;
     let meta = |k: &str, v: String| KeyValue::new(k.to_owned(), v);
     let props = WriterProperties::builder()
         .set_key_value_metadata(Some(vec![
@@ -129,7 +131,11 @@ fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64,
         .build();
     let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
-    w.write(&batch).map_err(|e| e.to_string())?;
+    // A chunk of keys at a time: the file is written in memory bounded by the chunk, not by
+    // the group's state.
+    g.states_in_chunks(KEYS_PER_CHUNK, &|keys| table::to_batch(ir_group, &keys), &mut |batch| {
+        w.write(&batch).map_err(|e| e.to_string())
+    })?;
     let file = w.into_inner().map_err(|e| e.to_string())?;
     file.sync_all().map_err(|e| format!("cannot sync {}: {e}", path.display()))
 }
@@ -155,7 +161,7 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
                 continue;
             }
         };
-        let mut runtime = GroupRuntime::new(ir, g)?;
+        let mut runtime = GroupRuntime::batch_layer(ir, g)?;
         runtime.restore(GroupSnapshot { name: g.name.clone(), keys, dead_count: 0, accepted: 0 });
         runtime.read_range(i64::MIN, manifest.cutoff);
         view.groups[gi] = runtime;

@@ -6,10 +6,10 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    Array, ArrayRef, BinaryArray, BooleanArray, Decimal128Array, Float64Array, Int32Array, Int64Array, ListArray,
-    RecordBatch, StringArray, TimestampMillisecondArray,
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int32Builder,
+    Int64Builder, ListArray, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
 };
-use arrow::buffer::{NullBuffer, OffsetBuffer};
+use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use featc::ir::{AggKind, IrGroup, Ty};
 
@@ -99,72 +99,170 @@ pub(crate) fn schema(g: &IrGroup) -> Result<SchemaRef, String> {
     Ok(Arc::new(Schema::new(out)))
 }
 
-/// One column's cells while rows are added.
+/// A column of values of one type while rows are added (the key columns, min/max/first/last
+/// values, and the items of value lists); a value of another type is refused, never lost.
+enum Scalars {
+    Str(StringBuilder),
+    Bool(BooleanBuilder),
+    I64(Int64Builder),
+    /// 32-bit integers (sketch bucket indices).
+    I32(Int32Builder),
+    F64(Float64Builder),
+    Ts(TimestampMillisecondBuilder),
+    /// Lists and `null`-typed values, as JSON text.
+    Json(StringBuilder),
+}
+
+impl Scalars {
+    fn of(ty: &Ty) -> Scalars {
+        match ty {
+            Ty::String => Scalars::Str(StringBuilder::new()),
+            Ty::Bool => Scalars::Bool(BooleanBuilder::new()),
+            Ty::I64 => Scalars::I64(Int64Builder::new()),
+            Ty::F64 => Scalars::F64(Float64Builder::new()),
+            Ty::Timestamp => Scalars::Ts(TimestampMillisecondBuilder::new()),
+            Ty::List(_) | Ty::Null => Scalars::Json(StringBuilder::new()),
+        }
+    }
+
+    /// Appends a value (null for `None` and for a null value).
+    fn push(&mut self, v: Option<&Value>) -> Result<(), String> {
+        let v = v.filter(|v| !v.is_null());
+        match (self, v) {
+            (Scalars::Str(b), Some(Value::Str(s))) => b.append_value(s),
+            (Scalars::Bool(b), Some(Value::Bool(x))) => b.append_value(*x),
+            (Scalars::I64(b), Some(Value::I64(x))) => b.append_value(*x),
+            (Scalars::I32(b), Some(Value::I64(x))) => b.append_option(i32::try_from(*x).ok()),
+            (Scalars::F64(b), Some(Value::F64(x))) => b.append_value(*x),
+            (Scalars::Ts(b), Some(Value::Ts(x))) => b.append_value(*x),
+            (Scalars::Json(b), Some(v)) => b.append_value(serde_json::to_string(v).map_err(|e| e.to_string())?),
+            (s, None) => s.push_null(),
+            (s, Some(v)) => return Err(format!("a value {v} in a column of {}", s.kind())),
+        }
+        Ok(())
+    }
+
+    fn push_null(&mut self) {
+        match self {
+            Scalars::Str(b) | Scalars::Json(b) => b.append_null(),
+            Scalars::Bool(b) => b.append_null(),
+            Scalars::I64(b) => b.append_null(),
+            Scalars::I32(b) => b.append_null(),
+            Scalars::F64(b) => b.append_null(),
+            Scalars::Ts(b) => b.append_null(),
+        }
+    }
+
+    fn kind(&self) -> &'static str {
+        match self {
+            Scalars::Str(_) => "strings",
+            Scalars::Bool(_) => "booleans",
+            Scalars::I64(_) | Scalars::I32(_) => "integers",
+            Scalars::F64(_) => "floats",
+            Scalars::Ts(_) => "timestamps",
+            Scalars::Json(_) => "JSON text",
+        }
+    }
+
+    fn len(&self) -> usize {
+        match self {
+            Scalars::Str(b) | Scalars::Json(b) => b.len(),
+            Scalars::Bool(b) => b.len(),
+            Scalars::I64(b) => b.len(),
+            Scalars::I32(b) => b.len(),
+            Scalars::F64(b) => b.len(),
+            Scalars::Ts(b) => b.len(),
+        }
+    }
+
+    fn finish(self) -> ArrayRef {
+        match self {
+            Scalars::Str(mut b) | Scalars::Json(mut b) => Arc::new(b.finish()),
+            Scalars::Bool(mut b) => Arc::new(b.finish()),
+            Scalars::I64(mut b) => Arc::new(b.finish()),
+            Scalars::I32(mut b) => Arc::new(b.finish()),
+            Scalars::F64(mut b) => Arc::new(b.finish()),
+            Scalars::Ts(mut b) => Arc::new(b.finish()),
+        }
+    }
+}
+
+/// One column's cells while rows are added, written straight into Arrow builders.
 enum Cells {
-    I64(Vec<Option<i64>>),
-    I128(Vec<Option<i128>>),
-    F64(Vec<Option<f64>>),
-    /// Lists of values of a type; `narrow`: stored as 32-bit integers.
+    I64(Int64Builder),
+    I128(Decimal128Builder),
+    F64(Float64Builder),
+    Binary(BinaryBuilder),
+    Values(Scalars),
+    /// Lists: the items of every list, each list's end among them, and which lists are null.
     Lists {
-        item: Ty,
-        narrow: bool,
-        cells: Vec<Option<Vec<Value>>>,
+        items: Scalars,
+        ends: Vec<i32>,
+        valid: Vec<bool>,
     },
-    Binary(Vec<Option<Vec<u8>>>),
-    Values(Ty, Vec<Option<Value>>),
 }
 
 impl Cells {
     /// The cells of field `suffix` of an aggregate over values of type `input`.
     fn for_field(suffix: &str, dt: &DataType, input: &Ty) -> Cells {
-        let lists = |item: Ty, narrow: bool| Cells::Lists { item, narrow, cells: Vec::new() };
+        let lists = |items: Scalars| Cells::Lists { items, ends: Vec::new(), valid: Vec::new() };
         match dt {
-            _ if suffix == "value" => Cells::Values(input.clone(), Vec::new()),
-            _ if suffix == "values" => lists(input.clone(), false),
+            _ if suffix == "value" => Cells::Values(Scalars::of(input)),
+            _ if suffix == "values" => lists(Scalars::of(input)),
             DataType::List(item) => match item.data_type() {
-                DataType::Int32 => lists(Ty::I64, true),
-                DataType::Float64 => lists(Ty::F64, false),
-                _ => lists(Ty::I64, false),
+                DataType::Int32 => lists(Scalars::I32(Int32Builder::new())),
+                DataType::Float64 => lists(Scalars::F64(Float64Builder::new())),
+                _ => lists(Scalars::I64(Int64Builder::new())),
             },
-            DataType::Int64 => Cells::I64(Vec::new()),
-            DataType::Decimal128(..) => Cells::I128(Vec::new()),
-            DataType::Binary => Cells::Binary(Vec::new()),
-            _ => Cells::F64(Vec::new()),
+            DataType::Int64 => Cells::I64(Int64Builder::new()),
+            DataType::Decimal128(..) => Cells::I128(Decimal128Builder::new()),
+            DataType::Binary => Cells::Binary(BinaryBuilder::new()),
+            _ => Cells::F64(Float64Builder::new()),
         }
     }
 
     fn null(&mut self) {
         match self {
-            Cells::I64(v) => v.push(None),
-            Cells::I128(v) => v.push(None),
-            Cells::F64(v) => v.push(None),
-            Cells::Lists { cells, .. } => cells.push(None),
-            Cells::Binary(v) => v.push(None),
-            Cells::Values(_, v) => v.push(None),
+            Cells::I64(b) => b.append_null(),
+            Cells::I128(b) => b.append_null(),
+            Cells::F64(b) => b.append_null(),
+            Cells::Binary(b) => b.append_null(),
+            Cells::Values(s) => s.push_null(),
+            Cells::Lists { items, ends, valid } => {
+                ends.push(i32::try_from(items.len()).unwrap_or(i32::MAX));
+                valid.push(false);
+            }
         }
+    }
+
+    fn int(&mut self, x: i64) {
+        if let Cells::I64(b) = self {
+            b.append_value(x);
+        }
+    }
+
+    /// Appends one list, its items given by `each` (which appends them to the items' column).
+    fn list(&mut self, each: impl FnOnce(&mut Scalars) -> Result<(), String>) -> Result<(), String> {
+        if let Cells::Lists { items, ends, valid } = self {
+            each(items)?;
+            ends.push(i32::try_from(items.len()).map_err(|_| "a view chunk of more than 2^31 list items")?);
+            valid.push(true);
+        }
+        Ok(())
     }
 
     fn finish(self) -> Result<ArrayRef, String> {
         Ok(match self {
-            Cells::I64(v) => Arc::new(Int64Array::from(v)),
-            Cells::I128(v) => {
-                Arc::new(Decimal128Array::from(v).with_precision_and_scale(38, 0).map_err(|e| e.to_string())?)
-            }
-            Cells::F64(v) => Arc::new(Float64Array::from(v)),
-            Cells::Binary(v) => Arc::new(BinaryArray::from_iter(v)),
-            Cells::Values(ty, v) => values_array(&ty, &v)?,
-            Cells::Lists { item, narrow, cells } => {
-                let flat: Vec<Option<Value>> = cells.iter().flatten().flatten().cloned().map(Some).collect();
-                let child: ArrayRef = if narrow {
-                    Arc::new(Int32Array::from_iter(
-                        flat.iter().map(|c| int_of(c.as_ref()).and_then(|x| i32::try_from(x).ok())),
-                    ))
-                } else {
-                    values_array(&item, &flat)?
-                };
-                let offsets = OffsetBuffer::from_lengths(cells.iter().map(|l| l.as_ref().map_or(0, Vec::len)));
-                let nulls = NullBuffer::from_iter(cells.iter().map(Option::is_some));
+            Cells::I64(mut b) => Arc::new(b.finish()),
+            Cells::I128(mut b) => Arc::new(b.finish().with_precision_and_scale(38, 0).map_err(|e| e.to_string())?),
+            Cells::F64(mut b) => Arc::new(b.finish()),
+            Cells::Binary(mut b) => Arc::new(b.finish()),
+            Cells::Values(s) => s.finish(),
+            Cells::Lists { items, ends, valid } => {
+                let child = items.finish();
+                let offsets = OffsetBuffer::new(ScalarBuffer::from([0].into_iter().chain(ends).collect::<Vec<i32>>()));
                 let field = Arc::new(Field::new("item", child.data_type().clone(), true));
+                let nulls = NullBuffer::from(valid);
                 Arc::new(ListArray::try_new(field, offsets, child, Some(nulls)).map_err(|e| e.to_string())?)
             }
         })
@@ -178,60 +276,9 @@ pub(super) fn int_of(v: Option<&Value>) -> Option<i64> {
     }
 }
 
-/// An array of values of type `ty` (each value of that type, or null).
-fn values_array(ty: &Ty, cells: &[Option<Value>]) -> Result<ArrayRef, String> {
-    let wrong = |v: &Value| format!("a value {v} in a column of type {ty}");
-    let mut bad = None;
-    let mut check = |v: &Value| {
-        bad.get_or_insert_with(|| wrong(v));
-    };
-    let array: ArrayRef = match ty {
-        Ty::String => Arc::new(StringArray::from_iter(cells.iter().map(|c| match c {
-            Some(Value::Str(s)) => Some(s.to_string()),
-            Some(v) if !v.is_null() => {
-                check(v);
-                None
-            }
-            _ => None,
-        }))),
-        Ty::Bool => Arc::new(BooleanArray::from_iter(cells.iter().map(|c| match c {
-            Some(Value::Bool(b)) => Some(*b),
-            _ => None,
-        }))),
-        Ty::I64 => Arc::new(Int64Array::from_iter(cells.iter().map(|c| match c {
-            Some(Value::I64(x)) => Some(*x),
-            _ => None,
-        }))),
-        Ty::F64 => Arc::new(Float64Array::from_iter(cells.iter().map(|c| match c {
-            Some(Value::F64(x)) => Some(*x),
-            _ => None,
-        }))),
-        Ty::Timestamp => Arc::new(TimestampMillisecondArray::from_iter(cells.iter().map(|c| match c {
-            Some(Value::Ts(x)) => Some(*x),
-            _ => None,
-        }))),
-        Ty::List(_) | Ty::Null => Arc::new(StringArray::from_iter(
-            cells.iter().map(|c| c.as_ref().map(|v| serde_json::to_string(v).unwrap_or_default())),
-        )),
-    };
-    // A value of another type than the column's would be lost: refuse rather than write null.
-    let kept = cells.iter().filter(|c| c.as_ref().is_some_and(|v| !v.is_null())).count();
-    if let Some(e) = bad {
-        return Err(e);
-    }
-    if array.len() - array.null_count() != kept {
-        let v = cells.iter().flatten().find(|v| !v.is_null()).cloned().unwrap_or(Value::Null);
-        return Err(wrong(&v));
-    }
-    Ok(array)
-}
-
-fn floats(parts: &[f64]) -> Vec<Value> {
-    parts.iter().map(|x| Value::F64(*x)).collect()
-}
-
-fn ints(xs: impl Iterator<Item = i64>) -> Vec<Value> {
-    xs.map(Value::I64).collect()
+/// Appends integers to a list's items.
+fn ints(items: &mut Scalars, xs: impl Iterator<Item = i64>) -> Result<(), String> {
+    xs.map(Value::I64).try_for_each(|v| items.push(Some(&v)))
 }
 
 /// Appends one partial's fields, in the order of [`fields`], to its columns.
@@ -239,50 +286,44 @@ fn push(cols: &mut [Cells], p: &Partial) -> Result<(), String> {
     let mut it = cols.iter_mut();
     let mut next = || it.next().ok_or_else(|| "a partial of another kind than its aggregate's".to_owned());
     let exact = |rounded: &mut Cells, parts: &mut Cells, s: &ExactSum| {
-        if let Cells::F64(v) = rounded {
-            v.push(Some(s.value()));
+        if let Cells::F64(b) = rounded {
+            b.append_value(s.value());
         }
-        if let Cells::Lists { cells, .. } = parts {
-            cells.push(Some(floats(s.parts())));
-        }
-    };
-    let int = |c: &mut Cells, x: i64| {
-        if let Cells::I64(v) = c {
-            v.push(Some(x));
-        }
-    };
-    let value = |c: &mut Cells, x: Option<&Value>| {
-        if let Cells::Values(_, v) = c {
-            v.push(x.cloned());
-        }
-    };
-    let list = |c: &mut Cells, x: Vec<Value>| {
-        if let Cells::Lists { cells, .. } = c {
-            cells.push(Some(x));
-        }
+        parts.list(|items| {
+            if let Scalars::F64(b) = items {
+                b.append_slice(s.canonical().parts());
+            }
+            Ok(())
+        })
     };
     match p {
-        Partial::Count(c) => int(next()?, *c),
+        Partial::Count(c) => next()?.int(*c),
         Partial::SumI(s) => {
-            if let Cells::I128(v) = next()? {
-                v.push(Some(*s));
+            if let Cells::I128(b) = next()? {
+                b.append_value(*s);
             }
         }
-        Partial::SumF(s) => exact(next()?, next()?, s),
+        Partial::SumF(s) => exact(next()?, next()?, s)?,
         Partial::Avg { sum, count } => {
-            int(next()?, *count);
-            exact(next()?, next()?, sum);
+            next()?.int(*count);
+            exact(next()?, next()?, sum)?;
         }
         Partial::Moments { count, sum, sum_sq } => {
-            int(next()?, *count);
-            exact(next()?, next()?, sum);
-            exact(next()?, next()?, sum_sq);
+            next()?.int(*count);
+            exact(next()?, next()?, sum)?;
+            exact(next()?, next()?, sum_sq)?;
         }
-        Partial::Min(v) | Partial::Max(v) => value(next()?, v.as_ref()),
+        Partial::Min(v) | Partial::Max(v) => {
+            if let Cells::Values(s) = next()? {
+                s.push(v.as_ref())?;
+            }
+        }
         Partial::First(v) | Partial::Last(v) => match v {
             Some((ts, v)) => {
-                int(next()?, *ts);
-                value(next()?, Some(v));
+                next()?.int(*ts);
+                if let Cells::Values(s) = next()? {
+                    s.push(Some(v))?;
+                }
             }
             None => {
                 next()?.null();
@@ -290,30 +331,30 @@ fn push(cols: &mut [Cells], p: &Partial) -> Result<(), String> {
             }
         },
         Partial::FirstN(items) | Partial::LastN(items) => {
-            list(next()?, ints(items.iter().map(|(ts, _)| *ts)));
-            list(next()?, items.iter().map(|(_, v)| v.clone()).collect());
+            next()?.list(|l| ints(l, items.iter().map(|(ts, _)| *ts)))?;
+            next()?.list(|l| items.iter().try_for_each(|(_, v)| l.push(Some(v))))?;
         }
         Partial::Counts(counts) => {
-            list(next()?, counts.iter().map(|(v, _)| v.clone()).collect());
-            list(next()?, ints(counts.iter().map(|(_, n)| *n)));
+            next()?.list(|l| counts.iter().try_for_each(|(v, _)| l.push(Some(v))))?;
+            next()?.list(|l| ints(l, counts.iter().map(|(_, n)| *n)))?;
         }
         Partial::Hll(Hll::Sparse(hashes)) => {
             // The 64-bit hashes as signed integers: the same bits, in a type every reader has.
-            list(next()?, ints(hashes.iter().map(|h| i64::from_ne_bytes(h.to_ne_bytes()))));
+            next()?.list(|l| ints(l, hashes.iter().map(|h| i64::from_ne_bytes(h.to_ne_bytes()))))?;
             next()?.null();
         }
         Partial::Hll(Hll::Dense(registers)) => {
             next()?.null();
-            if let Cells::Binary(v) = next()? {
-                v.push(Some(registers.clone()));
+            if let Cells::Binary(b) = next()? {
+                b.append_value(registers);
             }
         }
         Partial::Quantiles(q) => {
             let (positive, negative, zeros) = q.parts();
-            int(next()?, i64::try_from(zeros).unwrap_or(i64::MAX));
+            next()?.int(i64::try_from(zeros).unwrap_or(i64::MAX));
             for buckets in [positive, negative] {
-                list(next()?, ints(buckets.iter().map(|(i, _)| i64::from(*i))));
-                list(next()?, ints(buckets.iter().map(|(_, n)| i64::try_from(*n).unwrap_or(i64::MAX))));
+                next()?.list(|l| ints(l, buckets.iter().map(|(i, _)| i64::from(*i))))?;
+                next()?.list(|l| ints(l, buckets.iter().map(|(_, n)| i64::try_from(*n).unwrap_or(i64::MAX))))?;
             }
         }
     }
@@ -326,9 +367,10 @@ type Unit<'s> = (usize, Option<i64>, Option<i64>, &'s [Partial]);
 /// Every key's state as the view's table.
 pub(crate) fn to_batch(g: &IrGroup, keys: &[(Vec<Value>, KeyState)]) -> Result<RecordBatch, String> {
     let schema = schema(g)?;
-    let mut key_cells: Vec<Vec<Option<Value>>> = vec![Vec::new(); g.keys.len()];
-    let (mut window, mut start, mut end, mut latest) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
-    // Each aggregate's columns.
+    let mut key_cells: Vec<Scalars> = g.keys.iter().map(|k| Scalars::of(&k.ty.ty)).collect();
+    let (mut window, mut start, mut end, mut latest) =
+        (Int32Builder::new(), Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
+    // Each aggregate's columns, and its slot among its window's partials.
     let mut aggs: Vec<Vec<Cells>> = g
         .aggregates
         .iter()
@@ -338,9 +380,11 @@ pub(crate) fn to_batch(g: &IrGroup, keys: &[(Vec<Value>, KeyState)]) -> Result<R
             fields(a.kind, a.integer_input(), &ty).iter().map(|(s, dt)| Cells::for_field(s, dt, &ty)).collect()
         })
         .collect();
+    let slots: Vec<usize> = (0..g.aggregates.len()).map(|ai| slot_of(g, ai)).collect();
+    let mut units: Vec<Unit<'_>> = Vec::new();
     for (key, state) in keys {
         // The key's units of state: (window, start, end, partials).
-        let mut units: Vec<Unit<'_>> = Vec::new();
+        units.clear();
         for (w, st) in state.windows.iter().enumerate() {
             match st {
                 WindowState::Lifetime(p) => units.push((w, None, None, p)),
@@ -358,17 +402,16 @@ pub(crate) fn to_batch(g: &IrGroup, keys: &[(Vec<Value>, KeyState)]) -> Result<R
         // A key whose windows hold nothing still has its latest event time.
         for unit in units.iter().map(Some).chain(bare.then_some(None)) {
             for (cells, v) in key_cells.iter_mut().zip(key) {
-                cells.push(Some(v.clone()));
+                cells.push(Some(v))?;
             }
-            latest.push(state.max_ts);
-            window.push(unit.map(|u| u.0 as i32));
-            start.push(unit.and_then(|u| u.1));
-            end.push(unit.and_then(|u| u.2));
+            latest.append_value(state.max_ts);
+            window.append_option(unit.map(|u| u.0 as i32));
+            start.append_option(unit.and_then(|u| u.1));
+            end.append_option(unit.and_then(|u| u.2));
             for (ai, cols) in aggs.iter_mut().enumerate() {
                 match unit.filter(|u| u.0 == g.aggregates[ai].window) {
                     Some(u) => {
-                        let p =
-                            u.3.get(slot_of(g, ai)).ok_or("a window without the partial of one of its aggregates")?;
+                        let p = u.3.get(slots[ai]).ok_or("a window without the partial of one of its aggregates")?;
                         push(cols, p)?;
                     }
                     None => cols.iter_mut().for_each(Cells::null),
@@ -377,13 +420,11 @@ pub(crate) fn to_batch(g: &IrGroup, keys: &[(Vec<Value>, KeyState)]) -> Result<R
         }
     }
     let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    for (k, cells) in g.keys.iter().zip(key_cells) {
-        columns.push(values_array(&k.ty.ty, &cells)?);
-    }
-    columns.push(Arc::new(Int32Array::from(window)));
-    columns.push(Arc::new(Int64Array::from(start)));
-    columns.push(Arc::new(Int64Array::from(end)));
-    columns.push(Arc::new(Int64Array::from(latest)));
+    columns.extend(key_cells.into_iter().map(Scalars::finish));
+    columns.push(Arc::new(window.finish()));
+    columns.push(Arc::new(start.finish()));
+    columns.push(Arc::new(end.finish()));
+    columns.push(Arc::new(latest.finish()));
     for cols in aggs {
         for c in cols {
             columns.push(c.finish()?);
