@@ -5,7 +5,7 @@ use std::borrow::Cow;
 use std::collections::HashMap;
 
 use arrow::record_batch::RecordBatch;
-use featc::ir::{Eviction, FeatureIr, IrField, IrGroup, Layout, WindowSpec, WindowStrategy};
+use featc::ir::{Eviction, FeatureIr, IrField, IrGroup, Layout, MergeRule, WindowSpec, WindowStrategy};
 
 use crate::operators::aggregate::{AggSpec, Partial};
 use crate::operators::columnar::Columnar;
@@ -163,7 +163,15 @@ impl GroupRuntime {
 
     /// [`GroupRuntime::batch_layer`] on a given path.
     pub fn batch_layer_on(ir: &FeatureIr, group: &IrGroup, path: Path) -> Result<GroupRuntime, String> {
-        let keep: Vec<bool> = group.aggregates.iter().map(|a| a.merge.uses_batch()).collect();
+        GroupRuntime::for_rules(ir, group, path, &[MergeRule::Batch, MergeRule::BatchPlusSpeed])
+    }
+
+    /// The group computing only the aggregates whose merge rule is one of `rules` (the others
+    /// off, as in [`GroupRuntime::batch_layer`]): the Lambda speed layer's replays each compute
+    /// the features the serving merge reads from them, `batch + speed` ones since the cutoff
+    /// and `speed` ones over their whole window.
+    pub fn for_rules(ir: &FeatureIr, group: &IrGroup, path: Path, rules: &[MergeRule]) -> Result<GroupRuntime, String> {
+        let keep: Vec<bool> = group.aggregates.iter().map(|a| rules.contains(&a.merge)).collect();
         GroupRuntime::keeping(ir, group, path, &keep)
     }
 

@@ -5,7 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
-use featc::ir::{FeatureIr, IrField};
+use featc::ir::{FeatureIr, IrField, MergeRule};
 
 use crate::io::delta::stream::DeltaSource;
 use crate::io::history::Rejected;
@@ -107,14 +107,25 @@ impl KappaRunner {
     /// verify` (every event: it needs the late ones, which no checkpoint keeps). Lateness is
     /// judged among the events read, which for an event after `after` is the same judgement as
     /// over the whole log.
+    ///
+    /// `rules`: compute only the aggregates whose merge rule is one of these (a Lambda speed
+    /// layer replay, see [`GroupRuntime::for_rules`]); `None`: every aggregate.
     pub fn open_replay(
         ir: FeatureIr,
         project_dir: &Path,
         data_dir: &Path,
-        after: i64,
-        until: i64,
+        (after, until): (i64, i64),
+        rules: Option<&[MergeRule]>,
     ) -> Result<(KappaRunner, Vec<String>), String> {
         let (mut runner, seeded) = KappaRunner::open_logs(ir, project_dir, data_dir)?;
+        if let Some(rules) = rules {
+            runner.groups = runner
+                .ir
+                .groups
+                .iter()
+                .map(|g| GroupRuntime::for_rules(&runner.ir, g, crate::operators::group::Path::Auto, rules))
+                .collect::<Result<_, _>>()?;
+        }
         runner.groups.iter_mut().for_each(|g| g.read_range(after, until));
         Ok((runner, seeded))
     }

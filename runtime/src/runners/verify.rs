@@ -152,7 +152,7 @@ pub fn verify(
     engine: &crate::runners::lambda::Engine,
     progress: &mut dyn FnMut(u64),
 ) -> Result<VerifyReport, String> {
-    let (mut kappa, _) = KappaRunner::open_replay(ir.clone(), project_dir, data_dir, i64::MIN, i64::MAX)?;
+    let (mut kappa, _) = KappaRunner::open_replay(ir.clone(), project_dir, data_dir, (i64::MIN, i64::MAX), None)?;
     let replay = kappa.catch_up(&mut *progress)?;
     let cutoff = match cutoff {
         Some(c) => c,

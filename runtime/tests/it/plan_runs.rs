@@ -71,23 +71,70 @@ fn the_batch_layer_computes_the_partials_the_plan_lists_and_no_others() {
                 .iter()
                 .flat_map(|p| p.aggregates.iter().map(|a| (p.window.clone(), a.feature.clone())))
                 .collect();
-            let runtime = GroupRuntime::batch_layer(&ir, g).unwrap();
-            let mut ran: Vec<(String, String)> = runtime
-                .strategies()
-                .into_iter()
-                .zip(&g.windows)
-                .flat_map(|((_, _, evictions), w)| {
-                    let window = featc::plan::window_text(w.spec);
-                    evictions.into_iter().map(move |(name, _)| (window.clone(), name))
-                })
-                .collect();
+            let ran = computed(&GroupRuntime::batch_layer(&ir, g).unwrap(), g);
             listed.sort();
-            ran.sort();
             assert_eq!(ran, listed, "{}: group {}", project.name, g.name);
             compared += ran.len();
         }
     }
     assert!(compared > 20, "only {compared} batch partials compared");
+}
+
+/// Each aggregate a runtime computes, as `(window, feature)`, sorted.
+fn computed(runtime: &GroupRuntime, g: &featc::ir::IrGroup) -> Vec<(String, String)> {
+    let mut ran: Vec<(String, String)> = runtime
+        .strategies()
+        .into_iter()
+        .zip(&g.windows)
+        .flat_map(|((_, _, evictions), w)| {
+            let window = featc::plan::window_text(w.spec);
+            evictions.into_iter().map(move |(name, _)| (window.clone(), name))
+        })
+        .collect();
+    ran.sort();
+    ran
+}
+
+#[test]
+fn the_lambda_speed_layer_computes_the_aggregates_the_plan_lists_each_in_one_replay() {
+    use featc::ir::MergeRule;
+    use featc_runtime::operators::group::Path;
+    let mut projects = corpus("ok");
+    projects.push(example("fraud"));
+    projects.push(example("recsys"));
+    let mut compared = 0;
+    for project in &projects {
+        let sources = load(project);
+        let checked = featc::check_project(&sources, &featc::Options::default());
+        let ir = featc::ir::lower(&checked.project).unwrap();
+        let plan = plan(&ir, Target::Lambda);
+        for (g, planned) in ir.groups.iter().zip(&plan.groups) {
+            let (mut listed, mut whole_window) = (Vec::new(), Vec::new());
+            for op in &planned.stream {
+                let Operator::Window(w) = op else { continue };
+                listed.extend(w.aggregates.iter().map(|a| (w.window.clone(), a.feature.clone())));
+                if w.keeps == "whole_window" {
+                    whole_window.push(w.window.clone());
+                }
+            }
+            listed.sort();
+            // The replay after the cutoff computes the `batch + speed` features, the replay of
+            // whole windows the `speed` ones: together, what the plan lists.
+            let delta =
+                computed(&GroupRuntime::for_rules(&ir, g, Path::Auto, &[MergeRule::BatchPlusSpeed]).unwrap(), g);
+            let speed = computed(&GroupRuntime::for_rules(&ir, g, Path::Auto, &[MergeRule::Speed]).unwrap(), g);
+            assert!(delta.iter().all(|d| !speed.contains(d)), "{}: a feature in both replays", project.name);
+            let mut both = [delta, speed.clone()].concat();
+            both.sort();
+            assert_eq!(both, listed, "{}: group {}", project.name, g.name);
+            // A window the plan keeps since the cutoff only has no `speed` feature.
+            for (window, feature) in &speed {
+                assert!(whole_window.contains(window), "{}: {feature} over {window}", project.name);
+            }
+            compared += both.len();
+        }
+    }
+    assert!(compared > 20, "only {compared} speed layer aggregates compared");
 }
 
 /// The eviction the runtime runs for each aggregate of `windows` (feature lines) in one group,

@@ -92,12 +92,26 @@ impl LambdaRunner {
         if !view.stale.is_empty() || view.versions.iter().collect::<Vec<_>>() != versions {
             return Err("the batch view holds groups of another version of the spec: run `featc batch`".to_owned());
         }
-        let (delta, seeded) = KappaRunner::open_replay(ir.clone(), project_dir, data_dir, view.cutoff, i64::MAX)?;
+        // Each replay computes the features the merge reads from it.
+        let (delta, seeded) = KappaRunner::open_replay(
+            ir.clone(),
+            project_dir,
+            data_dir,
+            (view.cutoff, i64::MAX),
+            Some(&[MergeRule::BatchPlusSpeed]),
+        )?;
         let speed = match speed_horizon(&ir, view.cutoff) {
             None => None,
-            Some(h) => {
-                Some(KappaRunner::open_replay(ir.clone(), project_dir, data_dir, h.saturating_sub(1), i64::MAX)?.0)
-            }
+            Some(h) => Some(
+                KappaRunner::open_replay(
+                    ir.clone(),
+                    project_dir,
+                    data_dir,
+                    (h.saturating_sub(1), i64::MAX),
+                    Some(&[MergeRule::Speed]),
+                )?
+                .0,
+            ),
         };
         Ok((LambdaRunner { ir, view, delta, speed }, seeded))
     }
