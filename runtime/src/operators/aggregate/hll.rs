@@ -43,7 +43,7 @@ impl Hll {
         match self {
             Hll::Sparse(set) => {
                 if let Err(at) = set.binary_search(&hash) {
-                    set.insert(at, hash);
+                    super::insert_tight(set, at, hash);
                     if set.len() > SPARSE_LIMIT {
                         self.densify();
                     }

@@ -325,10 +325,21 @@ fn keep_pair(
     }
 }
 
+/// Inserts `item` at `at`, the first entry of a vector in room for one: most partials of a
+/// pane hold a single entry (a pane's distinct value, sketch bucket, hash), where the standard
+/// growth would allocate room for four. From the second entry it grows as usual (to four, then
+/// doubling), so a vector that grows pays one extra allocation, once.
+pub(crate) fn insert_tight<T>(v: &mut Vec<T>, at: usize, item: T) {
+    if v.capacity() == 0 {
+        v.reserve_exact(1);
+    }
+    v.insert(at, item);
+}
+
 /// Keeps the `n` smallest (`smallest`) or largest items, sorted ascending.
 fn insert_bounded(items: &mut Vec<(i64, Value)>, item: (i64, Value), n: usize, smallest: bool) {
     let at = items.partition_point(|x| *x < item);
-    items.insert(at, item);
+    insert_tight(items, at, item);
     if items.len() > n {
         if smallest {
             items.truncate(n);

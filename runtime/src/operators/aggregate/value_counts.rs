@@ -57,7 +57,7 @@ impl ValueCounts {
             ValueCounts::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(value)) {
                 Ok(i) => v[i].1 += n,
                 Err(i) => {
-                    v.insert(i, (value.clone(), n));
+                    super::insert_tight(v, i, (value.clone(), n));
                     if v.len() > Self::SMALL {
                         *self = ValueCounts::Large(std::mem::take(v).into_iter().collect());
                     }
