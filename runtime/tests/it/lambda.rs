@@ -39,3 +39,37 @@ proptest! {
         prop_assert_eq!(report.unexplained(), 0, "{}\ncutoff +{} ms: {:#?}", text, cutoff - BASE, shown);
     }
 }
+
+#[test]
+fn the_default_cutoff_takes_the_latest_plausible_event_time_of_the_history() {
+    use std::sync::Arc;
+
+    use arrow::array::{Int64Array, TimestampMillisecondArray};
+    use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
+    use arrow::record_batch::RecordBatch;
+    let ir = crate::columnar::compiled(
+        "source s {\n    event_time ts\n    files \"h.parquet\"\n    schema { k: i64, ts: timestamp }\n}\n\nentity e { key k: i64 }\n\nfeatures g(e) from s {\n    n = count() over lifetime\n}\n",
+    );
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), true),
+    ]));
+    let latest = |times: Vec<Option<i64>>| {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Int64Array::from_iter_values(0..times.len() as i64);
+        let batch = RecordBatch::try_new(
+            schema.clone(),
+            vec![Arc::new(keys), Arc::new(TimestampMillisecondArray::from(times))],
+        )
+        .unwrap();
+        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &batch).unwrap();
+        featc_runtime::runners::lambda::batch::latest_event(&ir, dir.path()).unwrap()
+    };
+    let t = BASE + 86_400_000;
+    // The time column's maximum, nulls aside.
+    assert_eq!(latest(vec![Some(BASE), None, Some(t), Some(t - 1)]), Some(t));
+    // A time out of the years 1900 to 2200 is not an event (the stream dead-letters it): the
+    // latest plausible one counts.
+    assert_eq!(latest(vec![Some(BASE), Some(10_000_000_000_000), Some(t)]), Some(t));
+    assert_eq!(latest(vec![Some(-10_000_000_000_000)]), None);
+}

@@ -111,7 +111,15 @@ pub fn read(base: &Path, source: &IrSource) -> Result<History, String> {
 /// chunk never spans two files), so a history of any size is read in bounded memory.
 pub fn chunks(base: &Path, source: &IrSource, rows: usize) -> Result<Chunks, String> {
     let files = data_files(base, source)?;
-    Ok(Chunks { source: source.clone(), files: files.into_iter(), current: None, rows: rows.max(1) })
+    Ok(Chunks { source: source.clone(), files: files.into_iter(), current: None, rows: rows.max(1), only: None })
+}
+
+/// [`chunks`] of Parquet files reading one column only (`column`, a top-level field); text
+/// files are read whole, as they must be parsed anyway. For a scan of the event times.
+pub fn column_chunks(base: &Path, source: &IrSource, column: &str, rows: usize) -> Result<Chunks, String> {
+    let mut chunks = chunks(base, source, rows)?;
+    chunks.only = Some(column.to_owned());
+    Ok(chunks)
 }
 
 /// The files of a source's history and the format each is read in: those its glob names, or
@@ -131,7 +139,7 @@ pub fn data_files(base: &Path, source: &IrSource) -> Result<Vec<(PathBuf, FileFo
 /// The events of one file, as [`chunks`] reads them: for `featc log append`.
 pub fn file_chunks(path: &Path, format: FileFormat, source: &IrSource, rows: usize) -> Chunks {
     let files = vec![(path.to_path_buf(), format)];
-    Chunks { source: source.clone(), files: files.into_iter(), current: None, rows: rows.max(1) }
+    Chunks { source: source.clone(), files: files.into_iter(), current: None, rows: rows.max(1), only: None }
 }
 
 /// About how many events a source's history holds, without reading it: Parquet's row counts,
@@ -176,6 +184,8 @@ pub struct Chunks {
     files: std::vec::IntoIter<(PathBuf, FileFormat)>,
     current: Option<Reader>,
     rows: usize,
+    /// Parquet: the one column to read (see [`column_chunks`]).
+    only: Option<String>,
 }
 
 impl std::fmt::Debug for Chunks {
@@ -198,7 +208,7 @@ impl Iterator for Chunks {
         loop {
             let Some(reader) = &mut self.current else {
                 let (path, format) = self.files.next()?;
-                match open(&path, format, &self.source) {
+                match open(&path, format, &self.source, self.only.as_deref()) {
                     Ok(reader) => self.current = Some(reader),
                     // A file that cannot be read at all is rejected whole; the others are read.
                     Err(reason) => return Some(Ok(whole_file_rejected(path, reason))),
@@ -225,13 +235,20 @@ fn whole_file_rejected(file: PathBuf, reason: String) -> History {
     History { batches: Vec::new(), rejected: vec![Rejected { file, line: 0, reason, text: String::new() }] }
 }
 
-fn open(path: &Path, format: FileFormat, source: &IrSource) -> Result<Reader, String> {
+fn open(path: &Path, format: FileFormat, source: &IrSource, only: Option<&str>) -> Result<Reader, String> {
     let file = File::open(path).map_err(|e| format!("cannot read the file: {e}"))?;
     Ok(match format {
         // A Delta table's data files are Parquet (`data_files` lists them).
         FileFormat::Parquet | FileFormat::Delta => {
             let reader = guarded("Parquet", || {
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
+                    .map(|b| match only {
+                        Some(column) => {
+                            let mask = parquet::arrow::ProjectionMask::columns(b.parquet_schema(), [column]);
+                            b.with_projection(mask)
+                        }
+                        None => b,
+                    })
                     .and_then(|b| b.with_batch_size(BATCH_ROWS).build())
                     .map_err(|e| format!("not a readable Parquet file: {e}"))
             })??;

@@ -317,21 +317,38 @@ pub fn latest_event(ir: &FeatureIr, project_dir: &Path) -> Result<Option<i64>, S
         if readers(ir, si).is_empty() || source.history.is_none() {
             continue;
         }
-        // In chunks, so that a history of any size is read in bounded memory.
-        for chunk in history::chunks(project_dir, source, 1 << 16)? {
+        // In chunks, so that a history of any size is read in bounded memory; of Parquet, the
+        // event-time column alone.
+        for chunk in history::column_chunks(project_dir, source, &source.event_time, 1 << 16)? {
             for batch in &chunk?.batches {
                 let Some(a) = batch.column_by_name(&source.event_time) else { continue };
-                for r in 0..a.len() {
-                    if let Some(crate::value::Value::Ts(t)) =
-                        crate::operators::decode::cell_of(a.as_ref(), r, &featc::ir::Ty::Timestamp)
-                    {
-                        latest = Some(latest.map_or(t, |l| l.max(t)));
-                    }
+                if let Some(t) = max_time(a.as_ref()) {
+                    latest = Some(latest.map_or(t, |l| l.max(t)));
                 }
             }
         }
     }
     Ok(latest)
+}
+
+/// The latest event time of a column of event times, as the stream decodes them (a time out of
+/// the plausible range is not an event): one kernel over a millisecond timestamp column whose
+/// latest value is plausible, else each cell decoded.
+fn max_time(a: &dyn arrow::array::Array) -> Option<i64> {
+    use arrow::array::AsArray as _;
+    use arrow::datatypes::{DataType, TimeUnit, TimestampMillisecondType};
+    if let DataType::Timestamp(TimeUnit::Millisecond, _) = a.data_type()
+        && let Some(t) = arrow::compute::max(a.as_primitive::<TimestampMillisecondType>())
+        && (crate::operators::decode::MIN_TS..=crate::operators::decode::MAX_TS).contains(&t)
+    {
+        return Some(t);
+    }
+    (0..a.len())
+        .filter_map(|r| match crate::operators::decode::cell_of(a, r, &featc::ir::Ty::Timestamp) {
+            Some(crate::value::Value::Ts(t)) => Some(t),
+            _ => None,
+        })
+        .max()
 }
 
 /// The cutoff a batch run takes by default: the latest history event, floored to the shortest
