@@ -53,17 +53,26 @@ fn the_runtime_runs_the_strategy_the_plan_names() {
     assert!(operators > 50, "only {operators} aggregate operators compared");
 }
 
-#[test]
-fn the_batch_layer_computes_the_partials_the_plan_lists_and_no_others() {
+/// Every corpus spec and example: its name, IR and Lambda plan.
+fn lambda_plans() -> Vec<(String, featc::ir::FeatureIr, featc::plan::Plan)> {
     let mut projects = corpus("ok");
     projects.push(example("fraud"));
     projects.push(example("recsys"));
+    projects
+        .iter()
+        .map(|project| {
+            let checked = featc::check_project(&load(project), &featc::Options::default());
+            let ir = featc::ir::lower(&checked.project).unwrap();
+            let plan = plan(&ir, Target::Lambda);
+            (project.name.clone(), ir, plan)
+        })
+        .collect()
+}
+
+#[test]
+fn the_batch_layer_computes_the_partials_the_plan_lists_and_no_others() {
     let mut compared = 0;
-    for project in &projects {
-        let sources = load(project);
-        let checked = featc::check_project(&sources, &featc::Options::default());
-        let ir = featc::ir::lower(&checked.project).unwrap();
-        let plan = plan(&ir, Target::Lambda);
+    for (name, ir, plan) in lambda_plans() {
         for (g, planned) in ir.groups.iter().zip(&plan.groups) {
             let Some(batch) = &planned.batch else { continue };
             let mut listed: Vec<(String, String)> = batch
@@ -73,7 +82,7 @@ fn the_batch_layer_computes_the_partials_the_plan_lists_and_no_others() {
                 .collect();
             let ran = computed(&GroupRuntime::batch_layer(&ir, g).unwrap(), g);
             listed.sort();
-            assert_eq!(ran, listed, "{}: group {}", project.name, g.name);
+            assert_eq!(ran, listed, "{name}: group {}", g.name);
             compared += ran.len();
         }
     }
@@ -99,15 +108,8 @@ fn computed(runtime: &GroupRuntime, g: &featc::ir::IrGroup) -> Vec<(String, Stri
 fn the_lambda_speed_layer_computes_the_aggregates_the_plan_lists_each_in_one_replay() {
     use featc::ir::MergeRule;
     use featc_runtime::operators::group::Path;
-    let mut projects = corpus("ok");
-    projects.push(example("fraud"));
-    projects.push(example("recsys"));
     let mut compared = 0;
-    for project in &projects {
-        let sources = load(project);
-        let checked = featc::check_project(&sources, &featc::Options::default());
-        let ir = featc::ir::lower(&checked.project).unwrap();
-        let plan = plan(&ir, Target::Lambda);
+    for (name, ir, plan) in lambda_plans() {
         for (g, planned) in ir.groups.iter().zip(&plan.groups) {
             let (mut listed, mut whole_window) = (Vec::new(), Vec::new());
             for op in &planned.stream {
@@ -123,13 +125,13 @@ fn the_lambda_speed_layer_computes_the_aggregates_the_plan_lists_each_in_one_rep
             let delta =
                 computed(&GroupRuntime::for_rules(&ir, g, Path::Auto, &[MergeRule::BatchPlusSpeed]).unwrap(), g);
             let speed = computed(&GroupRuntime::for_rules(&ir, g, Path::Auto, &[MergeRule::Speed]).unwrap(), g);
-            assert!(delta.iter().all(|d| !speed.contains(d)), "{}: a feature in both replays", project.name);
+            assert!(delta.iter().all(|d| !speed.contains(d)), "{name}: a feature in both replays");
             let mut both = [delta, speed.clone()].concat();
             both.sort();
-            assert_eq!(both, listed, "{}: group {}", project.name, g.name);
+            assert_eq!(both, listed, "{name}: group {}", g.name);
             // A window the plan keeps since the cutoff only has no `speed` feature.
             for (window, feature) in &speed {
-                assert!(whole_window.contains(window), "{}: {feature} over {window}", project.name);
+                assert!(whole_window.contains(window), "{name}: {feature} over {window}");
             }
             compared += both.len();
         }
