@@ -170,7 +170,8 @@ pub enum Action {
     RecomputeBatchView,
     /// Lambda: the group's speed layer, rebuilt by replay of the log after the cutoff.
     ReplaySpeedLayer,
-    /// Lambda: a merge rule changed; the batch view and speed layer are kept.
+    /// Lambda: a merge rule changed and no feature moved onto the batch view; the batch view
+    /// and speed layer are kept.
     ServingOnly,
 }
 
@@ -316,16 +317,32 @@ fn steps(group: &mut GroupDiff, new: Option<Bound<'_>>) {
         });
         return;
     }
-    let merge: Vec<&str> = group
+    let reads_view = |rule: &Option<String>| rule.as_deref().is_some_and(|r| r.contains(MergeRule::Batch.as_str()));
+    let merge: Vec<(&str, bool)> = group
         .features
         .iter()
-        .filter(|f| f.changes.iter().any(|c| c.what == What::MergeRule))
-        .map(|f| f.name.as_str())
+        .filter_map(|f| {
+            let c = f.changes.iter().find(|c| c.what == What::MergeRule)?;
+            // Onto the batch view: the stored view did not compute it (the batch layer
+            // computes only the features served from the view).
+            Some((f.name.as_str(), reads_view(&c.new) && !reads_view(&c.old)))
+        })
         .collect();
-    if !merge.is_empty() {
+    let onto_view: Vec<&str> = merge.iter().filter(|m| m.1).map(|m| m.0).collect();
+    if !onto_view.is_empty() {
+        group.lambda.push(Step {
+            action: Action::RecomputeBatchView,
+            text: format!(
+                "recompute the batch view of {name} over the history up to the cutoff (now served from it: {})",
+                onto_view.join(", ")
+            ),
+        });
+    }
+    let serving: Vec<&str> = merge.iter().filter(|m| !m.1).map(|m| m.0).collect();
+    if !serving.is_empty() {
         group.lambda.push(Step {
             action: Action::ServingOnly,
-            text: format!("serving only (merge rule) for {name}: {}", merge.join(", ")),
+            text: format!("serving only (merge rule) for {name}: {}", serving.join(", ")),
         });
     }
 }

@@ -230,7 +230,7 @@ fn a_rename_is_detected_and_recomputes_nothing() {
 }
 
 #[test]
-fn a_merge_rule_change_is_serving_only() {
+fn a_merge_rule_change_onto_the_batch_view_recomputes_it_and_off_it_is_serving_only() {
     let new = edited("transactions_5m, amount_5m, unique", "transactions_5m, unique");
     let d = diff(&base(), &new);
     assert!(d.has_changes());
@@ -240,6 +240,15 @@ fn a_merge_rule_change_is_serving_only() {
     assert_eq!(f.changes, [change(What::MergeRule, "speed", "batch + speed")]);
     let g = group(&d, "user_fraud");
     assert!(g.kappa.is_empty());
+    // The batch layer computes only the features served from the view: the stored view lacks it.
+    assert_eq!(actions(&g.lambda), [Action::RecomputeBatchView]);
+    assert_eq!(
+        g.lambda[0].text,
+        "recompute the batch view of user_fraud over the history up to the cutoff (now served from it: amount_5m)"
+    );
+    // Back to `speed`: the view holds more than is read; nothing to recompute.
+    let back = diff(&new, &base());
+    let g = group(&back, "user_fraud");
     assert_eq!(actions(&g.lambda), [Action::ServingOnly]);
     assert_eq!(g.lambda[0].text, "serving only (merge rule) for user_fraud: amount_5m");
 }

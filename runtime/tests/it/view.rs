@@ -94,3 +94,27 @@ fn the_view_is_one_row_per_key_and_pane_with_a_column_per_partial_field() {
     let rows: usize = batches.iter().map(|b| b.num_rows()).sum();
     assert_eq!(rows, 3);
 }
+
+#[test]
+fn a_view_computed_before_a_merge_rule_moved_a_feature_onto_it_is_computed_again() {
+    let spec = |rule: &str| {
+        compiled(&format!(
+            "source s {{\n    event_time ts\n    files \"s.parquet\"\n    schema {{ k: string, {SCHEMA} }}\n}}\n\nentity e {{ key k: string }}\n\nfeatures g(e) from s {{\n    total = sum(x) over sliding(4s, every: 2s)\n    seen = count() over lifetime\n}}\n\nlambda g {{\n    merge total = {rule}\n    merge seen = batch + speed\n}}\n"
+        ))
+    };
+    let (speed, both) = (spec("speed"), spec("batch + speed"));
+    // Merge rules are not part of the group's version: the view file would be kept.
+    assert_eq!(speed.groups[0].version, both.groups[0].version);
+    let raw = vec![(0, Some(1.25), Some(1), 0, Some(0), true), (0, Some(2.5), Some(1), 5, Some(1), false)];
+    for (written_with, read_with, stale) in [(&speed, &both, true), (&both, &speed, false), (&speed, &speed, false)] {
+        let mut state = GroupRuntime::batch_layer(written_with, &written_with.groups[0]).unwrap();
+        state.process_batch(&batch(&raw, false), &fields(written_with));
+        let dir = tempfile::tempdir().unwrap();
+        let mut written = BatchView::empty(written_with, BASE + 10_000).unwrap();
+        written.groups[0] = state;
+        view::write(written_with, &mut written, dir.path()).unwrap();
+        let read = view::read(read_with, dir.path()).unwrap().expect("a view");
+        // `total` moved onto the view: its partials are not in the file, the group is stale.
+        assert_eq!(read.stale == [0], stale, "{:?}", read.stale);
+    }
+}

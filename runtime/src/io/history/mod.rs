@@ -242,9 +242,11 @@ fn open(path: &Path, format: FileFormat, source: &IrSource, only: Option<&str>) 
         FileFormat::Parquet | FileFormat::Delta => {
             let reader = guarded("Parquet", || {
                 parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder::try_new(file)
-                    .map(|b| match only {
-                        Some(column) => {
-                            let mask = parquet::arrow::ProjectionMask::columns(b.parquet_schema(), [column]);
+                    .map(|b| match only.and_then(|column| b.schema().index_of(column).ok()) {
+                        // The top-level field of that name (a nested or dotted name is not
+                        // matched by prefix), else every column.
+                        Some(root) => {
+                            let mask = parquet::arrow::ProjectionMask::roots(b.parquet_schema(), [root]);
                             b.with_projection(mask)
                         }
                         None => b,

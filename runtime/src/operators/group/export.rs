@@ -1,6 +1,7 @@
 //! A group's keys in, their states out in key order, a chunk of keys at a time: exported and
 //! converted (to a table of the batch view, or kept as they are for a snapshot) on every core,
-//! handed to one consumer in order. Memory is bounded by a few chunks, not by the state.
+//! handed to one consumer in order. Memory holds the list of keys and a few chunks of states,
+//! not the whole state.
 
 use std::sync::mpsc::sync_channel;
 
@@ -74,6 +75,8 @@ impl GroupRuntime {
                 });
             }
             for i in 0..chunks.len() {
+                // A closed channel means its worker panicked: the scope raises that panic when
+                // it joins, so nothing built from the chunks so far is returned as complete.
                 let Ok(converted) = receivers[i % threads].recv() else { break };
                 each(converted?)?;
             }

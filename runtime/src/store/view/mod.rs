@@ -127,6 +127,7 @@ fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64,
             meta("featc.group", g.name.clone()),
             meta("featc.version", version.to_owned()),
             meta("featc.cutoff", cutoff.to_string()),
+            meta("featc.batch_features", serde_json::to_string(&batch_features(ir_group)).map_err(|e| e.to_string())?),
         ]))
         .build();
     let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
@@ -153,7 +154,18 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
         };
         let path = root(data_dir).join(&entry.file);
         let keys = match read_keys(g, &path, &g.version, manifest.cutoff) {
-            Ok(keys) => keys,
+            Ok(Ok(keys)) => keys,
+            Ok(Err(missing)) => {
+                // A merge rule moved these features onto the view since it was computed (the
+                // version does not change with merge rules): the view lacks their partials.
+                tracing::info!(
+                    "group `{}`: {} now served from the batch view, which did not compute them: computing it again",
+                    g.name,
+                    missing.join(", ")
+                );
+                view.stale.push(gi);
+                continue;
+            }
             Err(e) => {
                 // An unreadable file is computed again rather than blocking the project.
                 warn(&format!("{e}: computing group `{}` again", g.name));
@@ -174,12 +186,22 @@ fn warn(message: &str) {
     tracing::warn!("{message}");
 }
 
+/// The features a group's batch layer computes (their merge rule reads the view), by name:
+/// recorded in each view file, so that a view computed before a merge rule moved a feature onto
+/// it is computed again rather than served without that feature.
+fn batch_features(g: &IrGroup) -> Vec<&str> {
+    g.aggregates.iter().filter(|a| a.merge.uses_batch()).map(|a| a.name.as_str()).collect()
+}
+
+/// Each key's state in a view file; `Ok(Err(names))` when the file lacks features the group
+/// now serves from the view (named).
+#[allow(clippy::type_complexity)]
 fn read_keys(
     g: &IrGroup,
     path: &Path,
     version: &str,
     cutoff: i64,
-) -> Result<Vec<(Vec<crate::value::Value>, crate::operators::state::KeyState)>, String> {
+) -> Result<Result<Vec<(Vec<crate::value::Value>, crate::operators::state::KeyState)>, Vec<String>>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
     let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
@@ -190,10 +212,20 @@ fn read_keys(
     {
         return Err(format!("{} does not hold the view its manifest names", path.display()));
     }
+    // Files written before the batch layer computed only its features hold every aggregate.
+    if let Some(computed) = kv.iter().find(|e| e.key == "featc.batch_features").and_then(|e| e.value.as_deref()) {
+        let computed: Vec<String> = serde_json::from_str(computed)
+            .map_err(|e| format!("{}: a damaged list of batch features ({e})", path.display()))?;
+        let missing: Vec<String> =
+            batch_features(g).into_iter().filter(|f| !computed.iter().any(|c| c == f)).map(str::to_owned).collect();
+        if !missing.is_empty() {
+            return Ok(Err(missing));
+        }
+    }
     let batches = builder
         .build()
         .map_err(|e| e.to_string())?
         .collect::<Result<Vec<RecordBatch>, _>>()
         .map_err(|e| format!("{}: {e}", path.display()))?;
-    read::from_batches(g, &window_aggs(g)?, &batches).map_err(|e| format!("{}: {e}", path.display()))
+    read::from_batches(g, &window_aggs(g)?, &batches).map(Ok).map_err(|e| format!("{}: {e}", path.display()))
 }
