@@ -556,11 +556,12 @@ impl GroupRuntime {
     /// so a snapshot restores on either.
     pub fn snapshot(&self) -> GroupSnapshot {
         let mut keys: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(self.key_count());
-        self.states_in_chunks(4096, &|chunk| Ok(chunk), &mut |chunk| {
-            keys.extend(chunk);
-            Ok(())
-        })
-        .unwrap_or_else(|never: String| unreachable!("{never}"));
+        let done: Result<(), std::convert::Infallible> =
+            self.states_in_chunks(4096, &|chunk| Ok(chunk), &mut |chunk| {
+                keys.extend(chunk);
+                Ok(())
+            });
+        let Ok(()) = done;
         GroupSnapshot { keys, ..self.snapshot_counters() }
     }
 
