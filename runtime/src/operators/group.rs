@@ -163,7 +163,8 @@ impl GroupRuntime {
 
     /// [`GroupRuntime::batch_layer`] on a given path.
     pub fn batch_layer_on(ir: &FeatureIr, group: &IrGroup, path: Path) -> Result<GroupRuntime, String> {
-        GroupRuntime::for_rules(ir, group, path, &[MergeRule::Batch, MergeRule::BatchPlusSpeed])
+        let keep: Vec<bool> = group.aggregates.iter().map(|a| a.merge.uses_batch()).collect();
+        GroupRuntime::keeping(ir, group, path, &keep)
     }
 
     /// The group computing only the aggregates whose merge rule is one of `rules` (the others

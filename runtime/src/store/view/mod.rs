@@ -132,8 +132,8 @@ fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64,
         .build();
     let file = File::create(path).map_err(|e| format!("cannot write {}: {e}", path.display()))?;
     let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
-    // A chunk of keys at a time: the file is written in memory bounded by the chunk, not by
-    // the group's state.
+    // A chunk of keys at a time: the file is written in memory for the list of keys and a few
+    // chunks, not for the group's whole state.
     g.states_in_chunks(KEYS_PER_CHUNK, &|keys| table::to_batch(ir_group, &keys), &mut |batch| {
         w.write(&batch).map_err(|e| e.to_string())
     })?;
