@@ -15,6 +15,7 @@ use crate::operators::state::{KeyState, next_epoch};
 
 mod changes;
 mod export;
+mod history;
 mod route;
 mod shard;
 

@@ -2,7 +2,9 @@
 //! one: random specs of the shared generator (every aggregate, window kind and filter), events
 //! with late and malformed ones, batches cut at random: the same snapshot, the same dead
 //! letters in the same order, the same counters, the same changed keys and the same features
-//! at every probe, whatever the shard count.
+//! at every probe, whatever the shard count. And a whole history handed to the shards at once
+//! (the batch layer's way: each shard sorts its own keys' events) against the same events
+//! sorted once and streamed through one shard.
 
 use featc::ir::{FeatureIr, IrField};
 use featc_runtime::operators::group::GroupRuntime;
@@ -58,6 +60,12 @@ fn run(ir: &FeatureIr, evs: &[RawEvent], edges: &[usize], shards: usize, probes:
             mark = Some(group.change_mark());
         }
     }
+    let changed = group.changed_since(mark);
+    observe(&group, changed, probes)
+}
+
+/// What `group` answers, with the keys changed since some mark.
+fn observe(group: &GroupRuntime, changed: Vec<(Vec<Value>, i64)>, probes: &[i64]) -> Seen {
     let mut features = Vec::new();
     for key in group.keys() {
         let latest = group.latest(&key).unwrap();
@@ -69,7 +77,7 @@ fn run(ir: &FeatureIr, evs: &[RawEvent], edges: &[usize], shards: usize, probes:
         snapshot: serde_json::to_string(&group.snapshot()).unwrap(),
         dead_letters: group.dead_letters().iter().map(|d| format!("{} {:?}", d.reason, d.row)).collect(),
         counters: group.counters(),
-        changed: group.changed_since(mark),
+        changed,
         features,
     }
 }
@@ -92,6 +100,45 @@ proptest! {
         for shards in [2, 3, 5] {
             let split = run(&ir, &evs, &edges, shards, &probes);
             prop_assert!(split == one, "{} shards differ from one\n{}", shards, text);
+        }
+    }
+}
+
+/// A whole history processed by [`GroupRuntime::process_history`] on `shards` shards (each
+/// sorting its own keys' events), the batches cut at `edges`.
+fn run_history(ir: &FeatureIr, evs: &[RawEvent], edges: &[usize], shards: usize, probes: &[i64]) -> Seen {
+    let mut group = GroupRuntime::new(ir, &ir.groups[0]).unwrap();
+    group.set_shards(shards);
+    let whole = crate::common::batch(evs);
+    let batches: Vec<_> = edges.windows(2).map(|p| whole.slice(p[0], p[1] - p[0])).collect();
+    group.process_history(&batches, "ts", &fields(ir)).unwrap();
+    observe(&group, Vec::new(), probes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    /// The batch layer's way: each shard sorts its own keys' events; the same as one shard over
+    /// the events sorted by time (stably: ties in read order), in one batch.
+    #[test]
+    fn a_history_sorted_by_each_shard_is_the_history_sorted_once(
+        (text, evs) in spec(false).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 0..4),
+        probes in prop::collection::vec(0i64..20_000, 1..3),
+    ) {
+        let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+        let evs = many(&evs);
+        let mut sorted = evs.clone();
+        sorted.sort_by_key(|e| e.ts);
+        let reference = run(&ir, &sorted, &[0, sorted.len()], 1, &probes);
+        let reference = Seen { changed: Vec::new(), ..reference };
+        prop_assert!(reference.counters.0 > 0);
+        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
+        edges.extend([0, evs.len()]);
+        edges.sort_unstable();
+        for shards in [1, 2, 3, 5] {
+            let history = run_history(&ir, &evs, &edges, shards, &probes);
+            prop_assert!(history == reference, "{} shards differ from one sorted stream\n{}", shards, text);
         }
     }
 }

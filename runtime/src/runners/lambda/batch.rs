@@ -1,13 +1,17 @@
 //! History files and a cutoff in, the batch view out: each group's state over the events at or
-//! before the cutoff, computed by the stream operators over the history in event-time order.
+//! before the cutoff, computed by the stream operators over each key's events in event-time
+//! order.
 //!
 //! DataFusion's physical operators read the history: Parquet natively (only the columns the
 //! groups read, split into one partition per core by file or byte range), CSV and NDJSON through
-//! the runtime's line-by-line reader (so that a malformed line is rejected alone). Each
-//! partition is filtered to the cutoff and sorted by event time on a core of its own, then the
-//! partitions are merged in order. Sorted, no event is late: the batch layer counts every event,
-//! including those the speed layer rejected. The plan is built directly, with no SQL front end
-//! and no optimizer: the binary carries only the parts of DataFusion it runs.
+//! the runtime's line-by-line reader (so that a malformed line is rejected alone). Every
+//! partition is read and filtered to the cutoff on a core of its own, into memory; then each
+//! group's shards sort their own keys' events by time and run them, a shard per core
+//! (`GroupRuntime::process_history`): no global sort and no merge. Sorted, no event is late:
+//! the batch layer counts every event, including those the speed layer rejected. Training sets
+//! read the same plan sorted and merged into one stream (`sorted_history`). The plan is built
+//! directly, with no SQL front end and no optimizer: the binary carries only the parts of
+//! DataFusion it runs.
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -121,18 +125,17 @@ fn parquet_schema(files: &[(PathBuf, u64)]) -> Result<Schema, String> {
     Schema::try_merge(schemas).map_err(|e| format!("the history's Parquet files do not share a schema: {e}"))
 }
 
-/// Reads a source's history at or before `until`, sorted by event time, and hands each batch
-/// to `each`. Events whose time cannot be read come first, for decode to dead-letter. Returns
-/// the number of text lines rejected.
-pub(crate) fn sorted_history(
+/// The plan that reads a source's history at or before `until` (the scan's rows with the
+/// event time in [`TS`]), one partition per core (`None` when the source has no history or
+/// no rows), and the number of text lines rejected while listing it.
+fn history_plan(
     ir: &FeatureIr,
     source: usize,
     project_dir: &Path,
     until: i64,
-    each: &mut dyn FnMut(&RecordBatch),
-) -> Result<usize, String> {
+) -> Result<(Option<Arc<dyn ExecutionPlan>>, usize), String> {
     let src = ir.sources.get(source).ok_or("no such source")?;
-    let Some(files) = &src.history else { return Ok(0) };
+    let Some(files) = &src.history else { return Ok((None, 0)) };
     let df_err = |e: DataFusionError| format!("batch layer, source `{}`: {e}", src.name);
     // Only the columns some group of the source reads.
     let mut wanted: Vec<&str> = vec![src.event_time.as_str()];
@@ -157,7 +160,7 @@ pub(crate) fn sorted_history(
                 })
                 .collect::<Result<Vec<_>, String>>()?;
             if sized.is_empty() {
-                return Ok(0);
+                return Ok((None, 0));
             }
             let schema: SchemaRef = Arc::new(parquet_schema(&sized)?);
             let projection: Vec<usize> = wanted.iter().filter_map(|c| schema.index_of(c).ok()).collect();
@@ -173,7 +176,7 @@ pub(crate) fn sorted_history(
         }
         FileFormat::Csv | FileFormat::Ndjson => {
             let h = history::read(project_dir, src)?;
-            let Some(first) = h.batches.first() else { return Ok(h.rejected.len()) };
+            let Some(first) = h.batches.first() else { return Ok((None, h.rejected.len())) };
             // Round robin over the partitions, batch by batch.
             let width = n.min(h.batches.len());
             let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); width];
@@ -184,17 +187,38 @@ pub(crate) fn sorted_history(
             (exec, h.rejected.len())
         }
     };
-    let plan = sorted_plan(scan, &src.event_time, until).map_err(df_err)?;
-    let ctx = Arc::new(TaskContext::default().with_session_config(SessionConfig::new().with_batch_size(8192)));
-    // A worker per partition: the partitions are read and sorted at the same time.
-    let rt = tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(n)
+    Ok((Some(timed_plan(scan, &src.event_time, until).map_err(df_err)?), rejected))
+}
+
+/// A runtime with a worker per partition: the partitions are read at the same time.
+fn read_runtime() -> Result<tokio::runtime::Runtime, String> {
+    tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(partitions())
         .thread_name("featc-batch-read")
         .enable_all()
         .build()
-        .map_err(|e| e.to_string())?;
-    rt.block_on(async {
-        let mut stream = datafusion_physical_plan::execute_stream(plan, ctx).map_err(df_err)?;
+        .map_err(|e| e.to_string())
+}
+
+fn task_context() -> Arc<TaskContext> {
+    Arc::new(TaskContext::default().with_session_config(SessionConfig::new().with_batch_size(8192)))
+}
+
+/// Reads a source's history at or before `until`, sorted by event time, and hands each batch
+/// to `each`. Events whose time cannot be read come first, for decode to dead-letter. Returns
+/// the number of text lines rejected.
+pub(crate) fn sorted_history(
+    ir: &FeatureIr,
+    source: usize,
+    project_dir: &Path,
+    until: i64,
+    each: &mut dyn FnMut(&RecordBatch),
+) -> Result<usize, String> {
+    let (Some(plan), rejected) = history_plan(ir, source, project_dir, until)? else { return Ok(0) };
+    let df_err = |e: DataFusionError| format!("batch layer, source #{source}: {e}");
+    let plan = sorted(plan).map_err(df_err)?;
+    read_runtime()?.block_on(async {
+        let mut stream = datafusion_physical_plan::execute_stream(plan, task_context()).map_err(df_err)?;
         while let Some(batch) = stream.next().await {
             each(&batch.map_err(df_err)?);
         }
@@ -202,10 +226,51 @@ pub(crate) fn sorted_history(
     })
 }
 
+/// Reads a source's history at or before `until` into memory, in no particular order of time:
+/// every partition at the same time, each on a core, their batches listed partition after
+/// partition. `progress` is told the events read as they arrive. Returns the batches (each
+/// with the event time in [`TS`]) and the number of text lines rejected.
+pub(crate) fn read_history(
+    ir: &FeatureIr,
+    source: usize,
+    project_dir: &Path,
+    until: i64,
+    progress: &mut dyn FnMut(u64),
+) -> Result<(Vec<RecordBatch>, usize), String> {
+    let (plan, rejected) = history_plan(ir, source, project_dir, until)?;
+    let Some(plan) = plan else { return Ok((Vec::new(), rejected)) };
+    let df_err = |e: DataFusionError| format!("batch layer, source #{source}: {e}");
+    let count = plan.output_partitioning().partition_count();
+    let ctx = task_context();
+    let parts = read_runtime()?.block_on(async {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, datafusion_common::Result<RecordBatch>)>(4 * count);
+        for p in 0..count {
+            let mut stream = plan.execute(p, ctx.clone()).map_err(df_err)?;
+            let tx = tx.clone();
+            tokio::spawn(async move {
+                while let Some(b) = stream.next().await {
+                    let failed = b.is_err();
+                    if tx.send((p, b)).await.is_err() || failed {
+                        return;
+                    }
+                }
+            });
+        }
+        drop(tx);
+        let mut parts: Vec<Vec<RecordBatch>> = vec![Vec::new(); count];
+        while let Some((p, b)) = rx.recv().await {
+            let b = b.map_err(df_err)?;
+            progress(b.num_rows() as u64);
+            parts[p].push(b);
+        }
+        Ok::<_, String>(parts)
+    })?;
+    Ok((parts.into_iter().flatten().filter(|b| b.num_rows() > 0).collect(), rejected))
+}
+
 /// The scan's rows with the event time as milliseconds in [`TS`] (null when it cannot be
-/// read), those after `until` dropped, each partition sorted by it (unreadable times first), the
-/// partitions merged.
-fn sorted_plan(
+/// read), those after `until` dropped.
+fn timed_plan(
     scan: Arc<dyn ExecutionPlan>,
     event_time: &str,
     until: i64,
@@ -224,22 +289,27 @@ fn sorted_plan(
     exprs.push((ts, TS.to_owned()));
     let at = exprs.len() - 1;
     let projected: Arc<dyn ExecutionPlan> = Arc::new(ProjectionExec::try_new(exprs, scan)?);
-    let column = || Arc::new(Column::new(TS, at)) as Arc<dyn PhysicalExpr>;
+    let column = Arc::new(Column::new(TS, at)) as Arc<dyn PhysicalExpr>;
     let bound = Arc::new(Literal::new(ScalarValue::TimestampMillisecond(Some(until), None)));
     let keep = Arc::new(BinaryExpr::new(
-        Arc::new(BinaryExpr::new(column(), Operator::LtEq, bound)),
+        Arc::new(BinaryExpr::new(column.clone(), Operator::LtEq, bound)),
         Operator::Or,
-        Arc::new(IsNullExpr::new(column())),
+        Arc::new(IsNullExpr::new(column)),
     ));
-    let filtered: Arc<dyn ExecutionPlan> = Arc::new(FilterExec::try_new(keep, projected)?);
+    Ok(Arc::new(FilterExec::try_new(keep, projected)?))
+}
+
+/// A timed plan's partitions each sorted by [`TS`] (unreadable times first), then merged.
+fn sorted(timed: Arc<dyn ExecutionPlan>) -> datafusion_common::Result<Arc<dyn ExecutionPlan>> {
+    let column = Arc::new(Column::new_with_schema(TS, &timed.schema())?) as Arc<dyn PhysicalExpr>;
     let order = LexOrdering::new(vec![PhysicalSortExpr::new(
-        column(),
+        column,
         arrow::compute::SortOptions { descending: false, nulls_first: true },
     )])
     .ok_or_else(|| DataFusionError::Internal("an empty sort order".to_owned()))?;
-    let partitions = filtered.output_partitioning().partition_count();
+    let partitions = timed.output_partitioning().partition_count();
     let sorted: Arc<dyn ExecutionPlan> =
-        Arc::new(SortExec::new(order.clone(), filtered).with_preserve_partitioning(partitions > 1));
+        Arc::new(SortExec::new(order.clone(), timed).with_preserve_partitioning(partitions > 1));
     Ok(if partitions > 1 { Arc::new(SortPreservingMergeExec::new(order, sorted)) } else { sorted })
 }
 
@@ -280,12 +350,12 @@ pub fn refresh(
             continue;
         }
         let groups = &mut view.groups;
-        view.rejected += sorted_history(ir, source, project_dir, cutoff, &mut |batch| {
-            for (gi, fields) in &readers {
-                groups[*gi].process_batch(batch, fields);
-            }
-            progress(batch.num_rows() as u64);
-        })?;
+        // Read whole, then each group's shards sort and process their own keys' events.
+        let (batches, rejected) = read_history(ir, source, project_dir, cutoff, progress)?;
+        view.rejected += rejected;
+        for (gi, fields) in &readers {
+            groups[*gi].process_history(&batches, TS, fields)?;
+        }
     }
     for &gi in &view.stale {
         view.groups[gi].settle_totals();
