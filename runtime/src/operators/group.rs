@@ -16,6 +16,7 @@ use crate::operators::state::{KeyState, next_epoch};
 mod changes;
 mod export;
 mod history;
+pub use history::Probe;
 mod route;
 mod shard;
 
@@ -400,8 +401,24 @@ impl GroupRuntime {
     /// The feature vector of `key` as of `t`, derived features included. `None` for a key never
     /// seen; an error for a time before the key's latest event.
     pub fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
-        let Some(windows) = self.windows_as_of(key, t)? else { return Ok(None) };
-        Ok(Some(self.finish_with(|a| windows.get(a.window).and_then(|w| w.get(a.slot)).map(AsRef::as_ref))))
+        let Some(shard) = self.shard(key) else { return Ok(None) };
+        Self::lookup_in(&self.ops, &self.derived, self.outputs.len(), shard, key, t)
+    }
+
+    /// [`GroupRuntime::lookup`] in the shard that holds `key`, for a caller that holds the
+    /// shards apart (a sweep of a history, a shard per core).
+    fn lookup_in(
+        ops: &Operators,
+        derived: &[(usize, Compiled)],
+        width: usize,
+        shard: &Shard,
+        key: &[Value],
+        t: i64,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let Some(windows) = Self::windows_in(ops, shard, key, t)? else { return Ok(None) };
+        Ok(Some(finish_on(ops, derived, width, |a| {
+            windows.get(a.window).and_then(|w| w.get(a.slot)).map(AsRef::as_ref)
+        })))
     }
 
     /// Each window's partials of `key` as of `t`, read where the state holds them: no partial
@@ -410,13 +427,23 @@ impl GroupRuntime {
     #[allow(clippy::type_complexity)]
     fn windows_as_of(&self, key: &[Value], t: i64) -> Result<Option<Vec<Vec<Cow<'_, Partial>>>>, String> {
         let Some(shard) = self.shard(key) else { return Ok(None) };
+        Self::windows_in(&self.ops, shard, key, t)
+    }
+
+    /// [`GroupRuntime::windows_as_of`] in the shard that holds `key`.
+    #[allow(clippy::type_complexity)]
+    fn windows_in<'s>(
+        ops: &Operators,
+        shard: &'s Shard,
+        key: &[Value],
+        t: i64,
+    ) -> Result<Option<Vec<Vec<Cow<'s, Partial>>>>, String> {
         match &shard.state {
             Store::Rows(state) => {
                 let Some(state) = state.get(key) else { return Ok(None) };
                 Self::check_time(state.max_ts, t)?;
                 Ok(Some(
-                    self.ops
-                        .windows
+                    ops.windows
                         .iter()
                         .zip(&state.windows)
                         .map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t))
@@ -541,17 +568,8 @@ impl GroupRuntime {
 
     /// [`GroupRuntime::finish`] with each aggregate's partial found by `partial`, called once
     /// per aggregate in the IR's order (`None`: the aggregate's value is null).
-    fn finish_with<'p>(&self, mut partial: impl FnMut(&AggRuntime) -> Option<&'p Partial>) -> Vec<Value> {
-        let mut vector = vec![Value::Null; self.outputs.len()];
-        for a in &self.ops.aggs {
-            if let (Some(p), Some(i)) = (partial(a), a.output) {
-                vector[i] = p.finalize(a.spec);
-            }
-        }
-        for (i, expr) in &self.derived {
-            vector[*i] = expr.eval(&vector);
-        }
-        vector
+    fn finish_with<'p>(&self, partial: impl FnMut(&AggRuntime) -> Option<&'p Partial>) -> Vec<Value> {
+        finish_on(&self.ops, &self.derived, self.outputs.len(), partial)
     }
 
     /// The group's whole state, keys in order, for a snapshot. Both paths give the same form,
@@ -720,4 +738,25 @@ impl GroupRuntime {
             })
             .sum()
     }
+}
+
+/// A feature vector of `width` features from the partial `partial` finds for each aggregate
+/// (called once per aggregate, in the IR's order; `None`: the aggregate's value is null): each
+/// finalized, then the derived features.
+fn finish_on<'p>(
+    ops: &Operators,
+    derived: &[(usize, Compiled)],
+    width: usize,
+    mut partial: impl FnMut(&AggRuntime) -> Option<&'p Partial>,
+) -> Vec<Value> {
+    let mut vector = vec![Value::Null; width];
+    for a in &ops.aggs {
+        if let (Some(p), Some(i)) = (partial(a), a.output) {
+            vector[i] = p.finalize(a.spec);
+        }
+    }
+    for (i, expr) in derived {
+        vector[*i] = expr.eval(&vector);
+    }
+    vector
 }

@@ -2,23 +2,24 @@
 //! row with every feature of the groups keyed by its key columns, as of its time, from the
 //! events at or before that time only (no leakage).
 //!
-//! One sweep per source, not a lookup per row: the history is read in event-time order (the
-//! batch layer's DataFusion read, up to the latest spine time) and the spine is sorted by time;
-//! the stream operators take events until the next spine time, then answer the spine rows at
-//! that time. Events at the spine row's time count (as of `t` is `ts <= t`). Sorted, no event is
-//! late, as in the batch layer.
+//! One sweep per group and shard, not a lookup per row: the history is read once (the batch
+//! layer's DataFusion read, up to the latest spine time); each shard of a group sorts its own
+//! keys' events and its own keys' spine rows by time, takes events until the next spine time,
+//! then answers the spine rows at that time (`GroupRuntime::sweep_history`), the shards on a
+//! core each. Events at the spine row's time count (as of `t` is `ts <= t`). Sorted, no event
+//! is late, as in the batch layer.
 
 use std::path::Path;
 use std::sync::Arc;
 
-use arrow::array::{Array, ArrayRef, AsArray};
-use arrow::datatypes::{Field, Schema, TimestampMillisecondType};
+use arrow::array::ArrayRef;
+use arrow::datatypes::{Field, Schema};
 use arrow::record_batch::RecordBatch;
 use featc::ir::FeatureIr;
 use featc::ir::Ty;
 
 use crate::operators::decode::cell_of;
-use crate::operators::group::GroupRuntime;
+use crate::operators::group::{GroupRuntime, Probe};
 use crate::runners::lambda::batch;
 use crate::runners::materialize::{Column, output_types};
 use crate::value::Value;
@@ -69,78 +70,27 @@ pub fn training_set(
     if keyed.is_empty() {
         return Err("no feature group is keyed by the spine's columns".to_owned());
     }
-    let mut order: Vec<usize> = (0..times.len()).collect();
-    order.sort_by_key(|&r| times[r]);
     let until = times.iter().copied().max().unwrap_or(i64::MIN);
 
     // vectors[k][r]: the features of keyed group k for spine row r.
-    let mut vectors: Vec<Vec<Vec<Value>>> = keyed.iter().map(|_| vec![Vec::new(); times.len()]).collect();
+    let mut vectors: Vec<Vec<Vec<Value>>> = vec![Vec::new(); keyed.len()];
     for source in 0..ir.sources.len() {
         let mine: Vec<usize> = (0..keyed.len()).filter(|&k| ir.groups[keyed[k].group].source == source).collect();
         if mine.is_empty() {
             continue;
         }
         let readers = batch::readers(ir, source);
-        // A lookup per spine row, which the sliding windows' running totals answer without
-        // merging every pane.
-        let mut groups: Vec<GroupRuntime> =
-            mine.iter().map(|&k| GroupRuntime::new(ir, &ir.groups[keyed[k].group])).collect::<Result<_, _>>()?;
-        let fields: Vec<_> = mine
-            .iter()
-            .map(|&k| readers.iter().find(|(gi, _)| *gi == keyed[k].group).map(|(_, f)| f.clone()).unwrap_or_default())
-            .collect();
-        let mut next = 0;
-        let mut answer = |groups: &[GroupRuntime], until: Option<i64>, next: &mut usize| -> Result<(), String> {
-            while let Some(&r) = order.get(*next) {
-                if until.is_some_and(|u| times[r] >= u) {
-                    break;
-                }
-                for (g, &k) in groups.iter().zip(&mine) {
-                    let key = &keyed[k].keys[r];
-                    vectors[k][r] = match g.lookup(key, times[r])? {
-                        Some(v) => v,
-                        None => g.finish(&g.empty_partials()),
-                    };
-                }
-                *next += 1;
-            }
-            Ok(())
-        };
-        let mut failed = None;
-        batch::sorted_history(ir, source, project_dir, until, &mut |b| {
-            if failed.is_some() {
-                return;
-            }
-            let ts = b.column_by_name(batch::TS).map(|a| a.as_primitive::<TimestampMillisecondType>().clone());
-            let mut start = 0;
-            let n = b.num_rows();
-            let feed = |groups: &mut [GroupRuntime], from: usize, to: usize| {
-                if to > from {
-                    let part = b.slice(from, to - from);
-                    for (g, f) in groups.iter_mut().zip(&fields) {
-                        g.process_batch(&part, f);
-                    }
-                }
-            };
-            for r in 0..n {
-                let Some(t) = ts.as_ref().filter(|a| a.is_valid(r)).map(|a| a.value(r)) else { continue };
-                // Spine rows strictly before this event's time are answered before it.
-                if order.get(next).is_some_and(|&s| times[s] < t) {
-                    feed(&mut groups, start, r);
-                    start = r;
-                    if let Err(e) = answer(&groups, Some(t), &mut next) {
-                        failed = Some(e);
-                        return;
-                    }
-                }
-            }
-            feed(&mut groups, start, n);
-            progress(n as u64);
-        })?;
-        if let Some(e) = failed {
-            return Err(e);
+        // The history read once; each group's shards sort their keys' events and answer their
+        // keys' spine rows, a shard per core.
+        let (batches, _) = batch::read_history(ir, source, project_dir, until, progress)?;
+        for &k in &mine {
+            let gi = keyed[k].group;
+            let fields = readers.iter().find(|(g, _)| *g == gi).map(|(_, f)| f.clone()).unwrap_or_default();
+            let mut group = GroupRuntime::new(ir, &ir.groups[gi])?;
+            let probes: Vec<Probe<'_>> =
+                times.iter().zip(&keyed[k].keys).map(|(t, key)| (*t, key.as_slice())).collect();
+            vectors[k] = group.sweep_history(&batches, batch::TS, &fields, &probes)?;
         }
-        answer(&groups, None, &mut next)?;
     }
 
     // The spine's columns, then each group's features (prefixed by the group when two groups

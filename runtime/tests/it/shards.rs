@@ -141,6 +141,47 @@ proptest! {
             prop_assert!(history == reference, "{} shards differ from one sorted stream\n{}", shards, text);
         }
     }
+
+    /// A training set's sweep: each probe answered from the events at or before its time, as a
+    /// group fed only those events (sorted) answers it, whatever the shard count.
+    #[test]
+    fn a_sweep_answers_each_probe_from_the_events_at_or_before_its_time(
+        (text, evs) in spec(false).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
+        picks in prop::collection::vec((any::<prop::sample::Index>(), any::<Option<prop::sample::Index>>(), -1i64..2), 1..6),
+    ) {
+        let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+        let g = &ir.groups[0];
+        let evs = many(&evs);
+        prop_assume!(!evs.is_empty());
+        let mut sorted = evs.clone();
+        sorted.sort_by_key(|e| e.ts);
+        let keyed: Vec<(i64, Vec<Value>)> = picks
+            .iter()
+            .map(|(t, k, d)| {
+                // The key of the event at that time (so a probe can fall on one of its key's
+                // events), or of another.
+                let (at, of) = (t.index(evs.len()), k.map_or(t.index(evs.len()), |k| k.index(evs.len())));
+                (evs[at].ts + d, vec![Value::from(evs[of].k.as_str())])
+            })
+            .collect();
+        let probes: Vec<(i64, &[Value])> = keyed.iter().map(|(t, k)| (*t, k.as_slice())).collect();
+        let mut expected = Vec::new();
+        for (t, key) in &probes {
+            let mut one = GroupRuntime::new(&ir, g).unwrap();
+            one.set_shards(1);
+            let upto: Vec<RawEvent> = sorted.iter().filter(|e| e.ts <= *t).cloned().collect();
+            one.process_batch(&crate::common::batch(&upto), &fields(&ir));
+            expected.push(one.lookup(key, *t).unwrap().unwrap_or_else(|| one.finish(&one.empty_partials())));
+        }
+        let whole = crate::common::batch(&evs);
+        for shards in [1, 2, 3] {
+            let mut group = GroupRuntime::new(&ir, g).unwrap();
+            group.set_shards(shards);
+            let batches = [whole.slice(0, evs.len() / 2), whole.slice(evs.len() / 2, evs.len() - evs.len() / 2)];
+            let got = group.sweep_history(&batches, "ts", &fields(&ir), &probes).unwrap();
+            prop_assert!(got == expected, "{} shards: {:?} against {:?}\n{}", shards, got, expected, text);
+        }
+    }
 }
 
 #[test]

@@ -1,6 +1,7 @@
 //! A source's whole history (record batches in read order, the event time in milliseconds in a
 //! column of its own) in, each shard's keys processed in event-time order on a core of their
-//! own out: the batch layer's keyed work, with no global sort and no merge.
+//! own out, and feature vectors read at given times along the way (a training set's sweep): the
+//! batch layer's keyed work, with no global sort and no merge.
 //!
 //! Each shard takes the rows whose keys it owns (the route a stream's rows take), sorts them
 //! by event time (unreadable times first), and feeds them through its operators a chunk at a
@@ -8,15 +9,19 @@
 //! events are in one shard, so each key sees its events in the order a global sort gives;
 //! events of equal times reach it in read order, on which no aggregate depends (ties are
 //! broken by value, docs/language.md). Dead letters are put back in the global sort's order.
+//! A probe (a key and a time) is answered by its key's shard once every event at or before its
+//! time is in, and before any later one.
 
-use arrow::array::{Array, AsArray};
+use arrow::array::{Array, AsArray, TimestampMillisecondArray};
 use arrow::datatypes::TimestampMillisecondType;
 use arrow::record_batch::RecordBatch;
 use featc::ir::{IrField, Ty};
 
 use super::shard::{Operators, Shard};
 use super::{GroupRuntime, route};
+use crate::operators::eval::Compiled;
 use crate::operators::state::DeadLetter;
+use crate::value::Value;
 
 /// Rows gathered into one batch for the operators.
 const CHUNK: usize = 8192;
@@ -25,6 +30,26 @@ const CHUNK: usize = 8192;
 /// then by read position (batch, row).
 type Place = (bool, i64, u32, u32);
 
+/// A key to read as of a time: `(time, key)`.
+pub type Probe<'k> = (i64, &'k [Value]);
+
+/// What every shard reads: the history, the group's compiled operators and the probes.
+struct Sweep<'a> {
+    ops: &'a Operators,
+    derived: &'a [(usize, Compiled)],
+    width: usize,
+    batches: &'a [RecordBatch],
+    times: &'a [&'a TimestampMillisecondArray],
+    /// For each batch, its rows by shard.
+    routed: &'a [Vec<Vec<u32>>],
+    fields: &'a [IrField],
+    probes: &'a [Probe<'a>],
+    base: u64,
+}
+
+/// What one shard gives back: its dead letters with their places, and its probes' answers.
+type ShardOut = (Vec<(Place, DeadLetter)>, Vec<(usize, Vec<Value>)>);
+
 impl GroupRuntime {
     /// Processes a source's history: `batches` in read order, `ts` the column holding each
     /// event's time as a millisecond timestamp (null when it cannot be read), `fields` the
@@ -32,9 +57,23 @@ impl GroupRuntime {
     /// of processing the rows sorted by `ts`, on any number of shards. Change stamps are numbered
     /// within each shard (after every earlier stamp): the batch view keeps none.
     pub fn process_history(&mut self, batches: &[RecordBatch], ts: &str, fields: &[IrField]) -> Result<(), String> {
+        self.sweep_history(batches, ts, fields, &[]).map(|_| ())
+    }
+
+    /// [`GroupRuntime::process_history`], answering each probe along the way: the feature
+    /// vector of its key from the events at or before its time (the empty group's vector for a
+    /// key with none), in the probes' order.
+    pub fn sweep_history(
+        &mut self,
+        batches: &[RecordBatch],
+        ts: &str,
+        fields: &[IrField],
+        probes: &[Probe<'_>],
+    ) -> Result<Vec<Vec<Value>>, String> {
         let base = self.changes;
         self.changes += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        let GroupRuntime { ops, shards, dead_letters, .. } = self;
+        let empty = self.finish(&self.empty_partials());
+        let GroupRuntime { ops, shards, dead_letters, derived, outputs, .. } = self;
         let keys: Vec<(&str, &Ty)> = ops.key_types.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let n = shards.len();
         let times = batches
@@ -55,61 +94,110 @@ impl GroupRuntime {
                 .collect();
             parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
-        let ops = &*ops;
-        let (routed, times) = (&routed, &times);
-        let results: Vec<Result<Vec<(Place, DeadLetter)>, String>> = std::thread::scope(|scope| {
-            let mut work = shards.iter_mut().enumerate();
+        // Each shard's probes, by time (then in the probes' order).
+        let mut mine: Vec<Vec<usize>> = vec![Vec::new(); n];
+        for (i, (_, key)) in probes.iter().enumerate() {
+            mine[route::shard_of(key, n)].push(i);
+        }
+        for m in &mut mine {
+            m.sort_by_key(|&i| probes[i].0);
+        }
+        let sweep =
+            Sweep { ops, derived, width: outputs.len(), batches, times: &times, routed: &routed, fields, probes, base };
+        let sweep = &sweep;
+        let results: Vec<Result<ShardOut, String>> = std::thread::scope(|scope| {
+            let mut work = shards.iter_mut().zip(&mine).enumerate();
             let here = work.next();
-            let others: Vec<_> = work
-                .map(|(s, shard)| scope.spawn(move || run_shard(shard, s, ops, batches, times, routed, fields, base)))
-                .collect();
-            let mut out: Vec<_> = here
-                .map(|(s, shard)| run_shard(shard, s, ops, batches, times, routed, fields, base))
-                .into_iter()
-                .collect();
+            let others: Vec<_> =
+                work.map(|(s, (shard, mine))| scope.spawn(move || sweep.run(shard, s, mine))).collect();
+            let mut out: Vec<_> = here.map(|(s, (shard, mine))| sweep.run(shard, s, mine)).into_iter().collect();
             out.extend(others.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))));
             out
         });
         let mut dead = Vec::new();
+        let mut answers: Vec<Option<Vec<Value>>> = vec![None; probes.len()];
         for r in results {
-            dead.extend(r?);
+            let (d, a) = r?;
+            dead.extend(d);
+            for (i, v) in a {
+                answers[i] = Some(v);
+            }
         }
         dead.sort_by_key(|d| d.0);
         dead_letters.extend(dead.into_iter().map(|d| d.1));
-        Ok(())
+        Ok(answers.into_iter().map(|a| a.unwrap_or_else(|| empty.clone())).collect())
     }
 }
 
-/// Shard `s`'s rows sorted and processed; its dead letters with their places.
-#[allow(clippy::too_many_arguments)]
-fn run_shard(
-    shard: &mut Shard,
-    s: usize,
-    ops: &Operators,
-    batches: &[RecordBatch],
-    times: &[&arrow::array::TimestampMillisecondArray],
-    routed: &[Vec<Vec<u32>>],
-    fields: &[IrField],
-    base: u64,
-) -> Result<Vec<(Place, DeadLetter)>, String> {
-    let mut order: Vec<Place> = Vec::with_capacity(routed.iter().map(|r| r.get(s).map_or(0, Vec::len)).sum());
-    for (b, (rows, t)) in routed.iter().zip(times).enumerate() {
-        for &r in rows.get(s).map_or(&[][..], Vec::as_slice) {
-            let valid = t.is_valid(r as usize);
-            order.push((valid, if valid { t.value(r as usize) } else { 0 }, b as u32, r));
+impl Sweep<'_> {
+    /// Shard `s`'s rows sorted and processed, and its probes (`mine`, by time) answered.
+    fn run(&self, shard: &mut Shard, s: usize, mine: &[usize]) -> Result<ShardOut, String> {
+        let routed = self.routed;
+        let mut order: Vec<Place> = Vec::with_capacity(routed.iter().map(|r| r.get(s).map_or(0, Vec::len)).sum());
+        for (b, (rows, t)) in routed.iter().zip(self.times).enumerate() {
+            for &r in rows.get(s).map_or(&[][..], Vec::as_slice) {
+                let valid = t.is_valid(r as usize);
+                order.push((valid, if valid { t.value(r as usize) } else { 0 }, b as u32, r));
+            }
         }
+        order.sort_unstable();
+        let refs: Vec<&RecordBatch> = self.batches.iter().collect();
+        let all: Vec<u32> = (0..CHUNK as u32).collect();
+        let (mut dead, mut answers) = (Vec::new(), Vec::with_capacity(mine.len()));
+        let mut indices = Vec::with_capacity(CHUNK);
+        let mut next = 0;
+        for (c, places) in order.chunks(CHUNK).enumerate() {
+            indices.clear();
+            indices.extend(places.iter().map(|p| (p.2 as usize, p.3 as usize)));
+            let chunk = arrow::compute::interleave_record_batch(&refs, &indices).map_err(|e| e.to_string())?;
+            let mut feed = |shard: &mut Shard, from: usize, to: usize| {
+                if to > from {
+                    let part = chunk.slice(from, to - from);
+                    shard.process_batch(
+                        self.ops,
+                        &part,
+                        self.fields,
+                        &all[..to - from],
+                        self.base + (c * CHUNK + from) as u64,
+                    );
+                    dead.extend(shard.dead.drain(..).map(|(r, d)| (places[from + r], d)));
+                }
+            };
+            let mut start = 0;
+            for (r, place) in places.iter().enumerate() {
+                // Probes strictly before this event's time are answered before it.
+                if place.0 && mine.get(next).is_some_and(|&i| self.probes[i].0 < place.1) {
+                    feed(shard, start, r);
+                    start = r;
+                    next = self.answer(shard, mine, next, Some(place.1), &mut answers)?;
+                }
+            }
+            feed(shard, start, places.len());
+        }
+        self.answer(shard, mine, next, None, &mut answers)?;
+        Ok((dead, answers))
     }
-    order.sort_unstable();
-    let refs: Vec<&RecordBatch> = batches.iter().collect();
-    let all: Vec<u32> = (0..CHUNK as u32).collect();
-    let mut dead = Vec::new();
-    let mut indices = Vec::with_capacity(CHUNK);
-    for (c, places) in order.chunks(CHUNK).enumerate() {
-        indices.clear();
-        indices.extend(places.iter().map(|p| (p.2 as usize, p.3 as usize)));
-        let chunk = arrow::compute::interleave_record_batch(&refs, &indices).map_err(|e| e.to_string())?;
-        shard.process_batch(ops, &chunk, fields, &all[..places.len()], base + (c * CHUNK) as u64);
-        dead.extend(shard.dead.drain(..).map(|(r, d)| (places[r], d)));
+
+    /// Answers the probes of `mine` from `next` on whose time is before `until` (all when
+    /// `None`); returns where it stopped.
+    fn answer(
+        &self,
+        shard: &Shard,
+        mine: &[usize],
+        mut next: usize,
+        until: Option<i64>,
+        answers: &mut Vec<(usize, Vec<Value>)>,
+    ) -> Result<usize, String> {
+        while let Some(&i) = mine.get(next) {
+            let (t, key) = self.probes[i];
+            if until.is_some_and(|u| t >= u) {
+                break;
+            }
+            if let Some(v) = GroupRuntime::lookup_in(self.ops, self.derived, self.width, shard, key, t)? {
+                answers.push((i, v));
+            }
+            next += 1;
+        }
+        Ok(next)
     }
-    Ok(dead)
 }

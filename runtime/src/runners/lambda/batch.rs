@@ -9,8 +9,7 @@
 //! group's shards sort their own keys' events by time and run them, a shard per core
 //! (`GroupRuntime::process_history`): no global sort and no merge. Sorted, no event is late:
 //! the batch layer counts every event, including those the speed layer rejected. Training sets
-//! read the same plan sorted and merged into one stream (`sorted_history`). The plan is built
-//! directly, with no SQL front end and no optimizer: the binary carries only the parts of
+//! read the same way (`read_history`). The plan is built directly, with no SQL front end and no optimizer: the binary carries only the parts of
 //! DataFusion it runs.
 
 use std::path::{Path, PathBuf};
@@ -29,12 +28,10 @@ use datafusion_execution::TaskContext;
 use datafusion_execution::config::SessionConfig;
 use datafusion_execution::object_store::ObjectStoreUrl;
 use datafusion_expr_common::operator::Operator;
+use datafusion_physical_expr::PhysicalExpr;
 use datafusion_physical_expr::expressions::{BinaryExpr, Column, IsNullExpr, Literal, TryCastExpr};
-use datafusion_physical_expr::{LexOrdering, PhysicalExpr, PhysicalSortExpr};
 use datafusion_physical_plan::filter::FilterExec;
 use datafusion_physical_plan::projection::ProjectionExec;
-use datafusion_physical_plan::sorts::sort::SortExec;
-use datafusion_physical_plan::sorts::sort_preserving_merge::SortPreservingMergeExec;
 use datafusion_physical_plan::{ExecutionPlan, ExecutionPlanProperties};
 use featc::ir::FileFormat;
 use featc::ir::{FeatureIr, IrField};
@@ -204,28 +201,6 @@ fn task_context() -> Arc<TaskContext> {
     Arc::new(TaskContext::default().with_session_config(SessionConfig::new().with_batch_size(8192)))
 }
 
-/// Reads a source's history at or before `until`, sorted by event time, and hands each batch
-/// to `each`. Events whose time cannot be read come first, for decode to dead-letter. Returns
-/// the number of text lines rejected.
-pub(crate) fn sorted_history(
-    ir: &FeatureIr,
-    source: usize,
-    project_dir: &Path,
-    until: i64,
-    each: &mut dyn FnMut(&RecordBatch),
-) -> Result<usize, String> {
-    let (Some(plan), rejected) = history_plan(ir, source, project_dir, until)? else { return Ok(0) };
-    let df_err = |e: DataFusionError| format!("batch layer, source #{source}: {e}");
-    let plan = sorted(plan).map_err(df_err)?;
-    read_runtime()?.block_on(async {
-        let mut stream = datafusion_physical_plan::execute_stream(plan, task_context()).map_err(df_err)?;
-        while let Some(batch) = stream.next().await {
-            each(&batch.map_err(df_err)?);
-        }
-        Ok(rejected)
-    })
-}
-
 /// Reads a source's history at or before `until` into memory, in no particular order of time:
 /// every partition at the same time, each on a core, their batches listed partition after
 /// partition. `progress` is told the events read as they arrive. Returns the batches (each
@@ -297,20 +272,6 @@ fn timed_plan(
         Arc::new(IsNullExpr::new(column)),
     ));
     Ok(Arc::new(FilterExec::try_new(keep, projected)?))
-}
-
-/// A timed plan's partitions each sorted by [`TS`] (unreadable times first), then merged.
-fn sorted(timed: Arc<dyn ExecutionPlan>) -> datafusion_common::Result<Arc<dyn ExecutionPlan>> {
-    let column = Arc::new(Column::new_with_schema(TS, &timed.schema())?) as Arc<dyn PhysicalExpr>;
-    let order = LexOrdering::new(vec![PhysicalSortExpr::new(
-        column,
-        arrow::compute::SortOptions { descending: false, nulls_first: true },
-    )])
-    .ok_or_else(|| DataFusionError::Internal("an empty sort order".to_owned()))?;
-    let partitions = timed.output_partitioning().partition_count();
-    let sorted: Arc<dyn ExecutionPlan> =
-        Arc::new(SortExec::new(order.clone(), timed).with_preserve_partitioning(partitions > 1));
-    Ok(if partitions > 1 { Arc::new(SortPreservingMergeExec::new(order, sorted)) } else { sorted })
 }
 
 /// Computes the batch view of every group as of `cutoff`; `progress` is told the events read.
