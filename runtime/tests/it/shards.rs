@@ -128,6 +128,7 @@ proptest! {
     ) {
         let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let evs = many(&evs);
+        prop_assume!(!evs.is_empty());
         let mut sorted = evs.clone();
         sorted.sort_by_key(|e| e.ts);
         let reference = run(&ir, &sorted, &[0, sorted.len()], 1, &probes);

@@ -1,22 +1,46 @@
 //! Values in, their sum rounded once out: an f64 sum that does not depend on the order of
 //! additions or on how the inputs were split, and that subtracts exactly.
 //!
-//! Shewchuk's algorithm (as in Python's `math.fsum`): the state is a short list of
-//! non-overlapping partial sums whose exact total is the exact sum of the inputs; the result is
-//! that total rounded to the nearest f64. Since the total is exact, any order, split or merge of
-//! the same inputs gives the same bits, and adding `-x` undoes adding `x` exactly.
+//! Two forms hold the same exact sum. The fast one is a 256-bit integer count of 2^-128 (a
+//! fixed point wide enough for every double from about 2^-76 to 2^116, cent amounts and their
+//! exact squares included): adding is an integer addition. A value it cannot hold (a tiny or
+//! subnormal one, or a sum past 2^127) moves the sum to the general form, Shewchuk's algorithm
+//! (as in Python's `math.fsum`): a short list of non-overlapping partial sums whose exact total
+//! is the exact sum of the inputs. Either way the result is that total rounded to the nearest
+//! f64; since the total is exact, any order, split or merge of the same inputs gives the same
+//! bits, and adding `-x` undoes adding `x` exactly.
+
+use std::borrow::Cow;
 
 /// An exact running sum of finite f64 values.
 ///
-/// The same exact sum can be held as different parts (they depend on the order of additions
-/// and retractions), so it is written and compared in its canonical parts ([`ExactSum::canonical`]):
-/// a checkpoint of the same events is the same bytes whatever the history that built it.
+/// The same exact sum can be held in different forms and parts (they depend on the order of
+/// additions and retractions), so it is written and compared in its canonical parts
+/// ([`ExactSum::canonical`]): a checkpoint of the same events is the same bytes whatever the
+/// history that built it.
 #[derive(Debug, Clone, Default, serde::Serialize, serde::Deserialize)]
 #[serde(into = "Parts", from = "Parts")]
 pub struct ExactSum {
-    /// Non-overlapping partials, increasing in magnitude.
-    partials: Vec<f64>,
+    repr: Repr,
 }
+
+#[derive(Debug, Clone)]
+enum Repr {
+    /// Non-overlapping partials, increasing in magnitude.
+    Parts(Vec<f64>),
+    /// The sum times 2^128, as a two's-complement integer in four words, least significant
+    /// first.
+    Fixed(Box<[u64; 4]>),
+}
+
+impl Default for Repr {
+    fn default() -> Repr {
+        Repr::Parts(Vec::new())
+    }
+}
+
+/// The fixed form's unit is 2^-FRACTION.
+const FRACTION: i32 = 128;
 
 /// The stored form of an [`ExactSum`]: its canonical parts.
 #[derive(serde::Serialize, serde::Deserialize)]
@@ -26,20 +50,32 @@ struct Parts {
 
 impl From<ExactSum> for Parts {
     fn from(s: ExactSum) -> Parts {
-        Parts { partials: s.canonical().partials }
+        Parts { partials: s.canonical().parts().into_owned() }
     }
 }
 
 impl From<Parts> for ExactSum {
+    /// In the fixed form when every part fits it (the parts of a sum of cents do).
     fn from(p: Parts) -> ExactSum {
-        ExactSum { partials: p.partials }
+        let mut words = [0u64; 4];
+        if p.partials.iter().all(|&x| x == 0.0 || place(x).is_some_and(|at| add_at(&mut words, at))) {
+            if p.partials.is_empty() {
+                return ExactSum::default();
+            }
+            return ExactSum { repr: Repr::Fixed(Box::new(words)) };
+        }
+        ExactSum { repr: Repr::Parts(p.partials) }
     }
 }
 
 impl PartialEq for ExactSum {
-    /// Equal exact sums, whatever their parts.
+    /// Equal exact sums, whatever their form and parts.
     fn eq(&self, other: &ExactSum) -> bool {
-        self.partials == other.partials || self.canonical().partials == other.canonical().partials
+        match (&self.repr, &other.repr) {
+            (Repr::Fixed(a), Repr::Fixed(b)) => a == b,
+            (Repr::Parts(a), Repr::Parts(b)) if a == b => true,
+            _ => self.canonical().parts() == other.canonical().parts(),
+        }
     }
 }
 
@@ -49,32 +85,29 @@ impl ExactSum {
     }
 
     /// Adds a finite value; non-finite ones never reach an aggregate (decode rejects them).
-    pub fn add(&mut self, mut x: f64) {
-        if !x.is_finite() {
+    /// Adding zero changes nothing.
+    pub fn add(&mut self, x: f64) {
+        if x == 0.0 || !x.is_finite() {
             return;
         }
-        let mut i = 0;
-        for j in 0..self.partials.len() {
-            let mut y = self.partials[j];
-            if x.abs() < y.abs() {
-                std::mem::swap(&mut x, &mut y);
+        match &mut self.repr {
+            Repr::Fixed(words) => {
+                if place(x).is_some_and(|at| add_at(words, at)) {
+                    return;
+                }
+                let mut partials = to_parts(words);
+                add_parts(&mut partials, x);
+                self.repr = Repr::Parts(partials);
             }
-            let hi = x + y;
-            let lo = y - (hi - x);
-            if lo != 0.0 {
-                self.partials[i] = lo;
-                i += 1;
+            Repr::Parts(partials) if partials.is_empty() => {
+                let mut words = [0u64; 4];
+                if place(x).is_some_and(|at| add_at(&mut words, at)) {
+                    self.repr = Repr::Fixed(Box::new(words));
+                } else {
+                    add_parts(partials, x);
+                }
             }
-            x = hi;
-        }
-        self.partials.truncate(i);
-        if x != 0.0 {
-            self.partials.push(x);
-        }
-        if !x.is_finite() {
-            // The exact sum left the f64 range: keep it saturated rather than poisoned.
-            self.partials.clear();
-            self.partials.push(x);
+            Repr::Parts(partials) => add_parts(partials, x),
         }
     }
 
@@ -83,45 +116,35 @@ impl ExactSum {
     }
 
     pub fn merge(&mut self, other: &ExactSum) {
-        for &p in &other.partials {
+        if let (Repr::Fixed(a), Repr::Fixed(b)) = (&mut self.repr, &other.repr)
+            && add_words(a, b, false)
+        {
+            return;
+        }
+        for &p in other.parts().iter() {
             self.add(p);
         }
     }
 
     pub fn retract(&mut self, other: &ExactSum) {
-        for &p in &other.partials {
+        if let (Repr::Fixed(a), Repr::Fixed(b)) = (&mut self.repr, &other.repr)
+            && add_words(a, b, true)
+        {
+            return;
+        }
+        for &p in other.parts().iter() {
             self.add(-p);
         }
     }
 
     /// The exact sum, correctly rounded (half to even), as `math.fsum` computes it.
     pub fn value(&self) -> f64 {
-        let p = &self.partials;
-        let Some(mut n) = p.len().checked_sub(1) else { return 0.0 };
-        let mut hi = p[n];
-        let mut lo = 0.0;
-        while n > 0 {
-            let x = hi;
-            let y = p[n - 1];
-            n -= 1;
-            hi = x + y;
-            let yr = hi - x;
-            lo = y - yr;
-            if lo != 0.0 {
-                break;
-            }
+        match &self.repr {
+            Repr::Fixed(words) => fixed_value(words),
+            Repr::Parts(p) => parts_value(p),
         }
-        if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
-            let y = lo * 2.0;
-            let x = hi + y;
-            if y == x - hi {
-                hi = x;
-            }
-        }
-        hi
     }
 
-    /// Bytes the state holds, for state accounting.
     /// Adds the exact product `a * b` (as the rounded product and its exact error term).
     pub fn add_product(&mut self, a: f64, b: f64) {
         let hi = a * b;
@@ -147,8 +170,7 @@ impl ExactSum {
                 let scaled = if negative { -scaled } else { scaled };
                 if !scaled.is_finite() {
                     // Past the largest double: saturate, as adding the values one by one does.
-                    self.partials.clear();
-                    self.partials.push(scaled);
+                    self.repr = Repr::Parts(vec![scaled]);
                     return;
                 }
                 self.add(scaled);
@@ -158,9 +180,23 @@ impl ExactSum {
         }
     }
 
-    /// The non-overlapping parts whose exact sum this is.
-    pub fn parts(&self) -> &[f64] {
-        &self.partials
+    /// Non-overlapping parts whose exact sum this is (the canonical ones for a sum in the fixed
+    /// form).
+    pub fn parts(&self) -> Cow<'_, [f64]> {
+        match &self.repr {
+            Repr::Parts(p) => Cow::Borrowed(p),
+            Repr::Fixed(_) => match self.canonical().repr {
+                Repr::Parts(p) => Cow::Owned(p),
+                Repr::Fixed(words) => Cow::Owned(to_parts(&words)),
+            },
+        }
+    }
+
+    fn is_zero(&self) -> bool {
+        match &self.repr {
+            Repr::Parts(p) => p.is_empty(),
+            Repr::Fixed(words) => words.iter().all(|&w| w == 0),
+        }
     }
 
     /// The same exact sum in its canonical parts, the same for every history of equal sums:
@@ -168,11 +204,13 @@ impl ExactSum {
     /// remains (each remainder is below half a unit in the last place of the part before it,
     /// so the parts do not overlap; listed in increasing magnitude).
     pub fn canonical(&self) -> ExactSum {
-        if self.partials.len() <= 1 {
+        if let Repr::Parts(p) = &self.repr
+            && p.len() <= 1
+        {
             return self.clone();
         }
         let mut rest = self.clone();
-        let mut parts = Vec::with_capacity(self.partials.len());
+        let mut parts = Vec::with_capacity(4);
         // A nonzero exact sum is a multiple of the smallest subnormal, so it never rounds to
         // zero; a part of at least 2^-1074 less than half the one before: at most 40 parts.
         while parts.len() < 64 {
@@ -183,16 +221,191 @@ impl ExactSum {
             parts.push(v);
             rest.add(-v);
         }
-        if !rest.partials.is_empty() {
+        if !rest.is_zero() {
             return self.clone(); // a saturated (infinite) sum has no finer parts
         }
         parts.reverse();
-        ExactSum { partials: parts }
+        ExactSum { repr: Repr::Parts(parts) }
     }
 
+    /// Bytes the state holds, for state accounting.
     pub fn heap_bytes(&self) -> usize {
-        self.partials.capacity() * size_of::<f64>()
+        match &self.repr {
+            Repr::Parts(p) => p.capacity() * size_of::<f64>(),
+            Repr::Fixed(_) => size_of::<[u64; 4]>(),
+        }
     }
+}
+
+/// Where a double falls in the fixed form: its sign, the word its lowest set bit is in (0 to
+/// 2, so that it spans at most two words below the top one) and its bits shifted within that
+/// word pair. `None` for a double the fixed form cannot hold exactly (below 2^-128 apart, or
+/// at or past 2^116).
+#[inline]
+fn place(x: f64) -> Option<(bool, usize, u128)> {
+    let bits = x.to_bits();
+    let field = ((bits >> 52) & 0x7ff) as i32;
+    if field == 0 || field == 0x7ff {
+        return None;
+    }
+    let mut mantissa = (bits & ((1 << 52) - 1)) | (1 << 52);
+    let zeros = mantissa.trailing_zeros();
+    mantissa >>= zeros;
+    let low = field - 1075 + zeros as i32 + FRACTION;
+    if !(0..3 * 64).contains(&low) {
+        return None;
+    }
+    Some((x < 0.0, (low / 64) as usize, u128::from(mantissa) << (low % 64)))
+}
+
+/// Adds (or, negative, subtracts) a placed double; false, with the words as they were, when
+/// the sum would leave the fixed form's range.
+#[inline]
+fn add_at(words: &mut [u64; 4], (negative, at, bits): (bool, usize, u128)) -> bool {
+    let before = *words;
+    let pair = u128::from(words[at]) | u128::from(words[at + 1]) << 64;
+    let (sum, mut carry) = if negative { pair.overflowing_sub(bits) } else { pair.overflowing_add(bits) };
+    words[at] = sum as u64;
+    words[at + 1] = (sum >> 64) as u64;
+    for w in words.iter_mut().skip(at + 2) {
+        if !carry {
+            break;
+        }
+        (*w, carry) = if negative { w.overflowing_sub(1) } else { w.overflowing_add(1) };
+    }
+    keep_if_in_range(words, before, negative)
+}
+
+/// Adds (or subtracts) another fixed sum word by word; false, with the words as they were, on
+/// leaving the range.
+fn add_words(words: &mut [u64; 4], other: &[u64; 4], negative: bool) -> bool {
+    let before = *words;
+    let mut carry = false;
+    for (w, &o) in words.iter_mut().zip(other) {
+        let (a, c1) = if negative { w.overflowing_sub(o) } else { w.overflowing_add(o) };
+        let (b, c2) = if negative { a.overflowing_sub(u64::from(carry)) } else { a.overflowing_add(u64::from(carry)) };
+        *w = b;
+        carry = c1 || c2;
+    }
+    // The other sum's sign decides the direction the result may overflow in.
+    let other_negative = (other[3] >> 63 == 1) != negative;
+    keep_if_in_range(words, before, other_negative)
+}
+
+/// After adding a quantity of the given sign: a positive sum turned negative by adding a
+/// positive quantity (or the reverse) left the range; the words are put back.
+fn keep_if_in_range(words: &mut [u64; 4], before: [u64; 4], negative: bool) -> bool {
+    let (was, is) = (before[3] >> 63, words[3] >> 63);
+    let overflowed = if negative { was == 1 && is == 0 } else { was == 0 && is == 1 };
+    if overflowed {
+        *words = before;
+    }
+    !overflowed
+}
+
+/// The magnitude of a fixed sum, and whether it is negative.
+fn magnitude(words: &[u64; 4]) -> ([u64; 4], bool) {
+    if words[3] >> 63 == 0 {
+        return (*words, false);
+    }
+    let mut m = [0u64; 4];
+    let mut carry = true;
+    for (out, &w) in m.iter_mut().zip(words) {
+        (*out, carry) = (!w).overflowing_add(u64::from(carry));
+    }
+    (m, true)
+}
+
+/// A fixed sum correctly rounded: the top 128 bits of its magnitude, with any bit below them
+/// folded into the lowest (which lies far below a double's rounding position), converted by
+/// one rounding, then scaled by an exact power of two.
+fn fixed_value(words: &[u64; 4]) -> f64 {
+    let (m, negative) = magnitude(words);
+    let lo = u128::from(m[0]) | u128::from(m[1]) << 64;
+    let hi = u128::from(m[2]) | u128::from(m[3]) << 64;
+    let v = if hi == 0 {
+        lo as f64 * power_of_two(-FRACTION)
+    } else {
+        let shift = 128 - hi.leading_zeros() as i32;
+        let (top, rest) =
+            if shift == 128 { (hi, lo) } else { (hi << (128 - shift) | lo >> shift, lo << (128 - shift)) };
+        (top | u128::from(rest != 0)) as f64 * power_of_two(shift - FRACTION)
+    };
+    if negative { -v } else { v }
+}
+
+/// A fixed sum as non-overlapping parts (32 bits at a time, each exact in a double).
+fn to_parts(words: &[u64; 4]) -> Vec<f64> {
+    let (m, negative) = magnitude(words);
+    let mut partials = Vec::new();
+    for (i, &w) in m.iter().enumerate() {
+        for half in 0..2 {
+            let chunk = (w >> (32 * half)) & 0xffff_ffff;
+            if chunk != 0 {
+                let x = chunk as f64 * power_of_two(64 * i as i32 + 32 * half - FRACTION);
+                add_parts(&mut partials, if negative { -x } else { x });
+            }
+        }
+    }
+    partials
+}
+
+/// 2^e for e in -1022..=1023.
+fn power_of_two(e: i32) -> f64 {
+    f64::from_bits(((1023 + e) as u64) << 52)
+}
+
+/// Shewchuk's addition: `x` into the non-overlapping `partials`.
+fn add_parts(partials: &mut Vec<f64>, mut x: f64) {
+    let mut i = 0;
+    for j in 0..partials.len() {
+        let mut y = partials[j];
+        if x.abs() < y.abs() {
+            std::mem::swap(&mut x, &mut y);
+        }
+        let hi = x + y;
+        let lo = y - (hi - x);
+        if lo != 0.0 {
+            partials[i] = lo;
+            i += 1;
+        }
+        x = hi;
+    }
+    partials.truncate(i);
+    if x != 0.0 {
+        partials.push(x);
+    }
+    if !x.is_finite() {
+        // The exact sum left the f64 range: keep it saturated rather than poisoned.
+        partials.clear();
+        partials.push(x);
+    }
+}
+
+/// The exact sum of non-overlapping parts, correctly rounded (half to even).
+fn parts_value(p: &[f64]) -> f64 {
+    let Some(mut n) = p.len().checked_sub(1) else { return 0.0 };
+    let mut hi = p[n];
+    let mut lo = 0.0;
+    while n > 0 {
+        let x = hi;
+        let y = p[n - 1];
+        n -= 1;
+        hi = x + y;
+        let yr = hi - x;
+        lo = y - yr;
+        if lo != 0.0 {
+            break;
+        }
+    }
+    if n > 0 && ((lo < 0.0 && p[n - 1] < 0.0) || (lo > 0.0 && p[n - 1] > 0.0)) {
+        let y = lo * 2.0;
+        let x = hi + y;
+        if y == x - hi {
+            hi = x;
+        }
+    }
+    hi
 }
 
 /// `x * 2^e` for `e` in -1022..=1023 (one multiplication by an exact power of two); for
@@ -205,8 +418,81 @@ fn scale(x: f64, e: i64) -> f64 {
 
 #[cfg(test)]
 mod tests {
-    use super::ExactSum;
+    use super::{ExactSum, Repr, add_parts, parts_value};
     use proptest::prelude::*;
+
+    /// The general form alone (Shewchuk's algorithm), as the reference for the fixed one.
+    fn reference(xs: &[f64]) -> ExactSum {
+        let mut partials = Vec::new();
+        xs.iter().filter(|x| x.is_finite()).for_each(|&x| add_parts(&mut partials, x));
+        ExactSum { repr: Repr::Parts(partials) }
+    }
+
+    fn is_fixed(s: &ExactSum) -> bool {
+        matches!(s.repr, Repr::Fixed(_))
+    }
+
+    #[test]
+    fn the_two_forms_fit_in_three_words() {
+        assert_eq!(size_of::<ExactSum>(), 24);
+    }
+
+    #[test]
+    fn cents_and_their_squares_stay_in_the_fixed_form_and_other_values_leave_it() {
+        let (mut sum, mut squares) = (ExactSum::new(), ExactSum::new());
+        for c in 1..5_000i64 {
+            let x = (c * 7_919 % 1_000_003) as f64 / 100.0;
+            sum.add(x);
+            squares.add_product(x, x);
+        }
+        assert!(is_fixed(&sum) && is_fixed(&squares));
+        for x in [1e-30, 5e-324, 1e200] {
+            let mut s = sum.clone();
+            s.add(x);
+            assert!(!is_fixed(&s), "{x} does not fit");
+            let mut xs = reference(&s.parts()).parts().into_owned();
+            xs.push(-x);
+            s.subtract(x);
+            assert_eq!(s.value().to_bits(), sum.value().to_bits());
+            assert!(s == sum && reference(&xs) == sum);
+        }
+        // Past 2^127 in total (each value fits, their sum does not): the sum moves to the
+        // general form, exactly.
+        let mut big = ExactSum::new();
+        let mut xs = Vec::new();
+        for i in 0..20_000u64 {
+            // About 2^113, with an odd mantissa (its lowest bit is as low as such a value's goes).
+            let x = f64::from_bits(2f64.powi(113).to_bits() + 2 * i + 1);
+            big.add(x);
+            xs.push(x);
+            if i == 0 {
+                assert!(is_fixed(&big));
+            }
+        }
+        assert!(!is_fixed(&big));
+        assert_eq!(big.value().to_bits(), reference(&xs).value().to_bits());
+        assert!(big == reference(&xs));
+    }
+
+    #[test]
+    fn a_half_way_sum_with_a_tiny_remainder_rounds_up() {
+        // 2^63 + 2^10 is half way between two doubles; 2^-120 more puts it above.
+        let mut s = ExactSum::new();
+        for x in [2f64.powi(63), 2f64.powi(10), 2f64.powi(-120)] {
+            s.add(x);
+        }
+        assert!(is_fixed(&s));
+        assert_eq!(s.value(), 2f64.powi(63) + 2f64.powi(11));
+        s.subtract(2f64.powi(-120));
+        assert_eq!(s.value(), 2f64.powi(63), "a tie rounds to even");
+        s.add(-2f64.powi(-120));
+        assert_eq!(s.value(), 2f64.powi(63));
+        assert_eq!((-s.value()).to_bits(), {
+            let mut n = ExactSum::new();
+            n.retract(&s);
+            n.value().to_bits()
+        });
+    }
 
     fn sum(xs: &[f64]) -> f64 {
         let mut s = ExactSum::new();
@@ -265,6 +551,53 @@ mod tests {
     }
 
     proptest! {
+        /// The fixed form and the general one hold the same exact sum: the same rounded value,
+        /// the same canonical parts, through additions, merges and retractions, for values
+        /// that fit the fixed form and values that do not.
+        #[test]
+        fn the_fixed_form_sums_as_the_general_one(
+            xs in prop::collection::vec(prop_oneof![
+                4 => (-1_000_000i64..1_000_000).prop_map(|c| c as f64 / 100.0),
+                2 => -1e15f64..1e15,
+                1 => -1e-20f64..1e-20,
+                1 => prop_oneof![Just(5e-324), Just(-2.5e-310), Just(1e300), Just(-3e120), Just(0.0), Just(-0.0)],
+                1 => any::<f64>(),
+            ], 0..50),
+            split in any::<prop::sample::Index>(),
+        ) {
+            let xs: Vec<f64> = xs.into_iter().filter(|x| x.is_finite() && x.abs() < 1e300).collect();
+            let mut fast = ExactSum::new();
+            xs.iter().for_each(|&x| fast.add(x));
+            let slow = reference(&xs);
+            prop_assert_eq!(fast.value().to_bits(), slow.value().to_bits(), "{:?}", xs);
+            let (cf, cs) = (fast.canonical(), slow.canonical());
+            prop_assert_eq!(cf.parts(), cs.parts());
+            prop_assert!(fast == slow);
+            let mut squares = ExactSum::new();
+            let mut square_parts = Vec::new();
+            for &x in &xs {
+                squares.add_product(x, x);
+                let hi = x * x;
+                square_parts.push(hi);
+                if hi.is_finite() {
+                    square_parts.push(x.mul_add(x, -hi));
+                }
+            }
+            prop_assert_eq!(squares.value().to_bits(), reference(&square_parts).value().to_bits());
+            let at = split.index(xs.len() + 1);
+            let (mut a, mut b) = (ExactSum::new(), ExactSum::new());
+            xs[..at].iter().for_each(|&x| a.add(x));
+            xs[at..].iter().for_each(|&x| b.add(x));
+            b.merge(&a);
+            prop_assert_eq!(b.value().to_bits(), slow.value().to_bits());
+            b.retract(&a);
+            prop_assert_eq!(b.value().to_bits(), parts_value(&reference(&xs[at..]).canonical().parts()).to_bits());
+            // Stored and read back, a sum keeps its value and its form's answers.
+            let back: ExactSum = serde_json::from_str(&serde_json::to_string(&fast).unwrap()).unwrap();
+            prop_assert!(back == fast);
+            prop_assert_eq!(back.value().to_bits(), fast.value().to_bits());
+        }
+
         #[test]
         fn order_and_splits_do_not_change_the_bits(
             xs in prop::collection::vec(-1e12f64..1e12, 0..60),

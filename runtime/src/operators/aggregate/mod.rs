@@ -296,11 +296,12 @@ fn add_exactly(sum: &mut ExactSum, v: &Value) {
 fn variance(count: i64, sum: &ExactSum, sum_sq: &ExactSum) -> f64 {
     let n = count as f64;
     let mut numerator = ExactSum::new();
-    for &q in sum_sq.parts() {
+    for &q in sum_sq.parts().iter() {
         numerator.add_product(n, q);
     }
-    for &a in sum.parts() {
-        for &b in sum.parts() {
+    let parts = sum.parts();
+    for &a in parts.iter() {
+        for &b in parts.iter() {
             numerator.add_product(-a, b);
         }
     }

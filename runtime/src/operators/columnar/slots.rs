@@ -19,6 +19,8 @@ use featc::ir::{AggKind, Ty};
 use std::borrow::Cow;
 use std::collections::HashMap;
 
+use foldhash::fast::FixedState;
+
 use crate::operators::aggregate::{AggSpec, ExactSum, Partial};
 use crate::value::Value;
 
@@ -125,9 +127,13 @@ pub(crate) struct Slots {
     /// `boxed.len()` partials per slot.
     boxes: Vec<Partial>,
     free: Vec<u32>,
-    spill_f: HashMap<usize, ExactSum>,
-    spill_i: HashMap<usize, i128>,
+    spill_f: Spills<ExactSum>,
+    spill_i: Spills<i128>,
 }
+
+/// Sums that left their word, by word position: looked up at every event of a spilled slot, so
+/// hashed with foldhash rather than the standard library's SipHash.
+type Spills<V> = HashMap<usize, V, FixedState>;
 
 impl Slots {
     /// The primitives of a window's aggregates, given each aggregate's kind, whether its input
@@ -180,8 +186,8 @@ impl Slots {
             boxed,
             boxes: Vec::new(),
             free: Vec::new(),
-            spill_f: HashMap::new(),
-            spill_i: HashMap::new(),
+            spill_f: Spills::default(),
+            spill_i: Spills::default(),
         })
     }
 
@@ -195,8 +201,8 @@ impl Slots {
             boxed: self.boxed.clone(),
             boxes: Vec::new(),
             free: Vec::new(),
-            spill_f: HashMap::default(),
-            spill_i: HashMap::default(),
+            spill_f: Spills::default(),
+            spill_i: Spills::default(),
         }
     }
 
@@ -565,7 +571,7 @@ impl Slots {
 }
 
 #[inline]
-fn add_f(w: &mut u64, x: f64, at: usize, spill: &mut HashMap<usize, ExactSum>) {
+fn add_f(w: &mut u64, x: f64, at: usize, spill: &mut Spills<ExactSum>) {
     let s = f64::from_bits(*w);
     if s.is_nan() {
         if let Some(e) = spill.get_mut(&at) {
@@ -589,7 +595,7 @@ fn add_f(w: &mut u64, x: f64, at: usize, spill: &mut HashMap<usize, ExactSum>) {
 }
 
 #[inline]
-fn add_i(w: &mut u64, x: i64, at: usize, spill: &mut HashMap<usize, i128>) {
+fn add_i(w: &mut u64, x: i64, at: usize, spill: &mut Spills<i128>) {
     let s = *w as i64;
     if s == i64::MIN
         && let Some(e) = spill.get_mut(&at)

@@ -291,7 +291,7 @@ fn push(cols: &mut [Cells], p: &Partial) -> Result<(), String> {
         }
         parts.list(|items| {
             if let Scalars::F64(b) = items {
-                b.append_slice(s.canonical().parts());
+                b.append_slice(&s.canonical().parts());
             }
             Ok(())
         })
