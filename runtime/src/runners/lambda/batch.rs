@@ -187,20 +187,6 @@ fn history_plan(
     Ok((Some(timed_plan(scan, &src.event_time, until).map_err(df_err)?), rejected))
 }
 
-/// A runtime with a worker per partition: the partitions are read at the same time.
-fn read_runtime() -> Result<tokio::runtime::Runtime, String> {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(partitions())
-        .thread_name("featc-batch-read")
-        .enable_all()
-        .build()
-        .map_err(|e| e.to_string())
-}
-
-fn task_context() -> Arc<TaskContext> {
-    Arc::new(TaskContext::default().with_session_config(SessionConfig::new().with_batch_size(8192)))
-}
-
 /// Reads a source's history at or before `until` into memory, in no particular order of time:
 /// every partition at the same time, each on a core, their batches listed partition after
 /// partition. `progress` is told the events read as they arrive. Returns the batches (each
@@ -214,10 +200,18 @@ pub(crate) fn read_history(
 ) -> Result<(Vec<RecordBatch>, usize), String> {
     let (plan, rejected) = history_plan(ir, source, project_dir, until)?;
     let Some(plan) = plan else { return Ok((Vec::new(), rejected)) };
-    let df_err = |e: DataFusionError| format!("batch layer, source #{source}: {e}");
+    let name = ir.sources.get(source).map_or("", |s| s.name.as_str());
+    let df_err = |e: DataFusionError| format!("batch layer, source `{name}`: {e}");
     let count = plan.output_partitioning().partition_count();
-    let ctx = task_context();
-    let parts = read_runtime()?.block_on(async {
+    let ctx = Arc::new(TaskContext::default().with_session_config(SessionConfig::new().with_batch_size(8192)));
+    // A worker per partition: the partitions are read at the same time.
+    let rt = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(count.max(1))
+        .thread_name("featc-batch-read")
+        .enable_all()
+        .build()
+        .map_err(|e| e.to_string())?;
+    let parts = rt.block_on(async {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<(usize, datafusion_common::Result<RecordBatch>)>(4 * count);
         for p in 0..count {
             let mut stream = plan.execute(p, ctx.clone()).map_err(df_err)?;
