@@ -116,24 +116,35 @@ impl ExactSum {
     }
 
     pub fn merge(&mut self, other: &ExactSum) {
-        if let (Repr::Fixed(a), Repr::Fixed(b)) = (&mut self.repr, &other.repr)
-            && add_words(a, b, false)
-        {
-            return;
-        }
-        for &p in other.parts().iter() {
-            self.add(p);
-        }
+        self.combine(other, false);
     }
 
     pub fn retract(&mut self, other: &ExactSum) {
+        self.combine(other, true);
+    }
+
+    /// Adds (or, `negative`, subtracts) another exact sum: word by word when both are fixed, a
+    /// copy into an empty sum, else part by part (a fixed sum's raw parts, not its canonical
+    /// ones: merging panes at a lookup should not round anything).
+    fn combine(&mut self, other: &ExactSum, negative: bool) {
         if let (Repr::Fixed(a), Repr::Fixed(b)) = (&mut self.repr, &other.repr)
-            && add_words(a, b, true)
+            && add_words(a, b, negative)
         {
             return;
         }
-        for &p in other.parts().iter() {
-            self.add(-p);
+        if let (Repr::Parts(p), Repr::Fixed(_)) = (&self.repr, &other.repr)
+            && p.is_empty()
+            && !negative
+        {
+            self.repr = other.repr.clone();
+            return;
+        }
+        let parts = match &other.repr {
+            Repr::Parts(p) => Cow::Borrowed(p.as_slice()),
+            Repr::Fixed(words) => Cow::Owned(to_parts(words)),
+        };
+        for &p in parts.iter() {
+            self.add(if negative { -p } else { p });
         }
     }
 
