@@ -53,8 +53,9 @@ enum Command {
     Serve(commands::serve::Args),
     /// Write every key's feature vector as of a time, one Parquet or CSV file per group.
     ///
-    /// Replays the logs from offset 0, reading only the events at or before `--at`, so the
-    /// files hold exactly the features as of that time.
+    /// Reads only the events at or before `--at`, from each group's latest checkpoint that
+    /// holds no event after it (else from offset 0), so the files hold exactly the features as
+    /// of that time.
     Materialize(commands::materialize::Args),
     /// Write a training set: for each row of a spine (key columns, a time, any other columns
     /// such as a label), the features as of that time, from the events at or before it only.

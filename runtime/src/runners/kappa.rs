@@ -86,10 +86,11 @@ impl KappaRunner {
     }
 
     /// Opens the logs for a replay of the events at or before `t` only: the state as of `t`, for
-    /// `featc materialize`. Lateness is judged among the events read. A group whose checkpoint
-    /// holds no event after `t` resumes from it (its state is the one a replay of the same
-    /// offsets gives, since every event there is at or before `t`); the others replay from
-    /// offset 0. Do not [`KappaRunner::snapshot`] such a runner: its state is not the live one.
+    /// `featc materialize`. Lateness is judged among the events read. A group resumes from its
+    /// latest checkpoint that holds no event after `t` ([`snapshot::read_until`]: its state is
+    /// the one a replay of the same offsets gives, since every event there is at or before
+    /// `t`); a group with none replays from offset 0. Do not [`KappaRunner::snapshot`] such a
+    /// runner: its state is not the live one.
     pub fn open_as_of(
         ir: FeatureIr,
         project_dir: &Path,
@@ -367,15 +368,18 @@ impl KappaRunner {
         let mut known_ends: Option<Vec<Vec<u64>>> = None;
         for gi in 0..self.ir.groups.len() {
             let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
-            let snapshot = match snapshot::read(&self.state_dir(), &name, &version) {
+            let (snapshot, chain) = match snapshot::read_until(&self.state_dir(), &name, &version, until) {
                 Loaded::Found(s, chain) => {
-                    if let Some(why) = chain.stopped {
+                    for why in &chain.passed {
+                        said.push(format!("{why}: group `{name}` resumes from the generation before it"));
+                    }
+                    if let Some(why) = &chain.stopped {
                         said.push(format!(
                             "{why}: group `{name}` resumes from the checkpoint before it (delta {} of generation {})",
                             chain.deltas, chain.generation
                         ));
                     }
-                    *s
+                    (*s, chain)
                 }
                 Loaded::Missing => {
                     if self.state_dir().exists() {
@@ -389,17 +393,16 @@ impl KappaRunner {
                     said.push(format!("{why}: replaying group `{name}` from offset 0"));
                     continue;
                 }
+                Loaded::Later(latest) => {
+                    said.push(format!(
+                        "every checkpoint of group `{name}` holds events after {} (the earliest up to {}): \
+                         replaying group `{name}` from offset 0",
+                        crate::io::time::rfc3339(until.unwrap_or(latest)),
+                        crate::io::time::rfc3339(latest),
+                    ));
+                    continue;
+                }
             };
-            if let Some(t) = until
-                && let Some(latest) = snapshot.state.latest_event().filter(|latest| *latest > t)
-            {
-                said.push(format!(
-                    "the checkpoint of group `{name}` holds events up to {}, after {}: replaying group `{name}` from offset 0",
-                    crate::io::time::rfc3339(latest),
-                    crate::io::time::rfc3339(t)
-                ));
-                continue;
-            }
             // A snapshot that claims events the stream does not hold (a log restored from an
             // older copy, say), or positions of another binding (the embedded log, and now
             // Kafka), cannot be trusted: the group is rebuilt from the stream.
@@ -432,6 +435,15 @@ impl KappaRunner {
                 continue;
             }
             self.groups[gi].restore(snapshot.state);
+            // The next checkpoint continues the generation where the whole of it was read.
+            self.chains.resize_with(self.ir.groups.len(), || None);
+            self.chains[gi] = chain.continuable.then(|| Chain {
+                generation: chain.generation,
+                deltas: chain.deltas,
+                mark: self.groups[gi].change_mark(),
+                base_bytes: chain.base_bytes,
+                delta_bytes: chain.delta_bytes,
+            });
             for stream in &mut self.streams {
                 let offsets: Vec<u64> = stream.reader.partitions().iter().map(offset_of).collect();
                 for (i, _, resume) in &mut stream.groups {
@@ -440,7 +452,12 @@ impl KappaRunner {
                     }
                 }
             }
-            said.push(format!("resumed group `{name}` from its snapshot at offsets {:?}", snapshot.offsets));
+            let at = if chain.deltas > 0 {
+                format!(" (delta {} of generation {})", chain.deltas, chain.generation)
+            } else {
+                String::new()
+            };
+            said.push(format!("resumed group `{name}` from its snapshot{at} at offsets {:?}", snapshot.offsets));
         }
         // Each partition is read from the earliest offset any of its groups needs.
         for stream in &mut self.streams {

@@ -1,21 +1,30 @@
 //! A group's state and the log offsets it includes in, durable checkpoint files per group and
 //! version out, and back: a base with every key, then deltas with only the keys changed since.
 //!
-//! Under `<data-dir>/state/`, a group at a version has one *generation* of files:
+//! Under `<data-dir>/state/`, a group at a version has *generations* of files:
 //! `<group>.<version>.<generation>.base` and `<group>.<version>.<generation>.<n>.delta` for
 //! n = 1, 2, ... Each file is a header line, `featc.snapshot/v4 <crc32>`, then the checkpoint
 //! in postcard (a compact binary encoding of the serde types; about a fifth of their JSON) that
 //! the checksum covers. A delta holds the state of every key an event changed since the
 //! previous checkpoint, with the offsets and counters as of it; restoring reads the base and
 //! applies the deltas in order, a key's later state replacing its earlier one. Checkpointing
-//! then costs in proportion to what changed, not to the keys held.
+//! then costs in proportion to what changed, not to the keys held, and a process that restarts
+//! continues its generation (see [`Chain::continuable`]).
+//!
+//! The checkpoints of a generation are also the group's history: the state as of an earlier
+//! time is the base and the deltas up to the last one that holds no event after it
+//! ([`read_until`]), which `featc materialize --at` resumes from instead of replaying from
+//! offset 0. A key's latest event time only grows, so that prefix is found by reading the
+//! deltas in order until one holds a key with a later event.
 //!
 //! Every file is written beside its final name, synced, renamed into place and the folder
 //! synced (see [`crate::io::durable`]), and never rewritten. A new base starts a new generation
-//! (the largest on disk plus one); once it is in place, every other file of the group (older
-//! generations and versions, and the JSON snapshots of `featc.snapshot/v3`) is removed. A base
-//! that cannot be read, or that names another group, version or format, is reported and its
-//! group rebuilt by replay, never left blocking; a damaged delta ends the restore at the
+//! (the largest on disk plus one); once it is in place, the generation before it is kept (its
+//! checkpoints are history, and a fallback should the new base be damaged) and every other file
+//! of the group (older generations and versions, and the JSON snapshots of
+//! `featc.snapshot/v3`) is removed. A base that cannot be read, or that names another group,
+//! version or format, is reported and the generation before it restored, or its group rebuilt
+//! by replay where there is none, never left blocking; a damaged delta ends the restore at the
 //! checkpoint before it, which is consistent with its own offsets.
 
 use std::collections::BTreeMap;
@@ -73,16 +82,31 @@ pub struct Chain {
     pub delta_bytes: u64,
     /// Why the restore stopped before a delta on disk, if it did.
     pub stopped: Option<String>,
+    /// Why newer generations on disk were passed over (a damaged base), if any were.
+    pub passed: Vec<String>,
+    /// Whether the next checkpoint may be this generation's next delta: the whole of the newest
+    /// generation was read (no damaged delta, no later one left on disk, no time bound).
+    pub continuable: bool,
 }
 
 /// What reading a group's checkpoints found.
 #[derive(Debug)]
 pub enum Loaded {
     Missing,
-    /// Why the base is not a usable checkpoint of this group and version.
+    /// Why no base is a usable checkpoint of this group and version.
     Unreadable(String),
-    /// The state with every delta applied (offsets and counters of the last), and its chain.
+    /// Every checkpoint holds an event after the time asked for: the latest event of the
+    /// earliest one.
+    Later(i64),
+    /// The state with the deltas applied (offsets and counters of the last), and its chain.
     Found(Box<Snapshot>, Chain),
+}
+
+/// What one generation gives when read up to a time.
+enum Generation {
+    Found(Box<Snapshot>, Chain),
+    /// Its base holds an event after the time: the latest.
+    Later(i64),
 }
 
 fn base_path(dir: &Path, group: &str, version: &str, generation: u64) -> PathBuf {
@@ -93,10 +117,11 @@ fn delta_path(dir: &Path, group: &str, version: &str, generation: u64, n: u32) -
     dir.join(format!("{group}.{version}.{generation}.{n}.delta"))
 }
 
-/// The group's files in `dir`: their names, with the generation of each base of `version`.
-fn files_of(dir: &Path, group: &str, version: &str) -> (Vec<PathBuf>, Vec<u64>) {
-    let (mut files, mut bases) = (Vec::new(), Vec::new());
-    let Ok(entries) = std::fs::read_dir(dir) else { return (files, bases) };
+/// The group's files in `dir`, each with its generation and delta number (0 for the base)
+/// when it is a checkpoint of `version`.
+fn files_of(dir: &Path, group: &str, version: &str) -> Vec<(PathBuf, Option<(u64, u32)>)> {
+    let mut files = Vec::new();
+    let Ok(entries) = std::fs::read_dir(dir) else { return files };
     let prefix = format!("{group}.");
     let ours = format!("{group}.{version}.");
     for entry in entries.flatten() {
@@ -106,14 +131,16 @@ fn files_of(dir: &Path, group: &str, version: &str) -> (Vec<PathBuf>, Vec<u64>) 
         if !rest.split('.').next().is_some_and(|v| !v.is_empty() && v.chars().all(|c| c.is_ascii_alphanumeric())) {
             continue;
         }
-        if let Some(generation) = name.strip_prefix(&ours).and_then(|r| r.strip_suffix(".base"))
-            && let Ok(generation) = generation.parse()
-        {
-            bases.push(generation);
-        }
-        files.push(entry.path());
+        let id = name.strip_prefix(&ours).and_then(|r| {
+            if let Some(generation) = r.strip_suffix(".base") {
+                return Some((generation.parse().ok()?, 0));
+            }
+            let (generation, n) = r.strip_suffix(".delta")?.split_once('.')?;
+            Some((generation.parse().ok()?, n.parse().ok().filter(|n| *n > 0)?))
+        });
+        files.push((entry.path(), id));
     }
-    (files, bases)
+    files
 }
 
 fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
@@ -138,7 +165,8 @@ fn decode(path: &Path, bytes: &[u8]) -> Result<Snapshot, String> {
 }
 
 /// Writes every key of a group as the base of a new generation, durably, then removes the
-/// group's other files. Returns the generation and the bytes written.
+/// group's files other than this generation and the one before it. Returns the generation and
+/// the bytes written.
 pub fn write(
     dir: &Path,
     group: &str,
@@ -146,13 +174,17 @@ pub fn write(
     offsets: Vec<(String, u64)>,
     state: GroupSnapshot,
 ) -> Result<(u64, u64), String> {
-    let (files, bases) = files_of(dir, group, version);
-    let generation = bases.iter().max().map_or(1, |g| g + 1);
+    let files = files_of(dir, group, version);
+    let generations = || files.iter().filter_map(|(_, id)| id.map(|(g, _)| g));
+    let generation = generations().max().map_or(1, |g| g + 1);
+    let previous = files.iter().filter_map(|(_, id)| id.filter(|(_, n)| *n == 0).map(|(g, _)| g)).max();
     let bytes = encode(&Snapshot::new(group, version, (generation, 0), offsets, state))?;
     durable::write_file(&base_path(dir, group, version, generation), &bytes)?;
-    // The new base is in place: nothing older is read again.
-    for file in files {
-        let _ = std::fs::remove_file(file);
+    // The new base is in place: nothing older than the generation before it is read again.
+    for (file, id) in files {
+        if id.is_none_or(|(g, _)| Some(g) != previous) {
+            let _ = std::fs::remove_file(file);
+        }
     }
     Ok((generation, bytes.len() as u64))
 }
@@ -172,11 +204,20 @@ pub fn write_delta(
     Ok(bytes.len() as u64)
 }
 
-/// Reads the latest generation of a group at a version: its base, then its deltas in order
-/// until one is missing or cannot be read.
+/// Reads the latest checkpoint of a group at a version: the newest generation's base, then its
+/// deltas in order until one is missing or cannot be read (the generation before it if its
+/// base cannot be read).
 pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
-    let (_, bases) = files_of(dir, group, version);
-    let Some(&generation) = bases.iter().max() else {
+    read_until(dir, group, version, None)
+}
+
+/// [`read`], of the latest checkpoint that holds no event after `until`: the newest generation
+/// whose base holds none, with its deltas up to the last that holds none.
+pub fn read_until(dir: &Path, group: &str, version: &str, until: Option<i64>) -> Loaded {
+    let files = files_of(dir, group, version);
+    let mut bases: Vec<u64> = files.iter().filter_map(|(_, id)| id.filter(|(_, n)| *n == 0).map(|(g, _)| g)).collect();
+    bases.sort_unstable_by(|a, b| b.cmp(a));
+    let Some(&newest) = bases.first() else {
         let legacy = dir.join(format!("{group}.{version}.snapshot.json"));
         if legacy.exists() {
             return Loaded::Unreadable(format!(
@@ -186,22 +227,58 @@ pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
         }
         return Loaded::Missing;
     };
+    let (mut passed, mut later) = (Vec::new(), None);
+    for generation in bases {
+        match read_generation(dir, (group, version, generation), until) {
+            Ok(Generation::Found(snapshot, mut chain)) => {
+                let more = files.iter().any(|(_, id)| id.is_some_and(|(g, n)| g == generation && n > chain.deltas));
+                chain.continuable = until.is_none() && generation == newest && chain.stopped.is_none() && !more;
+                chain.passed = passed;
+                return Loaded::Found(snapshot, chain);
+            }
+            Ok(Generation::Later(latest)) => later = Some(latest),
+            Err(why) => passed.push(why),
+        }
+    }
+    match later {
+        Some(latest) if passed.is_empty() => Loaded::Later(latest),
+        _ => Loaded::Unreadable(passed.join("; ")),
+    }
+}
+
+/// Reads one generation's base and its deltas in order, until one is missing or cannot be
+/// read, or (with `until`) holds an event after that time.
+fn read_generation(
+    dir: &Path,
+    (group, version, generation): (&str, &str, u64),
+    until: Option<i64>,
+) -> Result<Generation, String> {
+    let after = |s: &Snapshot| s.state.latest_event().filter(|l| until.is_some_and(|t| *l > t));
     let path = base_path(dir, group, version, generation);
-    let Ok(bytes) = std::fs::read(&path) else { return Loaded::Missing };
-    let mut base = match decode(&path, &bytes) {
-        Ok(s)
-            if s.format == SNAPSHOT_FORMAT
-                && s.group == group
-                && s.version == version
-                && s.generation == generation
-                && s.delta == 0 =>
+    let bytes = std::fs::read(&path).map_err(|e| format!("cannot read snapshot {}: {e}", path.display()))?;
+    let mut base = match decode(&path, &bytes)? {
+        s if s.format == SNAPSHOT_FORMAT
+            && s.group == group
+            && s.version == version
+            && s.generation == generation
+            && s.delta == 0 =>
         {
             s
         }
-        Ok(_) => return Loaded::Unreadable(format!("{} is not a snapshot of this group and version", path.display())),
-        Err(why) => return Loaded::Unreadable(why),
+        _ => return Err(format!("{} is not a snapshot of this group and version", path.display())),
     };
-    let mut chain = Chain { generation, deltas: 0, base_bytes: bytes.len() as u64, delta_bytes: 0, stopped: None };
+    if let Some(latest) = after(&base) {
+        return Ok(Generation::Later(latest));
+    }
+    let mut chain = Chain {
+        generation,
+        deltas: 0,
+        base_bytes: bytes.len() as u64,
+        delta_bytes: 0,
+        stopped: None,
+        passed: Vec::new(),
+        continuable: false,
+    };
     let mut at: Option<BTreeMap<Vec<crate::value::Value>, usize>> = None;
     loop {
         let n = chain.deltas + 1;
@@ -218,6 +295,9 @@ pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
                 break;
             }
         };
+        if after(&delta).is_some() {
+            break;
+        }
         let keys = &mut base.state.keys;
         let index = at.get_or_insert_with(|| keys.iter().enumerate().map(|(i, (k, _))| (k.clone(), i)).collect());
         for (key, state) in delta.state.keys {
@@ -239,7 +319,7 @@ pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
         base.state.keys.sort_by(|a, b| a.0.cmp(&b.0));
         base.delta = chain.deltas;
     }
-    Loaded::Found(Box::new(base), chain)
+    Ok(Generation::Found(Box::new(base), chain))
 }
 
 #[cfg(test)]

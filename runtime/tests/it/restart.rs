@@ -1,5 +1,6 @@
-//! A Kappa runner stopped at random offsets and restarted from its checkpoints (a base and a
-//! delta) each time ends with exactly the features of an uninterrupted run.
+//! A Kappa runner stopped at random offsets and restarted from its checkpoints (bases and
+//! deltas, the chain continued across restarts) each time ends with exactly the features of an
+//! uninterrupted run.
 
 use std::path::Path;
 
@@ -71,7 +72,9 @@ proptest! {
             .flatten()
             .filter(|e| e.file_name().to_string_lossy().ends_with(".delta"))
             .count();
-        prop_assert_eq!(deltas, 1, "the last run's second checkpoint is a delta");
+        // The last run's second checkpoint is a delta; a run continues the chain of the one
+        // before it until its deltas outgrow their base.
+        prop_assert!(deltas >= 1, "the last run's second checkpoint is a delta");
         let (mut runner, messages) = KappaRunner::open(ir(), &dir, &data).unwrap();
         prop_assert!(messages.iter().any(|m| m.starts_with("resumed group `user_fraud` from its snapshot")), "{:?}", messages);
         runner.catch_up(|_| {}).unwrap();

@@ -61,7 +61,18 @@ fn deltas_replay_onto_their_base_and_a_damaged_one_ends_the_chain_before_it() {
     )
     .unwrap();
     let (s, chain) = found(d);
-    assert_eq!(chain, Chain { generation, deltas: 2, base_bytes, delta_bytes: one + two, stopped: None });
+    assert_eq!(
+        chain,
+        Chain {
+            generation,
+            deltas: 2,
+            base_bytes,
+            delta_bytes: one + two,
+            stopped: None,
+            passed: Vec::new(),
+            continuable: true
+        }
+    );
     assert_eq!(s.offsets, vec![("t".to_owned(), 30)]);
     assert_eq!(text(&s.state), text(&state(vec![key("a", 8), key("b", 5), key("c", 9)], 30)));
 
@@ -74,6 +85,8 @@ fn deltas_replay_onto_their_base_and_a_damaged_one_ends_the_chain_before_it() {
     let (s, chain) = found(d);
     assert_eq!(chain.deltas, 1);
     assert!(chain.stopped.as_deref().is_some_and(|w| w.contains("checksum")), "{chain:?}");
+    // The damaged delta is still on disk: the next checkpoint must not continue this chain.
+    assert!(!chain.continuable);
     assert_eq!(s.offsets, vec![("t".to_owned(), 20)]);
     assert_eq!(text(&s.state), text(&state(vec![key("a", 1), key("b", 5)], 20)));
 
@@ -89,7 +102,7 @@ fn deltas_replay_onto_their_base_and_a_damaged_one_ends_the_chain_before_it() {
 }
 
 #[test]
-fn a_new_base_removes_every_other_file_of_its_group_only() {
+fn a_new_base_keeps_the_generation_before_it_and_removes_every_other_file_of_its_group_only() {
     let dir = tempfile::tempdir().unwrap();
     let d = dir.path();
     write(d, "g", "old", Vec::new(), state(Vec::new(), 0)).unwrap();
@@ -102,9 +115,96 @@ fn a_new_base_removes_every_other_file_of_its_group_only() {
     write(d, "g_other", "v", Vec::new(), state(Vec::new(), 0)).unwrap();
     let (g2, _) = write(d, "g", "v", Vec::new(), state(vec![key("a", 3)], 3)).unwrap();
     assert_eq!(g2, g1 + 1);
-    let mut names: Vec<String> =
-        std::fs::read_dir(d).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
-    names.sort();
-    assert_eq!(names, vec![format!("g.v.{g2}.base"), "g_other.v.1.base".to_owned()]);
+    let names = || {
+        let mut names: Vec<String> =
+            std::fs::read_dir(d).unwrap().flatten().map(|e| e.file_name().to_string_lossy().into_owned()).collect();
+        names.sort();
+        names
+    };
+    assert_eq!(
+        names(),
+        vec![
+            format!("g.v.{g1}.1.delta"),
+            format!("g.v.{g1}.base"),
+            format!("g.v.{g2}.base"),
+            "g_other.v.1.base".to_owned()
+        ]
+    );
     assert_eq!(found(d).0.state.keys[0].1.max_ts, 3);
+    let (g3, _) = write(d, "g", "v", Vec::new(), state(vec![key("a", 4)], 4)).unwrap();
+    assert_eq!(names(), vec![format!("g.v.{g2}.base"), format!("g.v.{g3}.base"), "g_other.v.1.base".to_owned()]);
+}
+
+/// The group's checkpoints as of each time: base (a: 1, b: 2), delta 1 (b: 5), delta 2 (a: 8,
+/// c: 9), then a new generation (a: 8, b: 12, c: 9) and its delta 1 (d: 15).
+fn history(d: &Path) -> (u64, u64) {
+    let (g1, _) = write(d, "g", "v", vec![("t".to_owned(), 10)], state(vec![key("a", 1), key("b", 2)], 10)).unwrap();
+    write_delta(d, "g", "v", (g1, 1), vec![("t".to_owned(), 20)], state(vec![key("b", 5)], 20)).unwrap();
+    write_delta(d, "g", "v", (g1, 2), vec![("t".to_owned(), 30)], state(vec![key("a", 8), key("c", 9)], 30)).unwrap();
+    let all = vec![key("a", 8), key("b", 12), key("c", 9)];
+    let (g2, _) = write(d, "g", "v", vec![("t".to_owned(), 40)], state(all, 40)).unwrap();
+    write_delta(d, "g", "v", (g2, 1), vec![("t".to_owned(), 50)], state(vec![key("d", 15)], 50)).unwrap();
+    (g1, g2)
+}
+
+#[test]
+fn the_state_as_of_a_time_is_the_last_checkpoint_that_holds_no_event_after_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (g1, g2) = history(d);
+    // (until, generation, deltas, offset, keys and their latest events)
+    type Case<'a> = (i64, u64, u32, u64, &'a [(&'a str, i64)]);
+    let cases: [Case; 6] = [
+        (2, g1, 0, 10, &[("a", 1), ("b", 2)]),
+        (4, g1, 0, 10, &[("a", 1), ("b", 2)]),
+        (5, g1, 1, 20, &[("a", 1), ("b", 5)]),
+        (11, g1, 2, 30, &[("a", 8), ("b", 5), ("c", 9)]),
+        (12, g2, 0, 40, &[("a", 8), ("b", 12), ("c", 9)]),
+        (100, g2, 1, 50, &[("a", 8), ("b", 12), ("c", 9), ("d", 15)]),
+    ];
+    for (until, generation, deltas, offset, keys) in cases {
+        let Loaded::Found(s, chain) = read_until(d, "g", "v", Some(until)) else { panic!("{until}") };
+        assert_eq!((chain.generation, chain.deltas), (generation, deltas), "{until}");
+        assert_eq!(s.offsets, vec![("t".to_owned(), offset)], "{until}");
+        let expected = state(keys.iter().map(|(k, t)| key(k, *t)).collect(), offset);
+        assert_eq!(text(&s.state), text(&expected), "{until}");
+        assert!(!chain.continuable, "a state of the past is not continued: {until}");
+    }
+    assert!(matches!(read_until(d, "g", "v", Some(1)), Loaded::Later(2)));
+    let (latest, chain) = found(d);
+    assert_eq!((chain.generation, chain.deltas, chain.continuable), (g2, 1, true));
+    assert_eq!(latest.state.latest_event(), Some(15));
+}
+
+#[test]
+fn a_damaged_base_falls_back_to_the_generation_before_it() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (g1, g2) = history(d);
+    let file = base_path(d, "g", "v", g2);
+    let mut bad = std::fs::read(&file).unwrap();
+    let last = bad.len() - 1;
+    bad[last] ^= 1;
+    std::fs::write(&file, bad).unwrap();
+    let (s, chain) = found(d);
+    assert_eq!((chain.generation, chain.deltas), (g1, 2));
+    assert_eq!(s.offsets, vec![("t".to_owned(), 30)]);
+    assert!(chain.passed.len() == 1 && chain.passed[0].contains("checksum"), "{chain:?}");
+    // Not the newest generation: the next checkpoint starts a new one.
+    assert!(!chain.continuable);
+    std::fs::remove_file(base_path(d, "g", "v", g1)).unwrap();
+    assert!(matches!(read(d, "g", "v"), Loaded::Unreadable(why) if why.contains("checksum")));
+}
+
+#[test]
+fn a_chain_with_a_later_delta_past_a_gap_is_not_continued() {
+    let dir = tempfile::tempdir().unwrap();
+    let d = dir.path();
+    let (g1, _) = write(d, "g", "v", Vec::new(), state(vec![key("a", 1)], 1)).unwrap();
+    write_delta(d, "g", "v", (g1, 2), Vec::new(), state(vec![key("a", 2)], 2)).unwrap();
+    let (s, chain) = found(d);
+    assert_eq!((chain.deltas, chain.stopped.as_deref()), (0, None));
+    assert_eq!(s.state.latest_event(), Some(1));
+    // Writing delta 1 now would put the old delta 2 after it.
+    assert!(!chain.continuable);
 }
