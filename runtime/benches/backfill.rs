@@ -1,10 +1,11 @@
-//! Backfill of the fraud example's feature group from generated Parquet (10M events by
-//! default; `FEATC_BACKFILL_EVENTS` to change): the Lambda batch layer (the features whose
+//! Backfill of the fraud example's feature group from generated Parquet (10M events over the
+//! example's 2,000 users by default; `FEATC_BACKFILL_EVENTS` and `FEATC_BACKFILL_KEYS` to
+//! change): the Lambda batch layer (the features whose
 //! merge rule reads the batch view, as the plan lists them), alone and with its view written,
 //! against the equivalent hand-written DataFusion SQL and DuckDB SQL over the same file in the
 //! same run; then a
 //! training set against DuckDB computing the same point-in-time join (`FEATC_SPINE_ROWS` spine
-//! rows, 1M by default; the sums of four exact features must agree). The backfills are the
+//! rows, 1M by default, 0 to skip it; the sums of four exact features must agree). The backfills are the
 //! median of three runs each; the training sets, one run each. DuckDB runs in Python
 //! (`FEATC_DUCKDB_PYTHON`, a Python with the `duckdb` package; default
 //! `/var/tmp/featc-tools/venv-bench/bin/python`) into a table in memory, its time measured
@@ -188,7 +189,8 @@ fn main() {
     std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("fraud.feat"), SPEC).unwrap_or_else(|e| panic!("{e}"));
     let history = dir.join("data/transactions.parquet");
-    common::write_fraud_history(&history, events);
+    let users: u64 = std::env::var("FEATC_BACKFILL_KEYS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000);
+    common::write_fraud_history(&history, events, users);
     let mut sources = featc::SourceMap::new();
     sources.add("fraud.feat", SPEC);
     let checked = featc::check_project(&sources, &featc::Options::default());
@@ -235,15 +237,58 @@ fn main() {
         ours / baseline
     );
 
-    // A spine of 1M rows: random users at random times in the month.
     let spine_rows: u64 = std::env::var("FEATC_SPINE_ROWS").ok().and_then(|v| v.parse().ok()).unwrap_or(1_000_000);
+    let trained = (spine_rows > 0).then(|| training(&ir, &dir, users, spine_rows));
+    let _ = std::fs::remove_dir_all(&dir);
+
+    println!("| measurement ({events} events, {keys} users) | median of 3 | ratio |");
+    println!("|---|---|---|");
+    println!("| baseline: hand-written DataFusion SQL, features as of the cutoff | {baseline:.2} s | 1.00 |");
+    println!(
+        "| featc batch layer: batch view (partials at pane grain) as of the cutoff | {ours:.2} s | {:.2} |",
+        ours / baseline
+    );
+    println!(
+        "| featc batch layer and the view written (what `featc batch` does) | {stored:.2} s | {:.2} |",
+        stored / baseline
+    );
+    match duck {
+        Some((d, _, _)) => println!(
+            "| DuckDB (Python package, all cores), the same features as of the cutoff | {d:.2} s | {:.2} |",
+            d / baseline
+        ),
+        None => println!("| DuckDB | not measured: no Python with the duckdb package | |"),
+    }
+    let Some((training, duck_training)) = trained else { return };
+    println!(
+        "| featc training set, {spine_rows} spine rows (history read and sorted included; one run) | {training:.2} s | {:.0} rows/s |",
+        spine_rows as f64 / training
+    );
+    match duck_training {
+        Some((d, _, _)) => println!(
+            "| DuckDB, the same point-in-time join (window aggregates over events and spine; one run) | {d:.2} s | featc/DuckDB {:.2} |",
+            training / d
+        ),
+        None => println!("| DuckDB training set | not measured: no Python with the duckdb package | |"),
+    }
+}
+
+/// A training set of `spine_rows` rows (random users at random times in the month) from the
+/// history in `dir`, featc against DuckDB: featc's time, and DuckDB's (time, rows, sums).
+fn training(
+    ir: &featc::ir::FeatureIr,
+    dir: &std::path::Path,
+    users: u64,
+    spine_rows: u64,
+) -> (f64, Option<(f64, usize, Vec<i64>)>) {
+    let history = dir.join("data/transactions.parquet");
     let mut s = 7u64;
     let mut next = || {
         s = s.wrapping_mul(6_364_136_223_846_793_005).wrapping_add(1_442_695_040_888_963_407);
         s >> 33
     };
     let (users, times): (Vec<String>, Vec<i64>) = (0..spine_rows)
-        .map(|_| (format!("u{:05}", next() % 2000), 1_704_067_200_000 + (next() % 2_592_000) as i64 * 1000))
+        .map(|_| (format!("u{:05}", next() % users), 1_704_067_200_000 + (next() % 2_592_000) as i64 * 1000))
         .unzip();
     let spine = RecordBatch::try_new(
         Arc::new(Schema::new(vec![
@@ -276,35 +321,5 @@ fn main() {
         assert_eq!(*rows as u64, spine_rows, "DuckDB answers every spine row");
         assert_eq!(*sums, ours_sums, "featc and DuckDB compute the same point-in-time values ({checked:?} summed)");
     }
-    let _ = std::fs::remove_dir_all(&dir);
-
-    println!("| measurement ({events} events, {keys} users) | median of 3 | ratio |");
-    println!("|---|---|---|");
-    println!("| baseline: hand-written DataFusion SQL, features as of the cutoff | {baseline:.2} s | 1.00 |");
-    println!(
-        "| featc batch layer: batch view (partials at pane grain) as of the cutoff | {ours:.2} s | {:.2} |",
-        ours / baseline
-    );
-    println!(
-        "| featc batch layer and the view written (what `featc batch` does) | {stored:.2} s | {:.2} |",
-        stored / baseline
-    );
-    match duck {
-        Some((d, _, _)) => println!(
-            "| DuckDB (Python package, all cores), the same features as of the cutoff | {d:.2} s | {:.2} |",
-            d / baseline
-        ),
-        None => println!("| DuckDB | not measured: no Python with the duckdb package | |"),
-    }
-    println!(
-        "| featc training set, {spine_rows} spine rows (history read and sorted included; one run) | {training:.2} s | {:.0} rows/s |",
-        spine_rows as f64 / training
-    );
-    match duck_training {
-        Some((d, _, _)) => println!(
-            "| DuckDB, the same point-in-time join (window aggregates over events and spine; one run) | {d:.2} s | featc/DuckDB {:.2} |",
-            training / d
-        ),
-        None => println!("| DuckDB training set | not measured: no Python with the duckdb package | |"),
-    }
+    (training, duck_training)
 }

@@ -23,7 +23,7 @@ const CUTOFF: i64 = 1_706_659_200_000;
 fn project(dir: &Path, events: usize) {
     std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));
     std::fs::write(dir.join("fraud.feat"), SPEC).unwrap_or_else(|e| panic!("{e}"));
-    common::write_fraud_history(&dir.join("data/transactions.parquet"), events);
+    common::write_fraud_history(&dir.join("data/transactions.parquet"), events, 2_000);
 }
 
 /// Seconds to compute the batch view, and its key count.

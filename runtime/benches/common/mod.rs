@@ -52,13 +52,16 @@ pub(crate) fn project_ir(dir: &Path) -> featc::ir::FeatureIr {
 }
 
 /// Writes `events` generated events of the fraud example (`featc example-data`'s generator, a
-/// million per seed) as one Parquet file.
-pub(crate) fn write_fraud_history(path: &Path, events: usize) {
+/// million per seed) over `users` users as one Parquet file: the example's 2,000 skewed as it
+/// skews them, or more with half the events on users drawn uniformly (as the fraud group's
+/// bench draws them), so that a large population is all active.
+pub(crate) fn write_fraud_history(path: &Path, events: usize, users: u64) {
     let file = std::fs::File::create(path).unwrap_or_else(|e| panic!("{e}"));
     let mut writer: Option<parquet::arrow::ArrowWriter<std::fs::File>> = None;
     let chunk = 1_000_000;
     for (i, start) in (0..events).step_by(chunk).enumerate() {
-        let batch = featc_runtime::io::generate::fraud(chunk.min(events - start), 100 + i as u64)
+        let uniform = if users > 2_000 { 50 } else { 0 };
+        let batch = featc_runtime::io::generate::fraud_for(chunk.min(events - start), 100 + i as u64, users, uniform)
             .unwrap_or_else(|e| panic!("{e}"));
         let w = writer.get_or_insert_with(|| {
             let f = file.try_clone().unwrap_or_else(|e| panic!("{e}"));
