@@ -243,6 +243,14 @@ pub(crate) fn backfill(
     backfill_with(ir, dir, data_dir, cutoff, quiet, access, &Engine::DataFusion)
 }
 
+/// Leaves a command's state to the process's exit instead of freeing it: the operating system
+/// takes a process's memory back at once, where freeing a million keys' partials one
+/// allocation at a time took seconds on one core (`featc batch` at 1M keys, docs/benchmarks.md).
+/// Only for what a command has finished with, when it is about to return to `main`.
+pub(crate) fn leave<T>(state: T) {
+    std::mem::forget(state);
+}
+
 /// [`backfill`] on the engine given.
 pub(crate) fn backfill_with(
     ir: &FeatureIr,

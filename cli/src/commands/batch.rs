@@ -29,6 +29,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let (ir, dir) = project::load(&args.paths, Target::Lambda)?;
     let data_dir = project::data_dir(args.data_dir, &dir);
     let cutoff = args.cutoff.as_deref().map(project::parse_time).transpose()?;
-    project::backfill_with(&ir, &dir, &data_dir, cutoff, false, project::Access::Writer, &args.engine.engine())?;
+    let view =
+        project::backfill_with(&ir, &dir, &data_dir, cutoff, false, project::Access::Writer, &args.engine.engine())?;
+    // Stored durably; the process ends here.
+    project::leave(view);
     Ok(ExitCode::SUCCESS)
 }

@@ -141,6 +141,8 @@ fn run_kappa(
     // The dead letters are written first, so the snapshot never counts one the files lack.
     eprintln!("  state snapshot: {}", runner.snapshot()?.display());
     if until_caught_up {
+        // Checkpointed; the streams and locks close as usual, the state is left to the exit.
+        project::leave(runner.into_groups());
         return Ok(ExitCode::SUCCESS);
     }
     tracing::info!("following the logs (Ctrl-C to stop)");

@@ -478,6 +478,11 @@ impl KappaRunner {
         &self.groups
     }
 
+    /// The groups' state, the runner's streams and files closed.
+    pub fn into_groups(self) -> Vec<GroupRuntime> {
+        self.groups
+    }
+
     pub fn ir(&self) -> &FeatureIr {
         &self.ir
     }
