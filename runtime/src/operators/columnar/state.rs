@@ -11,13 +11,14 @@ use super::keys::KeyRef;
 use super::totals::Totals;
 use super::{Columnar, floor};
 use crate::operators::aggregate::Partial;
+use crate::operators::group::Export;
 use crate::operators::state::KeyState;
 use crate::operators::window::WindowState;
 use crate::value::Value;
 
 impl Columnar {
     /// A key's state as the row path keeps it.
-    pub(crate) fn export(&self, id: u32) -> KeyState {
+    pub(crate) fn export(&self, id: u32, what: Export) -> KeyState {
         let max_ts = self.keys.latest(id);
         let windows = self
             .windows
@@ -40,6 +41,9 @@ impl Columnar {
                         .get(id as usize)
                         .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
                         .unwrap_or_default();
+                    if what == Export::Panes {
+                        return WindowState::with_total(&w.aggs, panes, w.aggs.empty());
+                    }
                     match w.totals.as_ref().filter(|_| !self.deferred) {
                         // The running totals the slots keep, not merged again from the panes.
                         Some(totals) => {

@@ -19,13 +19,26 @@ enum At<'s> {
 /// Keys in a chunk, their states exported.
 pub(crate) type Chunk = Vec<(Vec<Value>, KeyState)>;
 
+/// What a key's exported state holds.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Export {
+    /// The whole state (a snapshot, a lookup).
+    Whole,
+    /// The panes of sliding windows without their running totals, which are left empty: for a
+    /// table of the panes alone, never for a state that features are read from.
+    Panes,
+}
+
 impl GroupRuntime {
     /// Every key's state in key order, `chunk` keys at a time: each chunk exported and turned
     /// into a `T` by `convert` on one of up to as many threads as cores, then given to `each`
-    /// in key order on the calling thread. Stops at the first error of either.
+    /// in key order on the calling thread. Stops at the first error of either. With
+    /// `Export::Panes`, a sliding window's running totals are left out of the states (empty),
+    /// for a consumer that reads the panes alone (the batch view's table).
     pub(crate) fn states_in_chunks<T: Send, E: Send>(
         &self,
         chunk: usize,
+        what: Export,
         convert: &(dyn Fn(Chunk) -> Result<T, E> + Sync),
         each: &mut dyn FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -43,7 +56,7 @@ impl GroupRuntime {
                 .map(|(key, at)| {
                     let state = match at {
                         At::Row(s) => (*s).clone(),
-                        At::Col(c, id) => c.export(*id),
+                        At::Col(c, id) => c.export(*id, what),
                     };
                     (key.clone(), state)
                 })

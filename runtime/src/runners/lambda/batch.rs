@@ -312,14 +312,20 @@ pub fn refresh(
             groups[*gi].process_history(&batches, TS, fields)?;
         }
     }
-    for &gi in &view.stale {
-        view.groups[gi].settle_totals();
-    }
+    // The running totals stay deferred: the view's table stores panes alone, and a reader that
+    // looks keys up builds them first ([`BatchView::settle`]).
     view.stale.clear();
     Ok(())
 }
 
 impl BatchView {
+    /// Builds the running totals the batch layer deferred (see [`GroupRuntime::defer_totals`]),
+    /// each group's shards on their own cores, before keys are looked up: lookups read a total
+    /// instead of merging every pane. A group whose totals are kept up is left as it is.
+    pub fn settle(&mut self) {
+        self.groups.iter_mut().for_each(GroupRuntime::settle_totals);
+    }
+
     /// A view of empty groups at `cutoff`.
     pub fn empty(ir: &FeatureIr, cutoff: i64) -> Result<BatchView, String> {
         let mut groups = ir.groups.iter().map(|g| GroupRuntime::batch_layer(ir, g)).collect::<Result<Vec<_>, _>>()?;

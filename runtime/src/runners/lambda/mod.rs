@@ -86,12 +86,13 @@ impl LambdaRunner {
         ir: FeatureIr,
         project_dir: &Path,
         data_dir: &Path,
-        view: BatchView,
+        mut view: BatchView,
     ) -> Result<(LambdaRunner, Vec<String>), String> {
         let versions: Vec<&String> = ir.groups.iter().map(|g| &g.version).collect();
         if !view.stale.is_empty() || view.versions.iter().collect::<Vec<_>>() != versions {
             return Err("the batch view holds groups of another version of the spec: run `featc batch`".to_owned());
         }
+        view.settle();
         // Each replay computes the features the merge reads from it.
         let (delta, seeded) = KappaRunner::open_replay(
             ir.clone(),
