@@ -174,7 +174,7 @@ impl Partial {
             (Partial::LastN(a), Partial::LastN(b)) => {
                 b.iter().for_each(|item| insert_bounded(a, item.clone(), spec.n(), false));
             }
-            (Partial::Counts(a), Partial::Counts(b)) => b.iter().for_each(|(v, c)| a.add(v, *c)),
+            (Partial::Counts(a), Partial::Counts(b)) => b.each().for_each(|(v, c)| a.add(v, *c)),
             (Partial::Hll(a), Partial::Hll(b)) => a.merge(b),
             (Partial::Quantiles(a), Partial::Quantiles(b)) => a.merge(b),
             _ => {}
@@ -199,7 +199,7 @@ impl Partial {
                 sum_sq.retract(q2);
             }
             (Partial::Quantiles(a), Partial::Quantiles(b)) => a.retract(b),
-            (Partial::Counts(a), Partial::Counts(b)) => b.iter().for_each(|(v, c)| a.retract(v, *c)),
+            (Partial::Counts(a), Partial::Counts(b)) => b.each().for_each(|(v, c)| a.retract(v, *c)),
             _ => return false,
         }
         true

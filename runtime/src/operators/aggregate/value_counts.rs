@@ -1,18 +1,24 @@
 //! Values in, how many times each was seen out, in value order: the state of `count_distinct`
-//! and `top_k`. A sorted vector while small, a B-tree past [`ValueCounts::SMALL`] values: most
-//! panes hold a few values, and a B-tree allocates a node sized for eleven entries (about 370
-//! bytes with text values) from the first one, where the vector holds just its entries.
+//! and `top_k`. A sorted vector while small, a hash table past [`ValueCounts::SMALL`] values:
+//! most panes hold a few values, which the vector holds with nothing else; a window total of a
+//! user's thousands of merchants is counted at an event's cost of one hash and one comparison,
+//! where a search in value order compared a dozen strings (a B-tree did until 2026-12-07: a
+//! third of a Kappa replay of the fraud example at 2K users). Value order is restored when the
+//! counts are listed ([`ValueCounts::iter`]), so snapshots and views keep their bytes.
 
-use std::collections::BTreeMap;
-use std::collections::btree_map;
+use foldhash::fast::FixedState;
 
 use crate::value::Value;
+
+/// The hash table of large counts: foldhash with a fixed seed, as the key tables use.
+type Table = hashbrown::HashMap<Value, i64, FixedState>;
 
 #[derive(Debug, Clone)]
 pub enum ValueCounts {
     /// Sorted by value, each value once, every count positive.
     Small(Vec<(Value, i64)>),
-    Large(BTreeMap<Value, i64>),
+    /// Each value once, every count positive, in no order.
+    Large(Table),
 }
 
 impl Default for ValueCounts {
@@ -43,11 +49,24 @@ impl ValueCounts {
         self.len() == 0
     }
 
-    /// The values and their counts, in value order.
+    /// The values and their counts, in value order (a large table's are sorted first).
     pub fn iter(&self) -> Iter<'_> {
         match self {
             ValueCounts::Small(v) => Iter::Small(v.iter()),
-            ValueCounts::Large(m) => Iter::Large(m.iter()),
+            ValueCounts::Large(m) => {
+                let mut sorted: Vec<(&Value, &i64)> = m.iter().collect();
+                sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
+                Iter::Large(sorted.into_iter())
+            }
+        }
+    }
+
+    /// The values and their counts in any order: for merging and retracting, where the order
+    /// does not matter.
+    pub fn each(&self) -> Each<'_> {
+        match self {
+            ValueCounts::Small(v) => Each::Small(v.iter()),
+            ValueCounts::Large(m) => Each::Large(m.iter()),
         }
     }
 
@@ -59,7 +78,9 @@ impl ValueCounts {
                 Err(i) => {
                     super::insert_tight(v, i, (value.clone(), n));
                     if v.len() > Self::SMALL {
-                        *self = ValueCounts::Large(std::mem::take(v).into_iter().collect());
+                        let mut table = Table::with_capacity_and_hasher(v.len() * 2, FixedState::default());
+                        table.extend(std::mem::take(v));
+                        *self = ValueCounts::Large(table);
                     }
                 }
             },
@@ -95,12 +116,12 @@ impl ValueCounts {
         }
     }
 
-    /// Bytes on the heap: the vector's capacity, or each B-tree entry with a node's share of
-    /// its links and lengths.
+    /// Bytes on the heap: the vector's capacity, or the table's buckets with their control
+    /// bytes.
     pub fn heap_bytes(&self) -> usize {
         match self {
             ValueCounts::Small(v) => v.capacity() * size_of::<(Value, i64)>(),
-            ValueCounts::Large(m) => m.len() * (size_of::<(Value, i64)>() + 8),
+            ValueCounts::Large(m) => m.capacity() * (size_of::<(Value, i64)>() + 1),
         }
     }
 }
@@ -119,7 +140,7 @@ impl FromIterator<(Value, i64)> for ValueCounts {
 #[derive(Debug)]
 pub enum Iter<'a> {
     Small(std::slice::Iter<'a, (Value, i64)>),
-    Large(btree_map::Iter<'a, Value, i64>),
+    Large(std::vec::IntoIter<(&'a Value, &'a i64)>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -143,6 +164,24 @@ impl<'a> Iterator for Iter<'a> {
 
 impl ExactSizeIterator for Iter<'_> {}
 
+/// The values and counts of [`ValueCounts::each`], in no particular order.
+#[derive(Debug)]
+pub enum Each<'a> {
+    Small(std::slice::Iter<'a, (Value, i64)>),
+    Large(hashbrown::hash_map::Iter<'a, Value, i64>),
+}
+
+impl<'a> Iterator for Each<'a> {
+    type Item = (&'a Value, &'a i64);
+
+    fn next(&mut self) -> Option<Self::Item> {
+        match self {
+            Each::Small(it) => it.next().map(|(v, n)| (v, n)),
+            Each::Large(it) => it.next(),
+        }
+    }
+}
+
 /// As a list of `(value, count)` pairs in value order, whatever the form (JSON maps only take
 /// string keys).
 impl serde::Serialize for ValueCounts {
@@ -159,14 +198,16 @@ impl<'de> serde::Deserialize<'de> for ValueCounts {
 
 #[cfg(test)]
 mod tests {
+    use std::collections::BTreeMap;
+
     use super::*;
 
     fn v(i: i64) -> Value {
         Value::I64(i)
     }
 
-    /// The same operations on both forms and on a B-tree give the same counts, across the
-    /// move from one form to the other.
+    /// The same operations on both forms and on a B-tree give the same counts, listed in value
+    /// order, across the move from one form to the other.
     #[test]
     fn both_forms_count_as_a_btree_does() {
         let mut counts = ValueCounts::default();
@@ -190,7 +231,7 @@ mod tests {
             }
             assert!(counts.iter().eq(reference.iter()), "step {step}");
         }
-        assert!(matches!(counts, ValueCounts::Large(_)), "80 values move the counts to a B-tree");
+        assert!(matches!(counts, ValueCounts::Large(_)), "80 values move the counts to a hash table");
         let json = serde_json::to_string(&counts).unwrap();
         assert_eq!(json, serde_json::to_string(&reference.iter().collect::<Vec<_>>()).unwrap());
         let back: ValueCounts = serde_json::from_str(&json).unwrap();
