@@ -35,8 +35,11 @@ impl PartialEq for ValueCounts {
 }
 
 impl ValueCounts {
-    /// Values a sorted vector holds before the counts move to a B-tree.
-    pub const SMALL: usize = 32;
+    /// Values a sorted vector holds before the counts move to a hash table. At 8 rather than 32
+    /// (the B-tree's threshold), a Kappa replay of 2M events over 2K users took 3% less CPU
+    /// and 12% less memory: a search in order costs more than a hash past a few values, and the
+    /// vector's last doubling (to 64 entries) was the larger allocation.
+    pub const SMALL: usize = 8;
 
     pub fn len(&self) -> usize {
         match self {
