@@ -35,11 +35,12 @@ impl PartialEq for ValueCounts {
 }
 
 impl ValueCounts {
-    /// Values a sorted vector holds before the counts move to a hash table. At 8 rather than 32
-    /// (the B-tree's threshold), a Kappa replay of 2M events over 2K users took 3% less CPU
-    /// and 12% less memory: a search in order costs more than a hash past a few values, and the
-    /// vector's last doubling (to 64 entries) was the larger allocation.
-    pub const SMALL: usize = 8;
+    /// Values a sorted vector holds before the counts move to a hash table. At 8 a Kappa
+    /// replay of 2M events over 2K users took 3% less CPU and 12% less memory than at 32, but
+    /// the fraud group at 1M users held 3% more memory per key (a user's 30-day total of 9 to
+    /// 32 merchants in a table rather than a vector): 32 keeps the state of many keys as small
+    /// as it was (docs/benchmarks.md).
+    pub const SMALL: usize = 32;
 
     pub fn len(&self) -> usize {
         match self {
