@@ -178,11 +178,15 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
     let mut runner = project::open_lambda(paths, data_dir.clone(), None, false, project::Access::Writer)?;
     let started = Instant::now();
     let report = project::catch_up(&mut runner, TargetArg::Lambda.reading(), false)?;
+    // Each replay reads the log from where its features need it; the counts are of the
+    // events after the cutoff.
+    let replays = runner.replays();
     eprintln!(
-        "speed layer: read {} events after the cutoff {} in {:.2} s: {} counted, {} dead-lettered",
+        "speed layer: read {} events in {replays} {} of the log in {:.2} s; after the cutoff {}: {} counted, {} dead-lettered",
         report.events,
-        featc_runtime::io::time::rfc3339(runner.view.cutoff),
+        if replays == 1 { "replay" } else { "replays" },
         started.elapsed().as_secs_f64(),
+        featc_runtime::io::time::rfc3339(runner.view.cutoff),
         report.accepted,
         report.dead_letters
     );

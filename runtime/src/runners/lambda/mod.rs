@@ -136,6 +136,13 @@ impl LambdaRunner {
         Ok(report)
     }
 
+    /// The replays of the logs the speed layer runs: one for the features merged with the batch
+    /// view (from the cutoff), and one for the `speed` features' windows (from where they reach
+    /// back) when the spec has any. [`LambdaRunner::catch_up`] reports the events of both.
+    pub fn replays(&self) -> usize {
+        1 + usize::from(self.speed.is_some())
+    }
+
     /// Reads at most `budget` events of each replay (delta, then speed); true when both were
     /// read to their end.
     pub fn step(&mut self, budget: u64) -> Result<(ReplayReport, bool), String> {
