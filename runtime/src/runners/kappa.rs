@@ -366,6 +366,7 @@ impl KappaRunner {
         // Where each stream's partitions end, asked once and only when a snapshot is to be
         // checked against them (a broker's watermarks are a round trip per partition).
         let mut known_ends: Option<Vec<Vec<u64>>> = None;
+        self.chains.resize_with(self.ir.groups.len(), || None);
         for gi in 0..self.ir.groups.len() {
             let (name, version) = (self.ir.groups[gi].name.clone(), self.ir.groups[gi].version.clone());
             let (snapshot, chain) = match snapshot::read_until(&self.state_dir(), &name, &version, until) {
@@ -436,7 +437,6 @@ impl KappaRunner {
             }
             self.groups[gi].restore(snapshot.state);
             // The next checkpoint continues the generation where the whole of it was read.
-            self.chains.resize_with(self.ir.groups.len(), || None);
             self.chains[gi] = chain.continuable.then(|| Chain {
                 generation: chain.generation,
                 deltas: chain.deltas,

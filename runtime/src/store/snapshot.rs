@@ -143,6 +143,11 @@ fn files_of(dir: &Path, group: &str, version: &str) -> Vec<(PathBuf, Option<(u64
     files
 }
 
+/// The generations of `files` (from [`files_of`]) that have a base.
+fn bases(files: &[(PathBuf, Option<(u64, u32)>)]) -> impl Iterator<Item = u64> + '_ {
+    files.iter().filter_map(|(_, id)| id.filter(|(_, n)| *n == 0).map(|(g, _)| g))
+}
+
 fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
     let body = postcard::to_stdvec(snapshot).map_err(|e| format!("cannot encode a checkpoint: {e}"))?;
     let mut bytes = format!("{SNAPSHOT_FORMAT} {:08x}\n", crc32fast::hash(&body)).into_bytes();
@@ -175,9 +180,8 @@ pub fn write(
     state: GroupSnapshot,
 ) -> Result<(u64, u64), String> {
     let files = files_of(dir, group, version);
-    let generations = || files.iter().filter_map(|(_, id)| id.map(|(g, _)| g));
-    let generation = generations().max().map_or(1, |g| g + 1);
-    let previous = files.iter().filter_map(|(_, id)| id.filter(|(_, n)| *n == 0).map(|(g, _)| g)).max();
+    let generation = files.iter().filter_map(|(_, id)| id.map(|(g, _)| g)).max().map_or(1, |g| g + 1);
+    let previous = bases(&files).max();
     let bytes = encode(&Snapshot::new(group, version, (generation, 0), offsets, state))?;
     durable::write_file(&base_path(dir, group, version, generation), &bytes)?;
     // The new base is in place: nothing older than the generation before it is read again.
@@ -215,9 +219,9 @@ pub fn read(dir: &Path, group: &str, version: &str) -> Loaded {
 /// whose base holds none, with its deltas up to the last that holds none.
 pub fn read_until(dir: &Path, group: &str, version: &str, until: Option<i64>) -> Loaded {
     let files = files_of(dir, group, version);
-    let mut bases: Vec<u64> = files.iter().filter_map(|(_, id)| id.filter(|(_, n)| *n == 0).map(|(g, _)| g)).collect();
-    bases.sort_unstable_by(|a, b| b.cmp(a));
-    let Some(&newest) = bases.first() else {
+    let mut newest_first: Vec<u64> = bases(&files).collect();
+    newest_first.sort_unstable_by(|a, b| b.cmp(a));
+    let Some(&newest) = newest_first.first() else {
         let legacy = dir.join(format!("{group}.{version}.snapshot.json"));
         if legacy.exists() {
             return Loaded::Unreadable(format!(
@@ -228,7 +232,7 @@ pub fn read_until(dir: &Path, group: &str, version: &str, until: Option<i64>) ->
         return Loaded::Missing;
     };
     let (mut passed, mut later) = (Vec::new(), None);
-    for generation in bases {
+    for generation in newest_first {
         match read_generation(dir, (group, version, generation), until) {
             Ok(Generation::Found(snapshot, mut chain)) => {
                 let more = files.iter().any(|(_, id)| id.is_some_and(|(g, n)| g == generation && n > chain.deltas));

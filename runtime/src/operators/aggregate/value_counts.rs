@@ -60,17 +60,17 @@ impl ValueCounts {
             ValueCounts::Large(m) => {
                 let mut sorted: Vec<(&Value, &i64)> = m.iter().collect();
                 sorted.sort_unstable_by(|a, b| a.0.cmp(b.0));
-                Iter::Large(sorted.into_iter())
+                Iter::Sorted(sorted.into_iter())
             }
         }
     }
 
     /// The values and their counts in any order: for merging and retracting, where the order
     /// does not matter.
-    pub fn each(&self) -> Each<'_> {
+    pub fn each(&self) -> Iter<'_> {
         match self {
-            ValueCounts::Small(v) => Each::Small(v.iter()),
-            ValueCounts::Large(m) => Each::Large(m.iter()),
+            ValueCounts::Small(v) => Iter::Small(v.iter()),
+            ValueCounts::Large(m) => Iter::Table(m.iter()),
         }
     }
 
@@ -140,11 +140,13 @@ impl FromIterator<(Value, i64)> for ValueCounts {
     }
 }
 
-/// The values and counts of [`ValueCounts::iter`].
+/// The values and counts of [`ValueCounts::iter`] (value order) and [`ValueCounts::each`]
+/// (the vector's order, or the table's).
 #[derive(Debug)]
 pub enum Iter<'a> {
     Small(std::slice::Iter<'a, (Value, i64)>),
-    Large(std::vec::IntoIter<(&'a Value, &'a i64)>),
+    Sorted(std::vec::IntoIter<(&'a Value, &'a i64)>),
+    Table(hashbrown::hash_map::Iter<'a, Value, i64>),
 }
 
 impl<'a> Iterator for Iter<'a> {
@@ -153,7 +155,8 @@ impl<'a> Iterator for Iter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             Iter::Small(it) => it.next().map(|(v, n)| (v, n)),
-            Iter::Large(it) => it.next(),
+            Iter::Sorted(it) => it.next(),
+            Iter::Table(it) => it.next(),
         }
     }
 
@@ -161,30 +164,13 @@ impl<'a> Iterator for Iter<'a> {
     fn size_hint(&self) -> (usize, Option<usize>) {
         match self {
             Iter::Small(it) => it.size_hint(),
-            Iter::Large(it) => it.size_hint(),
+            Iter::Sorted(it) => it.size_hint(),
+            Iter::Table(it) => it.size_hint(),
         }
     }
 }
 
 impl ExactSizeIterator for Iter<'_> {}
-
-/// The values and counts of [`ValueCounts::each`], in no particular order.
-#[derive(Debug)]
-pub enum Each<'a> {
-    Small(std::slice::Iter<'a, (Value, i64)>),
-    Large(hashbrown::hash_map::Iter<'a, Value, i64>),
-}
-
-impl<'a> Iterator for Each<'a> {
-    type Item = (&'a Value, &'a i64);
-
-    fn next(&mut self) -> Option<Self::Item> {
-        match self {
-            Each::Small(it) => it.next().map(|(v, n)| (v, n)),
-            Each::Large(it) => it.next(),
-        }
-    }
-}
 
 /// As a list of `(value, count)` pairs in value order, whatever the form (JSON maps only take
 /// string keys).
