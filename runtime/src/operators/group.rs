@@ -15,7 +15,7 @@ use crate::operators::state::{KeyState, next_epoch};
 
 mod changes;
 mod export;
-pub(crate) use export::Export;
+pub(crate) use export::{Refs, exported};
 mod history;
 pub use history::Probe;
 mod route;
@@ -395,7 +395,7 @@ impl GroupRuntime {
     fn key_state(&self, key: &[Value]) -> Option<Cow<'_, KeyState>> {
         match &self.shard(key)?.state {
             Store::Rows(state) => state.get(key).map(Cow::Borrowed),
-            Store::Columnar(c) => c.keys.find(key).map(|id| Cow::Owned(c.export(id, Export::Whole))),
+            Store::Columnar(c) => c.keys.find(key).map(|id| Cow::Owned(c.export(id))),
         }
     }
 
@@ -578,7 +578,7 @@ impl GroupRuntime {
     pub fn snapshot(&self) -> GroupSnapshot {
         let mut keys: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(self.key_count());
         let done: Result<(), std::convert::Infallible> =
-            self.states_in_chunks(4096, Export::Whole, &|chunk| Ok(chunk), &mut |chunk| {
+            self.states_in_chunks(4096, &|part| Ok(exported(part)), &mut |chunk| {
                 keys.extend(chunk);
                 Ok(())
             });

@@ -8,3 +8,20 @@ pub mod eval;
 pub mod group;
 pub mod state;
 pub mod window;
+
+/// Starts loading the cache line of `x` (a hint; nothing on other processors).
+#[inline]
+pub(crate) fn prefetch<T>(x: &T) {
+    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
+    safe_arch::prefetch_t0(x);
+    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
+    let _ = x;
+}
+
+/// Starts loading the first item of `xs`, if any.
+#[inline]
+pub(crate) fn prefetch_first<T>(xs: &[T]) {
+    if let Some(x) = xs.first() {
+        prefetch(x);
+    }
+}

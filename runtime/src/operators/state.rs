@@ -2,7 +2,11 @@
 //! letter. The columnar path and the row path (`group.rs`) both depend on this module and not
 //! on each other's internals.
 
-use crate::operators::window::WindowState;
+use std::borrow::Cow;
+
+use crate::operators::aggregate::Partial;
+use crate::operators::columnar::Columnar;
+use crate::operators::window::{WindowAggs, WindowState};
 use crate::value::Value;
 
 /// An event the stream did not count, with why.
@@ -38,6 +42,73 @@ pub(crate) struct KeyState {
     /// `GroupRuntime::changed_since`); not kept in snapshots: a restored key counts as unchanged.
     #[serde(skip)]
     pub(crate) changed: u64,
+}
+
+impl KeyState {
+    /// The key's units of state, window by window (see [`Unit`]), appended to `out`.
+    pub(crate) fn units<'s>(&'s self, out: &mut Vec<Unit<'s>>) {
+        for (window, st) in self.windows.iter().enumerate() {
+            let unit = |start, end, p: &'s [Partial]| Unit { window, start, end, partials: Partials::Row(p) };
+            match st {
+                WindowState::Lifetime(p) => out.push(unit(None, None, p)),
+                WindowState::Tumbling { start, partials } if *start != i64::MIN => {
+                    out.push(unit(Some(*start), None, partials));
+                }
+                WindowState::Tumbling { .. } => {}
+                WindowState::Panes { panes, .. } => out.extend(panes.iter().map(|(s, p)| unit(Some(*s), None, p))),
+                WindowState::Sessions(s) => out.extend(s.iter().map(|(a, b, p)| unit(Some(*a), Some(*b), p))),
+            }
+        }
+    }
+}
+
+/// One unit of a key's state, read where it lives: a lifetime window, the current tumbling
+/// window (`start`), a pane of a sliding window (`start`) or a session (`start`, `end`), with
+/// one partial per aggregate of its window.
+pub(crate) struct Unit<'s> {
+    pub(crate) window: usize,
+    pub(crate) start: Option<i64>,
+    pub(crate) end: Option<i64>,
+    pub(crate) partials: Partials<'s>,
+}
+
+/// The partials of a unit: the row path's, a columnar slot's, or the empty ones of a window
+/// that keeps nothing.
+pub(crate) enum Partials<'s> {
+    Row(&'s [Partial]),
+    /// Window `.1`'s slot `.2`.
+    Col(&'s Columnar, usize, u32),
+    Empty(&'s WindowAggs),
+}
+
+impl<'s> Partials<'s> {
+    /// The partial of the window's aggregate `i` (borrowed where it is kept as one).
+    pub(crate) fn get(&self, i: usize) -> Option<Cow<'s, Partial>> {
+        match *self {
+            Partials::Row(p) => p.get(i).map(Cow::Borrowed),
+            Partials::Col(c, window, slot) => c.partial(window, slot, i),
+            Partials::Empty(aggs) => aggs.specs.get(i).map(|a| Cow::Owned(Partial::new(a.spec, a.integer))),
+        }
+    }
+
+    /// Starts loading the partial of aggregate `i` (a hint for a reader visiting many units).
+    #[inline]
+    pub(crate) fn prefetch(&self, i: usize) {
+        match *self {
+            Partials::Row(p) => crate::operators::prefetch_first(p.get(i..).unwrap_or(&[])),
+            Partials::Col(c, window, slot) => c.prefetch_partial(window, slot, i),
+            Partials::Empty(_) => {}
+        }
+    }
+
+    /// Starts loading what the partial of aggregate `i` keeps on the heap, when it is kept as
+    /// one (best after [`Partials::prefetch`] has brought it in).
+    #[inline]
+    pub(crate) fn prefetch_contents(&self, i: usize) {
+        if let Some(Cow::Borrowed(p)) = self.get(i) {
+            p.prefetch_contents();
+        }
+    }
 }
 
 /// Where a group's state stood, to ask later which keys changed since: the state's epoch (new

@@ -83,6 +83,21 @@ pub enum Partial {
 }
 
 impl Partial {
+    /// Starts loading the first of the values the partial keeps on the heap, if any: a hint
+    /// for a reader about to visit many partials scattered in memory.
+    #[inline]
+    pub(crate) fn prefetch_contents(&self) {
+        use crate::operators::prefetch_first;
+        match self {
+            Partial::FirstN(v) | Partial::LastN(v) => prefetch_first(v),
+            Partial::Counts(c) => c.prefetch(),
+            Partial::Hll(Hll::Sparse(h)) => prefetch_first(h),
+            Partial::Hll(Hll::Dense(r)) => prefetch_first(r),
+            Partial::Quantiles(q) => q.prefetch(),
+            _ => {}
+        }
+    }
+
     /// The empty partial (init).
     pub fn new(spec: AggSpec, integer_input: bool) -> Partial {
         match spec.kind {

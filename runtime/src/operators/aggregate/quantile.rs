@@ -79,6 +79,16 @@ pub(crate) fn bucket_index(x: f64) -> i32 {
 const MIN_MAGNITUDE: f64 = 1e-9;
 
 impl Quantiles {
+    /// Starts loading the first buckets (see [`Partial::prefetch_contents`]).
+    ///
+    /// [`Partial::prefetch_contents`]: super::Partial::prefetch_contents
+    #[inline]
+    pub(crate) fn prefetch(&self) {
+        for b in [&self.positive, &self.negative] {
+            crate::operators::prefetch_first(&b.0);
+        }
+    }
+
     /// The positive and negative buckets `(index, count)`, ascending, and the count of zeros.
     pub(crate) fn parts(&self) -> (&[Bucket], &[Bucket], u64) {
         (&self.positive.0, &self.negative.0, self.zeros)

@@ -30,6 +30,7 @@ use arrow::record_batch::RecordBatch;
 use featc::ir::{Eviction, Expr, FeatureIr, IrGroup, Ty, WindowSpec};
 
 use crate::operators::aggregate::AggSpec;
+use crate::operators::prefetch;
 use crate::operators::window::WindowAggs;
 use crate::value::Value;
 use cells::{CellCol, CellColumn, Interner};
@@ -142,15 +143,6 @@ fn session(
     }
     sessions[first] = (start, end, slot);
     slot
-}
-
-/// Starts loading the cache line of `x` (a hint; nothing on other processors).
-#[inline]
-fn prefetch<T>(x: &T) {
-    #[cfg(all(target_arch = "x86_64", target_feature = "sse"))]
-    safe_arch::prefetch_t0(x);
-    #[cfg(not(all(target_arch = "x86_64", target_feature = "sse")))]
-    let _ = x;
 }
 
 fn floor(t: i64, width: u64) -> i64 {

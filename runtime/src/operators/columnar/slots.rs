@@ -271,6 +271,18 @@ impl Slots {
         }
     }
 
+    /// Asks the processor to start loading the partial of aggregate `agg` in a slot (its box, or
+    /// its words).
+    #[inline]
+    pub(crate) fn prefetch_partial(&self, slot: u32, agg: usize) {
+        match self.aggs.get(agg).and_then(|a| a.boxed) {
+            Some(b) => {
+                crate::operators::prefetch_first(self.boxes.get(slot as usize * self.boxed.len() + b..).unwrap_or(&[]))
+            }
+            None => self.prefetch(slot),
+        }
+    }
+
     /// Empties a slot.
     #[inline]
     pub(crate) fn reset(&mut self, slot: u32) {

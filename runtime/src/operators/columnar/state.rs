@@ -11,14 +11,13 @@ use super::keys::KeyRef;
 use super::totals::Totals;
 use super::{Columnar, floor};
 use crate::operators::aggregate::Partial;
-use crate::operators::group::Export;
-use crate::operators::state::KeyState;
+use crate::operators::state::{KeyState, Partials, Unit};
 use crate::operators::window::WindowState;
 use crate::value::Value;
 
 impl Columnar {
     /// A key's state as the row path keeps it.
-    pub(crate) fn export(&self, id: u32, what: Export) -> KeyState {
+    pub(crate) fn export(&self, id: u32) -> KeyState {
         let max_ts = self.keys.latest(id);
         let windows = self
             .windows
@@ -41,9 +40,6 @@ impl Columnar {
                         .get(id as usize)
                         .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
                         .unwrap_or_default();
-                    if what == Export::Panes {
-                        return WindowState::with_total(&w.aggs, panes, w.aggs.empty());
-                    }
                     match w.totals.as_ref().filter(|_| !self.deferred) {
                         // The running totals the slots keep, not merged again from the panes.
                         Some(totals) => {
@@ -61,6 +57,51 @@ impl Columnar {
             })
             .collect();
         KeyState { max_ts, windows, changed: 0 }
+    }
+
+    /// A key's units of state, window by window, read in place: the same units, in the same
+    /// order, as those of its exported state ([`KeyState::units`]).
+    pub(crate) fn units<'s>(&'s self, id: u32, out: &mut Vec<Unit<'s>>) {
+        for (window, w) in self.windows.iter().enumerate() {
+            let unit = |start, end, slot| Unit { window, start, end, partials: Partials::Col(self, window, slot) };
+            match w.spec {
+                WindowSpec::Lifetime if w.off => {
+                    out.push(Unit { window, start: None, end: None, partials: Partials::Empty(&w.aggs) });
+                }
+                _ if w.off => {}
+                WindowSpec::Lifetime => out.push(unit(None, None, id)),
+                WindowSpec::Tumbling { size_ms } => {
+                    let start = floor(self.keys.latest(id), size_ms);
+                    if start != i64::MIN {
+                        out.push(unit(Some(start), None, id));
+                    }
+                }
+                WindowSpec::Session { .. } => {
+                    if let Some(s) = w.sessions.get(id as usize) {
+                        out.extend(s.iter().map(|&(a, b, slot)| unit(Some(a), Some(b), slot)));
+                    }
+                }
+                WindowSpec::Sliding { .. } => {
+                    if let Some(p) = w.panes.get(id as usize) {
+                        out.extend(p.iter().map(|&(s, slot)| unit(Some(s), None, slot)));
+                    }
+                }
+            }
+        }
+    }
+
+    /// The partial of aggregate `agg` in slot `slot` of window `window` (borrowed when kept as one).
+    pub(crate) fn partial(&self, window: usize, slot: u32, agg: usize) -> Option<Cow<'_, Partial>> {
+        let w = self.windows.get(window)?;
+        (agg < w.slots.aggs.len()).then(|| w.slots.partial(slot, agg))
+    }
+
+    /// Asks the processor to start loading a partial (see [`Columnar::partial`]).
+    #[inline]
+    pub(crate) fn prefetch_partial(&self, window: usize, slot: u32, agg: usize) {
+        if let Some(w) = self.windows.get(window) {
+            w.slots.prefetch_partial(slot, agg);
+        }
     }
 
     /// Loads a key's state (from a snapshot, in the row path's form).

@@ -1,71 +1,85 @@
-//! A group's keys in, their states out in key order, a chunk of keys at a time: exported and
-//! converted (to a table of the batch view, or kept as they are for a snapshot) on every core,
-//! handed to one consumer in order. Memory holds the list of keys and a few chunks of states,
-//! not the whole state.
+//! A group's keys in, their states out in key order, a chunk of keys at a time: read in place
+//! (or exported to the row path's form) and converted (to a table of the batch view, or kept as
+//! they are for a snapshot) on every core, handed to one consumer in order. Memory holds the
+//! list of keys and a few chunks of converted states, not the whole state.
 
 use std::sync::mpsc::sync_channel;
 
 use super::{GroupRuntime, Store};
 use crate::operators::columnar::Columnar;
-use crate::operators::state::KeyState;
+use crate::operators::state::{KeyState, Unit};
 use crate::value::Value;
 
 /// Where a key's state lives: a row-path object, or a columnar key's id in a shard.
-enum At<'s> {
+#[derive(Clone, Copy)]
+pub(crate) enum StateRef<'s> {
     Row(&'s KeyState),
     Col(&'s Columnar, u32),
 }
 
+impl<'s> StateRef<'s> {
+    /// The key's state in the row path's form.
+    pub(crate) fn export(self) -> KeyState {
+        match self {
+            StateRef::Row(s) => s.clone(),
+            StateRef::Col(c, id) => c.export(id),
+        }
+    }
+
+    /// The key's latest event time.
+    pub(crate) fn latest(self) -> i64 {
+        match self {
+            StateRef::Row(s) => s.max_ts,
+            StateRef::Col(c, id) => c.keys.latest(id),
+        }
+    }
+
+    /// The key's units of state, window by window, appended to `out`: a sliding window's panes
+    /// without its running totals.
+    pub(crate) fn units(self, out: &mut Vec<Unit<'s>>) {
+        match self {
+            StateRef::Row(s) => s.units(out),
+            StateRef::Col(c, id) => c.units(id, out),
+        }
+    }
+}
+
+/// Keys of a chunk in key order, with their states where they live.
+pub(crate) type Refs<'s> = [(Vec<Value>, StateRef<'s>)];
+
 /// Keys in a chunk, their states exported.
 pub(crate) type Chunk = Vec<(Vec<Value>, KeyState)>;
 
-/// What a key's exported state holds.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub(crate) enum Export {
-    /// The whole state (a snapshot, a lookup).
-    Whole,
-    /// The panes of sliding windows without their running totals, which are left empty: for a
-    /// table of the panes alone, never for a state that features are read from.
-    Panes,
+/// The states of a chunk's keys exported to the row path's form.
+pub(crate) fn exported(part: &Refs<'_>) -> Chunk {
+    part.iter().map(|(key, at)| (key.clone(), at.export())).collect()
 }
 
 impl GroupRuntime {
-    /// Every key's state in key order, `chunk` keys at a time: each chunk exported and turned
-    /// into a `T` by `convert` on one of up to as many threads as cores, then given to `each`
-    /// in key order on the calling thread. Stops at the first error of either. With
-    /// `Export::Panes`, a sliding window's running totals are left out of the states (empty),
-    /// for a consumer that reads the panes alone (the batch view's table).
+    /// Every key's state in key order, `chunk` keys at a time: each chunk of states, read in
+    /// place, turned into a `T` by `convert` on one of up to as many threads as cores, then
+    /// given to `each` in key order on the calling thread. Stops at the first error of either.
     pub(crate) fn states_in_chunks<T: Send, E: Send>(
         &self,
         chunk: usize,
-        what: Export,
-        convert: &(dyn Fn(Chunk) -> Result<T, E> + Sync),
+        convert: &(dyn Fn(&Refs<'_>) -> Result<T, E> + Sync),
         each: &mut dyn FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
-        let mut index: Vec<(Vec<Value>, At<'_>)> = Vec::with_capacity(self.key_count());
+        let mut index: Vec<(Vec<Value>, StateRef<'_>)> = Vec::with_capacity(self.key_count());
         for shard in &self.shards {
             match &shard.state {
-                Store::Rows(state) => index.extend(state.iter().map(|(k, s)| (k.clone(), At::Row(s)))),
-                Store::Columnar(c) => index.extend((0..c.keys.len() as u32).map(|id| (c.keys.key(id), At::Col(c, id)))),
+                Store::Rows(state) => index.extend(state.iter().map(|(k, s)| (k.clone(), StateRef::Row(s)))),
+                Store::Columnar(c) => {
+                    index.extend((0..c.keys.len() as u32).map(|id| (c.keys.key(id), StateRef::Col(c, id))))
+                }
             }
         }
         index.sort_unstable_by(|a, b| a.0.cmp(&b.0));
-        let chunks: Vec<&[(Vec<Value>, At<'_>)]> = index.chunks(chunk.max(1)).collect();
-        let export = |part: &[(Vec<Value>, At<'_>)]| -> Chunk {
-            part.iter()
-                .map(|(key, at)| {
-                    let state = match at {
-                        At::Row(s) => (*s).clone(),
-                        At::Col(c, id) => c.export(*id, what),
-                    };
-                    (key.clone(), state)
-                })
-                .collect()
-        };
+        let chunks: Vec<&Refs<'_>> = index.chunks(chunk.max(1)).collect();
         let threads = std::thread::available_parallelism().map_or(1, usize::from).min(chunks.len()).max(1);
         if threads == 1 {
             for part in chunks {
-                each(convert(export(part))?)?;
+                each(convert(part)?)?;
             }
             return Ok(());
         }
@@ -77,10 +91,10 @@ impl GroupRuntime {
             for w in 0..threads {
                 let (send, receive) = sync_channel::<Result<T, E>>(1);
                 receivers.push(receive);
-                let (chunks, export) = (&chunks, &export);
+                let chunks = &chunks;
                 scope.spawn(move || {
                     for part in chunks.iter().skip(w).step_by(threads) {
-                        let failed = send.send(convert(export(part))).is_err();
+                        let failed = send.send(convert(part)).is_err();
                         if failed {
                             return; // the consumer stopped
                         }

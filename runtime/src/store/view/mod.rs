@@ -20,7 +20,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::io::durable;
-use crate::operators::group::{Export, GroupRuntime, window_aggs};
+use crate::operators::group::{GroupRuntime, window_aggs};
 use crate::operators::state::GroupSnapshot;
 use crate::runners::lambda::batch::BatchView;
 
@@ -134,8 +134,9 @@ fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64,
     let mut w = ArrowWriter::try_new(file, schema, Some(props)).map_err(|e| e.to_string())?;
     // A chunk of keys at a time: the file is written in memory for the list of keys and a few
     // chunks, not for the group's whole state.
-    // The table holds panes, not running totals (a reader rebuilds them): none are exported.
-    g.states_in_chunks(KEYS_PER_CHUNK, Export::Panes, &|keys| table::to_batch(ir_group, &keys), &mut |batch| {
+    // The table holds panes, not running totals (a reader rebuilds them): states are read in
+    // place, their partials borrowed where they are kept as such.
+    g.states_in_chunks(KEYS_PER_CHUNK, &|keys| table::to_batch(ir_group, keys), &mut |batch| {
         w.write(&batch).map_err(|e| e.to_string())
     })?;
     let file = w.into_inner().map_err(|e| e.to_string())?;

@@ -1,4 +1,4 @@
-//! A group's key states in, the batch view's Arrow table of partials out (read back by
+//! A chunk of a group's key states in, the batch view's Arrow table of partials out (read back by
 //! [`super::read`]): one row per key and unit of state (a lifetime or tumbling window, a pane, a
 //! session), one column per field of each aggregate's partial. The layout is documented in
 //! docs/plan-format.md ("The batch view"); DuckDB, Spark and pandas read it as it is.
@@ -6,17 +6,16 @@
 use std::sync::Arc;
 
 use arrow::array::{
-    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int32Builder,
-    Int64Builder, ListArray, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
+    ArrayBuilder, ArrayRef, BinaryBuilder, BooleanBuilder, Decimal128Builder, Float64Builder, Int32Array, Int32Builder,
+    Int64Array, Int64Builder, ListArray, RecordBatch, StringBuilder, TimestampMillisecondBuilder,
 };
 use arrow::buffer::{NullBuffer, OffsetBuffer, ScalarBuffer};
 use arrow::datatypes::{DataType, Field, Schema, SchemaRef, TimeUnit};
 use featc::ir::{AggKind, IrGroup, Ty};
 
 use crate::operators::aggregate::{ExactSum, Hll, Partial};
-use crate::operators::group::slot_of;
-use crate::operators::state::KeyState;
-use crate::operators::window::WindowState;
+use crate::operators::group::{Refs, slot_of};
+use crate::operators::state::Unit;
 use crate::value::Value;
 
 /// The columns every row has, after the key's: which window, the unit's bounds, the key's latest event.
@@ -114,14 +113,15 @@ enum Scalars {
 }
 
 impl Scalars {
-    fn of(ty: &Ty) -> Scalars {
+    /// A column of values of `ty`, with room for `n` of them.
+    fn of(ty: &Ty, n: usize) -> Scalars {
         match ty {
-            Ty::String => Scalars::Str(StringBuilder::new()),
-            Ty::Bool => Scalars::Bool(BooleanBuilder::new()),
-            Ty::I64 => Scalars::I64(Int64Builder::new()),
-            Ty::F64 => Scalars::F64(Float64Builder::new()),
-            Ty::Timestamp => Scalars::Ts(TimestampMillisecondBuilder::new()),
-            Ty::List(_) | Ty::Null => Scalars::Json(StringBuilder::new()),
+            Ty::String => Scalars::Str(StringBuilder::with_capacity(n, n * 8)),
+            Ty::Bool => Scalars::Bool(BooleanBuilder::with_capacity(n)),
+            Ty::I64 => Scalars::I64(Int64Builder::with_capacity(n)),
+            Ty::F64 => Scalars::F64(Float64Builder::with_capacity(n)),
+            Ty::Timestamp => Scalars::Ts(TimestampMillisecondBuilder::with_capacity(n)),
+            Ty::List(_) | Ty::Null => Scalars::Json(StringBuilder::with_capacity(n, n * 8)),
         }
     }
 
@@ -143,13 +143,17 @@ impl Scalars {
     }
 
     fn push_null(&mut self) {
+        self.push_nulls(1);
+    }
+
+    fn push_nulls(&mut self, n: usize) {
         match self {
-            Scalars::Str(b) | Scalars::Json(b) => b.append_null(),
-            Scalars::Bool(b) => b.append_null(),
-            Scalars::I64(b) => b.append_null(),
-            Scalars::I32(b) => b.append_null(),
-            Scalars::F64(b) => b.append_null(),
-            Scalars::Ts(b) => b.append_null(),
+            Scalars::Str(b) | Scalars::Json(b) => b.append_nulls(n),
+            Scalars::Bool(b) => b.append_nulls(n),
+            Scalars::I64(b) => b.append_nulls(n),
+            Scalars::I32(b) => b.append_nulls(n),
+            Scalars::F64(b) => b.append_nulls(n),
+            Scalars::Ts(b) => b.append_nulls(n),
         }
     }
 
@@ -203,34 +207,41 @@ enum Cells {
 }
 
 impl Cells {
-    /// The cells of field `suffix` of an aggregate over values of type `input`.
-    fn for_field(suffix: &str, dt: &DataType, input: &Ty) -> Cells {
-        let lists = |items: Scalars| Cells::Lists { items, ends: Vec::new(), valid: Vec::new() };
+    /// The cells of field `suffix` of an aggregate over values of type `input`, with room for
+    /// `n` rows.
+    fn for_field(suffix: &str, dt: &DataType, input: &Ty, n: usize) -> Cells {
+        let lists = |items: Scalars| Cells::Lists { items, ends: Vec::with_capacity(n), valid: Vec::with_capacity(n) };
         match dt {
-            _ if suffix == "value" => Cells::Values(Scalars::of(input)),
-            _ if suffix == "values" => lists(Scalars::of(input)),
+            _ if suffix == "value" => Cells::Values(Scalars::of(input, n)),
+            _ if suffix == "values" => lists(Scalars::of(input, n)),
             DataType::List(item) => match item.data_type() {
-                DataType::Int32 => lists(Scalars::I32(Int32Builder::new())),
-                DataType::Float64 => lists(Scalars::F64(Float64Builder::new())),
-                _ => lists(Scalars::I64(Int64Builder::new())),
+                DataType::Int32 => lists(Scalars::I32(Int32Builder::with_capacity(n))),
+                DataType::Float64 => lists(Scalars::F64(Float64Builder::with_capacity(n))),
+                _ => lists(Scalars::I64(Int64Builder::with_capacity(n))),
             },
-            DataType::Int64 => Cells::I64(Int64Builder::new()),
-            DataType::Decimal128(..) => Cells::I128(Decimal128Builder::new()),
-            DataType::Binary => Cells::Binary(BinaryBuilder::new()),
-            _ => Cells::F64(Float64Builder::new()),
+            DataType::Int64 => Cells::I64(Int64Builder::with_capacity(n)),
+            DataType::Decimal128(..) => Cells::I128(Decimal128Builder::with_capacity(n)),
+            DataType::Binary => Cells::Binary(BinaryBuilder::with_capacity(n, 0)),
+            _ => Cells::F64(Float64Builder::with_capacity(n)),
         }
     }
 
     fn null(&mut self) {
+        self.nulls(1);
+    }
+
+    /// Appends `n` null cells.
+    fn nulls(&mut self, n: usize) {
         match self {
-            Cells::I64(b) => b.append_null(),
-            Cells::I128(b) => b.append_null(),
-            Cells::F64(b) => b.append_null(),
-            Cells::Binary(b) => b.append_null(),
-            Cells::Values(s) => s.push_null(),
+            Cells::I64(b) => b.append_nulls(n),
+            Cells::I128(b) => b.append_nulls(n),
+            Cells::F64(b) => b.append_nulls(n),
+            Cells::Binary(b) => b.append_nulls(n),
+            Cells::Values(s) => s.push_nulls(n),
             Cells::Lists { items, ends, valid } => {
-                ends.push(i32::try_from(items.len()).unwrap_or(i32::MAX));
-                valid.push(false);
+                let end = i32::try_from(items.len()).unwrap_or(i32::MAX);
+                ends.extend(std::iter::repeat_n(end, n));
+                valid.extend(std::iter::repeat_n(false, n));
             }
         }
     }
@@ -361,71 +372,71 @@ fn push(cols: &mut [Cells], p: &Partial) -> Result<(), String> {
     Ok(())
 }
 
-/// A unit of a key's state: its window, start and end (as the row gives them) and partials.
-type Unit<'s> = (usize, Option<i64>, Option<i64>, &'s [Partial]);
-
-/// Every key's state as the view's table.
-pub(crate) fn to_batch(g: &IrGroup, keys: &[(Vec<Value>, KeyState)]) -> Result<RecordBatch, String> {
+/// Every key's state as the view's table: a row per unit of state (a key whose windows hold
+/// nothing gets one row of nulls, for its latest event time), built column by column.
+pub(crate) fn to_batch(g: &IrGroup, keys: &Refs<'_>) -> Result<RecordBatch, String> {
     let schema = schema(g)?;
-    let mut key_cells: Vec<Scalars> = g.keys.iter().map(|k| Scalars::of(&k.ty.ty)).collect();
-    let (mut window, mut start, mut end, mut latest) =
-        (Int32Builder::new(), Int64Builder::new(), Int64Builder::new(), Int64Builder::new());
-    // Each aggregate's columns, and its slot among its window's partials.
-    let mut aggs: Vec<Vec<Cells>> = g
-        .aggregates
-        .iter()
-        .enumerate()
-        .map(|(ai, a)| {
-            let ty = input_ty(g, ai);
-            fields(a.kind, a.integer_input(), &ty).iter().map(|(s, dt)| Cells::for_field(s, dt, &ty)).collect()
-        })
-        .collect();
-    let slots: Vec<usize> = (0..g.aggregates.len()).map(|ai| slot_of(g, ai)).collect();
+    // The rows: each key's index, and its unit (none for a key without any).
     let mut units: Vec<Unit<'_>> = Vec::new();
-    for (key, state) in keys {
-        // The key's units of state: (window, start, end, partials).
-        units.clear();
-        for (w, st) in state.windows.iter().enumerate() {
-            match st {
-                WindowState::Lifetime(p) => units.push((w, None, None, p)),
-                WindowState::Tumbling { start, partials } if *start != i64::MIN => {
-                    units.push((w, Some(*start), None, partials));
-                }
-                WindowState::Tumbling { .. } => {}
-                WindowState::Panes { panes, .. } => {
-                    units.extend(panes.iter().map(|(s, p)| (w, Some(*s), None, &p[..])))
-                }
-                WindowState::Sessions(s) => units.extend(s.iter().map(|(a, b, p)| (w, Some(*a), Some(*b), &p[..]))),
-            }
+    let mut rows: Vec<(usize, Option<usize>)> = Vec::with_capacity(keys.len() * 4);
+    for (k, (_, state)) in keys.iter().enumerate() {
+        let first = units.len();
+        state.units(&mut units);
+        if units.len() == first {
+            rows.push((k, None));
         }
-        let bare = units.is_empty();
-        // A key whose windows hold nothing still has its latest event time.
-        for unit in units.iter().map(Some).chain(bare.then_some(None)) {
-            for (cells, v) in key_cells.iter_mut().zip(key) {
-                cells.push(Some(v))?;
-            }
-            latest.append_value(state.max_ts);
-            window.append_option(unit.map(|u| u.0 as i32));
-            start.append_option(unit.and_then(|u| u.1));
-            end.append_option(unit.and_then(|u| u.2));
-            for (ai, cols) in aggs.iter_mut().enumerate() {
-                match unit.filter(|u| u.0 == g.aggregates[ai].window) {
-                    Some(u) => {
-                        let p = u.3.get(slots[ai]).ok_or("a window without the partial of one of its aggregates")?;
-                        push(cols, p)?;
-                    }
-                    None => cols.iter_mut().for_each(Cells::null),
-                }
-            }
+        rows.extend((first..units.len()).map(|u| (k, Some(u))));
+    }
+    let n = rows.len();
+    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
+    for (c, k) in g.keys.iter().enumerate() {
+        let mut cells = Scalars::of(&k.ty.ty, n);
+        for &(key, _) in &rows {
+            cells.push(keys[key].0.get(c))?;
+        }
+        columns.push(cells.finish());
+    }
+    let unit = |u: Option<usize>| u.map(|u| &units[u]);
+    columns.push(Arc::new(Int32Array::from_iter(rows.iter().map(|r| unit(r.1).map(|u| u.window as i32)))));
+    columns.push(Arc::new(Int64Array::from_iter(rows.iter().map(|r| unit(r.1).and_then(|u| u.start)))));
+    columns.push(Arc::new(Int64Array::from_iter(rows.iter().map(|r| unit(r.1).and_then(|u| u.end)))));
+    columns.push(Arc::new(Int64Array::from_iter_values(rows.iter().map(|r| keys[r.0].1.latest()))));
+    // Each window's rows `(row, unit)`: an aggregate's column is null on the rows of other windows.
+    let windows = g.aggregates.iter().map(|a| a.window + 1).max().unwrap_or(0);
+    let mut of_window: Vec<Vec<(usize, usize)>> = vec![Vec::new(); windows];
+    for (r, &(_, u)) in rows.iter().enumerate() {
+        if let Some(u) = u
+            && let Some(w) = of_window.get_mut(units[u].window)
+        {
+            w.push((r, u));
         }
     }
-    let mut columns: Vec<ArrayRef> = Vec::with_capacity(schema.fields().len());
-    columns.extend(key_cells.into_iter().map(Scalars::finish));
-    columns.push(Arc::new(window.finish()));
-    columns.push(Arc::new(start.finish()));
-    columns.push(Arc::new(end.finish()));
-    columns.push(Arc::new(latest.finish()));
-    for cols in aggs {
+    for (ai, a) in g.aggregates.iter().enumerate() {
+        let ty = input_ty(g, ai);
+        let mut cols: Vec<Cells> =
+            fields(a.kind, a.integer_input(), &ty).iter().map(|(s, dt)| Cells::for_field(s, dt, &ty, n)).collect();
+        let slot = slot_of(g, ai);
+        let mut next = 0; // the next row to fill
+        let rows_of = &of_window[a.window];
+        for (j, &(r, u)) in rows_of.iter().enumerate() {
+            // The units are scattered in memory: their partials are loaded a few rows ahead,
+            // then what those keep on the heap.
+            if let Some(&(_, v)) = rows_of.get(j + 16) {
+                units[v].partials.prefetch(slot);
+            }
+            if let Some(&(_, v)) = rows_of.get(j + 8) {
+                units[v].partials.prefetch_contents(slot);
+            }
+            if r > next {
+                cols.iter_mut().for_each(|c| c.nulls(r - next));
+            }
+            let p = units[u].partials.get(slot).ok_or("a window without the partial of one of its aggregates")?;
+            push(&mut cols, &p)?;
+            next = r + 1;
+        }
+        if n > next {
+            cols.iter_mut().for_each(|c| c.nulls(n - next));
+        }
         for c in cols {
             columns.push(c.finish()?);
         }
