@@ -68,6 +68,27 @@ impl From<Parts> for ExactSum {
     }
 }
 
+/// An exact sum held in the fixed form alone, unboxed: for a store that keeps many sums side
+/// by side (the columnar slots' spilled sums), where [`ExactSum`]'s box would cost a load per
+/// addition.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub(crate) struct FixedSum([u64; 4]);
+
+impl FixedSum {
+    /// Adds a finite value; false, with the sum as it was, when the fixed form cannot hold it
+    /// (the caller then moves the sum to an [`ExactSum`]).
+    #[inline]
+    pub(crate) fn add(&mut self, x: f64) -> bool {
+        x == 0.0 || place(x).is_some_and(|at| add_at(&mut self.0, at))
+    }
+}
+
+impl From<FixedSum> for ExactSum {
+    fn from(f: FixedSum) -> ExactSum {
+        ExactSum { repr: Repr::Fixed(Box::new(f.0)) }
+    }
+}
+
 impl PartialEq for ExactSum {
     /// Equal exact sums, whatever their form and parts.
     fn eq(&self, other: &ExactSum) -> bool {
@@ -82,6 +103,14 @@ impl PartialEq for ExactSum {
 impl ExactSum {
     pub fn new() -> Self {
         ExactSum::default()
+    }
+
+    /// The sum, when it is held in the fixed form.
+    pub(crate) fn fixed(&self) -> Option<FixedSum> {
+        match &self.repr {
+            Repr::Fixed(words) => Some(FixedSum(**words)),
+            Repr::Parts(_) => None,
+        }
     }
 
     /// Adds a finite value; non-finite ones never reach an aggregate (decode rejects them).

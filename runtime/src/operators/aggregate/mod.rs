@@ -13,6 +13,7 @@ mod quantile;
 mod value_counts;
 
 pub use exact_sum::ExactSum;
+pub(crate) use exact_sum::FixedSum;
 pub use hll::{Hll, SPARSE_LIMIT};
 pub use quantile::{Quantiles, RELATIVE_ACCURACY};
 pub use value_counts::ValueCounts;

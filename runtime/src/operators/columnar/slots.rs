@@ -6,9 +6,9 @@
 //! `sum(x)` and `count(x)`, so `sum(x)` and `avg(x)` over the same window keep one sum. A slot
 //! is `stride` consecutive words, one per primitive, so an event updates one cache line.
 //! Float sums stay exact (the contract of [`ExactSum`]): a word holds the sum while every
-//! addition was exact in one f64, and spills to an `ExactSum` beside the slots (the word then
-//! holds NaN, which no sum of finite values is) when one is not. Integer sums spill to `i128`
-//! on overflow the same way.
+//! addition was exact in one f64, and spills to an `ExactSum` beside the slots when one is not
+//! (the word then holds a NaN, which no sum of finite values is, whose payload is the index of
+//! the spilled sum). Integer sums spill to `i128` on overflow (the word then holds `i64::MIN`).
 //!
 //! Aggregates the words cannot hold (distinct counts, top-k, sketches, first/last, moments, and
 //! min/max of text) are *boxed*: each slot holds their [`Partial`] beside its words, updated by
@@ -21,7 +21,7 @@ use std::collections::HashMap;
 
 use foldhash::fast::FixedState;
 
-use crate::operators::aggregate::{AggSpec, ExactSum, Partial};
+use crate::operators::aggregate::{AggSpec, ExactSum, FixedSum, Partial};
 use crate::value::Value;
 
 /// One primitive accumulator; the index is a value column of the columnar group.
@@ -30,6 +30,8 @@ pub(crate) enum Prim {
     Rows,
     NonNull(usize),
     SumF(usize),
+    /// The exact sum of the squares (variance and standard deviation).
+    SumSqF(usize),
     SumI(usize),
     MinF(usize),
     MaxF(usize),
@@ -41,7 +43,7 @@ impl Prim {
     fn init(self) -> u64 {
         match self {
             Prim::Rows | Prim::NonNull(_) | Prim::SumI(_) => 0,
-            Prim::SumF(_) => 0f64.to_bits(),
+            Prim::SumF(_) | Prim::SumSqF(_) => 0f64.to_bits(),
             Prim::MinF(_) => f64::INFINITY.to_bits(),
             Prim::MaxF(_) => f64::NEG_INFINITY.to_bits(),
             Prim::MinI(_) => i64::MAX as u64,
@@ -69,6 +71,8 @@ pub(crate) struct AggPrims {
     count: usize,
     /// Its sum, min or max, when it has one.
     value: Option<usize>,
+    /// Its sum of squares (variance and standard deviation).
+    square: Option<usize>,
     /// Its index among the boxed aggregates, when it is one.
     boxed: Option<usize>,
     /// Not computed (a layer that does not read it, see [`AggInput::off`]): no word, no box;
@@ -92,6 +96,7 @@ pub(crate) fn in_words(kind: AggKind, ty: Option<&Ty>) -> bool {
     match kind {
         AggKind::Count => matches!(ty, None | Some(Ty::I64 | Ty::F64 | Ty::Timestamp)),
         AggKind::Sum | AggKind::Avg => matches!(ty, Some(Ty::I64 | Ty::F64)),
+        AggKind::Variance | AggKind::Stddev => matches!(ty, Some(Ty::F64)),
         AggKind::Min | AggKind::Max => matches!(ty, Some(Ty::I64 | Ty::F64 | Ty::Timestamp)),
         _ => false,
     }
@@ -127,13 +132,106 @@ pub(crate) struct Slots {
     /// `boxed.len()` partials per slot.
     boxes: Vec<Partial>,
     free: Vec<u32>,
-    spill_f: Spills<ExactSum>,
+    spill_f: SpilledSums,
     spill_i: Spills<i128>,
 }
 
-/// Sums that left their word, by word position: looked up at every event of a spilled slot, so
-/// hashed with foldhash rather than the standard library's SipHash.
+/// Integer sums that left their word (overflowed), by word position: rare, hashed with
+/// foldhash rather than the standard library's SipHash.
 type Spills<V> = HashMap<usize, V, FixedState>;
+
+/// Float sums that left their word, each at an index its word names: the word holds a NaN
+/// (which no sum of finite values is) whose payload is the index, so an event of a spilled
+/// slot reaches its sum without a lookup. A sum stays in the fixed form, unboxed, while that
+/// holds it (sums of cents and of their squares do).
+#[derive(Debug, Clone, Default)]
+struct SpilledSums {
+    sums: Vec<Spilled>,
+    /// Indexes of sums taken back, to reuse.
+    free: Vec<usize>,
+}
+
+#[derive(Debug, Clone)]
+enum Spilled {
+    Fixed(FixedSum),
+    General(ExactSum),
+}
+
+impl SpilledSums {
+    /// The payload bits of a NaN.
+    const PAYLOAD: u64 = (1 << 51) - 1;
+
+    /// The index a word names, when it is a spilled sum's.
+    #[inline]
+    fn index(w: u64) -> Option<usize> {
+        f64::from_bits(w).is_nan().then_some((w & Self::PAYLOAD) as usize)
+    }
+
+    fn is_empty(&self) -> bool {
+        self.sums.len() == self.free.len()
+    }
+
+    /// Keeps a sum; returns the word that names it.
+    fn put(&mut self, s: ExactSum) -> u64 {
+        let s = match s.fixed() {
+            Some(f) => Spilled::Fixed(f),
+            None => Spilled::General(s),
+        };
+        let at = match self.free.pop() {
+            Some(at) => {
+                self.sums[at] = s;
+                at
+            }
+            None => {
+                self.sums.push(s);
+                self.sums.len() - 1
+            }
+        };
+        f64::NAN.to_bits() & !Self::PAYLOAD | at as u64
+    }
+
+    /// Takes back the sum a word names, if it names one.
+    fn remove(&mut self, w: u64) {
+        if let Some(at) = Self::index(w).filter(|&at| at < self.sums.len()) {
+            self.sums[at] = Spilled::Fixed(FixedSum::default());
+            self.free.push(at);
+        }
+    }
+
+    /// The sum a word names.
+    fn get(&self, w: u64) -> Option<ExactSum> {
+        match Self::index(w).and_then(|at| self.sums.get(at))? {
+            Spilled::Fixed(f) => Some(ExactSum::from(*f)),
+            Spilled::General(e) => Some(e.clone()),
+        }
+    }
+
+    /// Adds a value to the sum a word names.
+    #[inline]
+    fn add(&mut self, w: u64, x: f64) {
+        let Some(s) = Self::index(w).and_then(|at| self.sums.get_mut(at)) else { return };
+        match s {
+            Spilled::Fixed(f) => {
+                if !f.add(x) {
+                    let mut e = ExactSum::from(*f);
+                    e.add(x);
+                    *s = Spilled::General(e);
+                }
+            }
+            Spilled::General(e) => e.add(x),
+        }
+    }
+
+    fn bytes(&self) -> usize {
+        let general = |s: &Spilled| match s {
+            Spilled::General(e) => e.heap_bytes(),
+            Spilled::Fixed(_) => 0,
+        };
+        self.sums.capacity() * size_of::<Spilled>()
+            + self.sums.iter().map(general).sum::<usize>()
+            + self.free.capacity() * size_of::<usize>()
+    }
+}
 
 impl Slots {
     /// The primitives of a window's aggregates, given each aggregate's kind, whether its input
@@ -145,11 +243,12 @@ impl Slots {
         let mut boxed = Vec::new();
         for &AggInput { spec, integer, time, column, cell, predicate, off } in aggs {
             if off {
-                out.push(AggPrims { spec, integer, time, count: 0, value: None, boxed: None, off });
+                out.push(AggPrims { spec, integer, time, count: 0, value: None, square: None, boxed: None, off });
                 continue;
             }
             if let Some(cell) = cell {
-                out.push(AggPrims { spec, integer, time, count: 0, value: None, boxed: Some(boxed.len()), off });
+                let boxed_at = Some(boxed.len());
+                out.push(AggPrims { spec, integer, time, count: 0, value: None, square: None, boxed: boxed_at, off });
                 boxed.push(Boxed { spec, integer, cell, predicate });
                 continue;
             }
@@ -169,6 +268,7 @@ impl Slots {
                 (AggKind::Count, _) => None,
                 (AggKind::Sum, Some((c, _))) if integer => Some(add(Prim::SumI(c))),
                 (AggKind::Sum | AggKind::Avg, Some((c, _))) => Some(add(Prim::SumF(c))),
+                (AggKind::Variance | AggKind::Stddev, Some((c, _))) if !integer => Some(add(Prim::SumF(c))),
                 (AggKind::Min, Some((c, _))) => Some(add(if integer { Prim::MinI(c) } else { Prim::MinF(c) })),
                 (AggKind::Max, Some((c, _))) => Some(add(if integer { Prim::MaxI(c) } else { Prim::MaxF(c) })),
                 _ => return None,
@@ -176,7 +276,11 @@ impl Slots {
             if time && !matches!(spec.kind, AggKind::Count | AggKind::Min | AggKind::Max) {
                 return None;
             }
-            out.push(AggPrims { spec, integer, time, count, value, boxed: None, off });
+            let square = match (spec.kind, column) {
+                (AggKind::Variance | AggKind::Stddev, Some((c, _))) => Some(add(Prim::SumSqF(c))),
+                _ => None,
+            };
+            out.push(AggPrims { spec, integer, time, count, value, square, boxed: None, off });
         }
         Some(Slots {
             preds: prims.iter().map(|p| p.1).collect(),
@@ -186,7 +290,7 @@ impl Slots {
             boxed,
             boxes: Vec::new(),
             free: Vec::new(),
-            spill_f: Spills::default(),
+            spill_f: SpilledSums::default(),
             spill_i: Spills::default(),
         })
     }
@@ -201,7 +305,7 @@ impl Slots {
             boxed: self.boxed.clone(),
             boxes: Vec::new(),
             free: Vec::new(),
-            spill_f: Spills::default(),
+            spill_f: SpilledSums::default(),
             spill_i: Spills::default(),
         }
     }
@@ -300,9 +404,7 @@ impl Slots {
         for (i, p) in self.prims.iter().enumerate() {
             let w = &mut self.words[base + i];
             match p {
-                Prim::SumF(_) if f64::from_bits(*w).is_nan() => {
-                    self.spill_f.remove(&(base + i));
-                }
+                Prim::SumF(_) | Prim::SumSqF(_) => self.spill_f.remove(*w),
                 Prim::SumI(_) if *w == i64::MIN as u64 => {
                     self.spill_i.remove(&(base + i));
                 }
@@ -345,18 +447,29 @@ impl Slots {
                 Prim::Rows => *w += 1,
                 Prim::NonNull(c) => *w += u64::from(values[c] != Num::Null),
                 Prim::SumF(c) => match values[c] {
-                    Num::F(x) => add_f(w, x, base + i, spill_f),
+                    Num::F(x) => add_f(w, x, spill_f),
                     // An integer beyond 2^53 is added as two exact parts, never rounded first.
                     Num::I(x) => {
                         let hi = x as f64;
-                        add_f(w, hi, base + i, spill_f);
+                        add_f(w, hi, spill_f);
                         let lo = (i128::from(x) - hi as i128) as f64;
                         if lo != 0.0 {
-                            add_f(w, lo, base + i, spill_f);
+                            add_f(w, lo, spill_f);
                         }
                     }
                     Num::Null => {}
                 },
+                // The exact square: the rounded product and its error, each added exactly.
+                Prim::SumSqF(c) => {
+                    if let Num::F(x) = values[c] {
+                        let hi = x * x;
+                        add_f(w, hi, spill_f);
+                        let lo = x.mul_add(x, -hi);
+                        if hi.is_finite() && lo != 0.0 {
+                            add_f(w, lo, spill_f);
+                        }
+                    }
+                }
                 Prim::SumI(c) => {
                     if let Num::I(x) = values[c] {
                         add_i(w, x, base + i, spill_i);
@@ -396,10 +509,10 @@ impl Slots {
     }
 
     fn exact(&self, slot: u32, prim: usize) -> ExactSum {
-        let (at, w) = self.word(slot, prim);
+        let w = self.word(slot, prim).1;
         let x = f64::from_bits(w);
         if x.is_nan() {
-            return self.spill_f.get(&at).cloned().unwrap_or_default();
+            return self.spill_f.get(w).unwrap_or_default();
         }
         let mut s = ExactSum::new();
         s.add(x);
@@ -441,6 +554,11 @@ impl Slots {
             (AggKind::Sum, Some(v)) if a.integer => Partial::SumI(self.integer_sum(slot, v)),
             (AggKind::Sum, Some(v)) => Partial::SumF(self.exact(slot, v)),
             (AggKind::Avg, Some(v)) => Partial::Avg { sum: self.exact(slot, v), count },
+            (AggKind::Variance | AggKind::Stddev, Some(v)) => Partial::Moments {
+                count,
+                sum: self.exact(slot, v),
+                sum_sq: a.square.map(|q| self.exact(slot, q)).unwrap_or_default(),
+            },
             (AggKind::Min, Some(v)) => Partial::Min(bound(a.integer, self.word(slot, v).1)),
             (AggKind::Max, Some(v)) => Partial::Max(bound(a.integer, self.word(slot, v).1)),
             _ => Partial::Count(count),
@@ -490,7 +608,7 @@ impl Slots {
                     let s = self.integer_sum(slot, i) - from.integer_sum(from_slot, theirs);
                     self.set_integer_sum(at, s);
                 }
-                Prim::SumF(_) => {
+                Prim::SumF(_) | Prim::SumSqF(_) => {
                     // Two-sum of `a - b`: the word keeps the difference when it is exact.
                     let (a, b) = (f64::from_bits(self.words[at]), -f64::from_bits(from.word(from_slot, theirs).1));
                     let hi = a + b;
@@ -542,6 +660,13 @@ impl Slots {
                     self.words[base + a.count] = *count as u64;
                     self.load_exact(base + v, sum);
                 }
+                (Partial::Moments { count, sum, sum_sq }, Some(v)) => {
+                    self.words[base + a.count] = *count as u64;
+                    self.load_exact(base + v, sum);
+                    if let Some(q) = a.square {
+                        self.load_exact(base + q, sum_sq);
+                    }
+                }
                 (Partial::Min(m) | Partial::Max(m), Some(v)) => {
                     let bits = match m {
                         Some(Value::I64(x) | Value::Ts(x)) => *x as u64,
@@ -562,13 +687,8 @@ impl Slots {
     fn load_exact(&mut self, at: usize, s: &ExactSum) {
         let mut single = ExactSum::new();
         single.add(s.value());
-        if single == *s {
-            self.words[at] = s.value().to_bits();
-            self.spill_f.remove(&at);
-        } else {
-            self.words[at] = f64::NAN.to_bits();
-            self.spill_f.insert(at, s.clone());
-        }
+        self.spill_f.remove(self.words[at]);
+        self.words[at] = if single == *s { s.value().to_bits() } else { self.spill_f.put(s.clone()) };
     }
 
     /// Bytes the slots hold, spilled sums included.
@@ -577,18 +697,16 @@ impl Slots {
             + self.boxes.capacity() * size_of::<Partial>()
             + self.boxes.iter().map(Partial::heap_bytes).sum::<usize>()
             + self.free.capacity() * 4
-            + self.spill_f.values().map(|s| 16 + size_of::<ExactSum>() + s.heap_bytes()).sum::<usize>()
+            + self.spill_f.bytes()
             + self.spill_i.len() * 32
     }
 }
 
 #[inline]
-fn add_f(w: &mut u64, x: f64, at: usize, spill: &mut Spills<ExactSum>) {
+fn add_f(w: &mut u64, x: f64, spill: &mut SpilledSums) {
     let s = f64::from_bits(*w);
     if s.is_nan() {
-        if let Some(e) = spill.get_mut(&at) {
-            e.add(x);
-        }
+        spill.add(*w, x);
         return;
     }
     // Two-sum: `hi` is the rounded sum and `lo` what rounding lost.
@@ -601,8 +719,7 @@ fn add_f(w: &mut u64, x: f64, at: usize, spill: &mut Spills<ExactSum>) {
         let mut e = ExactSum::new();
         e.add(s);
         e.add(x);
-        spill.insert(at, e);
-        *w = f64::NAN.to_bits();
+        *w = spill.put(e);
     }
 }
 
@@ -621,5 +738,59 @@ fn add_i(w: &mut u64, x: i64, at: usize, spill: &mut Spills<i128>) {
             spill.insert(at, i128::from(s) + i128::from(x));
             *w = i64::MIN as u64;
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn exact(xs: &[f64]) -> ExactSum {
+        let mut e = ExactSum::new();
+        xs.iter().for_each(|&x| e.add(x));
+        e
+    }
+
+    #[test]
+    fn a_spilled_sum_is_named_by_its_word_and_its_place_reused_once_released() {
+        let spec = AggSpec::new(AggKind::Sum, None);
+        let input = AggInput {
+            spec,
+            integer: false,
+            time: false,
+            column: Some((0, false)),
+            cell: None,
+            predicate: None,
+            off: false,
+        };
+        let mut s = Slots::new(&[input]).expect("a sum has a form in words");
+        let sum = s.aggs[0].value.expect("a sum's word");
+        let (a, b) = (s.alloc(), s.alloc());
+        // 0.1 + 0.1 is exact in a double, 0.2 + 0.1 is not: the third addition spills.
+        for _ in 0..3 {
+            s.update(a, &[Num::F(0.1)], &[], 0, u64::MAX);
+        }
+        s.update(b, &[Num::F(0.25)], &[], 0, u64::MAX);
+        assert_eq!(s.exact(a, sum), exact(&[0.1, 0.1, 0.1]));
+        assert_eq!(s.exact(b, sum), exact(&[0.25]));
+        assert!(SpilledSums::index(s.word(a, sum).1).is_some());
+        assert!(SpilledSums::index(s.word(b, sum).1).is_none());
+        // Released, the slot and its spilled sum's place are both free again.
+        s.release(a);
+        assert!(s.spill_f.is_empty());
+        let c = s.alloc();
+        assert_eq!(c, a);
+        assert_eq!(s.exact(c, sum), ExactSum::new());
+        s.update(c, &[Num::F(0.2)], &[], 0, u64::MAX);
+        s.update(c, &[Num::F(0.1)], &[], 0, u64::MAX);
+        assert_eq!(s.spill_f.sums.len(), 1, "the place freed is reused");
+        assert!(matches!(s.spill_f.sums[0], Spilled::Fixed(_)), "sums of tenths stay in the fixed form");
+        assert_eq!(s.exact(c, sum), exact(&[0.2, 0.1]));
+        assert_eq!(s.exact(b, sum), exact(&[0.25]));
+        // A value the fixed form cannot hold (subnormal) moves the sum to the general form.
+        let tiny = f64::MIN_POSITIVE / 4.0;
+        s.update(c, &[Num::F(tiny)], &[], 0, u64::MAX);
+        assert!(matches!(s.spill_f.sums[0], Spilled::General(_)));
+        assert_eq!(s.exact(c, sum), exact(&[0.2, 0.1, tiny]));
     }
 }
