@@ -4,13 +4,16 @@
 //! batch layer's keyed work, with no global sort and no merge.
 //!
 //! Each shard takes the rows whose keys it owns (the route a stream's rows take), sorts them
-//! by event time (unreadable times first), and feeds them through its operators a chunk at a
-//! time, each chunk gathered from the read batches by Arrow's interleave kernel. All of a key's
-//! events are in one shard, so each key sees its events in the order a global sort gives;
-//! events of equal times reach it in read order, on which no aggregate depends (ties are
-//! broken by value, docs/language.md). Dead letters are put back in the global sort's order.
-//! A probe (a key and a time) is answered by its key's shard once every event at or before its
-//! time is in, and before any later one.
+//! (unreadable times first), and feeds them through its operators a chunk at a time, each
+//! chunk gathered from the read batches by Arrow's interleave kernel. With no probes the rows
+//! are sorted by key hash, then event time: a key's events arrive together, so its state stays
+//! in the cache while they update it (a key's state depends only on its own events, in time
+//! order: lateness is measured from the key's latest event). With probes they are sorted by
+//! event time alone. Either way all of a key's events are in one shard, so each key sees its
+//! events in the order a global sort gives; events of equal times reach it in read order, on
+//! which no aggregate depends (ties are broken by value, docs/language.md). Dead letters are put
+//! back in the global sort's order. A probe (a key and a time) is answered by its key's shard
+//! once every event at or before its time is in, and before any later one.
 
 use arrow::array::{Array, AsArray, TimestampMillisecondArray};
 use arrow::datatypes::TimestampMillisecondType;
@@ -30,6 +33,14 @@ const CHUNK: usize = 8192;
 /// then by read position (batch, row).
 type Place = (bool, i64, u32, u32);
 
+/// A row's place in a shard's order: readable, its key's hash (0 when sorting by time alone),
+/// time, batch, row.
+type Order = (bool, u64, i64, u32, u32);
+
+fn place(o: &Order) -> Place {
+    (o.0, o.2, o.3, o.4)
+}
+
 /// A key to read as of a time: `(time, key)`.
 pub type Probe<'k> = (i64, &'k [Value]);
 
@@ -40,8 +51,8 @@ struct Sweep<'a> {
     width: usize,
     batches: &'a [RecordBatch],
     times: &'a [&'a TimestampMillisecondArray],
-    /// For each batch, its rows by shard.
-    routed: &'a [Vec<Vec<u32>>],
+    /// For each batch, its rows by shard, and each row's key hash.
+    routed: &'a [(Vec<Vec<u32>>, Vec<u64>)],
     fields: &'a [IrField],
     probes: &'a [Probe<'a>],
     base: u64,
@@ -86,11 +97,15 @@ impl GroupRuntime {
             .collect::<Result<Vec<_>, String>>()?;
         // Each batch's rows by shard, the batches split over as many threads as shards.
         let per = batches.len().div_ceil(n).max(1);
-        let routed: Vec<Vec<Vec<u32>>> = std::thread::scope(|scope| {
+        let routed: Vec<(Vec<Vec<u32>>, Vec<u64>)> = std::thread::scope(|scope| {
             let keys = &keys;
+            let split = move |b: &RecordBatch| {
+                let hashes = route::hashes(b, keys);
+                (route::split_hashes(&hashes, n), hashes)
+            };
             let parts: Vec<_> = batches
                 .chunks(per)
-                .map(|part| scope.spawn(move || part.iter().map(|b| route::split(b, keys, n)).collect::<Vec<_>>()))
+                .map(|part| scope.spawn(move || part.iter().map(split).collect::<Vec<_>>()))
                 .collect();
             parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
@@ -133,11 +148,14 @@ impl Sweep<'_> {
     /// Shard `s`'s rows sorted and processed, and its probes (`mine`, by time) answered.
     fn run(&self, shard: &mut Shard, s: usize, mine: &[usize]) -> Result<ShardOut, String> {
         let routed = self.routed;
-        let mut order: Vec<Place> = Vec::with_capacity(routed.iter().map(|r| r.get(s).map_or(0, Vec::len)).sum());
-        for (b, (rows, t)) in routed.iter().zip(self.times).enumerate() {
+        // Without probes, a key's events together (see the module's header).
+        let by_key = mine.is_empty();
+        let mut order: Vec<Order> = Vec::with_capacity(routed.iter().map(|r| r.0.get(s).map_or(0, Vec::len)).sum());
+        for (b, ((rows, hashes), t)) in routed.iter().zip(self.times).enumerate() {
             for &r in rows.get(s).map_or(&[][..], Vec::as_slice) {
                 let valid = t.is_valid(r as usize);
-                order.push((valid, if valid { t.value(r as usize) } else { 0 }, b as u32, r));
+                let hash = if by_key && valid { hashes[r as usize] } else { 0 };
+                order.push((valid, hash, if valid { t.value(r as usize) } else { 0 }, b as u32, r));
             }
         }
         order.sort_unstable();
@@ -148,7 +166,7 @@ impl Sweep<'_> {
         let mut next = 0;
         for (c, places) in order.chunks(CHUNK).enumerate() {
             indices.clear();
-            indices.extend(places.iter().map(|p| (p.2 as usize, p.3 as usize)));
+            indices.extend(places.iter().map(|p| (p.3 as usize, p.4 as usize)));
             let chunk = arrow::compute::interleave_record_batch(&refs, &indices).map_err(|e| e.to_string())?;
             let mut feed = |shard: &mut Shard, from: usize, to: usize| {
                 if to > from {
@@ -160,16 +178,16 @@ impl Sweep<'_> {
                         &all[..to - from],
                         self.base + (c * CHUNK + from) as u64,
                     );
-                    dead.extend(shard.dead.drain(..).map(|(r, d)| (places[from + r], d)));
+                    dead.extend(shard.dead.drain(..).map(|(r, d)| (place(&places[from + r]), d)));
                 }
             };
             let mut start = 0;
             for (r, place) in places.iter().enumerate() {
                 // Probes strictly before this event's time are answered before it.
-                if place.0 && mine.get(next).is_some_and(|&i| self.probes[i].0 < place.1) {
+                if place.0 && mine.get(next).is_some_and(|&i| self.probes[i].0 < place.2) {
                     feed(shard, start, r);
                     start = r;
-                    next = self.answer(shard, mine, next, Some(place.1), &mut answers)?;
+                    next = self.answer(shard, mine, next, Some(place.2), &mut answers)?;
                 }
             }
             feed(shard, start, places.len());

@@ -51,62 +51,64 @@ pub(super) fn shard_of(key: &[Value], n: usize) -> usize {
 /// The rows of a batch each of `n` shards owns, in row order. A row whose key is null or cannot
 /// be read goes to shard 0, which dead-letters it as a single shard would.
 pub(super) fn split(batch: &RecordBatch, keys: &[(&str, &Ty)], n: usize) -> Vec<Vec<u32>> {
-    let rows = batch.num_rows();
-    let mut out: Vec<Vec<u32>> = (0..n).map(|_| Vec::with_capacity(rows / n.max(1) + rows / 16)).collect();
     if n <= 1 {
-        if let Some(all) = out.first_mut() {
-            all.extend(0..rows as u32);
-        }
-        return out;
+        return vec![(0..batch.num_rows() as u32).collect()];
     }
-    let mut put = |r: usize, hash: Option<u64>| {
-        let s = hash.map_or(0, |h| shard_of_hash(h, n));
-        out[s].push(r as u32);
-    };
+    split_hashes(&hashes(batch, keys), n)
+}
+
+/// Rows by shard, from each row's key hash (see [`hashes`]).
+pub(super) fn split_hashes(hashes: &[u64], n: usize) -> Vec<Vec<u32>> {
+    let rows = hashes.len();
+    let mut out: Vec<Vec<u32>> = (0..n).map(|_| Vec::with_capacity(rows / n.max(1) + rows / 16)).collect();
+    for (r, &h) in hashes.iter().enumerate() {
+        out[if n <= 1 { 0 } else { shard_of_hash(h, n) }].push(r as u32);
+    }
+    out
+}
+
+/// Each row's key hash; 0 for a key that is null or cannot be read (0 routes to shard 0).
+pub(super) fn hashes(batch: &RecordBatch, keys: &[(&str, &Ty)]) -> Vec<u64> {
+    let rows = batch.num_rows();
     let arrays: Option<Vec<&dyn Array>> =
         keys.iter().map(|(name, _)| batch.column_by_name(name).map(|a| a.as_ref())).collect();
-    let Some(arrays) = arrays else {
-        (0..rows).for_each(|r| put(r, None));
-        return out;
-    };
+    let Some(arrays) = arrays else { return vec![0; rows] };
+    let of = |valid: bool, h: &dyn Fn() -> u64| if valid { h() } else { 0 };
     if let ([a], [(_, ty)]) = (arrays.as_slice(), keys) {
         match (ty, a.data_type()) {
             (Ty::I64, DataType::Int64) => {
                 let p = a.as_primitive::<Int64Type>();
-                (0..rows).for_each(|r| put(r, p.is_valid(r).then(|| key_hash(KeyRef::I64(p.value(r))))));
-                return out;
+                return (0..rows).map(|r| of(p.is_valid(r), &|| key_hash(KeyRef::I64(p.value(r))))).collect();
             }
             (Ty::String, DataType::Utf8) => {
                 let s = a.as_string::<i32>();
-                (0..rows).for_each(|r| put(r, s.is_valid(r).then(|| key_hash(KeyRef::Str(s.value(r))))));
-                return out;
+                return (0..rows).map(|r| of(s.is_valid(r), &|| key_hash(KeyRef::Str(s.value(r))))).collect();
             }
             (Ty::String, DataType::LargeUtf8) => {
                 let s = a.as_string::<i64>();
-                (0..rows).for_each(|r| put(r, s.is_valid(r).then(|| key_hash(KeyRef::Str(s.value(r))))));
-                return out;
+                return (0..rows).map(|r| of(s.is_valid(r), &|| key_hash(KeyRef::Str(s.value(r))))).collect();
             }
             (Ty::String, DataType::Utf8View) => {
                 let s = a.as_string_view();
-                (0..rows).for_each(|r| put(r, s.is_valid(r).then(|| key_hash(KeyRef::Str(s.value(r))))));
-                return out;
+                return (0..rows).map(|r| of(s.is_valid(r), &|| key_hash(KeyRef::Str(s.value(r))))).collect();
             }
             _ => {}
         }
     }
     // Other keys: decoded cell by cell as the row decoder does.
     let mut key = Vec::with_capacity(keys.len());
-    for r in 0..rows {
-        key.clear();
-        for (a, (_, ty)) in arrays.iter().zip(keys) {
-            match crate::operators::decode::cell_of(*a, r, ty) {
-                Some(Value::Null) | None => break,
-                Some(v) => key.push(v),
+    (0..rows)
+        .map(|r| {
+            key.clear();
+            for (a, (_, ty)) in arrays.iter().zip(keys) {
+                match crate::operators::decode::cell_of(*a, r, ty) {
+                    Some(Value::Null) | None => break,
+                    Some(v) => key.push(v),
+                }
             }
-        }
-        put(r, (key.len() == keys.len()).then(|| key_hash(KeyRef::Values(&key))));
-    }
-    out
+            of(key.len() == keys.len(), &|| key_hash(KeyRef::Values(&key)))
+        })
+        .collect()
 }
 
 #[cfg(test)]
