@@ -15,7 +15,7 @@ use crate::operators::state::{KeyState, next_epoch};
 
 mod changes;
 mod export;
-pub(crate) use export::{Refs, exported};
+pub(crate) use export::{KeyOrder, Refs, exported};
 mod history;
 pub use history::Probe;
 mod route;
@@ -578,7 +578,7 @@ impl GroupRuntime {
     pub fn snapshot(&self) -> GroupSnapshot {
         let mut keys: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(self.key_count());
         let done: Result<(), std::convert::Infallible> =
-            self.states_in_chunks(4096, &|part| Ok(exported(part)), &mut |chunk| {
+            self.states_in_chunks(4096, KeyOrder::Value, &|part| Ok(exported(part)), &mut |chunk| {
                 keys.extend(chunk);
                 Ok(())
             });

@@ -6,7 +6,7 @@
 use std::sync::mpsc::sync_channel;
 
 use super::{GroupRuntime, Store};
-use crate::operators::columnar::Columnar;
+use crate::operators::columnar::{Columnar, KeyRef};
 use crate::operators::state::{KeyState, Unit};
 use crate::value::Value;
 
@@ -44,6 +44,17 @@ impl<'s> StateRef<'s> {
     }
 }
 
+/// The order keys are listed in.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum KeyOrder {
+    /// By value.
+    Value,
+    /// By the hash keys are routed by, then value: the order in which the batch layer (which
+    /// runs a key's events together, in that order) laid their states out in memory, so a
+    /// reader walks the states front to back.
+    Hash,
+}
+
 /// Keys of a chunk in key order, with their states where they live.
 pub(crate) type Refs<'s> = [(Vec<Value>, StateRef<'s>)];
 
@@ -62,6 +73,7 @@ impl GroupRuntime {
     pub(crate) fn states_in_chunks<T: Send, E: Send>(
         &self,
         chunk: usize,
+        order: KeyOrder,
         convert: &(dyn Fn(&Refs<'_>) -> Result<T, E> + Sync),
         each: &mut dyn FnMut(T) -> Result<(), E>,
     ) -> Result<(), E> {
@@ -74,7 +86,12 @@ impl GroupRuntime {
                 }
             }
         }
-        index.sort_unstable_by(|a, b| a.0.cmp(&b.0));
+        match order {
+            KeyOrder::Value => index.sort_unstable_by(|a, b| a.0.cmp(&b.0)),
+            KeyOrder::Hash => {
+                index.sort_by_cached_key(|(key, _)| (super::route::key_hash(KeyRef::Values(key)), key.clone()))
+            }
+        }
         let chunks: Vec<&Refs<'_>> = index.chunks(chunk.max(1)).collect();
         let threads = std::thread::available_parallelism().map_or(1, usize::from).min(chunks.len()).max(1);
         if threads == 1 {

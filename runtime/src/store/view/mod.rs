@@ -20,7 +20,7 @@ use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
 use crate::io::durable;
-use crate::operators::group::{GroupRuntime, window_aggs};
+use crate::operators::group::{GroupRuntime, KeyOrder, window_aggs};
 use crate::operators::state::GroupSnapshot;
 use crate::runners::lambda::batch::BatchView;
 
@@ -135,8 +135,9 @@ fn write_group(g: &GroupRuntime, ir_group: &IrGroup, version: &str, cutoff: i64,
     // A chunk of keys at a time: the file is written in memory for the list of keys and a few
     // chunks, not for the group's whole state.
     // The table holds panes, not running totals (a reader rebuilds them): states are read in
-    // place, their partials borrowed where they are kept as such.
-    g.states_in_chunks(KEYS_PER_CHUNK, &|keys| table::to_batch(ir_group, keys), &mut |batch| {
+    // place, their partials borrowed where they are kept as such, keys in the order the batch
+    // layer laid them out (by routing hash).
+    g.states_in_chunks(KEYS_PER_CHUNK, KeyOrder::Hash, &|keys| table::to_batch(ir_group, keys), &mut |batch| {
         w.write(&batch).map_err(|e| e.to_string())
     })?;
     let file = w.into_inner().map_err(|e| e.to_string())?;
