@@ -5,15 +5,15 @@
 //!
 //! Each shard takes the rows whose keys it owns (the route a stream's rows take), sorts them
 //! (unreadable times first), and feeds them through its operators a chunk at a time, each
-//! chunk gathered from the read batches by Arrow's interleave kernel. With no probes the rows
-//! are sorted by key hash, then event time: a key's events arrive together, so its state stays
-//! in the cache while they update it (a key's state depends only on its own events, in time
-//! order: lateness is measured from the key's latest event). With probes they are sorted by
-//! event time alone. Either way all of a key's events are in one shard, so each key sees its
-//! events in the order a global sort gives; events of equal times reach it in read order, on
-//! which no aggregate depends (ties are broken by value, docs/language.md). Dead letters are put
-//! back in the global sort's order. A probe (a key and a time) is answered by its key's shard
-//! once every event at or before its time is in, and before any later one.
+//! chunk gathered from the read batches by Arrow's interleave kernel. The rows are sorted by
+//! their key's routing hash, then event time: a key's events arrive together, so its state
+//! stays in the cache while they update it (a key's state depends only on its own events, in
+//! time order: lateness is measured from the key's latest event). All of a key's events are in
+//! one shard, so each key sees its events in the order a global sort gives; events of equal
+//! times reach it in read order, on which no aggregate depends (ties are broken by value,
+//! docs/language.md). Dead letters are put back in the global sort's order. A probe (a key and
+//! a time), sorted the same way, is answered by its key's shard once every event of its key at
+//! or before its time is in, and before any later one.
 
 use arrow::array::{Array, AsArray, TimestampMillisecondArray};
 use arrow::datatypes::TimestampMillisecondType;
@@ -22,6 +22,7 @@ use featc::ir::{IrField, Ty};
 
 use super::shard::{Operators, Shard};
 use super::{GroupRuntime, route};
+use crate::operators::columnar::KeyRef;
 use crate::operators::eval::Compiled;
 use crate::operators::state::DeadLetter;
 use crate::value::Value;
@@ -33,8 +34,7 @@ const CHUNK: usize = 8192;
 /// then by read position (batch, row).
 type Place = (bool, i64, u32, u32);
 
-/// A row's place in a shard's order: readable, its key's hash (0 when sorting by time alone),
-/// time, batch, row.
+/// A row's place in a shard's order: readable, its key's hash, time, batch, row.
 type Order = (bool, u64, i64, u32, u32);
 
 fn place(o: &Order) -> Place {
@@ -109,13 +109,14 @@ impl GroupRuntime {
                 .collect();
             parts.into_iter().flat_map(|p| p.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
         });
-        // Each shard's probes, by time (then in the probes' order).
-        let mut mine: Vec<Vec<usize>> = vec![Vec::new(); n];
+        // Each shard's probes `(key hash, index)`, by key hash and time (then in the probes' order).
+        let mut mine: Vec<Vec<(u64, usize)>> = vec![Vec::new(); n];
         for (i, (_, key)) in probes.iter().enumerate() {
-            mine[route::shard_of(key, n)].push(i);
+            let hash = route::key_hash(KeyRef::Values(key));
+            mine[route::shard_of_hash(hash, n)].push((hash, i));
         }
         for m in &mut mine {
-            m.sort_by_key(|&i| probes[i].0);
+            m.sort_by_key(|&(h, i)| (h, probes[i].0, i));
         }
         let sweep =
             Sweep { ops, derived, width: outputs.len(), batches, times: &times, routed: &routed, fields, probes, base };
@@ -145,16 +146,15 @@ impl GroupRuntime {
 }
 
 impl Sweep<'_> {
-    /// Shard `s`'s rows sorted and processed, and its probes (`mine`, by time) answered.
-    fn run(&self, shard: &mut Shard, s: usize, mine: &[usize]) -> Result<ShardOut, String> {
+    /// Shard `s`'s rows sorted and processed, and its probes (`mine`, by key hash and time)
+    /// answered.
+    fn run(&self, shard: &mut Shard, s: usize, mine: &[(u64, usize)]) -> Result<ShardOut, String> {
         let routed = self.routed;
-        // Without probes, a key's events together (see the module's header).
-        let by_key = mine.is_empty();
         let mut order: Vec<Order> = Vec::with_capacity(routed.iter().map(|r| r.0.get(s).map_or(0, Vec::len)).sum());
         for (b, ((rows, hashes), t)) in routed.iter().zip(self.times).enumerate() {
             for &r in rows.get(s).map_or(&[][..], Vec::as_slice) {
                 let valid = t.is_valid(r as usize);
-                let hash = if by_key && valid { hashes[r as usize] } else { 0 };
+                let hash = if valid { hashes[r as usize] } else { 0 };
                 order.push((valid, hash, if valid { t.value(r as usize) } else { 0 }, b as u32, r));
             }
         }
@@ -183,11 +183,13 @@ impl Sweep<'_> {
             };
             let mut start = 0;
             for (r, place) in places.iter().enumerate() {
-                // Probes strictly before this event's time are answered before it.
-                if place.0 && mine.get(next).is_some_and(|&i| self.probes[i].0 < place.2) {
+                // Probes of earlier keys, and of this key strictly before this event's time, are
+                // answered before it.
+                let at = (place.1, place.2);
+                if place.0 && mine.get(next).is_some_and(|&(h, i)| (h, self.probes[i].0) < at) {
                     feed(shard, start, r);
                     start = r;
-                    next = self.answer(shard, mine, next, Some(place.2), &mut answers)?;
+                    next = self.answer(shard, mine, next, Some(at), &mut answers)?;
                 }
             }
             feed(shard, start, places.len());
@@ -196,19 +198,19 @@ impl Sweep<'_> {
         Ok((dead, answers))
     }
 
-    /// Answers the probes of `mine` from `next` on whose time is before `until` (all when
-    /// `None`); returns where it stopped.
+    /// Answers the probes of `mine` from `next` on whose key hash and time are before `until`
+    /// (all when `None`); returns where it stopped.
     fn answer(
         &self,
         shard: &Shard,
-        mine: &[usize],
+        mine: &[(u64, usize)],
         mut next: usize,
-        until: Option<i64>,
+        until: Option<(u64, i64)>,
         answers: &mut Vec<(usize, Vec<Value>)>,
     ) -> Result<usize, String> {
-        while let Some(&i) = mine.get(next) {
+        while let Some(&(h, i)) = mine.get(next) {
             let (t, key) = self.probes[i];
-            if until.is_some_and(|u| t >= u) {
+            if until.is_some_and(|u| (h, t) >= u) {
                 break;
             }
             if let Some(v) = GroupRuntime::lookup_in(self.ops, self.derived, self.width, shard, key, t)? {
