@@ -21,6 +21,7 @@ mod exprs;
 mod filters;
 mod keys;
 mod slots;
+mod spills;
 mod state;
 mod totals;
 
