@@ -636,17 +636,22 @@ impl GroupRuntime {
             shard.dead.clear();
         }
         for (key, state) in snapshot.keys {
-            let Some(shard) = self.shards.get_mut(route::shard_of(&key, n)) else { continue };
-            match &mut shard.state {
-                Store::Rows(keys) => {
-                    keys.insert(key, state);
-                }
-                Store::Columnar(c) => c.import(&key, &state),
-            }
+            self.import_key(key, state, n);
         }
         self.dead_letters = Vec::new();
         self.dead_written = snapshot.dead_count;
         self.accepted = snapshot.accepted;
+    }
+
+    /// Loads one key's state into its shard (of `n`), replacing any it had.
+    pub(crate) fn import_key(&mut self, key: Vec<Value>, state: KeyState, n: usize) {
+        let Some(shard) = self.shards.get_mut(route::shard_of(&key, n)) else { return };
+        match &mut shard.state {
+            Store::Rows(keys) => {
+                keys.insert(key, state);
+            }
+            Store::Columnar(c) => c.import(&key, &state),
+        }
     }
 
     /// Adds events rejected before they reached the group (at decode).

@@ -12,7 +12,6 @@
 use std::fs::File;
 use std::path::{Path, PathBuf};
 
-use arrow::record_batch::RecordBatch;
 use featc::ir::{FeatureIr, IrGroup};
 use parquet::arrow::ArrowWriter;
 use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
@@ -156,8 +155,14 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
             continue;
         };
         let path = root(data_dir).join(&entry.file);
-        let keys = match read_keys(g, &path, &g.version, manifest.cutoff) {
-            Ok(Ok(keys)) => keys,
+        // Each key's state goes into the group as it is read (the file's rows are never all in
+        // memory as states at once); the group is kept only when the whole file read.
+        let mut runtime = GroupRuntime::batch_layer(ir, g)?;
+        runtime.restore(GroupSnapshot { name: g.name.clone(), keys: Vec::new(), dead_count: 0, accepted: 0 });
+        let shards = runtime.shard_count();
+        match read_keys(g, &path, &g.version, manifest.cutoff, &mut |key, state| runtime.import_key(key, state, shards))
+        {
+            Ok(Ok(())) => {}
             Ok(Err(missing)) => {
                 // A merge rule moved these features onto the view since it was computed (the
                 // version does not change with merge rules): the view lacks their partials.
@@ -176,8 +181,6 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
                 continue;
             }
         };
-        let mut runtime = GroupRuntime::batch_layer(ir, g)?;
-        runtime.restore(GroupSnapshot { name: g.name.clone(), keys, dead_count: 0, accepted: 0 });
         runtime.read_range(i64::MIN, manifest.cutoff);
         view.groups[gi] = runtime;
         view.files[gi] = Some(entry.file.clone());
@@ -196,15 +199,15 @@ fn batch_features(g: &IrGroup) -> Vec<&str> {
     g.aggregates.iter().filter(|a| a.merge.uses_batch()).map(|a| a.name.as_str()).collect()
 }
 
-/// Each key's state in a view file; `Ok(Err(names))` when the file lacks features the group
-/// now serves from the view (named).
-#[allow(clippy::type_complexity)]
+/// Each key's state in a view file, given to `each` as it is read; `Ok(Err(names))` when the
+/// file lacks features the group now serves from the view (named), before any key is read.
 fn read_keys(
     g: &IrGroup,
     path: &Path,
     version: &str,
     cutoff: i64,
-) -> Result<Result<Vec<(Vec<crate::value::Value>, crate::operators::state::KeyState)>, Vec<String>>, String> {
+    each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState),
+) -> Result<Result<(), Vec<String>>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
     let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
     let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
@@ -225,10 +228,6 @@ fn read_keys(
             return Ok(Err(missing));
         }
     }
-    let batches = builder
-        .build()
-        .map_err(|e| e.to_string())?
-        .collect::<Result<Vec<RecordBatch>, _>>()
-        .map_err(|e| format!("{}: {e}", path.display()))?;
-    read::from_batches(g, &window_aggs(g)?, &batches).map(Ok).map_err(|e| format!("{}: {e}", path.display()))
+    let batches = builder.build().map_err(|e| e.to_string())?.map(|b| b.map_err(|e| e.to_string()));
+    read::from_batches(g, &window_aggs(g)?, batches, each).map(Ok).map_err(|e| format!("{}: {e}", path.display()))
 }

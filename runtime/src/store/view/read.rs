@@ -3,7 +3,7 @@
 //! times than values are errors, never a panic), panes in time order, and the sliding windows'
 //! running totals rebuilt from their panes.
 
-use std::collections::{BTreeMap, VecDeque};
+use std::collections::{HashSet, VecDeque};
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type};
@@ -172,16 +172,29 @@ fn partial_at(g: &IrGroup, ai: usize, cols: &[&ArrayRef], r: usize) -> Result<Pa
     })
 }
 
-/// The key states a view's table holds, keys in order; `windows` are the group's.
+/// The key states a view's table holds, given to `each` key by key in the table's order;
+/// `windows` are the group's. A key's rows are together in a table featc writes: a key found
+/// again after another one is an error (the view is then computed again), never a second state.
 pub(crate) fn from_batches(
     g: &IrGroup,
     windows: &[(WindowSpec, WindowAggs)],
-    batches: &[RecordBatch],
-) -> Result<Vec<(Vec<Value>, KeyState)>, String> {
-    let mut keys: BTreeMap<Vec<Value>, ReadKey> = BTreeMap::new();
+    batches: impl Iterator<Item = Result<RecordBatch, String>>,
+    each: &mut dyn FnMut(Vec<Value>, KeyState),
+) -> Result<(), String> {
+    let mut current: Option<(Vec<Value>, ReadKey)> = None;
+    let mut done: HashSet<Vec<Value>> = HashSet::new();
+    let mut finish = |(key, read): (Vec<Value>, ReadKey), done: &mut HashSet<Vec<Value>>| {
+        if !done.insert(key.clone()) {
+            return Err(format!("the batch view's rows of key {key:?} are not together"));
+        }
+        each(key, state_of(windows, read));
+        Ok(())
+    };
     for b in batches {
-        let key_cols = g.keys.iter().map(|k| column(b, &k.name)).collect::<Result<Vec<_>, _>>()?;
-        let (window, start, end, latest) = (column(b, WINDOW)?, column(b, START)?, column(b, END)?, column(b, LATEST)?);
+        let b = b?;
+        let key_cols = g.keys.iter().map(|k| column(&b, &k.name)).collect::<Result<Vec<_>, _>>()?;
+        let (window, start, end, latest) =
+            (column(&b, WINDOW)?, column(&b, START)?, column(&b, END)?, column(&b, LATEST)?);
         let agg_cols = g
             .aggregates
             .iter()
@@ -189,18 +202,23 @@ pub(crate) fn from_batches(
             .map(|(ai, a)| {
                 fields(a.kind, a.integer_input(), &input_ty(g, ai))
                     .iter()
-                    .map(|(s, _)| column(b, &format!("{}__{s}", a.name)))
+                    .map(|(s, _)| column(&b, &format!("{}__{s}", a.name)))
                     .collect::<Result<Vec<_>, _>>()
             })
             .collect::<Result<Vec<_>, _>>()?;
         for r in 0..b.num_rows() {
-            let key = g
+            let key: Vec<Value> = g
                 .keys
                 .iter()
                 .zip(&key_cols)
                 .map(|(k, c)| value_at(c.as_ref(), r, &k.ty.ty))
                 .collect::<Result<_, _>>()?;
-            let entry = keys.entry(key).or_insert_with(|| (i64::MIN, vec![Vec::new(); windows.len()]));
+            if current.as_ref().is_some_and(|(k, _)| *k != key)
+                && let Some(previous) = current.take()
+            {
+                finish(previous, &mut done)?;
+            }
+            let entry = &mut current.get_or_insert_with(|| (key, (i64::MIN, vec![Vec::new(); windows.len()]))).1;
             entry.0 = entry.0.max(required(i64_at(latest, r)?, "latest event time")?);
             let Some(w) = i64_at(window, r)? else { continue };
             let w =
@@ -217,31 +235,31 @@ pub(crate) fn from_batches(
             entry.1[w].push((s, e, partials));
         }
     }
-    Ok(keys
-        .into_iter()
-        .map(|(key, (max_ts, mut units))| {
-            let states = windows
-                .iter()
-                .zip(units.iter_mut())
-                .map(|((spec, aggs), units)| {
-                    units.sort_by_key(|u| (u.0, u.1));
-                    match spec {
-                        WindowSpec::Lifetime => {
-                            WindowState::Lifetime(units.pop().map_or_else(|| aggs.empty(), |u| u.2))
-                        }
-                        WindowSpec::Tumbling { .. } => match units.pop() {
-                            Some((start, _, partials)) => WindowState::Tumbling { start, partials },
-                            None => WindowState::new(*spec, aggs),
-                        },
-                        WindowSpec::Sliding { .. } => WindowState::from_panes(
-                            aggs,
-                            units.drain(..).map(|(s, _, p)| (s, p)).collect::<VecDeque<_>>(),
-                        ),
-                        WindowSpec::Session { .. } => WindowState::Sessions(std::mem::take(units)),
-                    }
-                })
-                .collect();
-            (key, KeyState { max_ts, windows: states, changed: 0 })
+    if let Some(last) = current.take() {
+        finish(last, &mut done)?;
+    }
+    Ok(())
+}
+
+/// A key's state from its rows as read: each window's units in time order.
+fn state_of(windows: &[(WindowSpec, WindowAggs)], (max_ts, mut units): ReadKey) -> KeyState {
+    let states = windows
+        .iter()
+        .zip(units.iter_mut())
+        .map(|((spec, aggs), units)| {
+            units.sort_by_key(|u| (u.0, u.1));
+            match spec {
+                WindowSpec::Lifetime => WindowState::Lifetime(units.pop().map_or_else(|| aggs.empty(), |u| u.2)),
+                WindowSpec::Tumbling { .. } => match units.pop() {
+                    Some((start, _, partials)) => WindowState::Tumbling { start, partials },
+                    None => WindowState::new(*spec, aggs),
+                },
+                WindowSpec::Sliding { .. } => {
+                    WindowState::from_panes(aggs, units.drain(..).map(|(s, _, p)| (s, p)).collect::<VecDeque<_>>())
+                }
+                WindowSpec::Session { .. } => WindowState::Sessions(std::mem::take(units)),
+            }
         })
-        .collect())
+        .collect();
+    KeyState { max_ts, windows: states, changed: 0 }
 }
