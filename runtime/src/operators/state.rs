@@ -105,7 +105,12 @@ impl<'s> Partials<'s> {
     /// one (best after [`Partials::prefetch`] has brought it in).
     #[inline]
     pub(crate) fn prefetch_contents(&self, i: usize) {
-        if let Some(Cow::Borrowed(p)) = self.get(i) {
+        let kept = match *self {
+            Partials::Row(p) => p.get(i),
+            Partials::Col(c, window, slot) => c.boxed_partial(window, slot, i),
+            Partials::Empty(_) => None,
+        };
+        if let Some(p) = kept {
             p.prefetch_contents();
         }
     }

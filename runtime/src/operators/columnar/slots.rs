@@ -433,6 +433,13 @@ impl Slots {
         (0..self.aggs.len()).map(|a| self.partial(slot, a).into_owned()).collect()
     }
 
+    /// The partial of aggregate `agg` in a slot when the slot holds it as one (boxed).
+    #[inline]
+    pub(crate) fn boxed_partial(&self, slot: u32, agg: usize) -> Option<&Partial> {
+        let a = self.aggs.get(agg).filter(|a| !a.off)?;
+        self.boxes.get(slot as usize * self.boxed.len() + a.boxed?)
+    }
+
     /// The partial of aggregate `agg` in a slot: borrowed when the slot holds it (boxed), built
     /// from the words otherwise.
     pub(crate) fn partial(&self, slot: u32, agg: usize) -> Cow<'_, Partial> {
@@ -440,8 +447,8 @@ impl Slots {
         if a.off {
             return Cow::Owned(Partial::new(a.spec, a.integer));
         }
-        if let Some(b) = a.boxed {
-            return Cow::Borrowed(&self.boxes[slot as usize * self.boxed.len() + b]);
+        if let Some(p) = self.boxed_partial(slot, agg) {
+            return Cow::Borrowed(p);
         }
         let count = self.word(slot, a.count).1 as i64;
         let bound = |integer: bool, w: u64| {

@@ -96,6 +96,13 @@ impl Columnar {
         (agg < w.slots.aggs.len()).then(|| w.slots.partial(slot, agg))
     }
 
+    /// The partial of aggregate `agg` in slot `slot` of window `window` when it is kept as one
+    /// (boxed); `None` for those built from words.
+    #[inline]
+    pub(crate) fn boxed_partial(&self, window: usize, slot: u32, agg: usize) -> Option<&Partial> {
+        self.windows.get(window)?.slots.boxed_partial(slot, agg)
+    }
+
     /// Asks the processor to start loading a partial (see [`Columnar::partial`]).
     #[inline]
     pub(crate) fn prefetch_partial(&self, window: usize, slot: u32, agg: usize) {
