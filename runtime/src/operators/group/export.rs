@@ -1,6 +1,7 @@
-//! A group's keys in, their states out in key order, a chunk of keys at a time: read in place
-//! (or exported to the row path's form) and converted (to a table of the batch view, or kept as
-//! they are for a snapshot) on every core, handed to one consumer in order. Memory holds the
+//! A group's keys in, their states out in order (of key, or of routing hash), a chunk of keys
+//! at a time: read in place (or exported to the row path's form) and converted (to a table of
+//! the batch view, or kept as they are for a snapshot) on every core, handed to one consumer in
+//! order. Memory holds the
 //! list of keys and a few chunks of converted states, not the whole state.
 
 use std::sync::mpsc::sync_channel;
@@ -55,7 +56,7 @@ pub(crate) enum KeyOrder {
     Hash,
 }
 
-/// Keys of a chunk in key order, with their states where they live.
+/// Keys of a chunk in the order asked for, with their states where they live.
 pub(crate) type Refs<'s> = [(Vec<Value>, StateRef<'s>)];
 
 /// Keys in a chunk, their states exported.
@@ -67,9 +68,9 @@ pub(crate) fn exported(part: &Refs<'_>) -> Chunk {
 }
 
 impl GroupRuntime {
-    /// Every key's state in key order, `chunk` keys at a time: each chunk of states, read in
+    /// Every key's state in `order`, `chunk` keys at a time: each chunk of states, read in
     /// place, turned into a `T` by `convert` on one of up to as many threads as cores, then
-    /// given to `each` in key order on the calling thread. Stops at the first error of either.
+    /// given to `each` in that order on the calling thread. Stops at the first error of either.
     pub(crate) fn states_in_chunks<T: Send, E: Send>(
         &self,
         chunk: usize,

@@ -183,7 +183,7 @@ pub(crate) fn from_batches(
 ) -> Result<(), String> {
     let mut current: Option<(Vec<Value>, ReadKey)> = None;
     let mut done: HashSet<Vec<Value>> = HashSet::new();
-    let mut finish = |(key, read): (Vec<Value>, ReadKey), done: &mut HashSet<Vec<Value>>| {
+    let mut finish = |(key, read): (Vec<Value>, ReadKey)| {
         if !done.insert(key.clone()) {
             return Err(format!("the batch view's rows of key {key:?} are not together"));
         }
@@ -216,7 +216,7 @@ pub(crate) fn from_batches(
             if current.as_ref().is_some_and(|(k, _)| *k != key)
                 && let Some(previous) = current.take()
             {
-                finish(previous, &mut done)?;
+                finish(previous)?;
             }
             let entry = &mut current.get_or_insert_with(|| (key, (i64::MIN, vec![Vec::new(); windows.len()]))).1;
             entry.0 = entry.0.max(required(i64_at(latest, r)?, "latest event time")?);
@@ -236,7 +236,7 @@ pub(crate) fn from_batches(
         }
     }
     if let Some(last) = current.take() {
-        finish(last, &mut done)?;
+        finish(last)?;
     }
     Ok(())
 }
