@@ -67,30 +67,35 @@ pub(super) fn split_hashes(hashes: &[u64], n: usize) -> Vec<Vec<u32>> {
     out
 }
 
+/// A readable key's hash, 0 for the others.
+#[inline]
+fn of(valid: bool, hash: impl FnOnce() -> u64) -> u64 {
+    if valid { hash() } else { 0 }
+}
+
 /// Each row's key hash; 0 for a key that is null or cannot be read (0 routes to shard 0).
 pub(super) fn hashes(batch: &RecordBatch, keys: &[(&str, &Ty)]) -> Vec<u64> {
     let rows = batch.num_rows();
     let arrays: Option<Vec<&dyn Array>> =
         keys.iter().map(|(name, _)| batch.column_by_name(name).map(|a| a.as_ref())).collect();
     let Some(arrays) = arrays else { return vec![0; rows] };
-    let of = |valid: bool, h: &dyn Fn() -> u64| if valid { h() } else { 0 };
     if let ([a], [(_, ty)]) = (arrays.as_slice(), keys) {
         match (ty, a.data_type()) {
             (Ty::I64, DataType::Int64) => {
                 let p = a.as_primitive::<Int64Type>();
-                return (0..rows).map(|r| of(p.is_valid(r), &|| key_hash(KeyRef::I64(p.value(r))))).collect();
+                return (0..rows).map(|r| of(p.is_valid(r), || key_hash(KeyRef::I64(p.value(r))))).collect();
             }
             (Ty::String, DataType::Utf8) => {
                 let s = a.as_string::<i32>();
-                return (0..rows).map(|r| of(s.is_valid(r), &|| key_hash(KeyRef::Str(s.value(r))))).collect();
+                return (0..rows).map(|r| of(s.is_valid(r), || key_hash(KeyRef::Str(s.value(r))))).collect();
             }
             (Ty::String, DataType::LargeUtf8) => {
                 let s = a.as_string::<i64>();
-                return (0..rows).map(|r| of(s.is_valid(r), &|| key_hash(KeyRef::Str(s.value(r))))).collect();
+                return (0..rows).map(|r| of(s.is_valid(r), || key_hash(KeyRef::Str(s.value(r))))).collect();
             }
             (Ty::String, DataType::Utf8View) => {
                 let s = a.as_string_view();
-                return (0..rows).map(|r| of(s.is_valid(r), &|| key_hash(KeyRef::Str(s.value(r))))).collect();
+                return (0..rows).map(|r| of(s.is_valid(r), || key_hash(KeyRef::Str(s.value(r))))).collect();
             }
             _ => {}
         }
@@ -106,7 +111,7 @@ pub(super) fn hashes(batch: &RecordBatch, keys: &[(&str, &Ty)]) -> Vec<u64> {
                     Some(v) => key.push(v),
                 }
             }
-            of(key.len() == keys.len(), &|| key_hash(KeyRef::Values(&key)))
+            of(key.len() == keys.len(), || key_hash(KeyRef::Values(&key)))
         })
         .collect()
 }
