@@ -11,7 +11,7 @@ use crate::operators::aggregate::{AggSpec, Partial};
 use crate::operators::columnar::Columnar;
 use crate::operators::eval::{Compiled, compile};
 pub use crate::operators::state::{ChangeMark, DeadLetter, GroupSnapshot};
-use crate::operators::state::{KeyState, next_epoch};
+use crate::operators::state::{KeyState, Stamps, next_epoch};
 
 mod changes;
 mod export;
@@ -234,6 +234,7 @@ impl GroupRuntime {
             members,
             after: i64::MIN,
             until: i64::MAX,
+            window_from: vec![i64::MIN; group.windows.len()],
         };
         let shards = (0..default_shards()).map(|_| Shard::new(state.clone())).collect();
         Ok(GroupRuntime {
@@ -284,6 +285,20 @@ impl GroupRuntime {
     pub fn read_range(&mut self, after: i64, until: i64) {
         self.ops.after = after;
         self.ops.until = until;
+    }
+
+    /// For a replay whose answers are asked for at `t` or later only (the Lambda speed layer
+    /// past its cutoff): a sliding or tumbling window takes only the events that can be in its
+    /// answer at `t` or later ([`crate::operators::window::reach`]); the key's latest time, and
+    /// so lateness, still counts every event. Answers at `t` or later are unchanged; the
+    /// windows keep no pane that would be evicted before them.
+    pub fn answer_from(&mut self, t: i64) {
+        self.ops.window_from = self.ops.windows.iter().map(|(spec, _)| crate::operators::window::reach(*spec, t)).collect();
+        for s in &mut self.shards {
+            if let Store::Columnar(c) = &mut s.state {
+                c.set_window_from(&self.ops.window_from);
+            }
+        }
     }
 
     /// What the operators of this group run, window by window: the strategy of a new key's
@@ -355,15 +370,15 @@ impl GroupRuntime {
                 let mut work = shards.iter_mut().zip(&split);
                 let here = work.next();
                 for (shard, rows) in work {
-                    scope.spawn(move || shard.process_batch(ops, batch, fields, rows, base));
+                    scope.spawn(move || shard.process_batch(ops, batch, fields, rows, Stamps::After(base)));
                 }
                 if let Some((shard, rows)) = here {
-                    shard.process_batch(ops, batch, fields, rows, base);
+                    shard.process_batch(ops, batch, fields, rows, Stamps::After(base));
                 }
             });
         } else {
             for (shard, rows) in shards.iter_mut().zip(&split) {
-                shard.process_batch(ops, batch, fields, rows, base);
+                shard.process_batch(ops, batch, fields, rows, Stamps::After(base));
             }
         }
         if shards.iter().any(|s| !s.dead.is_empty()) {
@@ -381,7 +396,7 @@ impl GroupRuntime {
         let at = if key.iter().any(Value::is_null) { 0 } else { route::shard_of(&key, self.shards.len()) };
         let GroupRuntime { ops, shards, dead_letters, .. } = self;
         if let Some(shard) = shards.get_mut(at) {
-            shard.process(ops, row, 0, base);
+            shard.process(ops, row, 0, Stamps::After(base));
             dead_letters.extend(shard.dead.drain(..).map(|(_, d)| d));
         }
     }

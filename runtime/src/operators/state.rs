@@ -125,6 +125,26 @@ pub struct ChangeMark {
     pub(crate) count: u64,
 }
 
+/// The change stamp each row of a batch gives its key (see `GroupRuntime::changed_since`): the
+/// group's change count after the row.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Stamps<'a> {
+    /// A batch read in order after `base` events: row `r` stamps `base + r + 1`.
+    After(u64),
+    /// Row by row: rows gathered out of read order keep the stamps of their read positions.
+    Given(&'a [u64]),
+}
+
+impl Stamps<'_> {
+    /// Row `r`'s stamp.
+    pub(crate) fn of(self, r: usize) -> u64 {
+        match self {
+            Stamps::After(base) => base + r as u64 + 1,
+            Stamps::Given(stamps) => stamps.get(r).copied().unwrap_or(0),
+        }
+    }
+}
+
 /// A new state epoch, unique in the process.
 pub(crate) fn next_epoch() -> u64 {
     static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);

@@ -163,6 +163,17 @@ pub enum WindowState {
     Sessions(Vec<(i64, i64, Vec<Partial>)>),
 }
 
+/// The earliest event time that can be in a window's answer at `t` or later: from the pane a
+/// sliding window reaches back to at `t`, from the tumbling window of `t`; every event
+/// (`i64::MIN`) for lifetime and session windows.
+pub(crate) fn reach(spec: WindowSpec, t: i64) -> i64 {
+    match spec {
+        WindowSpec::Tumbling { size_ms } => floor(t, size_ms),
+        WindowSpec::Sliding { size_ms, hop_ms } => floor(t.saturating_sub(millis(size_ms)), hop_ms),
+        WindowSpec::Lifetime | WindowSpec::Session { .. } => i64::MIN,
+    }
+}
+
 fn floor(t: i64, width: u64) -> i64 {
     let w = i64::try_from(width).unwrap_or(i64::MAX).max(1);
     t - t.rem_euclid(w)

@@ -5,6 +5,7 @@
 
 use std::path::{Path, PathBuf};
 
+use arrow::record_batch::RecordBatch;
 use featc::ir::{FeatureIr, IrField, MergeRule};
 
 use crate::io::delta::stream::DeltaSource;
@@ -21,7 +22,11 @@ use crate::value::Value;
 
 /// Events read between two looks at the clock (a checkpoint due, a shutdown asked for) in a
 /// long replay.
-pub const REPLAY_STEP: u64 = 65_536;
+pub const REPLAY_STEP: u64 = BACKLOG;
+
+/// Events read before they are handed to the groups together (see [`KappaRunner::step`]): enough
+/// for a replay's keys to recur within them, and a bounded hold of Arrow batches.
+pub const BACKLOG: u64 = 1 << 20;
 
 /// What a replay did.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -131,6 +136,11 @@ impl KappaRunner {
         Ok((runner, seeded))
     }
 
+    /// Every group is asked for answers at `t` or later only (see [`GroupRuntime::answer_from`]).
+    pub fn answer_from(&mut self, t: i64) {
+        self.groups.iter_mut().for_each(|g| g.answer_from(t));
+    }
+
     /// Reads only events at or before `t` from now on (see [`GroupRuntime::read_until`]).
     pub fn read_until(&mut self, t: i64) {
         self.groups.iter_mut().for_each(|g| g.read_until(t));
@@ -215,12 +225,26 @@ impl KappaRunner {
         }
     }
 
-    /// Reads at most `budget` events (to the exact offset) through the operators.
+    /// Reads at most `budget` events (to the exact offset) through the operators. The batches
+    /// read are handed to each group up to [`BACKLOG`] events at a time, which the group
+    /// regroups by key (see [`GroupRuntime::process_backlog`]): the same state as batch after
+    /// batch.
     pub fn step(&mut self, mut budget: u64, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
         let mut report = ReplayReport::default();
         for stream in &mut self.streams {
+            // The batches read and not yet processed, per group of the stream.
+            let mut held: Vec<Vec<RecordBatch>> = vec![Vec::new(); stream.groups.len()];
+            let mut unreported = 0;
             while budget > 0 {
-                let Some((partition, first, mut batch)) = stream.reader.next_batch()? else { break };
+                let next = match stream.reader.next_batch() {
+                    Ok(next) => next,
+                    Err(e) => {
+                        // What was read before the failure is in the state.
+                        Self::process_held(&mut self.groups, &stream.groups, &mut held)?;
+                        return Err(e);
+                    }
+                };
+                let Some((partition, first, mut batch)) = next else { break };
                 if batch.num_rows() as u64 > budget {
                     // Stop exactly at the budget; the rest is read next time.
                     let take = usize::try_from(budget).unwrap_or(usize::MAX);
@@ -233,17 +257,25 @@ impl KappaRunner {
                 report.events += n;
                 // Set at once: a read that fails after this batch leaves it in the state.
                 self.unsaved = true;
-                for (gi, fields, resume) in &stream.groups {
+                for ((_, _, resume), held) in stream.groups.iter().zip(&mut held) {
                     // A group restored from a later snapshot skips what its state includes.
                     let skip = resume[partition].saturating_sub(first);
                     if skip == 0 {
-                        self.groups[*gi].process_batch(&batch, fields);
+                        held.push(batch.clone());
                     } else if skip < n {
                         let skip = usize::try_from(skip).unwrap_or(usize::MAX);
-                        self.groups[*gi].process_batch(&batch.slice(skip, batch.num_rows() - skip), fields);
+                        held.push(batch.slice(skip, batch.num_rows() - skip));
                     }
                 }
-                progress(n);
+                unreported += n;
+                if unreported >= BACKLOG {
+                    Self::process_held(&mut self.groups, &stream.groups, &mut held)?;
+                    progress(std::mem::take(&mut unreported));
+                }
+            }
+            Self::process_held(&mut self.groups, &stream.groups, &mut held)?;
+            if unreported > 0 {
+                progress(unreported);
             }
         }
         // Payloads a broker gave that are not events: dead letters, written with the snapshot.
@@ -262,6 +294,27 @@ impl KappaRunner {
             report.keys += g.key_count() as u64;
         }
         Ok(report)
+    }
+
+    /// Hands each group of a stream the batches held for it, in read order, and empties them: a
+    /// few events batch by batch, more as a backlog regrouped by key.
+    fn process_held(
+        groups: &mut [GroupRuntime],
+        readers: &[(usize, Vec<IrField>, Vec<u64>)],
+        held: &mut [Vec<RecordBatch>],
+    ) -> Result<(), String> {
+        /// Below this many events, regrouping them by key costs more than it saves.
+        const REGROUP_MIN: usize = 4_096;
+        for ((gi, fields, _), held) in readers.iter().zip(held) {
+            let batches = std::mem::take(held);
+            let Some(group) = groups.get_mut(*gi) else { continue };
+            if batches.iter().map(RecordBatch::num_rows).sum::<usize>() < REGROUP_MIN {
+                batches.iter().for_each(|b| group.process_batch(b, fields));
+            } else {
+                group.process_backlog(&batches, fields)?;
+            }
+        }
+        Ok(())
     }
 
     /// Appends the dead letters not written yet of every group to

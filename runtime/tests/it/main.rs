@@ -4,6 +4,7 @@
 
 mod common;
 
+mod answer_from;
 mod columnar;
 mod fuzz;
 mod lambda;

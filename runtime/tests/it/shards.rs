@@ -4,7 +4,8 @@
 //! letters in the same order, the same counters, the same changed keys and the same features
 //! at every probe, whatever the shard count. And a whole history handed to the shards at once
 //! (the batch layer's way: each shard sorts its own keys' events) against the same events
-//! sorted once and streamed through one shard.
+//! sorted once and streamed through one shard; and a stream's batches handed over at once (a
+//! replay's way: each shard regroups its keys' rows by key) against the batches one after another.
 
 use featc::ir::{FeatureIr, IrField};
 use featc_runtime::operators::group::GroupRuntime;
@@ -100,6 +101,48 @@ proptest! {
         for shards in [2, 3, 5] {
             let split = run(&ir, &evs, &edges, shards, &probes);
             prop_assert!(split == one, "{} shards differ from one\n{}", shards, text);
+        }
+    }
+}
+
+/// The batches cut at `edges` handed over as backlogs (each shard regrouping its keys' rows by
+/// key): the first alone, a mark taken, then the rest at once.
+fn run_backlog(ir: &FeatureIr, evs: &[RawEvent], edges: &[usize], shards: usize, probes: &[i64]) -> Seen {
+    let mut group = GroupRuntime::new(ir, &ir.groups[0]).unwrap();
+    group.set_shards(shards);
+    let whole = crate::common::batch(evs);
+    let batches: Vec<_> = edges.windows(2).map(|p| whole.slice(p[0], p[1] - p[0])).collect();
+    let (first, rest) = batches.split_at(1);
+    group.process_backlog(first, &fields(ir)).unwrap();
+    let mark = group.change_mark();
+    group.process_backlog(rest, &fields(ir)).unwrap();
+    let changed = group.changed_since(Some(mark));
+    observe(&group, changed, probes)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 30, ..ProptestConfig::default() })]
+
+    /// A stream's replay: batches handed over together, each shard regrouping its keys' rows by
+    /// key (each key's in read order), against the same batches processed one after another on
+    /// one shard: the same state, dead letters in the same order, counters, keys changed since
+    /// a mark and features.
+    #[test]
+    fn a_backlog_regrouped_by_key_is_its_batches_one_after_another(
+        (text, evs) in spec(false).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
+        cuts in prop::collection::vec(any::<prop::sample::Index>(), 1..4),
+        probes in prop::collection::vec(0i64..20_000, 1..3),
+    ) {
+        let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
+        let evs = many(&evs);
+        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
+        edges.extend([0, evs.len()]);
+        edges.sort_unstable();
+        let one = run(&ir, &evs, &edges, 1, &probes);
+        prop_assert!(one.counters.0 > 0);
+        for shards in [1, 2, 3] {
+            let backlog = run_backlog(&ir, &evs, &edges, shards, &probes);
+            prop_assert!(backlog == one, "{} shards differ from the batches one after another\n{}", shards, text);
         }
     }
 }

@@ -32,6 +32,7 @@ use featc::ir::{Eviction, Expr, FeatureIr, IrGroup, Ty, WindowSpec};
 
 use crate::operators::aggregate::AggSpec;
 use crate::operators::prefetch;
+use crate::operators::state::Stamps;
 use crate::operators::window::WindowAggs;
 use crate::value::Value;
 use cells::{CellCol, CellColumn, Interner};
@@ -71,6 +72,8 @@ struct ColWindow {
     /// Every aggregate of the window is off (see [`AggInput::off`]): the window keeps nothing
     /// and its partials are empty.
     off: bool,
+    /// Events before this time are not added (see `GroupRuntime::answer_from`).
+    from: i64,
 }
 
 /// What the batch path leaves to the row path: rows to decode one by one (a null, NaN or
@@ -263,7 +266,16 @@ impl Columnar {
                 WindowSpec::Sliding { .. } if !off => Totals::new(inputs, &subtract, &slots),
                 _ => None,
             };
-            windows.push(ColWindow { spec: w.spec, aggs, slots, panes: Vec::new(), totals, sessions: Vec::new(), off });
+            windows.push(ColWindow {
+                spec: w.spec,
+                aggs,
+                slots,
+                panes: Vec::new(),
+                totals,
+                sessions: Vec::new(),
+                off,
+                from: i64::MIN,
+            });
         }
         let key_cols: Vec<(usize, String, Ty)> =
             group.keys.iter().map(|k| Some((col(&k.name)?, k.name.clone(), k.ty.ty.clone()))).collect::<Option<_>>()?;
@@ -314,6 +326,7 @@ impl Columnar {
                     totals: w.totals.as_ref().map(Totals::emptied),
                     sessions: Vec::new(),
                     off: w.off,
+                    from: w.from,
                 })
                 .collect(),
             values: self.values.clone(),
@@ -337,6 +350,13 @@ impl Columnar {
         let id = self.keys.intern(key);
         self.grow();
         self.accept_id(id, ts, event)
+    }
+
+    /// Window `w` takes only events at or after `from[w]` (see `GroupRuntime::answer_from`).
+    pub(crate) fn set_window_from(&mut self, from: &[i64]) {
+        for (w, &f) in self.windows.iter_mut().zip(from) {
+            w.from = f;
+        }
     }
 
     /// Makes room in every window for the keys interned so far.
@@ -393,6 +413,8 @@ impl Columnar {
         for w in self.windows.iter_mut().filter(|w| !w.off) {
             match w.spec {
                 WindowSpec::Lifetime => w.slots.update(id, values, cells, ts, mask),
+                // An event no answer asked for can hold (see `GroupRuntime::answer_from`).
+                WindowSpec::Tumbling { .. } | WindowSpec::Sliding { .. } if ts < w.from => {}
                 WindowSpec::Tumbling { size_ms } => {
                     let s = floor(ts, size_ms);
                     if first || s > floor(latest, size_ms) {
@@ -486,7 +508,7 @@ impl Columnar {
     }
 
     /// Adds every well-formed, on-time event with `after < ts <= until` among the rows `rows`
-    /// (in order) of a batch; row `r` stamps its key with the change count `base + r + 1`.
+    /// (in order) of a batch; row `r` stamps its key with the change count `stamps.of(r)`.
     /// `None` when a column's Arrow type is not one the batch path reads (the caller then takes
     /// the row path for the batch); otherwise the rows it left for the row path.
     pub(crate) fn accept_batch(
@@ -495,7 +517,7 @@ impl Columnar {
         after: i64,
         until: i64,
         rows: &[u32],
-        base: u64,
+        stamps: Stamps<'_>,
     ) -> Option<Leftovers> {
         let ts = TsColumn::read(batch.column_by_name(&self.ts_col.1)?.as_ref())?;
         let key = KeyColumn::read(batch, &self.key_cols)?;
@@ -615,7 +637,7 @@ impl Columnar {
                 *slot = std::mem::replace(v, Value::Null);
             }
             let mask = masks.get(i).copied().unwrap_or(u64::MAX);
-            let event = Event { values: &values, cells: &cells, seq: base + r as u64 + 1, mask };
+            let event = Event { values: &values, cells: &cells, seq: stamps.of(r), mask };
             match self.accept_id(id, t, event) {
                 Ok(()) => left.accepted += 1,
                 Err(latest) => left.late.push((r, latest)),

@@ -24,7 +24,7 @@ use super::shard::{Operators, Shard};
 use super::{GroupRuntime, route};
 use crate::operators::columnar::KeyRef;
 use crate::operators::eval::Compiled;
-use crate::operators::state::DeadLetter;
+use crate::operators::state::{DeadLetter, Stamps};
 use crate::value::Value;
 
 /// Rows gathered into one batch for the operators.
@@ -50,12 +50,14 @@ struct Sweep<'a> {
     derived: &'a [(usize, Compiled)],
     width: usize,
     batches: &'a [RecordBatch],
-    times: &'a [&'a TimestampMillisecondArray],
+    /// Each batch's event times, for a history; none for a stream's backlog (read order).
+    times: Option<&'a [&'a TimestampMillisecondArray]>,
+    /// Each batch's change count before it: row `r` of batch `b` stamps `offsets[b] + r + 1`.
+    offsets: &'a [u64],
     /// For each batch, its rows by shard, and each row's key hash.
     routed: &'a [(Vec<Vec<u32>>, Vec<u64>)],
     fields: &'a [IrField],
     probes: &'a [Probe<'a>],
-    base: u64,
 }
 
 /// What one shard gives back: its dead letters with their places, and its probes' answers.
@@ -65,10 +67,25 @@ impl GroupRuntime {
     /// Processes a source's history: `batches` in read order, `ts` the column holding each
     /// event's time as a millisecond timestamp (null when it cannot be read), `fields` the
     /// group's columns with their declared types. The state, counters and dead letters are those
-    /// of processing the rows sorted by `ts`, on any number of shards. Change stamps are numbered
-    /// within each shard (after every earlier stamp): the batch view keeps none.
+    /// of processing the rows sorted by `ts`, on any number of shards. Change stamps are those of
+    /// the rows' read positions.
     pub fn process_history(&mut self, batches: &[RecordBatch], ts: &str, fields: &[IrField]) -> Result<(), String> {
         self.sweep_history(batches, ts, fields, &[]).map(|_| ())
+    }
+
+    /// Processes batches of a stream, `batches` in read order: the state, counters, dead
+    /// letters (in read order) and change stamps are those [`GroupRuntime::process_batch`]
+    /// gives on each batch in turn. Each shard takes its keys' rows regrouped by key, each key's
+    /// in read order (a key's state depends only on its own events in the order they came): a
+    /// long replay updates a key's state one event after another while it is in the cache.
+    /// Batches of different schemas are processed one after another instead.
+    pub fn process_backlog(&mut self, batches: &[RecordBatch], fields: &[IrField]) -> Result<(), String> {
+        let Some(first) = batches.first() else { return Ok(()) };
+        if batches.iter().any(|b| b.schema() != first.schema()) {
+            batches.iter().for_each(|b| self.process_batch(b, fields));
+            return Ok(());
+        }
+        self.sweep(batches, None, fields, &[]).map(|_| ())
     }
 
     /// [`GroupRuntime::process_history`], answering each probe along the way: the feature
@@ -81,12 +98,6 @@ impl GroupRuntime {
         fields: &[IrField],
         probes: &[Probe<'_>],
     ) -> Result<Vec<Vec<Value>>, String> {
-        let base = self.changes;
-        self.changes += batches.iter().map(|b| b.num_rows() as u64).sum::<u64>();
-        let empty = self.finish(&self.empty_partials());
-        let GroupRuntime { ops, shards, dead_letters, derived, outputs, .. } = self;
-        let keys: Vec<(&str, &Ty)> = ops.key_types.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let n = shards.len();
         let times = batches
             .iter()
             .map(|b| {
@@ -95,6 +106,29 @@ impl GroupRuntime {
                     .ok_or_else(|| format!("`{ts}` is not a millisecond timestamp"))
             })
             .collect::<Result<Vec<_>, String>>()?;
+        self.sweep(batches, Some(&times), fields, probes)
+    }
+
+    /// The shards' sweep of `batches`: by key hash, then time (`times`, each batch's event
+    /// times) or read order (none), answering `probes`.
+    fn sweep(
+        &mut self,
+        batches: &[RecordBatch],
+        times: Option<&[&TimestampMillisecondArray]>,
+        fields: &[IrField],
+        probes: &[Probe<'_>],
+    ) -> Result<Vec<Vec<Value>>, String> {
+        let mut offsets = Vec::with_capacity(batches.len());
+        let mut base = self.changes;
+        for b in batches {
+            offsets.push(base);
+            base += b.num_rows() as u64;
+        }
+        self.changes = base;
+        let empty = self.finish(&self.empty_partials());
+        let GroupRuntime { ops, shards, dead_letters, derived, outputs, .. } = self;
+        let keys: Vec<(&str, &Ty)> = ops.key_types.iter().map(|(n, t)| (n.as_str(), t)).collect();
+        let n = shards.len();
         // Each batch's rows by shard, the batches split over as many threads as shards.
         let per = batches.len().div_ceil(n).max(1);
         let routed: Vec<(Vec<Vec<u32>>, Vec<u64>)> = std::thread::scope(|scope| {
@@ -118,8 +152,17 @@ impl GroupRuntime {
         for m in &mut mine {
             m.sort_by_key(|&(h, i)| (h, probes[i].0, i));
         }
-        let sweep =
-            Sweep { ops, derived, width: outputs.len(), batches, times: &times, routed: &routed, fields, probes, base };
+        let sweep = Sweep {
+            ops,
+            derived,
+            width: outputs.len(),
+            batches,
+            times,
+            offsets: &offsets,
+            routed: &routed,
+            fields,
+            probes,
+        };
         let sweep = &sweep;
         let results: Vec<Result<ShardOut, String>> = std::thread::scope(|scope| {
             let mut work = shards.iter_mut().zip(&mine).enumerate();
@@ -151,11 +194,17 @@ impl Sweep<'_> {
     fn run(&self, shard: &mut Shard, s: usize, mine: &[(u64, usize)]) -> Result<ShardOut, String> {
         let routed = self.routed;
         let mut order: Vec<Order> = Vec::with_capacity(routed.iter().map(|r| r.0.get(s).map_or(0, Vec::len)).sum());
-        for (b, ((rows, hashes), t)) in routed.iter().zip(self.times).enumerate() {
-            for &r in rows.get(s).map_or(&[][..], Vec::as_slice) {
-                let valid = t.is_valid(r as usize);
-                let hash = if valid { hashes[r as usize] } else { 0 };
-                order.push((valid, hash, if valid { t.value(r as usize) } else { 0 }, b as u32, r));
+        for (b, (rows, hashes)) in routed.iter().enumerate() {
+            let rows = rows.get(s).map_or(&[][..], Vec::as_slice);
+            match self.times.and_then(|t| t.get(b)) {
+                Some(t) => order.extend(rows.iter().map(|&r| {
+                    let valid = t.is_valid(r as usize);
+                    let hash = if valid { hashes[r as usize] } else { 0 };
+                    (valid, hash, if valid { t.value(r as usize) } else { 0 }, b as u32, r)
+                })),
+                // Read order within a key; a row whose time is unreadable becomes a dead
+                // letter in its place, as a stream's batch makes it.
+                None => order.extend(rows.iter().map(|&r| (true, hashes[r as usize], 0, b as u32, r))),
             }
         }
         order.sort_unstable();
@@ -163,10 +212,13 @@ impl Sweep<'_> {
         let all: Vec<u32> = (0..CHUNK as u32).collect();
         let (mut dead, mut answers) = (Vec::new(), Vec::with_capacity(mine.len()));
         let mut indices = Vec::with_capacity(CHUNK);
+        let mut stamps = Vec::with_capacity(CHUNK);
         let mut next = 0;
-        for (c, places) in order.chunks(CHUNK).enumerate() {
+        for places in order.chunks(CHUNK) {
             indices.clear();
             indices.extend(places.iter().map(|p| (p.3 as usize, p.4 as usize)));
+            stamps.clear();
+            stamps.extend(places.iter().map(|p| self.offsets[p.3 as usize] + u64::from(p.4) + 1));
             let chunk = arrow::compute::interleave_record_batch(&refs, &indices).map_err(|e| e.to_string())?;
             let mut feed = |shard: &mut Shard, from: usize, to: usize| {
                 if to > from {
@@ -176,7 +228,7 @@ impl Sweep<'_> {
                         &part,
                         self.fields,
                         &all[..to - from],
-                        self.base + (c * CHUNK + from) as u64,
+                        Stamps::Given(&stamps[from..to]),
                     );
                     dead.extend(shard.dead.drain(..).map(|(r, d)| (place(&places[from + r]), d)));
                 }

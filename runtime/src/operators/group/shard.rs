@@ -8,7 +8,7 @@ use featc::ir::{IrField, Ty, WindowSpec};
 use super::{AggRuntime, Store};
 use crate::operators::decode;
 use crate::operators::eval::Compiled;
-use crate::operators::state::{DeadLetter, KeyState};
+use crate::operators::state::{DeadLetter, KeyState, Stamps};
 use crate::operators::window::{WindowAggs, WindowState};
 use crate::value::Value;
 
@@ -29,6 +29,8 @@ pub(super) struct Operators {
     /// Only events with `after < ts <= until` are read.
     pub(super) after: i64,
     pub(super) until: i64,
+    /// For each window, the earliest event time it takes (see `GroupRuntime::answer_from`).
+    pub(super) window_from: Vec<i64>,
 }
 
 impl Operators {
@@ -56,25 +58,25 @@ impl Shard {
         Shard { state, accepted: 0, dead: Vec::new() }
     }
 
-    /// Processes the rows `rows` (in order) of a batch; `base` is the group's change count
-    /// before the batch, so row `r` stamps the keys it changes with `base + r + 1` whatever the
-    /// shard.
+    /// Processes the rows `rows` (in order) of a batch; row `r` stamps the key it changes with
+    /// `stamps.of(r)` (for a batch read in order, the group's change count after it, whatever
+    /// the shard).
     pub(super) fn process_batch(
         &mut self,
         ops: &Operators,
         batch: &RecordBatch,
         fields: &[IrField],
         rows: &[u32],
-        base: u64,
+        stamps: Stamps<'_>,
     ) {
         if let Store::Columnar(c) = &mut self.state
-            && let Some(left) = c.accept_batch(batch, ops.after, ops.until, rows, base)
+            && let Some(left) = c.accept_batch(batch, ops.after, ops.until, rows, stamps)
         {
             self.accepted += left.accepted;
             for &r in &left.malformed {
                 let (good, dead) = decode::rows(&batch.slice(r, 1), fields);
                 self.dead.extend(dead.into_iter().map(|d| (r, d)));
-                good.into_iter().for_each(|row| self.process(ops, row, r, base));
+                good.into_iter().for_each(|row| self.process(ops, row, r, stamps));
             }
             for &(r, latest) in &left.late {
                 let (good, dead) = decode::rows(&batch.slice(r, 1), fields);
@@ -92,12 +94,12 @@ impl Shard {
         let (good, dead) = decode::rows_at(batch, fields, rows);
         self.dead.extend(dead);
         for (r, row) in good {
-            self.process(ops, row, r, base);
+            self.process(ops, row, r, stamps);
         }
     }
 
     /// Processes one event, row `r` of its batch, a row of values in the group's column order.
-    pub(super) fn process(&mut self, ops: &Operators, row: Vec<Value>, r: usize, base: u64) {
+    pub(super) fn process(&mut self, ops: &Operators, row: Vec<Value>, r: usize, stamps: Stamps<'_>) {
         let Some(Value::Ts(ts)) = row.get(ops.ts_col).cloned() else {
             self.dead.push((r, DeadLetter { reason: "missing event time".to_owned(), row }));
             return;
@@ -114,7 +116,7 @@ impl Shard {
             self.dead.push((r, DeadLetter { reason: "null key".to_owned(), row }));
             return;
         }
-        let seq = base + r as u64 + 1;
+        let seq = stamps.of(r);
         let state = match &mut self.state {
             Store::Columnar(c) => {
                 match c.accept_row(&row, ts, seq) {
@@ -148,6 +150,9 @@ impl Shard {
             let members = &ops.members[w];
             if members.is_empty() {
                 continue; // every aggregate of the window is off: it holds nothing
+            }
+            if ts < ops.window_from.get(w).copied().unwrap_or(i64::MIN) {
+                continue; // no answer asked for can hold it
             }
             entry.windows[w].add(*spec, aggs, ts, entry.max_ts, ops.lateness_ms, |partials, slots| {
                 for &i in members {

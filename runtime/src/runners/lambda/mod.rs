@@ -17,9 +17,9 @@ use std::path::Path;
 
 use featc::ir::FeatureIr;
 use featc::ir::MergeRule;
-use featc::ir::WindowSpec;
 
 use crate::operators::group::GroupRuntime;
+use crate::operators::window::reach;
 use crate::runners::kappa::{KappaRunner, ReplayReport};
 use crate::value::Value;
 pub use batch::BatchView;
@@ -53,20 +53,10 @@ impl Engine {
 /// The earliest event time the `speed` features need at query times from `cutoff` on; `None`
 /// when there are none; `i64::MIN` when one needs the whole log.
 fn speed_horizon(ir: &FeatureIr, cutoff: i64) -> Option<i64> {
-    let floor = |t: i64, w: u64| {
-        let w = i64::try_from(w).unwrap_or(i64::MAX).max(1);
-        t - t.rem_euclid(w)
-    };
     ir.groups
         .iter()
         .flat_map(|g| g.aggregates.iter().filter(|a| a.merge == MergeRule::Speed).map(|a| g.windows[a.window].spec))
-        .map(|spec| match spec {
-            WindowSpec::Tumbling { size_ms } => floor(cutoff, size_ms),
-            WindowSpec::Sliding { size_ms, hop_ms } => {
-                floor(cutoff.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms)
-            }
-            WindowSpec::Lifetime | WindowSpec::Session { .. } => i64::MIN,
-        })
+        .map(|spec| reach(spec, cutoff))
         .min()
 }
 
@@ -103,16 +93,19 @@ impl LambdaRunner {
         )?;
         let speed = match speed_horizon(&ir, view.cutoff) {
             None => None,
-            Some(h) => Some(
-                KappaRunner::open_replay(
+            Some(h) => {
+                let (mut speed, _) = KappaRunner::open_replay(
                     ir.clone(),
                     project_dir,
                     data_dir,
                     (h.saturating_sub(1), i64::MAX),
                     Some(&[MergeRule::Speed]),
-                )?
-                .0,
-            ),
+                )?;
+                // Each window takes the events from where it reaches back to at the cutoff,
+                // not from the earliest any window reaches.
+                speed.answer_from(view.cutoff);
+                Some(speed)
+            }
         };
         Ok((LambdaRunner { ir, view, delta, speed }, seeded))
     }
