@@ -14,7 +14,7 @@ pub use crate::operators::state::{ChangeMark, DeadLetter, GroupSnapshot};
 use crate::operators::state::{KeyState, Stamps, next_epoch};
 
 mod changes;
-mod export;
+pub(crate) mod export;
 pub(crate) use export::{KeyOrder, Refs, exported};
 mod history;
 pub use history::Probe;

@@ -31,7 +31,8 @@ use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};
 
 use crate::io::durable;
-use crate::operators::group::GroupSnapshot;
+use crate::operators::group::export::KeyOrder;
+use crate::operators::group::{GroupRuntime, GroupSnapshot};
 
 /// The layout of a checkpoint file; bumped on any incompatible change.
 pub const SNAPSHOT_FORMAT: &str = "featc.snapshot/v4";
@@ -148,11 +149,64 @@ fn bases(files: &[(PathBuf, Option<(u64, u32)>)]) -> impl Iterator<Item = u64> +
     files.iter().filter_map(|(_, id)| id.filter(|(_, n)| *n == 0).map(|(g, _)| g))
 }
 
+/// The length of a file's header line, `featc.snapshot/v4 <crc32>`, its newline included.
+const HEADER_LEN: usize = SNAPSHOT_FORMAT.len() + 10;
+
+fn cannot_encode(e: postcard::Error) -> String {
+    format!("cannot encode a checkpoint: {e}")
+}
+
 fn encode(snapshot: &Snapshot) -> Result<Vec<u8>, String> {
-    let body = postcard::to_stdvec(snapshot).map_err(|e| format!("cannot encode a checkpoint: {e}"))?;
-    let mut bytes = format!("{SNAPSHOT_FORMAT} {:08x}\n", crc32fast::hash(&body)).into_bytes();
-    bytes.extend(body);
-    Ok(bytes)
+    let bytes = postcard::to_extend(snapshot, vec![0; HEADER_LEN]).map_err(cannot_encode)?;
+    Ok(sealed(bytes))
+}
+
+/// A file's bytes, its body after [`HEADER_LEN`] bytes of room, with the header written there.
+fn sealed(mut bytes: Vec<u8>) -> Vec<u8> {
+    let header = format!("{SNAPSHOT_FORMAT} {:08x}\n", crc32fast::hash(&bytes[HEADER_LEN..]));
+    bytes[..HEADER_LEN].copy_from_slice(header.as_bytes());
+    bytes
+}
+
+/// The bytes [`encode`] gives for a base of every key of `group`, encoded a chunk of keys at a
+/// time on every core, without the whole state held in its serde form at once. Postcard writes
+/// a struct as its fields one after another and a sequence as its length, then its elements:
+/// the fields before the keys, the count of keys, each key's state, then the counters.
+fn encode_group(
+    group: &GroupRuntime,
+    name: &str,
+    version: &str,
+    generation: u64,
+    offsets: &[(String, u64)],
+) -> Result<Vec<u8>, String> {
+    let counters = group.snapshot_counters();
+    let head = (SNAPSHOT_FORMAT, name, version, generation, 0u32, offsets, &counters.name);
+    let mut bytes = postcard::to_extend(&head, vec![0; HEADER_LEN]).map_err(cannot_encode)?;
+    // A sequence of as many units as keys: the length alone.
+    let n = group.key_count();
+    bytes = postcard::to_extend(&vec![(); n], bytes).map_err(cannot_encode)?;
+    let mut written = 0;
+    group.states_in_chunks::<_, String>(
+        4096,
+        KeyOrder::Value,
+        &|part| {
+            let mut out = Vec::new();
+            for (key, state) in part {
+                out = postcard::to_extend(&(key, &state.export()), out).map_err(cannot_encode)?;
+            }
+            Ok((part.len(), out))
+        },
+        &mut |(keys, part)| {
+            written += keys;
+            bytes.extend_from_slice(&part);
+            Ok(())
+        },
+    )?;
+    if written != n {
+        return Err(format!("cannot encode a checkpoint: {n} keys counted, {written} written"));
+    }
+    bytes = postcard::to_extend(&(counters.dead_count, counters.accepted), bytes).map_err(cannot_encode)?;
+    Ok(sealed(bytes))
 }
 
 /// Reads one checkpoint file: its header (format and the CRC-32 of the rest), then the body.
@@ -179,10 +233,33 @@ pub fn write(
     offsets: Vec<(String, u64)>,
     state: GroupSnapshot,
 ) -> Result<(u64, u64), String> {
+    write_base(dir, group, version, |generation| encode(&Snapshot::new(group, version, (generation, 0), offsets, state)))
+}
+
+/// [`write`] of the state of `runtime`, the group `group`: the same file, encoded from the
+/// state in place a chunk of keys at a time on every core (see [`encode_group`]).
+pub fn write_group(
+    dir: &Path,
+    group: &str,
+    version: &str,
+    offsets: Vec<(String, u64)>,
+    runtime: &GroupRuntime,
+) -> Result<(u64, u64), String> {
+    write_base(dir, group, version, |generation| encode_group(runtime, group, version, generation, &offsets))
+}
+
+/// Writes the base `bytes` gives for the next generation, then removes the group's files other
+/// than this generation and the one before it.
+fn write_base(
+    dir: &Path,
+    group: &str,
+    version: &str,
+    bytes: impl FnOnce(u64) -> Result<Vec<u8>, String>,
+) -> Result<(u64, u64), String> {
     let files = files_of(dir, group, version);
     let generation = files.iter().filter_map(|(_, id)| id.map(|(g, _)| g)).max().map_or(1, |g| g + 1);
     let previous = bases(&files).max();
-    let bytes = encode(&Snapshot::new(group, version, (generation, 0), offsets, state))?;
+    let bytes = bytes(generation)?;
     durable::write_file(&base_path(dir, group, version, generation), &bytes)?;
     // The new base is in place: nothing older than the generation before it is read again.
     for (file, id) in files {

@@ -145,3 +145,31 @@ fn a_bad_snapshot_is_rebuilt_by_replay_not_left_blocking() {
     again.catch_up(|_| {}).unwrap();
     assert_eq!(features(&again), expected);
 }
+
+/// A base written from the state in place, a chunk of keys at a time on every core, is the
+/// file the state's serde form gives, byte for byte: the fraud example's group (columnar, every
+/// kind of partial it keeps) and the same group on the row path, on one shard and on three.
+#[test]
+fn a_base_encoded_from_the_state_in_place_is_the_file_of_its_snapshot() {
+    let ir = ir();
+    let g = &ir.groups[0];
+    let batch = featc_runtime::io::generate::fraud(20_000, 11).unwrap();
+    let source = &ir.sources[g.source];
+    let fields: Vec<_> =
+        g.columns.iter().filter_map(|c| source.fields.iter().find(|f| &f.name == c).cloned()).collect();
+    for path in [featc_runtime::operators::group::Path::Auto, featc_runtime::operators::group::Path::Rows] {
+        for shards in [1, 3] {
+            let mut group = featc_runtime::operators::group::GroupRuntime::on_path(&ir, g, path).unwrap();
+            group.set_shards(shards);
+            group.process_batch(&batch, &fields);
+            assert!(group.key_count() > 1_000, "{}", group.key_count());
+            let (whole, streamed) = (tempfile::tempdir().unwrap(), tempfile::tempdir().unwrap());
+            let offsets = vec![("transactions".to_owned(), 20_000)];
+            snapshot::write(whole.path(), &g.name, &g.version, offsets.clone(), group.snapshot()).unwrap();
+            snapshot::write_group(streamed.path(), &g.name, &g.version, offsets, &group).unwrap();
+            let file = format!("{}.{}.1.base", g.name, g.version);
+            let (a, b) = (std::fs::read(whole.path().join(&file)).unwrap(), std::fs::read(streamed.path().join(&file)).unwrap());
+            assert!(a == b, "{path:?} path, {shards} shards: {} bytes against {}", a.len(), b.len());
+        }
+    }
+}
