@@ -115,3 +115,56 @@ impl From<&str> for Value {
         Value::Str(Arc::from(s))
     }
 }
+
+/// `items` sorted by their keys' values (`key` of each), as `sort_by` on the keys gives, for
+/// many keys: each key is compared by an 8-byte prefix of its first value kept beside it
+/// (order-preserving: a string's first bytes, an integer with its sign bit flipped) and only
+/// on a tie by its values, so most comparisons read no string behind its pointer.
+pub(crate) fn sorted_by_key_values<T>(items: Vec<T>, key: impl Fn(&T) -> &[Value]) -> Vec<T> {
+    let prefix = |v: Option<&Value>| match v {
+        Some(Value::Str(s)) => {
+            let mut bytes = [0u8; 8];
+            let n = s.len().min(8);
+            bytes[..n].copy_from_slice(&s.as_bytes()[..n]);
+            u64::from_be_bytes(bytes)
+        }
+        Some(Value::I64(x) | Value::Ts(x)) => u64::from_ne_bytes(x.to_ne_bytes()) ^ (1 << 63),
+        _ => 0,
+    };
+    // A prefix orders two keys only when their first values are of one kind: otherwise every
+    // key gets the same one and the values decide.
+    let kind = |t: &T| key(t).first().map(std::mem::discriminant);
+    let one_kind = items.first().is_none_or(|first| items.iter().all(|t| kind(t) == kind(first)));
+    let mut order: Vec<(u64, usize)> =
+        items.iter().enumerate().map(|(i, t)| (if one_kind { prefix(key(t).first()) } else { 0 }, i)).collect();
+    order.sort_unstable_by(|a, b| a.0.cmp(&b.0).then_with(|| key(&items[a.1]).cmp(key(&items[b.1]))));
+    let mut slots: Vec<Option<T>> = items.into_iter().map(Some).collect();
+    order.into_iter().filter_map(|(_, i)| slots[i].take()).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn keys_sorted_by_their_prefixes_are_in_value_order() {
+        let s = |x: &str| vec![Value::Str(Arc::from(x))];
+        let texts = ["b", "", "abcdefgh", "abcdefgha", "abcdefg", "abcdefgh\0", "é", "a\0", "a", "zz", "abcdefgi", "b"];
+        let mut keys: Vec<Vec<Value>> = texts.iter().map(|t| s(t)).collect();
+        keys.push(vec![Value::Str(Arc::from("abcdefgh")), Value::I64(-1)]);
+        keys.push(vec![Value::Str(Arc::from("abcdefgh")), Value::I64(-3)]);
+        let mut expected = keys.clone();
+        expected.sort();
+        assert_eq!(sorted_by_key_values(keys, |k| k.as_slice()), expected);
+        let ints: Vec<Vec<Value>> =
+            [5, -1, i64::MIN, 0, i64::MAX, -7, 3].iter().map(|&x| vec![Value::I64(x)]).collect();
+        let mut expected = ints.clone();
+        expected.sort();
+        assert_eq!(sorted_by_key_values(ints, |k| k.as_slice()), expected);
+        // Keys of mixed kinds are ordered by their values alone.
+        let mixed = vec![s("a"), vec![Value::I64(3)], vec![Value::Bool(true)], s(""), vec![Value::I64(-3)]];
+        let mut expected = mixed.clone();
+        expected.sort();
+        assert_eq!(sorted_by_key_values(mixed, |k| k.as_slice()), expected);
+    }
+}

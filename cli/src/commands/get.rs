@@ -96,5 +96,9 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         )));
     }
     println!("{}", serde_json::to_string_pretty(&results).map_err(|e| CliError::Runtime(e.to_string()))?);
+    // Answered; the streams close as usual, the state is left to the exit.
+    for mut reader in readers {
+        project::leave(reader.take_state());
+    }
     Ok(ExitCode::SUCCESS)
 }

@@ -54,7 +54,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     std::fs::create_dir_all(&out).map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
     for (gi, ir_group) in reader.ir().groups.iter().enumerate() {
         let keys = reader.keys(gi);
-        let batch = materialize::snapshot(ir_group, &keys, &|k| reader.lookup(gi, k, t), t)?;
+        let batch = materialize::snapshot(ir_group, &keys, reader.lookup_all(gi, &keys, t)?, t)?;
         let path = out.join(format!("{}.{}", ir_group.name, args.format.extension()));
         let (read, reproduce) = delta::pinned(reader.ir());
         let mut metadata = serde_json::Map::new();
@@ -77,5 +77,7 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
             version.map(|v| format!(" (Delta version {v})")).unwrap_or_default()
         );
     }
+    // Written; the streams close as usual, the state is left to the exit.
+    project::leave(reader.take_state());
     Ok(ExitCode::SUCCESS)
 }

@@ -744,8 +744,7 @@ impl GroupRuntime {
                 Store::Columnar(c) => keys.extend(c.key_list()),
             }
         }
-        keys.sort();
-        keys
+        crate::value::sorted_by_key_values(keys, |k| k)
     }
 
     /// Bytes of per-key state the group holds (columnar path; `None` on the row path, whose

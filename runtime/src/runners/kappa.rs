@@ -536,6 +536,12 @@ impl KappaRunner {
         self.groups
     }
 
+    /// The groups taken out, the runner left with none (see
+    /// [`crate::runners::reader::FeatureReader::take_state`]).
+    pub fn take_groups(&mut self) -> Vec<GroupRuntime> {
+        std::mem::take(&mut self.groups)
+    }
+
     pub fn ir(&self) -> &FeatureIr {
         &self.ir
     }

@@ -89,13 +89,15 @@ pub(crate) fn output_types(group: &IrGroup) -> Vec<Type> {
         .collect()
 }
 
-/// The feature vector of a key as of the snapshot's time (`None` for a key without state).
-pub type Lookup<'a> = &'a dyn Fn(&[Value]) -> Result<Option<Vec<Value>>, String>;
-
-/// Every key of `keys` with its feature vector as of `t` (from `lookup`): the key columns,
-/// `as_of`, then the features. `t` is at or after every key's latest event (see
-/// [`crate::runners::kappa::KappaRunner::open_as_of`]).
-pub fn snapshot(group: &IrGroup, keys: &[Vec<Value>], lookup: Lookup<'_>, t: i64) -> Result<RecordBatch, String> {
+/// Every key of `keys` with its feature vector as of `t` (`vectors`, in the keys' order; a key
+/// with none is left out): the key columns, `as_of`, then the features. `t` is at or after
+/// every key's latest event (see [`crate::runners::kappa::KappaRunner::open_as_of`]).
+pub fn snapshot(
+    group: &IrGroup,
+    keys: &[Vec<Value>],
+    vectors: Vec<Option<Vec<Value>>>,
+    t: i64,
+) -> Result<RecordBatch, String> {
     let mut fields = Vec::new();
     let mut columns = Vec::new();
     for k in &group.keys {
@@ -111,8 +113,8 @@ pub fn snapshot(group: &IrGroup, keys: &[Vec<Value>], lookup: Lookup<'_>, t: i64
         fields.push(Field::new(name, arrow_ty, true));
         columns.push(c);
     }
-    for key in keys {
-        let Some(vector) = lookup(key)? else { continue };
+    for (key, vector) in keys.iter().zip(vectors) {
+        let Some(vector) = vector else { continue };
         let as_of = Value::Ts(t);
         let row = key.iter().chain(std::iter::once(&as_of)).chain(vector.iter());
         for (c, v) in columns.iter_mut().zip(row) {

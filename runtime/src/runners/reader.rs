@@ -31,6 +31,32 @@ pub(crate) fn state_layer(
     Ok(StateLayer { name, rows, mark })
 }
 
+/// `f` of each item, in order, the items split in runs over as many threads as cores; the
+/// first error stops the run it is in.
+pub(crate) fn on_every_core<T: Sync, R: Send>(
+    items: &[T],
+    f: impl Fn(&T) -> Result<R, String> + Sync,
+) -> Result<Vec<R>, String> {
+    /// Fewer items than this per thread are not worth a thread.
+    const MIN_RUN: usize = 1024;
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(items.len() / MIN_RUN).max(1);
+    if threads == 1 {
+        return items.iter().map(f).collect();
+    }
+    let f = &f;
+    std::thread::scope(|scope| {
+        let runs: Vec<_> = items
+            .chunks(items.len().div_ceil(threads))
+            .map(|run| scope.spawn(move || run.iter().map(f).collect::<Result<Vec<R>, String>>()))
+            .collect();
+        let mut out = Vec::with_capacity(items.len());
+        for run in runs {
+            out.extend(run.join().unwrap_or_else(|e| std::panic::resume_unwind(e))?);
+        }
+        Ok(out)
+    })
+}
+
 /// What reading features needs of a runtime: the logs read to their end, the keys of a group,
 /// and a key's feature vector as of a time. Implemented by both targets, so a reader need not
 /// know which one answers.
@@ -58,6 +84,10 @@ pub trait FeatureReader {
     /// The feature vector of `key` in group `group` as of `t`; `None` for a key without state.
     fn lookup(&self, group: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String>;
 
+    /// [`FeatureReader::lookup`] of each of `keys`, in their order, on every core: a snapshot
+    /// of a group's features.
+    fn lookup_all(&self, group: usize, keys: &[Vec<Value>], t: i64) -> Result<Vec<Option<Vec<Value>>>, String>;
+
     /// How far group `group`'s stream has come: the latest event time read (for Lambda, not
     /// before the cutoff). `None` before any event.
     fn high_water(&self, group: usize) -> Option<i64>;
@@ -74,6 +104,12 @@ pub trait FeatureReader {
     /// for none) with their states, as JSON texts, per layer of the target (Kappa: `state`;
     /// Lambda: `view`, `delta`, `speed`): what an online store holds.
     fn state_layers(&self, group: usize, since: &dyn Fn(&str) -> Option<ChangeMark>) -> Result<StateLayers, String>;
+
+    /// Takes the groups' state out of the runtime, which keeps its streams and nothing to
+    /// answer with: for a command that is done reading and leaves the state to the process's
+    /// exit (freeing a million keys' partials one by one takes seconds), while the streams
+    /// close as usual.
+    fn take_state(&mut self) -> Vec<GroupRuntime>;
 
     /// Makes the state read so far durable (Kappa: a snapshot; Lambda keeps nothing to write:
     /// its speed layer is rebuilt from the log after the cutoff).
@@ -113,6 +149,13 @@ impl FeatureReader for KappaRunner {
         self.groups().get(group).map_or(Ok(None), |g| g.lookup(key, t))
     }
 
+    fn lookup_all(&self, group: usize, keys: &[Vec<Value>], t: i64) -> Result<Vec<Option<Vec<Value>>>, String> {
+        match self.groups().get(group) {
+            Some(g) => on_every_core(keys, |k| g.lookup(k, t)),
+            None => Ok(vec![None; keys.len()]),
+        }
+    }
+
     fn high_water(&self, group: usize) -> Option<i64> {
         self.groups().get(group).and_then(GroupRuntime::high_water)
     }
@@ -127,6 +170,10 @@ impl FeatureReader for KappaRunner {
 
     fn state_layers(&self, group: usize, since: &dyn Fn(&str) -> Option<ChangeMark>) -> Result<StateLayers, String> {
         self.groups().get(group).map(|g| state_layer("state", g, since)).into_iter().collect()
+    }
+
+    fn take_state(&mut self) -> Vec<GroupRuntime> {
+        KappaRunner::take_groups(self)
     }
 }
 
@@ -159,6 +206,11 @@ impl FeatureReader for LambdaRunner {
         LambdaRunner::lookup(self, group, key, t)
     }
 
+    fn lookup_all(&self, group: usize, keys: &[Vec<Value>], t: i64) -> Result<Vec<Option<Vec<Value>>>, String> {
+        let serving = self.serving(group)?;
+        on_every_core(keys, |k| serving.lookup(k, t))
+    }
+
     fn high_water(&self, group: usize) -> Option<i64> {
         LambdaRunner::high_water(self, group)
     }
@@ -173,5 +225,9 @@ impl FeatureReader for LambdaRunner {
 
     fn state_layers(&self, group: usize, since: &dyn Fn(&str) -> Option<ChangeMark>) -> Result<StateLayers, String> {
         LambdaRunner::state_layers(self, group, since)
+    }
+
+    fn take_state(&mut self) -> Vec<GroupRuntime> {
+        LambdaRunner::take_groups(self)
     }
 }

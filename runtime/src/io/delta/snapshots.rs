@@ -59,7 +59,7 @@ impl FeatureSnapshots {
             let Some(high) = reader.high_water(gi) else { continue };
             let t = wall.min(high);
             let keys = reader.keys(gi);
-            let batch = materialize::snapshot(group, &keys, &|k| reader.lookup(gi, k, t), t)?;
+            let batch = materialize::snapshot(group, &keys, reader.lookup_all(gi, &keys, t)?, t)?;
             let mut metadata = serde_json::Map::new();
             metadata.insert("featc.command".to_owned(), "run".into());
             metadata.insert("featc.group".to_owned(), group.name.clone().into());

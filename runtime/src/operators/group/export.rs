@@ -88,7 +88,7 @@ impl GroupRuntime {
             }
         }
         match order {
-            KeyOrder::Value => index.sort_unstable_by(|a, b| a.0.cmp(&b.0)),
+            KeyOrder::Value => index = crate::value::sorted_by_key_values(index, |(key, _)| key),
             KeyOrder::Hash => {
                 index.sort_by_cached_key(|(key, _)| (super::route::key_hash(KeyRef::Values(key)), key.clone()))
             }

@@ -170,8 +170,8 @@ impl LambdaRunner {
 
     /// Every key with state in any layer of group `gi`, in order.
     pub fn keys(&self, gi: usize) -> Vec<Vec<Value>> {
-        let mut keys: Vec<Vec<Value>> = self.layers(gi).into_iter().flat_map(GroupRuntime::keys).collect();
-        keys.sort();
+        let keys: Vec<Vec<Value>> = self.layers(gi).into_iter().flat_map(GroupRuntime::keys).collect();
+        let mut keys = crate::value::sorted_by_key_values(keys, |k| k);
         keys.dedup();
         keys
     }
@@ -220,28 +220,58 @@ impl LambdaRunner {
         layers
     }
 
+    /// Every layer's groups taken out, the runner left with none (see
+    /// [`crate::runners::reader::FeatureReader::take_state`]).
+    pub fn take_groups(&mut self) -> Vec<GroupRuntime> {
+        let mut groups = std::mem::take(&mut self.view.groups);
+        groups.extend(self.delta.take_groups());
+        groups.extend(self.speed.as_mut().map(KappaRunner::take_groups).unwrap_or_default());
+        groups
+    }
+
     /// The feature vector of `key` in group `gi` as of `t` (at or after the cutoff and the key's
     /// latest event), each feature merged by its rule, derived features included.
     pub fn lookup(&self, gi: usize, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
-        let cutoff = self.view.cutoff;
-        if t < cutoff {
-            return Err(format!(
-                "{t} is before the batch view's cutoff ({cutoff}): past values come from training sets"
-            ));
-        }
+        self.serving(gi)?.lookup(key, t)
+    }
+
+    /// Group `gi`'s layers, which answer lookups (on any thread).
+    pub(crate) fn serving(&self, gi: usize) -> Result<Serving<'_>, String> {
         let (Some(g), Some(view), Some(delta)) =
             (self.ir.groups.get(gi), self.view.groups.get(gi), self.delta.groups().get(gi))
         else {
             return Err(format!("no group {gi}"));
         };
+        let speed = self.speed.as_ref().and_then(|s| s.groups().get(gi));
+        Ok(Serving { g, cutoff: self.view.cutoff, view, delta, speed })
+    }
+}
+
+/// One group's layers in the Lambda runtime: what a lookup reads.
+pub(crate) struct Serving<'a> {
+    g: &'a featc::ir::IrGroup,
+    cutoff: i64,
+    view: &'a GroupRuntime,
+    delta: &'a GroupRuntime,
+    speed: Option<&'a GroupRuntime>,
+}
+
+impl Serving<'_> {
+    /// See [`LambdaRunner::lookup`].
+    pub(crate) fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
+        let Serving { g, cutoff, view, delta, speed } = *self;
+        if t < cutoff {
+            return Err(format!(
+                "{t} is before the batch view's cutoff ({cutoff}): past values come from training sets"
+            ));
+        }
+        let batch_now = view.partials(key, t)?;
         let layers = merge::Layers {
-            at_cutoff: view.partials(key, cutoff)?,
-            batch_now: view.partials(key, t)?,
+            // The view as of its cutoff is the view as of `t` when they are the same time.
+            at_cutoff: if t == cutoff { batch_now.clone() } else { view.partials(key, cutoff)? },
+            batch_now,
             after: delta.partials(key, t)?,
-            speed: match &self.speed {
-                Some(s) => s.groups().get(gi).map(|s| s.partials(key, t)).transpose()?.flatten(),
-                None => None,
-            },
+            speed: speed.map(|s| s.partials(key, t)).transpose()?.flatten(),
             batch_sessions: view.last_sessions(key),
             delta_sessions: delta.last_sessions(key),
         };
