@@ -14,6 +14,12 @@ use clap::{Parser, Subcommand};
 
 use crate::error::CliError;
 
+/// mimalloc: the state of a feature group is many small allocations made on one thread and
+/// freed on another (a batch view decoded on every core, put together on one); glibc's
+/// allocator serializes those frees on its arena locks.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 /// featc: a compiler for ML feature pipelines.
 #[derive(Debug, Parser)]
 #[command(name = "featc", version, about, propagate_version = true)]

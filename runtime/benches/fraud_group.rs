@@ -88,9 +88,8 @@ impl Checkpoints {
         drop(file);
 
         let start = Instant::now();
-        let (_, bytes) =
-            featc_runtime::store::snapshot::write(&self.dir, &g.name, &g.version, Vec::new(), state)
-                .unwrap_or_else(|e| panic!("{e}"));
+        let (_, bytes) = featc_runtime::store::snapshot::write(&self.dir, &g.name, &g.version, Vec::new(), state)
+            .unwrap_or_else(|e| panic!("{e}"));
         let secs = start.elapsed().as_secs_f64();
 
         // The way a run writes its base: from the state in place, a chunk of keys at a time.

@@ -1,7 +1,12 @@
 //! A project folder of `.feat` files in, its checked and lowered IR out; and a week of events
-//! as record batches: what the benchmarks that run a whole project share.
+//! as record batches: what the benchmarks that run a whole project share, with the allocator.
 
 #![allow(dead_code)]
+
+/// The allocator the `featc` binary uses (see `cli/src/main.rs`), so these figures are the
+/// binary's.
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
 use std::path::Path;
 use std::sync::Arc;

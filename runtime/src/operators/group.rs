@@ -293,7 +293,8 @@ impl GroupRuntime {
     /// so lateness, still counts every event. Answers at `t` or later are unchanged; the
     /// windows keep no pane that would be evicted before them.
     pub fn answer_from(&mut self, t: i64) {
-        self.ops.window_from = self.ops.windows.iter().map(|(spec, _)| crate::operators::window::reach(*spec, t)).collect();
+        self.ops.window_from =
+            self.ops.windows.iter().map(|(spec, _)| crate::operators::window::reach(*spec, t)).collect();
         for s in &mut self.shards {
             if let Store::Columnar(c) = &mut s.state {
                 c.set_window_from(&self.ops.window_from);
@@ -656,6 +657,21 @@ impl GroupRuntime {
         self.dead_letters = Vec::new();
         self.dead_written = snapshot.dead_count;
         self.accepted = snapshot.accepted;
+    }
+
+    /// Loads the state of a key the group does not hold yet into its shard (of `n`); an error
+    /// naming the key when it holds it already (the state it has is kept).
+    pub(crate) fn import_new_key(&mut self, key: Vec<Value>, state: KeyState, n: usize) -> Result<(), String> {
+        let held = match &self.shards.get(route::shard_of(&key, n)).map(|s| &s.state) {
+            Some(Store::Rows(keys)) => keys.contains_key(&key),
+            Some(Store::Columnar(c)) => c.keys.find(&key).is_some(),
+            None => false,
+        };
+        if held {
+            return Err(format!("key {key:?} is there already"));
+        }
+        self.import_key(key, state, n);
+        Ok(())
     }
 
     /// Loads one key's state into its shard (of `n`), replacing any it had.

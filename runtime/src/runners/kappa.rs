@@ -393,8 +393,7 @@ impl KappaRunner {
                 }
                 chain => {
                     let mark = group.change_mark();
-                    let (generation, base_bytes) =
-                        snapshot::write_group(&dir, &g.name, &g.version, offsets, group)?;
+                    let (generation, base_bytes) = snapshot::write_group(&dir, &g.name, &g.version, offsets, group)?;
                     *chain = Some(Chain { generation, deltas: 0, mark, base_bytes, delta_bytes: 0 });
                 }
             }

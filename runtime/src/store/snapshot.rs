@@ -233,7 +233,9 @@ pub fn write(
     offsets: Vec<(String, u64)>,
     state: GroupSnapshot,
 ) -> Result<(u64, u64), String> {
-    write_base(dir, group, version, |generation| encode(&Snapshot::new(group, version, (generation, 0), offsets, state)))
+    write_base(dir, group, version, |generation| {
+        encode(&Snapshot::new(group, version, (generation, 0), offsets, state))
+    })
 }
 
 /// [`write`] of the state of `runtime`, the group `group`: the same file, encoded from the

@@ -168,7 +168,8 @@ fn a_base_encoded_from_the_state_in_place_is_the_file_of_its_snapshot() {
             snapshot::write(whole.path(), &g.name, &g.version, offsets.clone(), group.snapshot()).unwrap();
             snapshot::write_group(streamed.path(), &g.name, &g.version, offsets, &group).unwrap();
             let file = format!("{}.{}.1.base", g.name, g.version);
-            let (a, b) = (std::fs::read(whole.path().join(&file)).unwrap(), std::fs::read(streamed.path().join(&file)).unwrap());
+            let (a, b) =
+                (std::fs::read(whole.path().join(&file)).unwrap(), std::fs::read(streamed.path().join(&file)).unwrap());
             assert!(a == b, "{path:?} path, {shards} shards: {} bytes against {}", a.len(), b.len());
         }
     }

@@ -135,6 +135,7 @@ proptest! {
     ) {
         let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let evs = many(&evs);
+        prop_assume!(!evs.is_empty());
         let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
         edges.extend([0, evs.len()]);
         edges.sort_unstable();

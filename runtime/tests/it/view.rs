@@ -140,7 +140,8 @@ fn a_view_computed_before_a_merge_rule_moved_a_feature_onto_it_is_computed_again
 }
 
 /// A table whose rows of one key are not together (not a file featc writes) is not read as two
-/// states of that key: the group is computed again.
+/// states of that key: the group is computed again. A key's rows across row groups (read on
+/// different threads) are one state.
 #[test]
 fn a_view_whose_rows_of_a_key_are_apart_is_computed_again() {
     let ir = compiled(&format!(
@@ -154,6 +155,7 @@ fn a_view_whose_rows_of_a_key_are_apart_is_computed_again() {
     ];
     let mut state = GroupRuntime::new(&ir, &ir.groups[0]).unwrap();
     state.process_batch(&batch(&raw, false), &fields(&ir));
+    let expected: Vec<_> = state.keys().iter().map(|k| state.lookup(k, BASE + 10_000).unwrap()).collect();
     let dir = tempfile::tempdir().unwrap();
     let mut written = BatchView::empty(&ir, BASE + 10_000).unwrap();
     written.groups[0] = state;
@@ -173,12 +175,24 @@ fn a_view_whose_rows_of_a_key_are_apart_is_computed_again() {
             .unwrap();
     let n = rows.num_rows();
     assert!(n >= 4, "{n} rows");
+    // The rows written again a row group each: a key's rows go on from one to the next.
+    let rewrite = |rows: &arrow::record_batch::RecordBatch| {
+        let props = parquet::file::properties::WriterProperties::builder()
+            .set_key_value_metadata(kv.clone())
+            .set_max_row_group_row_count(Some(1))
+            .build();
+        let out = std::fs::File::create(&path).unwrap();
+        let mut w = parquet::arrow::ArrowWriter::try_new(out, rows.schema(), Some(props)).unwrap();
+        w.write(rows).unwrap();
+        w.close().unwrap();
+    };
+    rewrite(&rows);
+    let read = view::read(&ir, dir.path()).unwrap().expect("a view");
+    assert!(read.stale.is_empty(), "a row group per row reads");
+    let g = &read.groups[0];
+    assert_eq!(g.keys().iter().map(|k| g.lookup(k, BASE + 10_000).unwrap()).collect::<Vec<_>>(), expected);
     let moved = arrow::compute::concat_batches(&rows.schema(), &[rows.slice(1, n - 1), rows.slice(0, 1)]).unwrap();
-    let props = parquet::file::properties::WriterProperties::builder().set_key_value_metadata(kv).build();
-    let out = std::fs::File::create(&path).unwrap();
-    let mut w = parquet::arrow::ArrowWriter::try_new(out, moved.schema(), Some(props)).unwrap();
-    w.write(&moved).unwrap();
-    w.close().unwrap();
+    rewrite(&moved);
     let read = view::read(&ir, dir.path()).unwrap().expect("a view");
     assert_eq!(read.stale, [0], "a key read twice would be kept as its second half only");
 }

@@ -14,7 +14,7 @@ use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrGroup};
 use parquet::arrow::ArrowWriter;
-use parquet::arrow::arrow_reader::ParquetRecordBatchReaderBuilder;
+use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
 
@@ -160,8 +160,9 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
         let mut runtime = GroupRuntime::batch_layer(ir, g)?;
         runtime.restore(GroupSnapshot { name: g.name.clone(), keys: Vec::new(), dead_count: 0, accepted: 0 });
         let shards = runtime.shard_count();
-        match read_keys(g, &path, &g.version, manifest.cutoff, &mut |key, state| runtime.import_key(key, state, shards))
-        {
+        match read_keys(g, &path, &g.version, manifest.cutoff, &mut |key, state| {
+            runtime.import_new_key(key, state, shards)
+        }) {
             Ok(Ok(())) => {}
             Ok(Err(missing)) => {
                 // A merge rule moved these features onto the view since it was computed (the
@@ -206,11 +207,12 @@ fn read_keys(
     path: &Path,
     version: &str,
     cutoff: i64,
-    each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState),
+    each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<Result<(), Vec<String>>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
-    let builder = ParquetRecordBatchReaderBuilder::try_new(file).map_err(|e| format!("{}: {e}", path.display()))?;
-    let kv = builder.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
+    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+        .map_err(|e| format!("{}: {e}", path.display()))?;
+    let kv = metadata.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
     let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone()).unwrap_or_default();
     if get("featc.format") != VIEW_FORMAT
         || get("featc.version") != version
@@ -228,6 +230,61 @@ fn read_keys(
             return Ok(Err(missing));
         }
     }
-    let batches = builder.build().map_err(|e| e.to_string())?.map(|b| b.map_err(|e| e.to_string()));
-    read::from_batches(g, &window_aggs(g)?, batches, each).map(Ok).map_err(|e| format!("{}: {e}", path.display()))
+    let windows = window_aggs(g)?;
+    let row_groups = metadata.metadata().num_row_groups();
+    let batches = |row_group: usize| {
+        // Opened again by each reader: a file's clones share its position, which its reads seek.
+        let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
+        ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+            .with_row_groups(vec![row_group])
+            .with_batch_size(8192)
+            .build()
+            .map_err(|e| e.to_string())
+    };
+    // The row groups decoded on every core (worker `w` takes row groups `w`, `w + threads`,
+    // ...), each a batch at a time into a channel of its own, then put together and taken in
+    // the file's order on this thread.
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(row_groups).max(1);
+    let read = std::thread::scope(|scope| {
+        let mut receivers = Vec::with_capacity(threads);
+        for w in 0..threads {
+            let (send, receive) = std::sync::mpsc::sync_channel::<Result<Option<read::Decoded>, String>>(4);
+            receivers.push(receive);
+            let (batches, windows) = (&batches, &windows);
+            scope.spawn(move || {
+                for row_group in (w..row_groups).step_by(threads) {
+                    let sent = match batches(row_group) {
+                        Ok(reader) => {
+                            for b in reader {
+                                let decoded =
+                                    b.map_err(|e| e.to_string()).and_then(|b| read::decode(g, windows.len(), &b));
+                                let failed = decoded.is_err();
+                                if send.send(decoded.map(Some)).is_err() || failed {
+                                    return;
+                                }
+                            }
+                            send.send(Ok(None))
+                        }
+                        Err(e) => send.send(Err(e)),
+                    };
+                    if sent.is_err() {
+                        return; // the reading stopped
+                    }
+                }
+            });
+        }
+        let mut assembly = read::Assembly::new(&windows);
+        for row_group in 0..row_groups {
+            loop {
+                match receivers[row_group % threads].recv() {
+                    Ok(Ok(Some(decoded))) => assembly.add(decoded, each)?,
+                    Ok(Ok(None)) => break,
+                    Ok(Err(e)) => return Err(e),
+                    Err(_) => return Err("a reader of the batch view stopped".to_owned()),
+                }
+            }
+        }
+        assembly.end(each)
+    });
+    read.map(Ok).map_err(|e| format!("{}: {e}", path.display()))
 }

@@ -3,7 +3,7 @@
 //! times than values are errors, never a panic), panes in time order, and the sliding windows'
 //! running totals rebuilt from their panes.
 
-use std::collections::{HashSet, VecDeque};
+use std::collections::VecDeque;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
 use arrow::datatypes::{DataType, Int32Type, Int64Type};
@@ -17,7 +17,7 @@ use crate::operators::window::{WindowAggs, WindowState};
 use crate::value::Value;
 
 /// A key's latest event and, per window, its units `(start, end, partials)` as read.
-type ReadKey = (i64, Vec<Vec<(i64, i64, Vec<Partial>)>>);
+pub(crate) type ReadKey = (i64, Vec<Vec<(i64, i64, Vec<Partial>)>>);
 
 /// A column of a batch by name, with the type the schema gives it.
 fn column<'b>(b: &'b RecordBatch, name: &str) -> Result<&'b ArrayRef, String> {
@@ -59,11 +59,19 @@ fn list_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Option<Vec<Value>>, Strin
         return Ok(None);
     }
     let list = a.as_list_opt::<i32>().ok_or_else(|| format!("expected a list, found {}", a.data_type()))?;
-    let items = list.value(r);
-    (0..items.len())
+    // The cell's items read in place in the list's values (no slice of them made per cell).
+    let offsets = list.value_offsets();
+    let (from, to) = (offsets[r], offsets[r + 1]);
+    let (from, to) =
+        (usize::try_from(from).map_err(|e| e.to_string())?, usize::try_from(to).map_err(|e| e.to_string())?);
+    let items = list.values().as_ref();
+    if to > items.len() || from > to {
+        return Err("a list cell past its values".to_owned());
+    }
+    (from..to)
         .map(|i| match (ty, items.data_type()) {
-            (Ty::I64, DataType::Int32 | DataType::Int64) => Ok(Value::I64(required(i64_at(&items, i)?, "list item")?)),
-            _ => value_at(&items, i, ty),
+            (Ty::I64, DataType::Int32 | DataType::Int64) => Ok(Value::I64(required(i64_at(items, i)?, "list item")?)),
+            _ => value_at(items, i, ty),
         })
         .collect::<Result<Vec<_>, _>>()
         .map(Some)
@@ -172,73 +180,96 @@ fn partial_at(g: &IrGroup, ai: usize, cols: &[&ArrayRef], r: usize) -> Result<Pa
     })
 }
 
-/// The key states a view's table holds, given to `each` key by key in the table's order;
-/// `windows` are the group's. A key's rows are together in a table featc writes: a key found
-/// again after another one is an error (the view is then computed again), never a second state.
-pub(crate) fn from_batches(
-    g: &IrGroup,
-    windows: &[(WindowSpec, WindowAggs)],
-    batches: impl Iterator<Item = Result<RecordBatch, String>>,
-    each: &mut dyn FnMut(Vec<Value>, KeyState),
-) -> Result<(), String> {
-    let mut current: Option<(Vec<Value>, ReadKey)> = None;
-    let mut done: HashSet<Vec<Value>> = HashSet::new();
-    let mut finish = |(key, read): (Vec<Value>, ReadKey)| {
-        if !done.insert(key.clone()) {
-            return Err(format!("the batch view's rows of key {key:?} are not together"));
+/// One batch's keys in order, each with its rows as read. A key's rows are together in a
+/// table featc writes, so a key is one entry, except that the first and the last key of a batch
+/// may go on in the batches beside it (see [`assemble`]).
+pub(crate) type Decoded = Vec<(Vec<Value>, ReadKey)>;
+
+/// The keys of one batch of a view's table, in order; `windows` is how many the group has.
+pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Decoded, String> {
+    let key_cols = g.keys.iter().map(|k| column(b, &k.name)).collect::<Result<Vec<_>, _>>()?;
+    let (window, start, end, latest) = (column(b, WINDOW)?, column(b, START)?, column(b, END)?, column(b, LATEST)?);
+    let agg_cols = g
+        .aggregates
+        .iter()
+        .enumerate()
+        .map(|(ai, a)| {
+            fields(a.kind, a.integer_input(), &input_ty(g, ai))
+                .iter()
+                .map(|(s, _)| column(b, &format!("{}__{s}", a.name)))
+                .collect::<Result<Vec<_>, _>>()
+        })
+        .collect::<Result<Vec<_>, _>>()?;
+    let mut out: Decoded = Vec::new();
+    for r in 0..b.num_rows() {
+        let key: Vec<Value> =
+            g.keys.iter().zip(&key_cols).map(|(k, c)| value_at(c.as_ref(), r, &k.ty.ty)).collect::<Result<_, _>>()?;
+        if out.last().is_none_or(|(k, _)| *k != key) {
+            out.push((key, (i64::MIN, vec![Vec::new(); windows])));
         }
-        each(key, state_of(windows, read));
-        Ok(())
-    };
-    for b in batches {
-        let b = b?;
-        let key_cols = g.keys.iter().map(|k| column(&b, &k.name)).collect::<Result<Vec<_>, _>>()?;
-        let (window, start, end, latest) =
-            (column(&b, WINDOW)?, column(&b, START)?, column(&b, END)?, column(&b, LATEST)?);
-        let agg_cols = g
+        let Some((_, entry)) = out.last_mut() else { continue };
+        entry.0 = entry.0.max(required(i64_at(latest, r)?, "latest event time")?);
+        let Some(w) = i64_at(window, r)? else { continue };
+        let w = usize::try_from(w).ok().filter(|&w| w < windows).ok_or("a row of a window the group has not")?;
+        let partials = g
             .aggregates
             .iter()
             .enumerate()
-            .map(|(ai, a)| {
-                fields(a.kind, a.integer_input(), &input_ty(g, ai))
-                    .iter()
-                    .map(|(s, _)| column(&b, &format!("{}__{s}", a.name)))
-                    .collect::<Result<Vec<_>, _>>()
-            })
+            .filter(|(_, a)| a.window == w)
+            .map(|(ai, _)| partial_at(g, ai, &agg_cols[ai], r))
             .collect::<Result<Vec<_>, _>>()?;
-        for r in 0..b.num_rows() {
-            let key: Vec<Value> = g
-                .keys
-                .iter()
-                .zip(&key_cols)
-                .map(|(k, c)| value_at(c.as_ref(), r, &k.ty.ty))
-                .collect::<Result<_, _>>()?;
-            if current.as_ref().is_some_and(|(k, _)| *k != key)
-                && let Some(previous) = current.take()
-            {
-                finish(previous)?;
+        let s = i64_at(start, r)?.unwrap_or(i64::MIN);
+        let e = i64_at(end, r)?.unwrap_or(s);
+        entry.1[w].push((s, e, partials));
+    }
+    Ok(out)
+}
+
+/// The key states that decoded batches hold, put together as the batches come in the table's
+/// order: a key whose rows go on from one batch to the next is one state. Each key is given to
+/// `each` once its rows end; `each` refuses a key it has had (one found again after another
+/// key: the view is then computed again), never taking a second state.
+pub(crate) struct Assembly<'w> {
+    windows: &'w [(WindowSpec, WindowAggs)],
+    pending: Option<(Vec<Value>, ReadKey)>,
+}
+
+/// Takes a key's state.
+pub(crate) type Each<'e> = dyn FnMut(Vec<Value>, KeyState) -> Result<(), String> + 'e;
+
+impl<'w> Assembly<'w> {
+    /// `windows`: the group's.
+    pub(crate) fn new(windows: &'w [(WindowSpec, WindowAggs)]) -> Assembly<'w> {
+        Assembly { windows, pending: None }
+    }
+
+    /// The next batch's keys.
+    pub(crate) fn add(&mut self, decoded: Decoded, each: &mut Each<'_>) -> Result<(), String> {
+        for (key, read) in decoded {
+            match &mut self.pending {
+                Some((k, (latest, units))) if *k == key => {
+                    *latest = (*latest).max(read.0);
+                    for (mine, more) in units.iter_mut().zip(read.1) {
+                        mine.extend(more);
+                    }
+                }
+                _ => {
+                    if let Some((k, r)) = self.pending.replace((key, read)) {
+                        each(k, state_of(self.windows, r))?;
+                    }
+                }
             }
-            let entry = &mut current.get_or_insert_with(|| (key, (i64::MIN, vec![Vec::new(); windows.len()]))).1;
-            entry.0 = entry.0.max(required(i64_at(latest, r)?, "latest event time")?);
-            let Some(w) = i64_at(window, r)? else { continue };
-            let w =
-                usize::try_from(w).ok().filter(|&w| w < windows.len()).ok_or("a row of a window the group has not")?;
-            let partials = g
-                .aggregates
-                .iter()
-                .enumerate()
-                .filter(|(_, a)| a.window == w)
-                .map(|(ai, _)| partial_at(g, ai, &agg_cols[ai], r))
-                .collect::<Result<Vec<_>, _>>()?;
-            let s = i64_at(start, r)?.unwrap_or(i64::MIN);
-            let e = i64_at(end, r)?.unwrap_or(s);
-            entry.1[w].push((s, e, partials));
+        }
+        Ok(())
+    }
+
+    /// The last key, after the last batch.
+    pub(crate) fn end(self, each: &mut Each<'_>) -> Result<(), String> {
+        match self.pending {
+            Some((k, r)) => each(k, state_of(self.windows, r)),
+            None => Ok(()),
         }
     }
-    if let Some(last) = current.take() {
-        finish(last)?;
-    }
-    Ok(())
 }
 
 /// A key's state from its rows as read: each window's units in time order.
