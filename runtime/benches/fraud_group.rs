@@ -246,4 +246,32 @@ fn main() {
         }
         drop(group);
     }
+
+    // A replay's way (`featc run` reading a log's backlog): the batches handed over a million
+    // events at a time, each shard regrouping its keys' rows by key (each key's in arrival
+    // order: the same state as batch after batch, `runtime/tests/it/shards.rs`).
+    let Some((_, counters, keys)) = one else { return };
+    let per = usize::try_from(featc_runtime::runners::kappa::BACKLOG).unwrap_or(usize::MAX).div_ceil(8192);
+    let mut backlog_one = None;
+    for shards in [1, 2] {
+        let mut group = GroupRuntime::new(&ir, g).unwrap_or_else(|e| panic!("{e}"));
+        group.set_shards(shards);
+        let start = Instant::now();
+        for part in batches.chunks(per) {
+            group.process_backlog(part, &fields).unwrap_or_else(|e| panic!("{e}"));
+        }
+        let secs = start.elapsed().as_secs_f64();
+        assert_eq!((group.counters(), group.key_count()), (counters, keys), "the backlog counts the same");
+        println!(
+            "| fraud group read as a replay's backlog (a million events at a time, regrouped by key), columnar path, {shards} shard(s) | {secs:.2} s | {:.2}M ({:.2}M per core) | {:.3} |",
+            n as f64 / secs / 1e6,
+            n as f64 / secs / 1e6 / shards as f64,
+            base / secs,
+        );
+        match backlog_one {
+            None => backlog_one = Some(secs),
+            Some(secs1) => println!("| speed-up of {shards} shards over one, as a backlog | | | {:.2} x |", secs1 / secs),
+        }
+        drop(group);
+    }
 }
