@@ -270,7 +270,9 @@ fn main() {
         );
         match backlog_one {
             None => backlog_one = Some(secs),
-            Some(secs1) => println!("| speed-up of {shards} shards over one, as a backlog | | | {:.2} x |", secs1 / secs),
+            Some(secs1) => {
+                println!("| speed-up of {shards} shards over one, as a backlog | | | {:.2} x |", secs1 / secs)
+            }
         }
         drop(group);
     }

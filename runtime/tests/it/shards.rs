@@ -37,6 +37,14 @@ fn many(evs: &[RawEvent]) -> Vec<RawEvent> {
     out
 }
 
+/// Batch boundaries over `len` events: 0, the cuts, `len`, in order.
+fn edges(cuts: &[prop::sample::Index], len: usize) -> Vec<usize> {
+    let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(len + 1)).collect();
+    edges.extend([0, len]);
+    edges.sort_unstable();
+    edges
+}
+
 /// Everything a group answers, in a form to compare.
 #[derive(Debug, PartialEq)]
 struct Seen {
@@ -94,9 +102,7 @@ proptest! {
     ) {
         let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let evs = many(&evs);
-        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
-        edges.extend([0, evs.len()]);
-        edges.sort_unstable();
+        let edges = edges(&cuts, evs.len());
         let one = run(&ir, &evs, &edges, 1, &probes);
         for shards in [2, 3, 5] {
             let split = run(&ir, &evs, &edges, shards, &probes);
@@ -136,9 +142,7 @@ proptest! {
         let ir = crate::common::compiled_for(&text, vec![featc::ir::Target::Kappa]).unwrap();
         let evs = many(&evs);
         prop_assume!(!evs.is_empty());
-        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
-        edges.extend([0, evs.len()]);
-        edges.sort_unstable();
+        let edges = edges(&cuts, evs.len());
         let one = run(&ir, &evs, &edges, 1, &probes);
         prop_assert!(one.counters.0 > 0);
         for shards in [1, 2, 3] {
@@ -178,9 +182,7 @@ proptest! {
         let reference = run(&ir, &sorted, &[0, sorted.len()], 1, &probes);
         let reference = Seen { changed: Vec::new(), ..reference };
         prop_assert!(reference.counters.0 > 0);
-        let mut edges: Vec<usize> = cuts.iter().map(|c| c.index(evs.len() + 1)).collect();
-        edges.extend([0, evs.len()]);
-        edges.sort_unstable();
+        let edges = edges(&cuts, evs.len());
         for shards in [1, 2, 3, 5] {
             let history = run_history(&ir, &evs, &edges, shards, &probes);
             prop_assert!(history == reference, "{} shards differ from one sorted stream\n{}", shards, text);
