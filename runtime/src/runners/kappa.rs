@@ -20,12 +20,13 @@ use crate::operators::state::ChangeMark;
 use crate::store::snapshot::{self, Loaded};
 use crate::value::Value;
 
-/// Events read between two looks at the clock (a checkpoint due, a shutdown asked for) in a
-/// long replay.
-pub const REPLAY_STEP: u64 = BACKLOG;
+/// Events a server reads between two looks at a shutdown asked for (and between two chances
+/// for lookups to take the state) in its first replay.
+pub const REPLAY_STEP: u64 = 65_536;
 
 /// Events read before they are handed to the groups together (see [`KappaRunner::step`]): enough
-/// for a replay's keys to recur within them, and a bounded hold of Arrow batches.
+/// for a replay's keys to recur within them, and a bounded hold of Arrow batches. A long
+/// replay of `featc run` looks at the clock (a checkpoint due) between two.
 pub const BACKLOG: u64 = 1 << 20;
 
 /// What a replay did.
@@ -210,9 +211,9 @@ impl KappaRunner {
         let (mut events, mut snapshots) = (0, 0);
         let mut last = std::time::Instant::now();
         loop {
-            let mut report = self.step(REPLAY_STEP, &mut progress)?;
+            let mut report = self.step(BACKLOG, &mut progress)?;
             events += report.events;
-            if report.events < REPLAY_STEP {
+            if report.events < BACKLOG {
                 report.events = events;
                 return Ok((report, snapshots));
             }
