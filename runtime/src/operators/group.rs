@@ -535,6 +535,11 @@ impl GroupRuntime {
     /// whatever the time; `None` for other windows and for a key without sessions. The Lambda
     /// merge needs it: a session of the speed layer can continue one of the batch view.
     pub fn last_sessions(&self, key: &[Value]) -> Vec<Option<(i64, i64, Partial)>> {
+        // A group without session windows has none to give: its key's state is not read (on the
+        // columnar path that would export all of it).
+        if !self.ops.windows.iter().any(|(spec, _)| matches!(spec, WindowSpec::Session { .. })) {
+            return vec![None; self.ops.aggs.len()];
+        }
         self.last_sessions_of(self.key_state(key).as_deref())
     }
 

@@ -61,7 +61,7 @@ proptest! {
                 group.process_batch(&rest, &fields(&ir));
             }
             let (expected, got) = (answers(&every, at, &later), answers(&from, at, &later));
-            prop_assert!(expected.1.0 > 0);
+            prop_assume!(expected.1.0 > 0, "the group counts some event");
             prop_assert!(got == expected, "{:?} path, answers from {}\n{}", path, at, text);
         }
     }

@@ -14,7 +14,8 @@ pub type Sessions = Vec<Option<(i64, i64, Partial)>>;
 /// One key's partials in each layer, as of a time `t` (the view also as of its cutoff).
 #[derive(Debug, Default)]
 pub struct Layers {
-    /// The batch view as of its cutoff (for `batch` features).
+    /// The batch view as of its cutoff (for `batch` features); `None` when the view lacks the
+    /// key, or when `t` is the cutoff (`batch_now` is then read).
     pub at_cutoff: Option<Vec<Partial>>,
     /// The batch view as of `t` (its windows slid on to `t`).
     pub batch_now: Option<Vec<Partial>>,
@@ -30,17 +31,27 @@ pub struct Layers {
 /// group's operators (`template`, any layer's runtime of the group). `None` when no layer has
 /// the key.
 pub fn merge(g: &IrGroup, template: &GroupRuntime, layers: Layers, t: i64) -> Result<Option<Vec<Value>>, String> {
-    let Layers { at_cutoff, batch_now, after, speed, batch_sessions, delta_sessions } = layers;
-    if at_cutoff.is_none() && after.is_none() && speed.is_none() {
+    let Layers { mut at_cutoff, mut batch_now, after, mut speed, batch_sessions, delta_sessions } = layers;
+    if at_cutoff.is_none() && batch_now.is_none() && after.is_none() && speed.is_none() {
         return Ok(None);
     }
-    let empty = template.empty_partials();
-    let pick = |layer: &Option<Vec<Partial>>, i: usize| layer.as_ref().and_then(|p| p.get(i)).or(empty.get(i)).cloned();
+    // The empty partials, for a layer without the key (only made when one lacks it).
+    let empty = if at_cutoff.is_none() || batch_now.is_none() || speed.is_none() {
+        template.empty_partials()
+    } else {
+        Vec::new()
+    };
+    // Each aggregate reads each layer at most once: its partial is taken out, not copied.
+    let pick = |layer: &mut Option<Vec<Partial>>, i: usize| match layer.as_mut().and_then(|p| p.get_mut(i)) {
+        Some(p) => Some(std::mem::replace(p, Partial::Count(0))),
+        None => empty.get(i).cloned(),
+    };
     let mut merged = Vec::with_capacity(g.aggregates.len());
     for (i, a) in g.aggregates.iter().enumerate() {
         let p = match a.merge {
-            MergeRule::Batch => pick(&at_cutoff, i),
-            MergeRule::Speed => pick(&speed, i),
+            MergeRule::Batch if at_cutoff.is_some() => pick(&mut at_cutoff, i),
+            MergeRule::Batch => pick(&mut batch_now, i),
+            MergeRule::Speed => pick(&mut speed, i),
             MergeRule::BatchPlusSpeed => match g.windows.get(a.window).map(|w| w.spec) {
                 // The session open at t is the speed layer's last one, continuing the batch
                 // view's last one when it starts within the gap of its end; or, when the
@@ -56,10 +67,10 @@ pub fn merge(g: &IrGroup, template: &GroupRuntime, layers: Layers, t: i64) -> Re
                             }
                             Some(p)
                         }
-                        _ => pick(&batch_now, i),
+                        _ => pick(&mut batch_now, i),
                     }
                 }
-                _ => pick(&batch_now, i).map(|mut p| {
+                _ => pick(&mut batch_now, i).map(|mut p| {
                     if let Some(d) = after.as_ref().and_then(|d| d.get(i)) {
                         p.merge(AggSpec::new(a.kind, a.param), d);
                     }

@@ -265,11 +265,10 @@ impl Serving<'_> {
                 "{t} is before the batch view's cutoff ({cutoff}): past values come from training sets"
             ));
         }
-        let batch_now = view.partials(key, t)?;
         let layers = merge::Layers {
             // The view as of its cutoff is the view as of `t` when they are the same time.
-            at_cutoff: if t == cutoff { batch_now.clone() } else { view.partials(key, cutoff)? },
-            batch_now,
+            at_cutoff: if t == cutoff { None } else { view.partials(key, cutoff)? },
+            batch_now: view.partials(key, t)?,
             after: delta.partials(key, t)?,
             speed: speed.map(|s| s.partials(key, t)).transpose()?.flatten(),
             batch_sessions: view.last_sessions(key),
