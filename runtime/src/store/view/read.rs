@@ -180,6 +180,22 @@ fn partial_at(g: &IrGroup, ai: usize, cols: &[&ArrayRef], r: usize) -> Result<Pa
     })
 }
 
+/// Whether row `r` (after the first) of a key column holds the same value as the row before it,
+/// read without building values: strings and integers, the key types; `false` for others (the
+/// caller then builds and compares the values).
+fn same_as_row_before(a: &dyn Array, r: usize) -> bool {
+    if a.is_null(r) || a.is_null(r - 1) {
+        return false;
+    }
+    match a.data_type() {
+        DataType::Utf8 => a.as_string::<i32>().value(r) == a.as_string::<i32>().value(r - 1),
+        DataType::LargeUtf8 => a.as_string::<i64>().value(r) == a.as_string::<i64>().value(r - 1),
+        DataType::Utf8View => a.as_string_view().value(r) == a.as_string_view().value(r - 1),
+        DataType::Int64 => a.as_primitive::<Int64Type>().value(r) == a.as_primitive::<Int64Type>().value(r - 1),
+        _ => false,
+    }
+}
+
 /// One batch's keys in order, each with its rows as read. A key's rows are together in a
 /// table featc writes, so a key is one entry, except that the first and the last key of a batch
 /// may go on in the batches beside it (see [`assemble`]).
@@ -202,10 +218,17 @@ pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Dec
         .collect::<Result<Vec<_>, _>>()?;
     let mut out: Decoded = Vec::new();
     for r in 0..b.num_rows() {
-        let key: Vec<Value> =
-            g.keys.iter().zip(&key_cols).map(|(k, c)| value_at(c.as_ref(), r, &k.ty.ty)).collect::<Result<_, _>>()?;
-        if out.last().is_none_or(|(k, _)| *k != key) {
-            out.push((key, (i64::MIN, vec![Vec::new(); windows])));
+        // A key's rows are together: its values are read once, at its first row.
+        if r == 0 || !key_cols.iter().all(|c| same_as_row_before(c.as_ref(), r)) {
+            let key: Vec<Value> = g
+                .keys
+                .iter()
+                .zip(&key_cols)
+                .map(|(k, c)| value_at(c.as_ref(), r, &k.ty.ty))
+                .collect::<Result<_, _>>()?;
+            if out.last().is_none_or(|(k, _)| *k != key) {
+                out.push((key, (i64::MIN, vec![Vec::new(); windows])));
+            }
         }
         let Some((_, entry)) = out.last_mut() else { continue };
         entry.0 = entry.0.max(required(i64_at(latest, r)?, "latest event time")?);
