@@ -535,12 +535,22 @@ impl GroupRuntime {
     /// whatever the time; `None` for other windows and for a key without sessions. The Lambda
     /// merge needs it: a session of the speed layer can continue one of the batch view.
     pub fn last_sessions(&self, key: &[Value]) -> Vec<Option<(i64, i64, Partial)>> {
-        // A group without session windows has none to give: its key's state is not read (on the
-        // columnar path that would export all of it).
-        if !self.ops.windows.iter().any(|(spec, _)| matches!(spec, WindowSpec::Session { .. })) {
-            return vec![None; self.ops.aggs.len()];
+        match self.shard(key).map(|s| &s.state) {
+            Some(Store::Rows(state)) => self.last_sessions_of(state.get(key)),
+            // Read in place: the key's state is not exported.
+            Some(Store::Columnar(c)) => {
+                let id = c.keys.find(key);
+                self.ops
+                    .aggs
+                    .iter()
+                    .map(|a| match (id, self.ops.windows.get(a.window).map(|w| w.0)) {
+                        (Some(id), Some(WindowSpec::Session { .. })) => c.last_session(id, a.window, a.slot),
+                        _ => None,
+                    })
+                    .collect()
+            }
+            None => vec![None; self.ops.aggs.len()],
         }
-        self.last_sessions_of(self.key_state(key).as_deref())
     }
 
     /// [`GroupRuntime::partials`] of a key whose state was read from an online store.

@@ -16,6 +16,14 @@ use crate::operators::window::WindowState;
 use crate::value::Value;
 
 impl Columnar {
+    /// Key `id`'s last session in session window `window` `(start, end, partial)`, with the
+    /// partial of the window's aggregate `agg`, read in place (the key is not exported).
+    pub(crate) fn last_session(&self, id: u32, window: usize, agg: usize) -> Option<(i64, i64, Partial)> {
+        let w = self.windows.get(window).filter(|w| !w.off)?;
+        let &(start, end, slot) = w.sessions.get(id as usize)?.last()?;
+        Some((start, end, w.slots.partial(slot, agg).into_owned()))
+    }
+
     /// A key's state as the row path keeps it.
     pub(crate) fn export(&self, id: u32) -> KeyState {
         let max_ts = self.keys.latest(id);
