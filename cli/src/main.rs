@@ -16,7 +16,8 @@ use crate::error::CliError;
 
 /// mimalloc: the state of a feature group is many small allocations made on one thread and
 /// freed on another (a batch view decoded on every core, put together on one); glibc's
-/// allocator serializes those frees on its arena locks.
+/// allocator serializes those frees on its arena locks. Transparent huge pages are turned off
+/// first thing in `main` (`featc_runtime::process::without_huge_pages`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -90,6 +91,7 @@ enum Command {
 }
 
 fn main() -> ExitCode {
+    featc_runtime::process::without_huge_pages();
     let cli = Cli::parse();
     logs();
     let result = match cli.command {

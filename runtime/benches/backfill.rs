@@ -188,6 +188,7 @@ fn column_sum(set: &RecordBatch, name: &str) -> i64 {
 }
 
 fn main() {
+    featc_runtime::process::without_huge_pages();
     let events: usize = std::env::var("FEATC_BACKFILL_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(10_000_000);
     let dir = std::env::temp_dir().join(format!("featc-backfill-bench-{}", std::process::id()));
     std::fs::create_dir_all(dir.join("data")).unwrap_or_else(|e| panic!("{e}"));

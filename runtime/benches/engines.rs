@@ -44,6 +44,7 @@ fn run(engine: &Engine, dir: &Path) -> (f64, usize) {
 }
 
 fn main() {
+    featc_runtime::process::without_huge_pages();
     let events: usize = std::env::var("FEATC_ENGINE_EVENTS").ok().and_then(|n| n.parse().ok()).unwrap_or(10_000_000);
     let tmp = tempfile::tempdir().unwrap_or_else(|e| panic!("{e}"));
     let (small, large) = (tmp.path().join("small"), tmp.path().join("large"));

@@ -143,6 +143,7 @@ impl Checkpoints {
 }
 
 fn main() {
+    featc_runtime::process::without_huge_pages();
     let n = env("FEATC_BENCH_EVENTS", 10_000_000);
     let users = env("FEATC_BENCH_KEYS", 1_000_000) as u64;
     let dir = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fraud");

@@ -126,6 +126,7 @@ fn member(project: &Path, partitions: &[i32]) -> u64 {
 }
 
 fn main() {
+    featc_runtime::process::without_huge_pages();
     let events: usize = std::env::var("FEATC_BENCH_EVENTS").map_or(200_000, |n| n.parse().unwrap());
     let broker = Tansu::start();
     let project = project(&broker.brokers);

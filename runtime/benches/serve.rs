@@ -194,6 +194,7 @@ impl Load {
 }
 
 fn main() {
+    featc_runtime::process::without_huge_pages();
     let project = Path::new(env!("CARGO_MANIFEST_DIR")).join("../examples/fraud");
     let data = tempfile::tempdir().unwrap();
     let (runner, _) = KappaRunner::open(common::project_ir(&project), &project, data.path()).unwrap();

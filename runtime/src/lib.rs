@@ -4,6 +4,7 @@
 
 pub mod io;
 pub mod operators;
+pub mod process;
 pub mod runners;
 pub mod serve;
 pub mod store;

@@ -4,7 +4,7 @@
 #![allow(dead_code)]
 
 /// The allocator the `featc` binary uses (see `cli/src/main.rs`), so these figures are the
-/// binary's.
+/// binary's; the benchmarks with a `main` turn transparent huge pages off as it does.
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 

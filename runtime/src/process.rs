@@ -1,0 +1,18 @@
+//! The process's memory settings, applied once when a binary starts: nothing in, the kernel's
+//! per-process flags out.
+
+/// Turns transparent huge pages off for this process (and the processes it starts).
+///
+/// The allocator (mimalloc) asks the kernel for huge pages on its large regions and gives freed
+/// memory back to the kernel a while later; each page faulted in again is then a 2 MiB page to
+/// zero, however little of it is used. A batch view decoded on every core frees and reuses
+/// memory at that rate: `featc batch` at 1M users spent 10 to 11 s of system time (a third of
+/// its samples in the kernel's `clear_page_erms`) against 2 s with huge pages off, and its wall
+/// time went from 16.4 and 18.9 s to 12.3 and 11.8 s (docs/benchmarks.md, "Huge pages").
+/// Best effort: a kernel without the flag keeps its setting, and nothing else changes.
+pub fn without_huge_pages() {
+    #[cfg(target_os = "linux")]
+    if let Err(error) = rustix::thread::disable_transparent_huge_pages(true) {
+        tracing::debug!(%error, "transparent huge pages stay as the kernel has them");
+    }
+}
