@@ -6,7 +6,7 @@ use std::borrow::Cow;
 
 use crate::operators::aggregate::Partial;
 use crate::operators::columnar::Columnar;
-use crate::operators::window::{WindowAggs, WindowState, WindowStateRef};
+use crate::operators::window::{WindowAggs, WindowState};
 use crate::value::Value;
 
 /// An event the stream did not count, with why.
@@ -42,25 +42,6 @@ pub(crate) struct KeyState {
     /// `GroupRuntime::changed_since`); not kept in snapshots: a restored key counts as unchanged.
     #[serde(skip)]
     pub(crate) changed: u64,
-}
-
-/// A key's state as [`KeyState`] is written (the same bytes), its windows' partials borrowed
-/// from the columnar slots where they are kept whole (see [`WindowStateRef`]).
-#[derive(Debug, serde::Serialize)]
-pub(crate) struct KeyStateRef<'s> {
-    pub(crate) max_ts: i64,
-    pub(crate) windows: Vec<WindowStateRef<'s>>,
-}
-
-impl KeyStateRef<'_> {
-    /// The state in the row path's form (a key counts as unchanged).
-    pub(crate) fn into_owned(self) -> KeyState {
-        KeyState {
-            max_ts: self.max_ts,
-            windows: self.windows.into_iter().map(WindowStateRef::into_owned).collect(),
-            changed: 0,
-        }
-    }
 }
 
 impl KeyState {

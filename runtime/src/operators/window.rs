@@ -38,7 +38,7 @@ impl WindowAggs {
     }
 
     /// Merges the slots of `from` whose eviction is `eviction` into `into`.
-    fn merge_where<'p>(&self, eviction: Eviction, into: &mut [Partial], from: impl IntoIterator<Item = &'p Partial>) {
+    fn merge_where(&self, eviction: Eviction, into: &mut [Partial], from: &[Partial]) {
         for ((acc, p), a) in into.iter_mut().zip(from).zip(&self.specs) {
             if a.eviction == eviction {
                 acc.merge(a.spec, p);
@@ -82,21 +82,10 @@ impl TwoStacks {
 
     /// Rebuilds the suffix merges of the older panes from `upto` down to the first.
     fn rebuild(&mut self, aggs: &WindowAggs, panes: &VecDeque<(i64, Vec<Partial>)>, upto: usize) {
-        self.rebuild_with(aggs, |i| panes.get(i).map(|(_, p)| p), upto);
-    }
-
-    /// [`TwoStacks::rebuild`] with pane `i`'s partials given by `pane` (borrowed from wherever
-    /// they are kept).
-    fn rebuild_with<'p, P: IntoIterator<Item = &'p Partial>>(
-        &mut self,
-        aggs: &WindowAggs,
-        pane: impl Fn(usize) -> Option<P>,
-        upto: usize,
-    ) {
         for i in (0..=upto.min(self.split.saturating_sub(1))).rev() {
             let mut acc =
                 self.suffix.get(i + 1).filter(|_| i + 1 < self.split).cloned().unwrap_or_else(|| aggs.empty());
-            if let Some(p) = pane(i) {
+            if let Some((_, p)) = panes.get(i) {
                 aggs.merge_where(Eviction::TwoStacks, &mut acc, p);
             }
             if let Some(s) = self.suffix.get_mut(i) {
@@ -107,21 +96,11 @@ impl TwoStacks {
 
     /// Every pane becomes an older one.
     fn flip(&mut self, aggs: &WindowAggs, panes: &VecDeque<(i64, Vec<Partial>)>) {
-        self.flip_with(aggs, panes.len(), |i| panes.get(i).map(|(_, p)| p));
-    }
-
-    /// [`TwoStacks::flip`] over `count` panes given by `pane`.
-    fn flip_with<'p, P: IntoIterator<Item = &'p Partial>>(
-        &mut self,
-        aggs: &WindowAggs,
-        count: usize,
-        pane: impl Fn(usize) -> Option<P>,
-    ) {
-        self.split = count;
-        self.suffix = (0..count).map(|_| aggs.empty()).collect();
+        self.split = panes.len();
+        self.suffix = (0..panes.len()).map(|_| aggs.empty()).collect();
         self.back = aggs.empty();
         if self.split > 0 {
-            self.rebuild_with(aggs, pane, self.split - 1);
+            self.rebuild(aggs, panes, self.split - 1);
         }
     }
 
@@ -182,75 +161,6 @@ pub enum WindowState {
     /// Sessions `(first ts, last ts, partials)`, oldest first, kept while an on-time event
     /// could still extend or bridge them.
     Sessions(Vec<(i64, i64, Vec<Partial>)>),
-}
-
-/// Partials as a key's state holds them: borrowed from a columnar slot, or built.
-pub(crate) type CowPartials<'s> = Vec<Cow<'s, Partial>>;
-
-/// A window's state as [`WindowState`] is written (serde gives both the same bytes: the same
-/// variants in the same order, a borrowed partial written as the partial), borrowing what the
-/// columnar slots hold: a checkpoint base encodes a key from it without copying its partials.
-#[derive(Debug, serde::Serialize)]
-pub(crate) enum WindowStateRef<'s> {
-    Lifetime(CowPartials<'s>),
-    Tumbling { start: i64, partials: CowPartials<'s> },
-    Panes { panes: Vec<(i64, CowPartials<'s>)>, total: CowPartials<'s>, stacks: TwoStacks },
-    Sessions(Vec<(i64, i64, CowPartials<'s>)>),
-}
-
-impl<'s> WindowStateRef<'s> {
-    /// [`WindowState::with_total`] over borrowed panes, the running total given or (`None`)
-    /// merged from the panes as [`WindowState::from_panes`] does.
-    pub(crate) fn panes(aggs: &WindowAggs, panes: Vec<(i64, CowPartials<'s>)>, total: Option<CowPartials<'s>>) -> Self {
-        let total = total.unwrap_or_else(|| {
-            let mut total = aggs.empty();
-            if aggs.any(Eviction::Subtract) {
-                for (_, p) in &panes {
-                    aggs.merge_where(Eviction::Subtract, &mut total, p.iter().map(|c| &**c));
-                }
-            }
-            total.into_iter().map(Cow::Owned).collect()
-        });
-        let mut stacks = TwoStacks::new(aggs);
-        if aggs.any(Eviction::TwoStacks) {
-            stacks.flip_with(aggs, panes.len(), |i| panes.get(i).map(|(_, p)| p.iter().map(|c| &**c)));
-        }
-        WindowStateRef::Panes { panes, total, stacks }
-    }
-
-    /// A built state, as one.
-    pub(crate) fn built(state: WindowState) -> WindowStateRef<'static> {
-        let owned = |p: Vec<Partial>| p.into_iter().map(Cow::Owned).collect();
-        match state {
-            WindowState::Lifetime(p) => WindowStateRef::Lifetime(owned(p)),
-            WindowState::Tumbling { start, partials } => WindowStateRef::Tumbling { start, partials: owned(partials) },
-            WindowState::Panes { panes, total, stacks } => WindowStateRef::Panes {
-                panes: panes.into_iter().map(|(s, p)| (s, owned(p))).collect(),
-                total: owned(total),
-                stacks,
-            },
-            WindowState::Sessions(s) => {
-                WindowStateRef::Sessions(s.into_iter().map(|(a, b, p)| (a, b, owned(p))).collect())
-            }
-        }
-    }
-
-    /// The state in its own form.
-    pub(crate) fn into_owned(self) -> WindowState {
-        let owned = |p: CowPartials<'_>| p.into_iter().map(Cow::into_owned).collect();
-        match self {
-            WindowStateRef::Lifetime(p) => WindowState::Lifetime(owned(p)),
-            WindowStateRef::Tumbling { start, partials } => WindowState::Tumbling { start, partials: owned(partials) },
-            WindowStateRef::Panes { panes, total, stacks } => WindowState::Panes {
-                panes: panes.into_iter().map(|(s, p)| (s, owned(p))).collect(),
-                total: owned(total),
-                stacks,
-            },
-            WindowStateRef::Sessions(s) => {
-                WindowState::Sessions(s.into_iter().map(|(a, b, p)| (a, b, owned(p))).collect())
-            }
-        }
-    }
 }
 
 /// The earliest event time that can be in a window's answer at `t` or later: from the pane a

@@ -192,7 +192,7 @@ fn encode_group(
         &|part| {
             let mut out = Vec::new();
             for (key, state) in part {
-                out = postcard::to_extend(&(key, &state.written()), out).map_err(cannot_encode)?;
+                out = postcard::to_extend(&(key, &state.export()), out).map_err(cannot_encode)?;
             }
             Ok((part.len(), out))
         },

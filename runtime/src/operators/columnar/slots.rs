@@ -433,11 +433,6 @@ impl Slots {
         (0..self.aggs.len()).map(|a| self.partial(slot, a).into_owned()).collect()
     }
 
-    /// [`Slots::partials`], borrowing those the slot holds whole.
-    pub(crate) fn partials_ref(&self, slot: u32) -> Vec<Cow<'_, Partial>> {
-        (0..self.aggs.len()).map(|a| self.partial(slot, a)).collect()
-    }
-
     /// The partial of aggregate `agg` in a slot when the slot holds it as one (boxed).
     #[inline]
     pub(crate) fn boxed_partial(&self, slot: u32, agg: usize) -> Option<&Partial> {

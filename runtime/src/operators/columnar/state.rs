@@ -11,8 +11,8 @@ use super::keys::KeyRef;
 use super::totals::Totals;
 use super::{Columnar, floor};
 use crate::operators::aggregate::Partial;
-use crate::operators::state::{KeyState, KeyStateRef, Partials, Unit};
-use crate::operators::window::{WindowState, WindowStateRef};
+use crate::operators::state::{KeyState, Partials, Unit};
+use crate::operators::window::WindowState;
 use crate::value::Value;
 
 impl Columnar {
@@ -26,48 +26,45 @@ impl Columnar {
 
     /// A key's state as the row path keeps it.
     pub(crate) fn export(&self, id: u32) -> KeyState {
-        self.export_ref(id).into_owned()
-    }
-
-    /// [`Columnar::export`] borrowing the partials the slots hold whole: what a checkpoint base
-    /// encodes (the same bytes) without copying them.
-    pub(crate) fn export_ref(&self, id: u32) -> KeyStateRef<'_> {
         let max_ts = self.keys.latest(id);
         let windows = self
             .windows
             .iter()
             .map(|w| match w.spec {
-                _ if w.off => WindowStateRef::built(WindowState::new(w.spec, &w.aggs)),
-                WindowSpec::Lifetime => WindowStateRef::Lifetime(w.slots.partials_ref(id)),
+                _ if w.off => WindowState::new(w.spec, &w.aggs),
+                WindowSpec::Lifetime => WindowState::Lifetime(w.slots.partials(id)),
                 WindowSpec::Tumbling { size_ms } => {
-                    WindowStateRef::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials_ref(id) }
+                    WindowState::Tumbling { start: floor(max_ts, size_ms), partials: w.slots.partials(id) }
                 }
-                WindowSpec::Session { .. } => WindowStateRef::Sessions(
+                WindowSpec::Session { .. } => WindowState::Sessions(
                     w.sessions
                         .get(id as usize)
-                        .map(|s| s.iter().map(|&(a, b, slot)| (a, b, w.slots.partials_ref(slot))).collect())
+                        .map(|s| s.iter().map(|&(a, b, slot)| (a, b, w.slots.partials(slot))).collect())
                         .unwrap_or_default(),
                 ),
                 _ => {
                     let panes = w
                         .panes
                         .get(id as usize)
-                        .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials_ref(slot))).collect())
+                        .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
                         .unwrap_or_default();
-                    // The running totals the slots keep, not merged again from the panes.
-                    let total = w.totals.as_ref().filter(|_| !self.deferred).map(|totals| {
-                        (0..w.aggs.specs.len())
-                            .map(|i| {
-                                let a = &w.aggs.specs[i];
-                                totals.of(id, i).unwrap_or_else(|| Cow::Owned(Partial::new(a.spec, a.integer)))
-                            })
-                            .collect()
-                    });
-                    WindowStateRef::panes(&w.aggs, panes, total)
+                    match w.totals.as_ref().filter(|_| !self.deferred) {
+                        // The running totals the slots keep, not merged again from the panes.
+                        Some(totals) => {
+                            let total = (0..w.aggs.specs.len())
+                                .map(|i| {
+                                    let a = &w.aggs.specs[i];
+                                    totals.of(id, i).map_or_else(|| Partial::new(a.spec, a.integer), Cow::into_owned)
+                                })
+                                .collect();
+                            WindowState::with_total(&w.aggs, panes, total)
+                        }
+                        None => WindowState::from_panes(&w.aggs, panes),
+                    }
                 }
             })
             .collect();
-        KeyStateRef { max_ts, windows }
+        KeyState { max_ts, windows, changed: 0 }
     }
 
     /// A key's units of state, window by window, read in place: the same units, in the same

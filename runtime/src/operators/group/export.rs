@@ -8,7 +8,7 @@ use std::sync::mpsc::sync_channel;
 
 use super::{GroupRuntime, Store};
 use crate::operators::columnar::{Columnar, KeyRef};
-use crate::operators::state::{KeyState, KeyStateRef, Unit};
+use crate::operators::state::{KeyState, Unit};
 use crate::value::Value;
 
 /// Where a key's state lives: a row-path object, or a columnar key's id in a shard.
@@ -35,15 +35,6 @@ impl<'s> StateRef<'s> {
         }
     }
 
-    /// The key's state as a snapshot writes it: the row path's object itself, or a columnar
-    /// key's borrowing the partials its slots hold (the same bytes as [`StateRef::export`]'s).
-    pub(crate) fn written(self) -> Written<'s> {
-        match self {
-            StateRef::Row(s) => Written::Row(s),
-            StateRef::Col(c, id) => Written::Col(c.export_ref(id)),
-        }
-    }
-
     /// The key's units of state, window by window, appended to `out`: a sliding window's panes
     /// without its running totals.
     pub(crate) fn units(self, out: &mut Vec<Unit<'s>>) {
@@ -52,14 +43,6 @@ impl<'s> StateRef<'s> {
             StateRef::Col(c, id) => c.units(id, out),
         }
     }
-}
-
-/// A key's state to write, serialized as the state itself (see [`StateRef::written`]).
-#[derive(Debug, serde::Serialize)]
-#[serde(untagged)]
-pub(crate) enum Written<'s> {
-    Row(&'s KeyState),
-    Col(KeyStateRef<'s>),
 }
 
 /// The order keys are listed in.
