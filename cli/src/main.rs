@@ -17,7 +17,7 @@ use crate::error::CliError;
 /// mimalloc: the state of a feature group is many small allocations made on one thread and
 /// freed on another (a batch view decoded on every core, put together on one); glibc's
 /// allocator serializes those frees on its arena locks. Transparent huge pages are turned off
-/// first thing in `main` (`featc_runtime::process::without_huge_pages`).
+/// in `main` before any command runs (`featc_runtime::process::without_huge_pages`).
 #[global_allocator]
 static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
 
@@ -91,9 +91,11 @@ enum Command {
 }
 
 fn main() -> ExitCode {
-    featc_runtime::process::without_huge_pages();
     let cli = Cli::parse();
     logs();
+    // After the logs are set up (a kernel that refuses says so at debug level), before any
+    // command allocates.
+    featc_runtime::process::without_huge_pages();
     let result = match cli.command {
         Command::Check(args) => commands::check::run(args),
         Command::Diff(args) => commands::diff::run(args),
