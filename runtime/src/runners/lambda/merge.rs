@@ -31,7 +31,7 @@ pub struct Layers {
 /// group's operators (`template`, any layer's runtime of the group). `None` when no layer has
 /// the key.
 pub fn merge(g: &IrGroup, template: &GroupRuntime, layers: Layers, t: i64) -> Result<Option<Vec<Value>>, String> {
-    let Layers { mut at_cutoff, mut batch_now, after, mut speed, batch_sessions, delta_sessions } = layers;
+    let Layers { mut at_cutoff, mut batch_now, after, mut speed, mut batch_sessions, mut delta_sessions } = layers;
     if at_cutoff.is_none() && batch_now.is_none() && after.is_none() && speed.is_none() {
         return Ok(None);
     }
@@ -41,7 +41,8 @@ pub fn merge(g: &IrGroup, template: &GroupRuntime, layers: Layers, t: i64) -> Re
     } else {
         Vec::new()
     };
-    // Each aggregate reads each layer at most once: its partial is taken out, not copied.
+    // Each aggregate reads each layer (and its last sessions) at most once: what it reads is
+    // taken out, not copied.
     let pick = |layer: &mut Option<Vec<Partial>>, i: usize| match layer.as_mut().and_then(|p| p.get_mut(i)) {
         Some(p) => Some(std::mem::replace(p, Partial::Count(0))),
         None => empty.get(i).cloned(),
@@ -58,9 +59,9 @@ pub fn merge(g: &IrGroup, template: &GroupRuntime, layers: Layers, t: i64) -> Re
                 // speed layer has no open session, the batch view's own.
                 Some(WindowSpec::Session { gap_ms }) => {
                     let gap = i64::try_from(gap_ms).unwrap_or(i64::MAX);
-                    match delta_sessions.get(i).cloned().flatten() {
+                    match delta_sessions.get_mut(i).and_then(Option::take) {
                         Some((start, end, mut p)) if start <= t && t.saturating_sub(end) <= gap => {
-                            if let Some((_, b_end, b)) = batch_sessions.get(i).cloned().flatten()
+                            if let Some((_, b_end, b)) = batch_sessions.get_mut(i).and_then(Option::take)
                                 && start.saturating_sub(gap) <= b_end
                             {
                                 p.merge(AggSpec::new(a.kind, a.param), &b);
