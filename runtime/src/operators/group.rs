@@ -226,6 +226,7 @@ impl GroupRuntime {
             key_cols,
             key_types,
             ts_col,
+            ts_name: source.event_time.clone(),
             lateness_ms: source.lateness_ms,
             filter,
             predicates,
@@ -364,7 +365,11 @@ impl GroupRuntime {
         self.changes += batch.num_rows() as u64;
         let GroupRuntime { ops, shards, dead_letters, .. } = self;
         let keys: Vec<(&str, &featc::ir::Ty)> = ops.key_types.iter().map(|(n, t)| (n.as_str(), t)).collect();
-        let split = route::split(batch, &keys, shards.len());
+        let range = route::in_range(batch, &ops.ts_name, (ops.after, ops.until));
+        if range.as_ref().is_some_and(Vec::is_empty) {
+            return;
+        }
+        let split = route::split(batch, &keys, range.as_deref(), shards.len());
         if shards.len() > 1 && batch.num_rows() >= PARALLEL_MIN {
             let ops = &*ops;
             std::thread::scope(|scope| {
@@ -479,8 +484,15 @@ impl GroupRuntime {
     /// finalizing: what the Lambda serving merge combines. `None` for a key never seen; an error
     /// for a time before the key's latest event.
     pub fn partials(&self, key: &[Value], t: i64) -> Result<Option<Vec<Partial>>, String> {
+        Ok(self.partials_ref(key, t)?.map(|p| p.into_iter().map(Cow::into_owned).collect()))
+    }
+
+    /// [`GroupRuntime::partials`], borrowing the state's partials where the window's partial is
+    /// one held as it is (a lifetime window's, a sliding window's running total): the serving
+    /// merge copies only what it merges.
+    pub fn partials_ref(&self, key: &[Value], t: i64) -> Result<Option<Vec<Cow<'_, Partial>>>, String> {
         let Some(windows) = self.windows_as_of(key, t)? else { return Ok(None) };
-        Ok(Some(self.by_aggregate(windows.into_iter().map(|w| w.into_iter().map(Cow::into_owned).collect()).collect())))
+        Ok(Some(self.by_aggregate(windows, |a| Cow::Owned(Partial::new(a.spec, a.integer)))))
     }
 
     /// One key's state as JSON, as an online store keeps it (see [`StoredKey`]).
@@ -511,12 +523,13 @@ impl GroupRuntime {
         Self::check_time(state.max_ts, t)?;
         Ok(self.by_aggregate(
             self.ops.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect(),
+            |a| Partial::new(a.spec, a.integer),
         ))
     }
 
     /// Each window's partials (in slot order), as one partial per aggregate in the IR's order.
-    fn by_aggregate(&self, windows: Vec<Vec<Partial>>) -> Vec<Partial> {
-        let mut window_partials: Vec<Vec<Option<Partial>>> =
+    fn by_aggregate<P>(&self, windows: Vec<Vec<P>>, empty: impl Fn(&AggRuntime) -> P) -> Vec<P> {
+        let mut window_partials: Vec<Vec<Option<P>>> =
             windows.into_iter().map(|w| w.into_iter().map(Some).collect()).collect();
         self.ops
             .aggs
@@ -526,7 +539,7 @@ impl GroupRuntime {
                     .get_mut(a.window)
                     .and_then(|p| p.get_mut(a.slot))
                     .and_then(Option::take)
-                    .unwrap_or_else(|| Partial::new(a.spec, a.integer))
+                    .unwrap_or_else(|| empty(a))
             })
             .collect()
     }
@@ -593,8 +606,8 @@ impl GroupRuntime {
 
     /// A feature vector from one partial per aggregate: each finalized, then the derived
     /// features.
-    pub fn finish(&self, partials: &[Partial]) -> Vec<Value> {
-        let mut at = partials.iter();
+    pub fn finish<P: std::borrow::Borrow<Partial>>(&self, partials: &[P]) -> Vec<Value> {
+        let mut at = partials.iter().map(P::borrow);
         self.finish_with(|_| at.next())
     }
 
@@ -696,7 +709,7 @@ impl GroupRuntime {
             Store::Rows(keys) => {
                 keys.insert(key, state);
             }
-            Store::Columnar(c) => c.import(&key, &state),
+            Store::Columnar(c) => c.import(&key, state),
         }
     }
 

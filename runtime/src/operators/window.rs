@@ -316,6 +316,13 @@ impl WindowState {
         WindowState::with_total(aggs, panes, total)
     }
 
+    /// Panes alone, their running total and stacks left empty: for a state the columnar path
+    /// imports, which keeps its own totals and rebuilds them from the panes. Never to be read
+    /// as it is (the row path reads the totals).
+    pub(crate) fn bare_panes(aggs: &WindowAggs, panes: VecDeque<(i64, Vec<Partial>)>) -> WindowState {
+        WindowState::Panes { panes, total: aggs.empty(), stacks: TwoStacks::new(aggs) }
+    }
+
     /// [`WindowState::from_panes`] with the running total already known (one partial per
     /// aggregate: the total of the `subtract` ones, an empty partial for the others), as the
     /// columnar path keeps it.

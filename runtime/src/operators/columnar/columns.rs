@@ -13,13 +13,13 @@ use crate::operators::decode::{MAX_TS, MIN_TS};
 use crate::value::Value;
 
 /// Event times of a batch in milliseconds; `None` for a null or absurd one.
-pub(super) enum TsColumn<'a> {
+pub(crate) enum TsColumn<'a> {
     Millis(&'a [i64], Option<&'a NullBuffer>),
     Converted(Vec<Option<i64>>),
 }
 
 impl<'a> TsColumn<'a> {
-    pub(super) fn read(a: &'a dyn Array) -> Option<TsColumn<'a>> {
+    pub(crate) fn read(a: &'a dyn Array) -> Option<TsColumn<'a>> {
         let scaled =
             |f: &dyn Fn(usize) -> Option<i64>| (0..a.len()).map(|r| if a.is_null(r) { None } else { f(r) }).collect();
         Some(match a.data_type() {
@@ -44,7 +44,7 @@ impl<'a> TsColumn<'a> {
     }
 
     #[inline]
-    pub(super) fn get(&self, r: usize) -> Option<i64> {
+    pub(crate) fn get(&self, r: usize) -> Option<i64> {
         let t = match self {
             TsColumn::Millis(v, nulls) => {
                 if nulls.is_some_and(|n| n.is_null(r)) {

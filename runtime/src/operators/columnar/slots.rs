@@ -264,7 +264,7 @@ impl Slots {
             acc.merge(a.spec, &p);
         }
         self.reset(into);
-        self.load(into, &merged);
+        self.load(into, merged);
         self.release(from);
     }
 
@@ -550,28 +550,31 @@ impl Slots {
     }
 
     /// Writes partials (as [`Slots::partials`] gives them) into an empty slot.
-    pub(crate) fn load(&mut self, slot: u32, partials: &[Partial]) {
+    pub(crate) fn load(&mut self, slot: u32, partials: Vec<Partial>) {
         let base = slot as usize * self.stride();
-        for (a, p) in self.aggs.clone().iter().zip(partials) {
+        for (i, p) in partials.into_iter().enumerate().take(self.aggs.len()) {
+            let a = &self.aggs[i];
+            let (value, count, square) = (a.value, a.count, a.square);
             if a.off {
                 continue;
             }
             if let Some(b) = a.boxed {
-                self.boxes[slot as usize * self.boxed.len() + b] = p.clone();
+                // Moved in: a boxed partial (a value set, a sketch) is not copied.
+                self.boxes[slot as usize * self.boxed.len() + b] = p;
                 continue;
             }
-            match (p, a.value) {
-                (Partial::Count(c), _) => self.words[base + a.count] = *c as u64,
+            match (&p, value) {
+                (Partial::Count(c), _) => self.words[base + count] = *c as u64,
                 (Partial::SumI(s), Some(v)) => self.set_integer_sum(base + v, *s),
                 (Partial::SumF(s), Some(v)) => self.load_exact(base + v, s),
-                (Partial::Avg { sum, count }, Some(v)) => {
-                    self.words[base + a.count] = *count as u64;
+                (Partial::Avg { sum, count: n }, Some(v)) => {
+                    self.words[base + count] = *n as u64;
                     self.load_exact(base + v, sum);
                 }
-                (Partial::Moments { count, sum, sum_sq }, Some(v)) => {
-                    self.words[base + a.count] = *count as u64;
+                (Partial::Moments { count: n, sum, sum_sq }, Some(v)) => {
+                    self.words[base + count] = *n as u64;
                     self.load_exact(base + v, sum);
-                    if let Some(q) = a.square {
+                    if let Some(q) = square {
                         self.load_exact(base + q, sum_sq);
                     }
                 }
@@ -584,7 +587,7 @@ impl Slots {
                     self.words[base + v] = bits;
                     // The partial says only that values were seen; an aggregate that keeps
                     // the exact count (sharing this word) sets it.
-                    let count = &mut self.words[base + a.count];
+                    let count = &mut self.words[base + count];
                     *count = (*count).max(1);
                 }
                 _ => {}

@@ -120,11 +120,11 @@ impl Columnar {
     }
 
     /// Loads a key's state (from a snapshot, in the row path's form).
-    pub(crate) fn import(&mut self, key: &[Value], state: &KeyState) {
+    pub(crate) fn import(&mut self, key: &[Value], state: KeyState) {
         let id = self.keys.intern(KeyRef::Values(key));
         self.keys.set_latest(id, state.max_ts);
         let n = self.keys.len();
-        for (w, st) in self.windows.iter_mut().zip(&state.windows).filter(|(w, _)| !w.off) {
+        for (w, st) in self.windows.iter_mut().zip(state.windows).filter(|(w, _)| !w.off) {
             match st {
                 WindowState::Lifetime(p) => {
                     w.slots.ensure(n);
@@ -133,7 +133,7 @@ impl Columnar {
                 WindowState::Tumbling { start, partials } => {
                     w.slots.ensure(n);
                     if let WindowSpec::Tumbling { size_ms } = w.spec
-                        && *start == floor(state.max_ts, size_ms)
+                        && start == floor(state.max_ts, size_ms)
                     {
                         w.slots.load(id, partials);
                     }
@@ -145,7 +145,7 @@ impl Columnar {
                     for (start, partials) in panes {
                         let slot = w.slots.alloc();
                         w.slots.load(slot, partials);
-                        w.panes[id as usize].push_back((*start, slot));
+                        w.panes[id as usize].push_back((start, slot));
                     }
                     if let Some(totals) = &mut w.totals {
                         totals.ensure(n);
@@ -159,7 +159,7 @@ impl Columnar {
                     for (start, end, partials) in sessions {
                         let slot = w.slots.alloc();
                         w.slots.load(slot, partials);
-                        w.sessions[id as usize].push((*start, *end, slot));
+                        w.sessions[id as usize].push((start, end, slot));
                     }
                 }
             }

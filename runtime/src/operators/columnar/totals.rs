@@ -85,7 +85,7 @@ impl Totals {
             }
         }
         self.slots.reset(id);
-        self.slots.load(id, &total);
+        self.slots.load(id, total);
     }
 
     /// The total of window aggregate `agg` for key `id` over every live pane.

@@ -129,13 +129,18 @@ impl GroupRuntime {
         let GroupRuntime { ops, shards, dead_letters, derived, outputs, .. } = self;
         let keys: Vec<(&str, &Ty)> = ops.key_types.iter().map(|(n, t)| (n.as_str(), t)).collect();
         let n = shards.len();
-        // Each batch's rows by shard, the batches split over as many threads as shards.
+        // Each batch's rows in the read range by shard, the batches split over as many threads
+        // as shards.
         let per = batches.len().div_ceil(n).max(1);
+        let (ts, range) = (ops.ts_name.as_str(), (ops.after, ops.until));
         let routed: Vec<(Vec<Vec<u32>>, Vec<u64>)> = std::thread::scope(|scope| {
             let keys = &keys;
-            let split = move |b: &RecordBatch| {
-                let hashes = route::hashes(b, keys);
-                (route::split_hashes(&hashes, n), hashes)
+            let split = move |b: &RecordBatch| match route::in_range(b, ts, range) {
+                Some(rows) if rows.is_empty() => (vec![Vec::new(); n], Vec::new()),
+                rows => {
+                    let hashes = route::hashes(b, keys);
+                    (route::split_hashes(&hashes, rows.as_deref(), n), hashes)
+                }
             };
             let parts: Vec<_> = batches
                 .chunks(per)

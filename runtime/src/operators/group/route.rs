@@ -13,7 +13,7 @@ use arrow::record_batch::RecordBatch;
 use featc::ir::Ty;
 use foldhash::fast::FixedState;
 
-use crate::operators::columnar::KeyRef;
+use crate::operators::columnar::{KeyRef, TsColumn};
 use crate::value::Value;
 
 /// Another seed than the key tables', so that the keys of one shard do not share hash bits
@@ -48,23 +48,43 @@ pub(super) fn shard_of(key: &[Value], n: usize) -> usize {
     if n <= 1 { 0 } else { shard_of_hash(key_hash(KeyRef::Values(key)), n) }
 }
 
-/// The rows of a batch each of `n` shards owns, in row order. A row whose key is null or cannot
-/// be read goes to shard 0, which dead-letters it as a single shard would.
-pub(super) fn split(batch: &RecordBatch, keys: &[(&str, &Ty)], n: usize) -> Vec<Vec<u32>> {
+/// The rows of a batch each of `n` shards owns, in row order, of `rows` (every row when
+/// `None`). A row whose key is null or cannot be read goes to shard 0, which dead-letters it as
+/// a single shard would.
+pub(super) fn split(batch: &RecordBatch, keys: &[(&str, &Ty)], rows: Option<&[u32]>, n: usize) -> Vec<Vec<u32>> {
     if n <= 1 {
-        return vec![(0..batch.num_rows() as u32).collect()];
+        return vec![rows.map_or_else(|| (0..batch.num_rows() as u32).collect(), <[u32]>::to_vec)];
     }
-    split_hashes(&hashes(batch, keys), n)
+    split_hashes(&hashes(batch, keys), rows, n)
 }
 
-/// Rows by shard, from each row's key hash (see [`hashes`]).
-pub(super) fn split_hashes(hashes: &[u64], n: usize) -> Vec<Vec<u32>> {
-    let rows = hashes.len();
-    let mut out: Vec<Vec<u32>> = (0..n).map(|_| Vec::with_capacity(rows / n.max(1) + rows / 16)).collect();
-    for (r, &h) in hashes.iter().enumerate() {
-        out[if n <= 1 { 0 } else { shard_of_hash(h, n) }].push(r as u32);
+/// Rows by shard, from each row's key hash (see [`hashes`]), of `rows` (every row when `None`).
+pub(super) fn split_hashes(hashes: &[u64], rows: Option<&[u32]>, n: usize) -> Vec<Vec<u32>> {
+    let len = rows.map_or(hashes.len(), <[u32]>::len);
+    let mut out: Vec<Vec<u32>> = (0..n).map(|_| Vec::with_capacity(len / n.max(1) + len / 16)).collect();
+    let mut push = |r: u32| out[if n <= 1 { 0 } else { shard_of_hash(hashes[r as usize], n) }].push(r);
+    match rows {
+        Some(rows) => rows.iter().for_each(|&r| push(r)),
+        None => (0..hashes.len() as u32).for_each(push),
     }
     out
+}
+
+/// The rows of `batch` a read range `(after, until]` can take, when it is bounded: every row but
+/// those whose event time (column `ts`) reads and lies outside it. A row whose time does not
+/// read stays, for the shard to dead-letter. `None` means every row: an unbounded range, or
+/// times of a type the shards read row by row. The shards skip the same rows; leaving them out
+/// here spares hashing, routing and sorting them (a Lambda speed-layer replay reads a whole log
+/// for the hour after its cutoff).
+pub(super) fn in_range(batch: &RecordBatch, ts: &str, (after, until): (i64, i64)) -> Option<Vec<u32>> {
+    if after == i64::MIN && until == i64::MAX {
+        return None;
+    }
+    let times = TsColumn::read(batch.column_by_name(ts)?.as_ref())?;
+    let rows = batch.num_rows() as u32;
+    let keep = |r: &u32| times.get(*r as usize).is_none_or(|t| after < t && t <= until);
+    let kept: Vec<u32> = (0..rows).filter(keep).collect();
+    (kept.len() < rows as usize).then_some(kept)
 }
 
 /// A readable key's hash, 0 for the others.
@@ -150,7 +170,7 @@ mod tests {
                 ),
             ];
             for (keys, values) in cases {
-                let shards = split(&batch, keys, n);
+                let shards = split(&batch, keys, None, n);
                 assert_eq!(shards.iter().map(Vec::len).sum::<usize>(), 500);
                 assert!(shards.iter().all(|s| s.len() > 500 / n / 2), "{n} shards: {:?}", shards.iter().map(Vec::len));
                 for (s, rows) in shards.iter().enumerate() {

@@ -19,6 +19,8 @@ pub(super) struct Operators {
     /// The key columns' names and declared types, which route a batch's rows to shards.
     pub(super) key_types: Vec<(String, Ty)>,
     pub(super) ts_col: usize,
+    /// The event time's column in a batch.
+    pub(super) ts_name: String,
     pub(super) lateness_ms: u64,
     pub(super) filter: Option<Compiled>,
     pub(super) predicates: Vec<Compiled>,

@@ -267,10 +267,10 @@ impl Serving<'_> {
         }
         let layers = merge::Layers {
             // The view as of its cutoff is the view as of `t` when they are the same time.
-            at_cutoff: if t == cutoff { None } else { view.partials(key, cutoff)? },
-            batch_now: view.partials(key, t)?,
-            after: delta.partials(key, t)?,
-            speed: speed.map(|s| s.partials(key, t)).transpose()?.flatten(),
+            at_cutoff: if t == cutoff { None } else { view.partials_ref(key, cutoff)? },
+            batch_now: view.partials_ref(key, t)?,
+            after: delta.partials_ref(key, t)?,
+            speed: speed.map(|s| s.partials_ref(key, t)).transpose()?.flatten(),
             batch_sessions: view.last_sessions(key),
             delta_sessions: delta.last_sessions(key),
         };

@@ -13,7 +13,7 @@ use std::fs::File;
 use std::path::{Path, PathBuf};
 
 use featc::ir::{FeatureIr, IrGroup};
-use parquet::arrow::ArrowWriter;
+use parquet::arrow::{ArrowWriter, ProjectionMask};
 use parquet::arrow::arrow_reader::{ArrowReaderMetadata, ArrowReaderOptions, ParquetRecordBatchReaderBuilder};
 use parquet::file::metadata::KeyValue;
 use parquet::file::properties::WriterProperties;
@@ -160,7 +160,8 @@ pub fn read(ir: &FeatureIr, data_dir: &Path) -> Result<Option<BatchView>, String
         let mut runtime = GroupRuntime::batch_layer(ir, g)?;
         runtime.restore(GroupSnapshot { name: g.name.clone(), keys: Vec::new(), dead_count: 0, accepted: 0 });
         let shards = runtime.shard_count();
-        match read_keys(g, &path, &g.version, manifest.cutoff, &mut |key, state| {
+        let totals = !runtime.is_columnar();
+        match read_keys(g, &path, &g.version, manifest.cutoff, totals, &mut |key, state| {
             runtime.import_new_key(key, state, shards)
         }) {
             Ok(Ok(())) => {}
@@ -200,13 +201,15 @@ fn batch_features(g: &IrGroup) -> Vec<&str> {
     g.aggregates.iter().filter(|a| a.merge.uses_batch()).map(|a| a.name.as_str()).collect()
 }
 
-/// Each key's state in a view file, given to `each` as it is read; `Ok(Err(names))` when the
-/// file lacks features the group now serves from the view (named), before any key is read.
+/// Each key's state in a view file, given to `each` as it is read (sliding windows with their
+/// running totals when `totals`: see [`read::Assembly::new`]); `Ok(Err(names))` when the file
+/// lacks features the group now serves from the view (named), before any key is read.
 fn read_keys(
     g: &IrGroup,
     path: &Path,
     version: &str,
     cutoff: i64,
+    totals: bool,
     each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<Result<(), Vec<String>>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
@@ -232,10 +235,17 @@ fn read_keys(
     }
     let windows = window_aggs(g)?;
     let row_groups = metadata.metadata().num_row_groups();
+    // Only the columns the serving layer reads are decoded.
+    let wanted = read::read_columns(g);
+    let schema = metadata.metadata().file_metadata().schema_descr();
+    let roots = schema.root_schema().get_fields().iter().enumerate();
+    let roots: Vec<usize> = roots.filter(|(_, f)| wanted.iter().any(|w| w == f.name())).map(|(i, _)| i).collect();
+    let projection = ProjectionMask::roots(schema, roots);
     let batches = |row_group: usize| {
         // Opened again by each reader: a file's clones share its position, which its reads seek.
         let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
         ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+            .with_projection(projection.clone())
             .with_row_groups(vec![row_group])
             .with_batch_size(8192)
             .build()
@@ -273,7 +283,7 @@ fn read_keys(
                 }
             });
         }
-        let mut assembly = read::Assembly::new(&windows);
+        let mut assembly = read::Assembly::new(&windows, totals);
         for row_group in 0..row_groups {
             loop {
                 match receivers[row_group % threads].recv() {

@@ -6,11 +6,11 @@
 use std::collections::VecDeque;
 
 use arrow::array::{Array, ArrayRef, AsArray, RecordBatch};
-use arrow::datatypes::{DataType, Int32Type, Int64Type};
+use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use featc::ir::{AggKind, IrGroup, Ty, WindowSpec};
 
 use super::table::{END, LATEST, START, WINDOW, fields, input_ty, int_of};
-use crate::operators::aggregate::{ExactSum, Hll, Partial, Quantiles, ValueCounts};
+use crate::operators::aggregate::{AggSpec, ExactSum, Hll, Partial, Quantiles, ValueCounts};
 use crate::operators::decode::cell_of;
 use crate::operators::state::KeyState;
 use crate::operators::window::{WindowAggs, WindowState};
@@ -55,20 +55,9 @@ fn value_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Value, String> {
 
 /// The items of a list cell, as values of type `ty` (integers for `Ty::I64`).
 fn list_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Option<Vec<Value>>, String> {
-    if a.is_null(r) {
-        return Ok(None);
-    }
-    let list = a.as_list_opt::<i32>().ok_or_else(|| format!("expected a list, found {}", a.data_type()))?;
     // The cell's items read in place in the list's values (no slice of them made per cell).
-    let offsets = list.value_offsets();
-    let (from, to) = (offsets[r], offsets[r + 1]);
-    let (from, to) =
-        (usize::try_from(from).map_err(|e| e.to_string())?, usize::try_from(to).map_err(|e| e.to_string())?);
-    let items = list.values().as_ref();
-    if to > items.len() || from > to {
-        return Err("a list cell past its values".to_owned());
-    }
-    (from..to)
+    let Some((items, range)) = items_of(a, r)? else { return Ok(None) };
+    range
         .map(|i| match (ty, items.data_type()) {
             (Ty::I64, DataType::Int32 | DataType::Int64) => Ok(Value::I64(required(i64_at(items, i)?, "list item")?)),
             _ => value_at(items, i, ty),
@@ -77,12 +66,47 @@ fn list_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Option<Vec<Value>>, Strin
         .map(Some)
 }
 
-fn ints_at(a: &dyn Array, r: usize) -> Result<Vec<i64>, String> {
-    Ok(list_at(a, r, &Ty::I64)?.unwrap_or_default().into_iter().filter_map(|v| int_of(Some(&v))).collect())
+/// The items `from..to` of a list cell in its list's values, checked.
+fn items_of(a: &dyn Array, r: usize) -> Result<Option<(&dyn Array, std::ops::Range<usize>)>, String> {
+    if a.is_null(r) {
+        return Ok(None);
+    }
+    let list = a.as_list_opt::<i32>().ok_or_else(|| format!("expected a list, found {}", a.data_type()))?;
+    let offsets = list.value_offsets();
+    let (from, to) = (offsets[r], offsets[r + 1]);
+    let (from, to) =
+        (usize::try_from(from).map_err(|e| e.to_string())?, usize::try_from(to).map_err(|e| e.to_string())?);
+    let items = list.values().as_ref();
+    if to > items.len() || from > to {
+        return Err("a list cell past its values".to_owned());
+    }
+    Ok(Some((items, from..to)))
 }
 
+/// A list cell of integers; a null item is an error. Items of 32 or 64 bits are read in
+/// place; others as [`list_at`] reads them, keeping the integers.
+fn ints_at(a: &dyn Array, r: usize) -> Result<Vec<i64>, String> {
+    let Some((items, range)) = items_of(a, r)? else { return Ok(Vec::new()) };
+    if items.null_count() > 0 && range.clone().any(|i| items.is_null(i)) {
+        return Err("a row of the batch view has no list item".to_owned());
+    }
+    match items.data_type() {
+        DataType::Int64 => Ok(items.as_primitive::<Int64Type>().values()[range].to_vec()),
+        DataType::Int32 => Ok(items.as_primitive::<Int32Type>().values()[range].iter().map(|&x| i64::from(x)).collect()),
+        _ => Ok(list_at(a, r, &Ty::I64)?.unwrap_or_default().into_iter().filter_map(|v| int_of(Some(&v))).collect()),
+    }
+}
+
+/// An exact sum from its list of parts (null parts skipped).
 fn exact_at(a: &dyn Array, r: usize) -> Result<ExactSum, String> {
     let mut s = ExactSum::new();
+    let Some((items, range)) = items_of(a, r)? else { return Ok(s) };
+    if let Some(floats) = items.as_primitive_opt::<Float64Type>() {
+        for i in range.filter(|&i| floats.is_valid(i)) {
+            s.add(floats.value(i));
+        }
+        return Ok(s);
+    }
     for v in list_at(a, r, &Ty::F64)?.unwrap_or_default() {
         if let Value::F64(x) = v {
             s.add(x);
@@ -128,7 +152,7 @@ fn partial_at(g: &IrGroup, ai: usize, cols: &[&ArrayRef], r: usize) -> Result<Pa
             }
             let mut items: Vec<(i64, Value)> = ts.into_iter().zip(values).collect();
             items.sort();
-            let n = crate::operators::aggregate::AggSpec::new(a.kind, a.param).n();
+            let n = AggSpec::new(a.kind, a.param).n();
             if a.kind == AggKind::FirstN {
                 items.truncate(n);
                 Partial::FirstN(items)
@@ -201,7 +225,20 @@ fn same_as_row_before(a: &dyn Array, r: usize) -> bool {
 /// may go on in the batches beside it (see [`assemble`]).
 pub(crate) type Decoded = Vec<(Vec<Value>, ReadKey)>;
 
+/// The columns of a view's table the serving layer reads: the key, the unit's window and times,
+/// and the partials of the aggregates whose merge rule reads the view (the others' are empty
+/// in a view computed for this spec, and never merged).
+pub(crate) fn read_columns(g: &IrGroup) -> Vec<String> {
+    let units = g.keys.iter().map(|k| k.name.clone()).chain([WINDOW, START, END, LATEST].map(str::to_owned));
+    let partials = g.aggregates.iter().enumerate().filter(|(_, a)| a.merge.uses_batch()).flat_map(|(ai, a)| {
+        fields(a.kind, a.integer_input(), &input_ty(g, ai)).into_iter().map(|(s, _)| format!("{}__{s}", a.name))
+    });
+    units.chain(partials).collect()
+}
+
 /// The keys of one batch of a view's table, in order; `windows` is how many the group has.
+/// Only the partials of the aggregates the view serves are read ([`read_columns`]); the
+/// others are empty.
 pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Decoded, String> {
     let key_cols = g.keys.iter().map(|k| column(b, &k.name)).collect::<Result<Vec<_>, _>>()?;
     let (window, start, end, latest) = (column(b, WINDOW)?, column(b, START)?, column(b, END)?, column(b, LATEST)?);
@@ -210,7 +247,8 @@ pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Dec
         .iter()
         .enumerate()
         .map(|(ai, a)| {
-            fields(a.kind, a.integer_input(), &input_ty(g, ai))
+            let read = a.merge.uses_batch().then(|| fields(a.kind, a.integer_input(), &input_ty(g, ai)));
+            read.unwrap_or_default()
                 .iter()
                 .map(|(s, _)| column(b, &format!("{}__{s}", a.name)))
                 .collect::<Result<Vec<_>, _>>()
@@ -239,7 +277,10 @@ pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Dec
             .iter()
             .enumerate()
             .filter(|(_, a)| a.window == w)
-            .map(|(ai, _)| partial_at(g, ai, &agg_cols[ai], r))
+            .map(|(ai, a)| match a.merge.uses_batch() {
+                true => partial_at(g, ai, &agg_cols[ai], r),
+                false => Ok(Partial::new(AggSpec::new(a.kind, a.param), a.integer_input())),
+            })
             .collect::<Result<Vec<_>, _>>()?;
         let s = i64_at(start, r)?.unwrap_or(i64::MIN);
         let e = i64_at(end, r)?.unwrap_or(s);
@@ -254,6 +295,8 @@ pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Dec
 /// key: the view is then computed again), never taking a second state.
 pub(crate) struct Assembly<'w> {
     windows: &'w [(WindowSpec, WindowAggs)],
+    /// Whether sliding windows get their running totals (see [`state_of`]).
+    totals: bool,
     pending: Option<(Vec<Value>, ReadKey)>,
 }
 
@@ -261,9 +304,10 @@ pub(crate) struct Assembly<'w> {
 pub(crate) type Each<'e> = dyn FnMut(Vec<Value>, KeyState) -> Result<(), String> + 'e;
 
 impl<'w> Assembly<'w> {
-    /// `windows`: the group's.
-    pub(crate) fn new(windows: &'w [(WindowSpec, WindowAggs)]) -> Assembly<'w> {
-        Assembly { windows, pending: None }
+    /// `windows`: the group's; `totals`: whether the states are read as they are (by the row
+    /// path), so that sliding windows need their running totals.
+    pub(crate) fn new(windows: &'w [(WindowSpec, WindowAggs)], totals: bool) -> Assembly<'w> {
+        Assembly { windows, totals, pending: None }
     }
 
     /// The next batch's keys.
@@ -278,7 +322,7 @@ impl<'w> Assembly<'w> {
                 }
                 _ => {
                     if let Some((k, r)) = self.pending.replace((key, read)) {
-                        each(k, state_of(self.windows, r))?;
+                        each(k, state_of(self.windows, r, self.totals))?;
                     }
                 }
             }
@@ -289,14 +333,16 @@ impl<'w> Assembly<'w> {
     /// The last key, after the last batch.
     pub(crate) fn end(self, each: &mut Each<'_>) -> Result<(), String> {
         match self.pending {
-            Some((k, r)) => each(k, state_of(self.windows, r)),
+            Some((k, r)) => each(k, state_of(self.windows, r, self.totals)),
             None => Ok(()),
         }
     }
 }
 
-/// A key's state from its rows as read: each window's units in time order.
-fn state_of(windows: &[(WindowSpec, WindowAggs)], (max_ts, mut units): ReadKey) -> KeyState {
+/// A key's state from its rows as read: each window's units in time order; sliding windows
+/// with their running totals when `totals`, bare panes otherwise (for the columnar path,
+/// which rebuilds its own).
+fn state_of(windows: &[(WindowSpec, WindowAggs)], (max_ts, mut units): ReadKey, totals: bool) -> KeyState {
     let states = windows
         .iter()
         .zip(units.iter_mut())
@@ -309,7 +355,8 @@ fn state_of(windows: &[(WindowSpec, WindowAggs)], (max_ts, mut units): ReadKey) 
                     None => WindowState::new(*spec, aggs),
                 },
                 WindowSpec::Sliding { .. } => {
-                    WindowState::from_panes(aggs, units.drain(..).map(|(s, _, p)| (s, p)).collect::<VecDeque<_>>())
+                    let panes = units.drain(..).map(|(s, _, p)| (s, p)).collect::<VecDeque<_>>();
+                    if totals { WindowState::from_panes(aggs, panes) } else { WindowState::bare_panes(aggs, panes) }
                 }
                 WindowSpec::Session { .. } => WindowState::Sessions(std::mem::take(units)),
             }
