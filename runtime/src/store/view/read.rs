@@ -92,7 +92,9 @@ fn ints_at(a: &dyn Array, r: usize) -> Result<Vec<i64>, String> {
     }
     match items.data_type() {
         DataType::Int64 => Ok(items.as_primitive::<Int64Type>().values()[range].to_vec()),
-        DataType::Int32 => Ok(items.as_primitive::<Int32Type>().values()[range].iter().map(|&x| i64::from(x)).collect()),
+        DataType::Int32 => {
+            Ok(items.as_primitive::<Int32Type>().values()[range].iter().map(|&x| i64::from(x)).collect())
+        }
         _ => Ok(list_at(a, r, &Ty::I64)?.unwrap_or_default().into_iter().filter_map(|v| int_of(Some(&v))).collect()),
     }
 }
