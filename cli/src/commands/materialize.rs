@@ -4,9 +4,11 @@
 use std::path::PathBuf;
 use std::process::ExitCode;
 
-use featc::ir::Target;
+use featc::ir::{DeltaPin, FeatureIr, Target};
 use featc_runtime::io::delta;
+use featc_runtime::runners::lambda::stream::{Vectors, ViewOnDisk};
 use featc_runtime::runners::materialize;
+use featc_runtime::runners::reader::FeatureReader;
 
 use crate::commands::{FileFormatArg, TargetArg};
 use crate::error::CliError;
@@ -39,10 +41,9 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let t = project::parse_time(&args.at)?;
     let pins = args.as_of_version.iter().map(|p| delta::parse_version_pin(p)).collect::<Result<Vec<_>, _>>()?;
-    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir.clone(), Some(t), false, &pins)?;
-    project::catch_up(&mut *reader, args.target.reading(), false)?;
-    let out = match (args.out, args.data_dir) {
-        (Some(out), _) => out,
+    let answering = open(&args, t, &pins)?;
+    let out = match (&args.out, &args.data_dir) {
+        (Some(out), _) => out.clone(),
         (None, Some(d)) => d.join("materialized"),
         // The project's folder, from loading the project for Kappa as this command always
         // has (so with `--target lambda` the project is checked for Kappa as well).
@@ -52,15 +53,16 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     };
     std::fs::create_dir_all(&out).map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
-    for (gi, ir_group) in reader.ir().groups.iter().enumerate() {
-        let keys = reader.keys(gi);
-        let batch = materialize::snapshot(ir_group, &keys, reader.lookup_all(gi, &keys, t)?, t)?;
+    let ir = answering.ir();
+    for (gi, ir_group) in ir.groups.iter().enumerate() {
+        let (keys, vectors) = answering.vectors(gi, t)?;
+        let batch = materialize::snapshot(ir_group, &keys, vectors, t)?;
         let path = out.join(format!("{}.{}", ir_group.name, args.format.extension()));
-        let (read, reproduce) = delta::pinned(reader.ir());
+        let (read, reproduce) = delta::pinned(ir);
         let mut metadata = serde_json::Map::new();
         metadata.insert("command".to_owned(), "materialize".into());
         metadata.insert("group".to_owned(), ir_group.name.clone().into());
-        metadata.insert("spec_version".to_owned(), reader.ir().spec_hash.clone().into());
+        metadata.insert("spec_version".to_owned(), ir.spec_hash.clone().into());
         metadata.insert("group_version".to_owned(), ir_group.version.clone().into());
         metadata.insert("target".to_owned(), args.target.target().as_str().into());
         metadata.insert("as_of".to_owned(), featc_runtime::io::time::rfc3339(t).into());
@@ -78,6 +80,61 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         );
     }
     // Written; the streams close as usual, the state is left to the exit.
-    project::leave(reader.take_state());
+    answering.leave();
     Ok(ExitCode::SUCCESS)
+}
+
+/// What answers the features as of a time: a runtime with its state loaded, or (Lambda, with
+/// a stored view that serves as it stands) the speed layer with the view read from its files
+/// one key at a time, which never holds the view's state.
+enum Answering {
+    Loaded(Box<dyn FeatureReader>),
+    OnDisk(Box<ViewOnDisk>),
+}
+
+/// Opens the runtime `--target` names, its logs read up to `t`.
+fn open(args: &Args, t: i64, pins: &[(Option<String>, DeltaPin)]) -> Result<Answering, CliError> {
+    if args.target == TargetArg::Lambda && pins.is_empty() {
+        let (ir, dir) = project::load(&args.paths, Target::Lambda)?;
+        let data_dir = project::data_dir(args.data_dir.clone(), &dir);
+        if let Some((mut on_disk, seeded)) = ViewOnDisk::open(ir, &dir, &data_dir)? {
+            seeded.iter().for_each(|line| eprintln!("{line}"));
+            on_disk.read_until(t);
+            let progress = project::bar(on_disk.backlog()?, args.target.reading(), false);
+            on_disk.catch_up(|n| progress.inc(n))?;
+            progress.finish_and_clear();
+            return Ok(Answering::OnDisk(Box::new(on_disk)));
+        }
+    }
+    let mut reader = project::open_reader(&args.paths, args.target, args.data_dir.clone(), Some(t), false, pins)?;
+    project::catch_up(&mut *reader, args.target.reading(), false)?;
+    Ok(Answering::Loaded(reader))
+}
+
+impl Answering {
+    fn ir(&self) -> &FeatureIr {
+        match self {
+            Answering::Loaded(reader) => reader.ir(),
+            Answering::OnDisk(on_disk) => on_disk.ir(),
+        }
+    }
+
+    /// Every key of group `gi` in order, with its feature vector as of `t`.
+    fn vectors(&self, gi: usize, t: i64) -> Result<Vectors, CliError> {
+        Ok(match self {
+            Answering::Loaded(reader) => {
+                let keys = reader.keys(gi);
+                let vectors = reader.lookup_all(gi, &keys, t)?;
+                (keys, vectors)
+            }
+            Answering::OnDisk(on_disk) => on_disk.vectors(gi, t)?,
+        })
+    }
+
+    fn leave(self) {
+        match self {
+            Answering::Loaded(mut reader) => project::leave(reader.take_state()),
+            Answering::OnDisk(on_disk) => project::leave(on_disk),
+        }
+    }
 }

@@ -519,6 +519,15 @@ impl GroupRuntime {
         Ok(())
     }
 
+    /// The partials of a key's state as of `t` (as [`GroupRuntime::partials_ref`] gives them
+    /// from the group's own state), borrowed from `state` where it holds them as they are.
+    pub(crate) fn partials_in<'s>(&self, state: &'s KeyState, t: i64) -> Result<Vec<Cow<'s, Partial>>, String> {
+        Self::check_time(state.max_ts, t)?;
+        let windows = self.ops.windows.iter().zip(&state.windows);
+        let windows = windows.map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t)).collect();
+        Ok(self.by_aggregate(windows, |a| Cow::Owned(Partial::new(a.spec, a.integer))))
+    }
+
     fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
         Self::check_time(state.max_ts, t)?;
         Ok(self.by_aggregate(
@@ -579,7 +588,7 @@ impl GroupRuntime {
         self.last_sessions_of(state.map(|s| &s.0))
     }
 
-    fn last_sessions_of(&self, state: Option<&KeyState>) -> Vec<Option<(i64, i64, Partial)>> {
+    pub(crate) fn last_sessions_of(&self, state: Option<&KeyState>) -> Vec<Option<(i64, i64, Partial)>> {
         self.ops
             .aggs
             .iter()

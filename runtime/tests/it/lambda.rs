@@ -73,3 +73,100 @@ fn the_default_cutoff_takes_the_latest_plausible_event_time_of_the_history() {
     assert_eq!(latest(vec![Some(BASE), Some(10_000_000_000_000), Some(t)]), Some(t));
     assert_eq!(latest(vec![Some(-10_000_000_000_000)]), None);
 }
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 48, ..ProptestConfig::default() })]
+
+    /// `featc materialize --target lambda` reads a stored view one key at a time, never loading
+    /// it: every key of every group gets the vector the loaded view gives, keys the view lacks
+    /// (only in the speed layer) included, in the same order, at the latest event and after.
+    #[test]
+    fn a_view_read_from_disk_answers_as_the_view_loaded(
+        (text, evs) in spec(true).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
+        cutoff_half_seconds in 0i64..260,
+    ) {
+        use featc_runtime::runners::lambda::{Engine, LambdaRunner, stream::ViewOnDisk};
+        let ir = crate::common::compiled(&text);
+        prop_assume!(ir.is_some(), "a merge rule that does not fit its aggregate");
+        let Some(ir) = ir else { return Ok(()) };
+        let dir = tempfile::tempdir().unwrap();
+        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
+        let data_dir = dir.path().join(".featc");
+        let cutoff = BASE + cutoff_half_seconds * 500;
+        let mut view = Engine::DataFusion.compute(&ir, dir.path(), &data_dir, cutoff, &mut |_| {}).unwrap();
+        featc_runtime::store::view::write(&ir, &mut view, &data_dir).unwrap();
+        let stored = featc_runtime::store::view::read(&ir, &data_dir).unwrap().expect("the view just stored");
+        let (mut loaded, _) = LambdaRunner::open(ir.clone(), dir.path(), &data_dir, stored).unwrap();
+        loaded.catch_up(|_| {}).unwrap();
+        let (mut on_disk, _) = ViewOnDisk::open(ir.clone(), dir.path(), &data_dir).unwrap().expect("the view serves");
+        on_disk.catch_up(|_| {}).unwrap();
+        let latest = evs.iter().map(|e| e.ts).max().unwrap_or(BASE).max(cutoff);
+        for t in [latest, latest + 59_999, latest + 86_400_000] {
+            for gi in 0..ir.groups.len() {
+                let keys = loaded.keys(gi);
+                let vectors: Vec<_> = keys.iter().map(|k| loaded.lookup(gi, k, t).unwrap()).collect();
+                prop_assert!(!keys.is_empty() || evs.is_empty() || text.contains("where"));
+                prop_assert_eq!(on_disk.vectors(gi, t).unwrap(), (keys, vectors), "{}\nat +{} ms", text, t - BASE);
+            }
+        }
+    }
+}
+
+/// A session open across the cutoff: the speed layer's session continues the batch view's last
+/// one (`batch + speed`), so the value at a time after the cutoff counts the events on both
+/// sides; a key whose session closed before the cutoff starts a new one after it. Checked by
+/// value, by `verify` (Lambda = Kappa = reference), and on the view read from disk.
+#[test]
+fn a_session_open_across_the_cutoff_counts_the_events_on_both_sides() {
+    use featc_runtime::runners::lambda::{Engine, LambdaRunner, stream::ViewOnDisk};
+    use featc_runtime::value::Value;
+    use featc_tests::generate::{RawEvent, wrap};
+    let text = wrap(
+        "    f0 = count() over lifetime\n    f1 = sum(m) over session(3s)\n",
+        0,
+        false,
+        "\nlambda g {\n    batch every 10s\n    merge f1 = batch + speed\n}\n",
+    );
+    let ir = crate::common::compiled(&text).expect("the spec compiles");
+    let event =
+        |k: &str, m: f64, at: i64| RawEvent { k: k.to_owned(), x: None, m, n: 0, c: None, b: false, ts: BASE + at };
+    // `a`: 1 s, 2.5 s | cutoff 3 s | 4 s: one session. `b`: 0.5 s | cutoff | 4 s: two.
+    let evs = vec![
+        event("a", 1.0, 1_000),
+        event("b", 10.0, 500),
+        event("a", 2.0, 2_500),
+        event("a", 4.0, 4_000),
+        event("b", 20.0, 4_000),
+    ];
+    let dir = tempfile::tempdir().unwrap();
+    featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
+    let data_dir = dir.path().join(".featc");
+    let cutoff = BASE + 3_000;
+    let report = featc_runtime::runners::verify::verify(
+        &ir,
+        dir.path(),
+        &data_dir,
+        Some(cutoff),
+        &Engine::DataFusion,
+        &mut |_| {},
+    )
+    .unwrap();
+    assert!(report.compared > 0 && report.differences.is_empty(), "{:#?}", report.differences);
+    let mut view = Engine::DataFusion.compute(&ir, dir.path(), &data_dir, cutoff, &mut |_| {}).unwrap();
+    featc_runtime::store::view::write(&ir, &mut view, &data_dir).unwrap();
+    let stored = featc_runtime::store::view::read(&ir, &data_dir).unwrap().expect("the view just stored");
+    let (mut lambda, _) = LambdaRunner::open(ir.clone(), dir.path(), &data_dir, stored).unwrap();
+    lambda.catch_up(|_| {}).unwrap();
+    let t = BASE + 4_500;
+    let f1 = |k: &str| lambda.lookup(0, &[Value::from(k)], t).unwrap().expect("a key with events")[1].clone();
+    assert_eq!(f1("a"), Value::F64(7.0), "the session across the cutoff");
+    assert_eq!(f1("b"), Value::F64(20.0), "a new session after the cutoff");
+    let (mut on_disk, _) = ViewOnDisk::open(ir.clone(), dir.path(), &data_dir).unwrap().expect("the view serves");
+    on_disk.catch_up(|_| {}).unwrap();
+    let (keys, vectors) = on_disk.vectors(0, t).unwrap();
+    assert_eq!(keys, vec![vec![Value::from("a")], vec![Value::from("b")]]);
+    assert_eq!(
+        vectors.iter().map(|v| v.as_ref().map(|v| v[1].clone())).collect::<Vec<_>>(),
+        [Some(Value::F64(7.0)), Some(Value::F64(20.0))]
+    );
+}

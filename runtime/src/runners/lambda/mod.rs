@@ -12,6 +12,7 @@ pub mod batch;
 pub mod merge;
 pub mod partials;
 pub mod spark;
+pub mod stream;
 
 use std::path::Path;
 
@@ -260,11 +261,7 @@ impl Serving<'_> {
     /// See [`LambdaRunner::lookup`].
     pub(crate) fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
         let Serving { g, cutoff, view, delta, speed } = *self;
-        if t < cutoff {
-            return Err(format!(
-                "{t} is before the batch view's cutoff ({cutoff}): past values come from training sets"
-            ));
-        }
+        self.check(t)?;
         let layers = merge::Layers {
             // The view as of its cutoff is the view as of `t` when they are the same time.
             at_cutoff: if t == cutoff { None } else { view.partials_ref(key, cutoff)? },
@@ -275,5 +272,37 @@ impl Serving<'_> {
             delta_sessions: delta.last_sessions(key),
         };
         merge::merge(g, view, layers, t)
+    }
+
+    /// [`Serving::lookup`] with the key's batch view state given (`None`: the view lacks the
+    /// key) rather than read from the view's runtime, which then holds no keys: for a view read
+    /// from its file one key at a time ([`stream`]).
+    pub(crate) fn lookup_in(
+        &self,
+        key: &[Value],
+        state: Option<&crate::operators::state::KeyState>,
+        t: i64,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let Serving { g, cutoff, view, delta, speed } = *self;
+        self.check(t)?;
+        let layers = merge::Layers {
+            at_cutoff: state.filter(|_| t != cutoff).map(|s| view.partials_in(s, cutoff)).transpose()?,
+            batch_now: state.map(|s| view.partials_in(s, t)).transpose()?,
+            after: delta.partials_ref(key, t)?,
+            speed: speed.map(|s| s.partials_ref(key, t)).transpose()?.flatten(),
+            batch_sessions: view.last_sessions_of(state),
+            delta_sessions: delta.last_sessions(key),
+        };
+        merge::merge(g, view, layers, t)
+    }
+
+    fn check(&self, t: i64) -> Result<(), String> {
+        let cutoff = self.cutoff;
+        if t < cutoff {
+            return Err(format!(
+                "{t} is before the batch view's cutoff ({cutoff}): past values come from training sets"
+            ));
+        }
+        Ok(())
     }
 }

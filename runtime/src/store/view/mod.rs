@@ -212,6 +212,21 @@ fn read_keys(
     totals: bool,
     each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<Result<(), Vec<String>>, String> {
+    let metadata = match open_file(g, path, version, cutoff)? {
+        Ok(metadata) => metadata,
+        Err(missing) => return Ok(Err(missing)),
+    };
+    read_file(g, path, &metadata, totals, each).map(Ok)
+}
+
+/// A view file's metadata, checked against its manifest entry (`version`, `cutoff`);
+/// `Ok(Err(names))` when it lacks features the group now serves from the view.
+fn open_file(
+    g: &IrGroup,
+    path: &Path,
+    version: &str,
+    cutoff: i64,
+) -> Result<Result<ArrowReaderMetadata, Vec<String>>, String> {
     let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
     let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
         .map_err(|e| format!("{}: {e}", path.display()))?;
@@ -233,6 +248,17 @@ fn read_keys(
             return Ok(Err(missing));
         }
     }
+    Ok(Ok(metadata))
+}
+
+/// The keys of a checked view file ([`open_file`]), given to `each` in the file's order.
+fn read_file(
+    g: &IrGroup,
+    path: &Path,
+    metadata: &ArrowReaderMetadata,
+    totals: bool,
+    each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
+) -> Result<(), String> {
     let windows = window_aggs(g)?;
     let row_groups = metadata.metadata().num_row_groups();
     // Only the columns the serving layer reads are decoded.
@@ -296,5 +322,43 @@ fn read_keys(
         }
         assembly.end(each)
     });
-    read.map(Ok).map_err(|e| format!("{}: {e}", path.display()))
+    read.map_err(|e| format!("{}: {e}", path.display()))
+}
+
+/// The current view left on disk: each group's batch-layer runtime without keys, and the file
+/// its keys are read from ([`stream_keys`]), for a reader that needs each key once (`featc
+/// materialize`) and so need not hold the view's state. `None` when the view cannot serve as
+/// it stands (none written, a group new or changed since, a file unreadable or lacking features
+/// the spec now serves from it): [`read`] loads it, or has it computed again.
+pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchView, Vec<PathBuf>)>, String> {
+    let Some(manifest) = manifest(data_dir)? else { return Ok(None) };
+    let mut view = BatchView::empty(ir, manifest.cutoff)?;
+    let mut paths = Vec::with_capacity(ir.groups.len());
+    for (gi, g) in ir.groups.iter().enumerate() {
+        let Some(entry) = manifest.groups.iter().find(|e| e.group == g.name && e.version == g.version) else {
+            return Ok(None);
+        };
+        let path = root(data_dir).join(&entry.file);
+        if !matches!(open_file(g, &path, &g.version, manifest.cutoff), Ok(Ok(_))) {
+            return Ok(None);
+        }
+        view.files[gi] = Some(entry.file.clone());
+        paths.push(path);
+    }
+    Ok(Some((view, paths)))
+}
+
+/// Each key's state in the file of group `g` of a view that [`on_disk`] gave (at `cutoff`),
+/// given to `each` in the file's order (by routing hash) with the running totals the row
+/// path's state reads.
+pub(crate) fn stream_keys(
+    g: &IrGroup,
+    path: &Path,
+    cutoff: i64,
+    each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
+) -> Result<(), String> {
+    match open_file(g, path, &g.version, cutoff)? {
+        Ok(metadata) => read_file(g, path, &metadata, true, each),
+        Err(missing) => Err(format!("{} lacks the features {}", path.display(), missing.join(", "))),
+    }
 }

@@ -66,8 +66,11 @@ fn list_at(a: &dyn Array, r: usize, ty: &Ty) -> Result<Option<Vec<Value>>, Strin
         .map(Some)
 }
 
-/// The items `from..to` of a list cell in its list's values, checked.
-fn items_of(a: &dyn Array, r: usize) -> Result<Option<(&dyn Array, std::ops::Range<usize>)>, String> {
+/// A list cell's items: its list's values, and the cell's range in them.
+type Items<'a> = (&'a dyn Array, std::ops::Range<usize>);
+
+/// The items of a list cell in its list's values, checked; `None` for a null cell.
+fn items_of(a: &dyn Array, r: usize) -> Result<Option<Items<'_>>, String> {
     if a.is_null(r) {
         return Ok(None);
     }
