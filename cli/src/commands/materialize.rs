@@ -55,8 +55,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     std::fs::create_dir_all(&out).map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
     let ir = answering.ir();
     for (gi, ir_group) in ir.groups.iter().enumerate() {
+        let started = std::time::Instant::now();
         let (keys, vectors) = answering.vectors(gi, t)?;
-        let batch = materialize::snapshot(ir_group, &keys, vectors, t)?;
+        tracing::debug!("group {}: {} keys answered in {:.2?}", ir_group.name, keys.len(), started.elapsed());
+        let batches = materialize::snapshot(ir_group, keys, vectors, t)?;
+        tracing::debug!("group {}: rows built in {:.2?}", ir_group.name, started.elapsed());
         let path = out.join(format!("{}.{}", ir_group.name, args.format.extension()));
         let (read, reproduce) = delta::pinned(ir);
         let mut metadata = serde_json::Map::new();
@@ -69,10 +72,11 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         metadata.insert("sources".to_owned(), read.into());
         metadata.insert("reproduce".to_owned(), reproduce.join(" ").into());
         // A table keeps every run's snapshot, told apart by `as_of`.
-        let version = materialize::write(&batch, &path, args.format.format(), &metadata, delta::write::Mode::Append)?;
+        let version = materialize::write(&batches, &path, args.format.format(), &metadata, delta::write::Mode::Append)?;
+        tracing::debug!("group {}: written in {:.2?}", ir_group.name, started.elapsed());
         eprintln!(
             "wrote {} keys of group {} as of {} to {}{}",
-            batch.num_rows(),
+            batches.iter().map(|b| b.num_rows()).sum::<usize>(),
             ir_group.name,
             featc_runtime::io::time::rfc3339(t),
             path.display(),
@@ -101,8 +105,10 @@ fn open(args: &Args, t: i64, pins: &[(Option<String>, DeltaPin)]) -> Result<Answ
             seeded.iter().for_each(|line| eprintln!("{line}"));
             on_disk.read_until(t);
             let progress = project::bar(on_disk.backlog()?, args.target.reading(), false);
+            let started = std::time::Instant::now();
             on_disk.catch_up(|n| progress.inc(n))?;
             progress.finish_and_clear();
+            tracing::debug!("speed layer read in {:.2?}", started.elapsed());
             return Ok(Answering::OnDisk(Box::new(on_disk)));
         }
     }

@@ -62,7 +62,13 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     metadata.insert("sources".to_owned(), read.into());
     metadata.insert("reproduce".to_owned(), reproduce.join(" ").into());
     // Made again, a training set replaces the last (a Delta table keeps it by time travel).
-    let version = materialize::write(&set, &out, args.format.format(), &metadata, delta::write::Mode::Overwrite)?;
+    let version = materialize::write(
+        std::slice::from_ref(&set),
+        &out,
+        args.format.format(),
+        &metadata,
+        delta::write::Mode::Overwrite,
+    )?;
     let seconds = started.elapsed().as_secs_f64();
     eprintln!(
         "wrote {} training rows ({} columns) to {}{} in {seconds:.2} s ({:.0} rows/s)",

@@ -91,38 +91,72 @@ pub(crate) fn output_types(group: &IrGroup) -> Vec<Type> {
 
 /// Every key of `keys` with its feature vector as of `t` (`vectors`, in the keys' order; a key
 /// with none is left out): the key columns, `as_of`, then the features. `t` is at or after
-/// every key's latest event (see [`crate::runners::kappa::KappaRunner::open_as_of`]).
+/// every key's latest event (see [`crate::runners::kappa::KappaRunner::open_as_of`]). The rows
+/// come as runs in order, each built on a core of its own (one empty batch when there are none).
 pub fn snapshot(
     group: &IrGroup,
-    keys: &[Vec<Value>],
+    keys: Vec<Vec<Value>>,
     vectors: Vec<Option<Vec<Value>>>,
     t: i64,
+) -> Result<Vec<RecordBatch>, String> {
+    /// Fewer rows than this are one run.
+    const MIN_RUN: usize = 16_384;
+    let mut rows: Vec<(Vec<Value>, Vec<Value>)> =
+        keys.into_iter().zip(vectors).filter_map(|(k, v)| Some(k).zip(v)).collect();
+    let threads = std::thread::available_parallelism().map_or(1, usize::from).min(rows.len() / MIN_RUN).max(1);
+    let schema = snapshot_schema(group);
+    if rows.is_empty() {
+        return Ok(vec![RecordBatch::new_empty(schema)]);
+    }
+    // Each run is moved to its thread, which also frees it: a million vectors of values take
+    // a while to free.
+    let per = rows.len().div_ceil(threads);
+    let mut runs = Vec::with_capacity(threads);
+    while rows.len() > per {
+        let rest = rows.split_off(per);
+        runs.push(std::mem::replace(&mut rows, rest));
+    }
+    runs.push(rows);
+    std::thread::scope(|scope| {
+        let handles: Vec<_> = runs
+            .into_iter()
+            .map(|run| {
+                let schema = schema.clone();
+                scope.spawn(move || snapshot_rows(group, schema, run, t))
+            })
+            .collect();
+        handles.into_iter().map(|h| h.join().unwrap_or_else(|e| std::panic::resume_unwind(e))).collect()
+    })
+}
+
+/// The columns of a group's snapshot: its keys, `as_of`, then its features.
+fn snapshot_schema(group: &IrGroup) -> Arc<Schema> {
+    let keys = group.keys.iter().map(|k| Field::new(&k.name, Column::new(&k.ty.ty).1, false));
+    let as_of = std::iter::once(Field::new("as_of", Column::new(&Ty::Timestamp).1, false));
+    let features =
+        group.outputs.iter().zip(output_types(group)).map(|(n, ty)| Field::new(n, Column::new(&ty.ty).1, true));
+    Arc::new(Schema::new(keys.chain(as_of).chain(features).collect::<Vec<_>>()))
+}
+
+/// A run of a snapshot's rows `(key, vector)` as one batch of `schema`.
+fn snapshot_rows(
+    group: &IrGroup,
+    schema: Arc<Schema>,
+    rows: Vec<(Vec<Value>, Vec<Value>)>,
+    t: i64,
 ) -> Result<RecordBatch, String> {
-    let mut fields = Vec::new();
-    let mut columns = Vec::new();
-    for k in &group.keys {
-        let (c, ty) = Column::new(&k.ty.ty);
-        fields.push(Field::new(&k.name, ty, false));
-        columns.push(c);
-    }
-    let (c, ty) = Column::new(&Ty::Timestamp);
-    fields.push(Field::new("as_of", ty, false));
-    columns.push(c);
-    for (name, ty) in group.outputs.iter().zip(output_types(group)) {
-        let (c, arrow_ty) = Column::new(&ty.ty);
-        fields.push(Field::new(name, arrow_ty, true));
-        columns.push(c);
-    }
-    for (key, vector) in keys.iter().zip(vectors) {
-        let Some(vector) = vector else { continue };
-        let as_of = Value::Ts(t);
+    let types = group.keys.iter().map(|k| k.ty.ty.clone()).chain(std::iter::once(Ty::Timestamp));
+    let types = types.chain(output_types(group).into_iter().map(|ty| ty.ty));
+    let mut columns: Vec<Column> = types.map(|ty| Column::new(&ty).0).collect();
+    let as_of = Value::Ts(t);
+    for (key, vector) in &rows {
         let row = key.iter().chain(std::iter::once(&as_of)).chain(vector.iter());
         for (c, v) in columns.iter_mut().zip(row) {
             c.push(v);
         }
     }
     let arrays: Vec<ArrayRef> = columns.into_iter().map(Column::finish).collect();
-    RecordBatch::try_new(Arc::new(Schema::new(fields)), arrays).map_err(|e| e.to_string())
+    RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())
 }
 
 /// Writes a snapshot to `path`, durably (a file: written beside it and renamed into place; a
@@ -131,7 +165,7 @@ pub fn snapshot(
 /// A Delta table gets the batch as `mode` says (a file is always replaced whole). Returns the
 /// Delta version written.
 pub fn write(
-    batch: &RecordBatch,
+    batches: &[RecordBatch],
     path: &Path,
     format: Format,
     metadata: &serde_json::Map<String, serde_json::Value>,
@@ -145,18 +179,24 @@ pub fn write(
                 serde_json::Value::Object(metadata.clone()).to_string(),
             );
             let props = parquet::file::properties::WriterProperties::builder().set_key_value_metadata(Some(vec![kv]));
-            let mut w = parquet::arrow::ArrowWriter::try_new(&mut bytes, batch.schema(), Some(props.build()))
+            let schema = batches.first().ok_or("no rows to write")?.schema();
+            let mut w = parquet::arrow::ArrowWriter::try_new(&mut bytes, schema, Some(props.build()))
                 .map_err(|e| e.to_string())?;
-            w.write(batch).map_err(|e| e.to_string())?;
+            for batch in batches {
+                w.write(batch).map_err(|e| e.to_string())?;
+            }
             w.close().map_err(|e| e.to_string())?;
         }
         Format::Csv => {
+            // The header once, before the first batch.
             let mut w = arrow::csv::WriterBuilder::new().with_header(true).build(&mut bytes);
-            w.write(batch).map_err(|e| e.to_string())?;
+            for batch in batches {
+                w.write(batch).map_err(|e| e.to_string())?;
+            }
         }
         Format::Delta => {
             let metadata = metadata.iter().map(|(k, v)| (format!("featc.{k}"), v.clone())).collect();
-            return crate::io::delta::write::write(path, std::slice::from_ref(batch), &metadata, mode).map(Some);
+            return crate::io::delta::write::write(path, batches, &metadata, mode).map(Some);
         }
     }
     crate::io::durable::write_file(path, &bytes)?;

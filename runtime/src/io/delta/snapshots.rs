@@ -59,7 +59,8 @@ impl FeatureSnapshots {
             let Some(high) = reader.high_water(gi) else { continue };
             let t = wall.min(high);
             let keys = reader.keys(gi);
-            let batch = materialize::snapshot(group, &keys, reader.lookup_all(gi, &keys, t)?, t)?;
+            let vectors = reader.lookup_all(gi, &keys, t)?;
+            let batches = materialize::snapshot(group, keys, vectors, t)?;
             let mut metadata = serde_json::Map::new();
             metadata.insert("featc.command".to_owned(), "run".into());
             metadata.insert("featc.group".to_owned(), group.name.clone().into());
@@ -70,8 +71,9 @@ impl FeatureSnapshots {
             // One table per group version: a spec edit that changes the group (and maybe its
             // columns) starts a new table rather than failing to append to the old.
             let table = self.dir.join(format!("{}.{}.delta", group.name, group.version));
-            let version = super::write::write_table(&table, std::slice::from_ref(&batch), &metadata)?;
-            written.push(Written { group: group.name.clone(), table, version, keys: batch.num_rows() });
+            let version = super::write::write_table(&table, &batches, &metadata)?;
+            let keys = batches.iter().map(|b| b.num_rows()).sum();
+            written.push(Written { group: group.name.clone(), table, version, keys });
         }
         self.last = Some(Instant::now());
         Ok(written)
