@@ -122,9 +122,16 @@ impl LambdaRunner {
 
     /// Reads the logs to their end through the speed layer.
     pub fn catch_up(&mut self, mut progress: impl FnMut(u64)) -> Result<ReplayReport, String> {
+        let started = std::time::Instant::now();
         let mut report = self.delta.catch_up(&mut progress)?;
+        tracing::debug!("speed layer: the replay after the cutoff read in {:.2?}", started.elapsed());
         if let Some(s) = &mut self.speed {
+            let started = std::time::Instant::now();
             let r = s.catch_up(&mut progress)?;
+            tracing::debug!(
+                "speed layer: the replay of the `speed` features' windows read in {:.2?}",
+                started.elapsed()
+            );
             report.events += r.events;
         }
         Ok(report)
