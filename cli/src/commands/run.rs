@@ -195,7 +195,7 @@ fn run_lambda(paths: &[PathBuf], data_dir: Option<PathBuf>, until_caught_up: boo
         eprintln!(
             "  group {}: {} keys, {accepted} events after the cutoff counted, {dead} dead-lettered",
             g.name,
-            runner.keys(gi).len()
+            runner.key_count(gi)
         );
     }
     if until_caught_up {

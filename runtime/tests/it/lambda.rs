@@ -104,6 +104,7 @@ proptest! {
         for t in [latest, latest + 59_999, latest + 86_400_000] {
             for gi in 0..ir.groups.len() {
                 let keys = loaded.keys(gi);
+                prop_assert_eq!(loaded.key_count(gi), keys.len());
                 let vectors: Vec<_> = keys.iter().map(|k| loaded.lookup(gi, k, t).unwrap()).collect();
                 prop_assert!(!keys.is_empty() || evs.is_empty() || text.contains("where"));
                 prop_assert_eq!(on_disk.vectors(gi, t).unwrap(), (keys, vectors), "{}\nat +{} ms", text, t - BASE);

@@ -184,6 +184,20 @@ impl LambdaRunner {
         keys
     }
 
+    /// How many keys group `gi` has over the layers, each counted once: [`LambdaRunner::keys`]
+    /// without putting them in order.
+    pub fn key_count(&self, gi: usize) -> usize {
+        let layers = self.layers(gi);
+        let mut count = 0;
+        for (i, layer) in layers.iter().enumerate() {
+            count += match i {
+                0 => layer.key_count(),
+                _ => layer.keys().iter().filter(|k| layers[..i].iter().all(|l| l.latest(k).is_none())).count(),
+            };
+        }
+        count
+    }
+
     /// How far group `gi`'s stream has come over the layers: its latest event time, and not
     /// before the cutoff.
     pub fn high_water(&self, gi: usize) -> Option<i64> {
