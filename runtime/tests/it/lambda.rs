@@ -6,8 +6,37 @@
 //! event or the cutoff, at pane edges and just before them, and a day later. With no late
 //! event nothing may differ; with late events every difference must be explained by them.
 
-use featc_tests::generate::{BASE, events, spec};
+use std::path::{Path, PathBuf};
+
+use featc::ir::FeatureIr;
+use featc_runtime::runners::lambda::{Engine, LambdaRunner};
+use featc_tests::generate::{BASE, RawEvent, events, spec};
 use proptest::prelude::*;
+
+/// A random case's project: its spec compiled (`None` for a merge rule that does not fit its
+/// aggregate), its events written as the Parquet history, its data folder and its cutoff.
+fn project(
+    text: &str,
+    evs: &[RawEvent],
+    cutoff_half_seconds: i64,
+) -> Option<(FeatureIr, tempfile::TempDir, PathBuf, i64)> {
+    let ir = crate::common::compiled(text)?;
+    let dir = tempfile::tempdir().unwrap();
+    featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(evs)).unwrap();
+    let data_dir = dir.path().join(".featc");
+    Some((ir, dir, data_dir, BASE + cutoff_half_seconds * 500))
+}
+
+/// The Lambda runtime on a batch view computed at `cutoff`, stored and read back, its speed
+/// layer caught up.
+fn stored_lambda(ir: &FeatureIr, dir: &Path, data_dir: &Path, cutoff: i64) -> LambdaRunner {
+    let mut view = Engine::DataFusion.compute(ir, dir, data_dir, cutoff, &mut |_| {}).unwrap();
+    featc_runtime::store::view::write(ir, &mut view, data_dir).unwrap();
+    let stored = featc_runtime::store::view::read(ir, data_dir).unwrap().expect("the view just stored");
+    let (mut lambda, _) = LambdaRunner::open(ir.clone(), dir, data_dir, stored).unwrap();
+    lambda.catch_up(|_| {}).unwrap();
+    lambda
+}
 
 proptest! {
     #![proptest_config(ProptestConfig { cases: 96, ..ProptestConfig::default() })]
@@ -17,14 +46,10 @@ proptest! {
         (text, evs) in spec(true).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
         cutoff_half_seconds in 0i64..260,
     ) {
-        let ir = crate::common::compiled(&text);
-        prop_assume!(ir.is_some(), "a merge rule that does not fit its aggregate");
-        let Some(ir) = ir else { return Ok(()) };
-        let dir = tempfile::tempdir().unwrap();
-        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
-        let data_dir = dir.path().join(".featc");
-        let cutoff = BASE + cutoff_half_seconds * 500;
-        let report = featc_runtime::runners::verify::verify(&ir, dir.path(), &data_dir, Some(cutoff), &featc_runtime::runners::lambda::Engine::DataFusion, &mut |_| {}).unwrap();
+        let case = project(&text, &evs, cutoff_half_seconds);
+        prop_assume!(case.is_some(), "a merge rule that does not fit its aggregate");
+        let Some((ir, dir, data_dir, cutoff)) = case else { return Ok(()) };
+        let report = featc_runtime::runners::verify::verify(&ir, dir.path(), &data_dir, Some(cutoff), &Engine::DataFusion, &mut |_| {}).unwrap();
         // Every event was read, and every key with an event the group keeps was compared.
         prop_assert_eq!(report.events, evs.len() as u64);
         let mut kept: Vec<&str> = evs.iter().filter(|e| !text.contains("where n >= 0") || e.n >= 0).map(|e| e.k.as_str()).collect();
@@ -85,19 +110,11 @@ proptest! {
         (text, evs) in spec(true).prop_flat_map(|(text, lateness)| (Just(text), events(lateness, true))),
         cutoff_half_seconds in 0i64..260,
     ) {
-        use featc_runtime::runners::lambda::{Engine, LambdaRunner, stream::ViewOnDisk};
-        let ir = crate::common::compiled(&text);
-        prop_assume!(ir.is_some(), "a merge rule that does not fit its aggregate");
-        let Some(ir) = ir else { return Ok(()) };
-        let dir = tempfile::tempdir().unwrap();
-        featc_runtime::io::generate::write_parquet(&dir.path().join("h.parquet"), &crate::common::batch(&evs)).unwrap();
-        let data_dir = dir.path().join(".featc");
-        let cutoff = BASE + cutoff_half_seconds * 500;
-        let mut view = Engine::DataFusion.compute(&ir, dir.path(), &data_dir, cutoff, &mut |_| {}).unwrap();
-        featc_runtime::store::view::write(&ir, &mut view, &data_dir).unwrap();
-        let stored = featc_runtime::store::view::read(&ir, &data_dir).unwrap().expect("the view just stored");
-        let (mut loaded, _) = LambdaRunner::open(ir.clone(), dir.path(), &data_dir, stored).unwrap();
-        loaded.catch_up(|_| {}).unwrap();
+        use featc_runtime::runners::lambda::stream::ViewOnDisk;
+        let case = project(&text, &evs, cutoff_half_seconds);
+        prop_assume!(case.is_some(), "a merge rule that does not fit its aggregate");
+        let Some((ir, dir, data_dir, cutoff)) = case else { return Ok(()) };
+        let loaded = stored_lambda(&ir, dir.path(), &data_dir, cutoff);
         let (mut on_disk, _) = ViewOnDisk::open(ir.clone(), dir.path(), &data_dir).unwrap().expect("the view serves");
         on_disk.catch_up(|_| {}).unwrap();
         let latest = evs.iter().map(|e| e.ts).max().unwrap_or(BASE).max(cutoff);
@@ -119,9 +136,9 @@ proptest! {
 /// value, by `verify` (Lambda = Kappa = reference), and on the view read from disk.
 #[test]
 fn a_session_open_across_the_cutoff_counts_the_events_on_both_sides() {
-    use featc_runtime::runners::lambda::{Engine, LambdaRunner, stream::ViewOnDisk};
+    use featc_runtime::runners::lambda::stream::ViewOnDisk;
     use featc_runtime::value::Value;
-    use featc_tests::generate::{RawEvent, wrap};
+    use featc_tests::generate::wrap;
     let text = wrap(
         "    f0 = count() over lifetime\n    f1 = sum(m) over session(3s)\n",
         0,
@@ -153,11 +170,7 @@ fn a_session_open_across_the_cutoff_counts_the_events_on_both_sides() {
     )
     .unwrap();
     assert!(report.compared > 0 && report.differences.is_empty(), "{:#?}", report.differences);
-    let mut view = Engine::DataFusion.compute(&ir, dir.path(), &data_dir, cutoff, &mut |_| {}).unwrap();
-    featc_runtime::store::view::write(&ir, &mut view, &data_dir).unwrap();
-    let stored = featc_runtime::store::view::read(&ir, &data_dir).unwrap().expect("the view just stored");
-    let (mut lambda, _) = LambdaRunner::open(ir.clone(), dir.path(), &data_dir, stored).unwrap();
-    lambda.catch_up(|_| {}).unwrap();
+    let lambda = stored_lambda(&ir, dir.path(), &data_dir, cutoff);
     let t = BASE + 4_500;
     let f1 = |k: &str| lambda.lookup(0, &[Value::from(k)], t).unwrap().expect("a key with events")[1].clone();
     assert_eq!(f1("a"), Value::F64(7.0), "the session across the cutoff");
