@@ -41,7 +41,7 @@ pub(crate) struct Args {
 pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
     let t = project::parse_time(&args.at)?;
     let pins = args.as_of_version.iter().map(|p| delta::parse_version_pin(p)).collect::<Result<Vec<_>, _>>()?;
-    let answering = open(&args, t, &pins)?;
+    let mut answering = open(&args, t, &pins)?;
     let out = match (&args.out, &args.data_dir) {
         (Some(out), _) => out.clone(),
         (None, Some(d)) => d.join("materialized"),
@@ -53,10 +53,21 @@ pub(crate) fn run(args: Args) -> Result<ExitCode, CliError> {
         }
     };
     std::fs::create_dir_all(&out).map_err(|e| CliError::Io(format!("cannot create {}: {e}", out.display())))?;
-    let ir = answering.ir();
+    let ir = answering.ir().clone();
+    let ir = &ir;
     for (gi, ir_group) in ir.groups.iter().enumerate() {
         let started = std::time::Instant::now();
-        let (keys, vectors) = answering.vectors(gi, t)?;
+        let (keys, vectors) = match answering.vectors(gi, t) {
+            Ok(found) => found,
+            // A view file that read wrong (damaged, or not one featc wrote): the view is loaded
+            // as `get` and `serve` load it, which has such a group computed again.
+            Err(e) if matches!(answering, Answering::OnDisk(_)) => {
+                tracing::warn!("{e}: loading the batch view instead");
+                answering = loaded(&args, t, &pins)?;
+                answering.vectors(gi, t)?
+            }
+            Err(e) => return Err(e),
+        };
         tracing::debug!("group {}: {} keys answered in {:.2?}", ir_group.name, keys.len(), started.elapsed());
         let batches = materialize::snapshot(ir_group, keys, vectors, t)?;
         tracing::debug!("group {}: rows built in {:.2?}", ir_group.name, started.elapsed());
@@ -112,6 +123,11 @@ fn open(args: &Args, t: i64, pins: &[(Option<String>, DeltaPin)]) -> Result<Answ
             return Ok(Answering::OnDisk(Box::new(on_disk)));
         }
     }
+    loaded(args, t, pins)
+}
+
+/// The runtime `--target` names with its state loaded, its logs read up to `t`.
+fn loaded(args: &Args, t: i64, pins: &[(Option<String>, DeltaPin)]) -> Result<Answering, CliError> {
     let mut reader = project::open_reader(&args.paths, args.target, args.data_dir.clone(), Some(t), false, pins)?;
     project::catch_up(&mut *reader, args.target.reading(), false)?;
     Ok(Answering::Loaded(reader))

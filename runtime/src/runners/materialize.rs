@@ -1,5 +1,5 @@
-//! A group's state and a time in, one Arrow record batch of every key's feature vector as of
-//! that time out, written as Parquet, CSV or a Delta table: `featc materialize`.
+//! Every key's feature vector of a group as of a time in, Arrow record batches of them out (runs
+//! built on every core), written as Parquet, CSV or a Delta table: `featc materialize`.
 
 use std::path::Path;
 use std::sync::Arc;
@@ -101,7 +101,7 @@ pub fn snapshot(
 ) -> Result<Vec<RecordBatch>, String> {
     /// Fewer rows than this are one run.
     const MIN_RUN: usize = 16_384;
-    let mut rows: Vec<(Vec<Value>, Vec<Value>)> =
+    let rows: Vec<(Vec<Value>, Vec<Value>)> =
         keys.into_iter().zip(vectors).filter_map(|(k, v)| Some(k).zip(v)).collect();
     let threads = std::thread::available_parallelism().map_or(1, usize::from).min(rows.len() / MIN_RUN).max(1);
     let schema = snapshot_schema(group);
@@ -111,12 +111,8 @@ pub fn snapshot(
     // Each run is moved to its thread, which also frees it: a million vectors of values take
     // a while to free.
     let per = rows.len().div_ceil(threads);
-    let mut runs = Vec::with_capacity(threads);
-    while rows.len() > per {
-        let rest = rows.split_off(per);
-        runs.push(std::mem::replace(&mut rows, rest));
-    }
-    runs.push(rows);
+    let mut rows = rows.into_iter();
+    let runs: Vec<Vec<_>> = (0..threads).map(|_| rows.by_ref().take(per).collect()).collect();
     std::thread::scope(|scope| {
         let handles: Vec<_> = runs
             .into_iter()
@@ -159,11 +155,11 @@ fn snapshot_rows(
     RecordBatch::try_new(schema, arrays).map_err(|e| e.to_string())
 }
 
-/// Writes a snapshot to `path`, durably (a file: written beside it and renamed into place; a
-/// Delta table: one commit), with `metadata` where the format holds it: Parquet's key-value
-/// metadata (key `featc`, a JSON object) or the Delta commit's commitInfo; CSV holds none.
-/// A Delta table gets the batch as `mode` says (a file is always replaced whole). Returns the
-/// Delta version written.
+/// Writes a snapshot's batches (one schema, in order) to `path`, durably (a file: written
+/// beside it and renamed into place; a Delta table: one commit), with `metadata` where the
+/// format holds it: Parquet's key-value metadata (key `featc`, a JSON object) or the Delta
+/// commit's commitInfo; CSV holds none (its header is written once). A Delta table gets the
+/// batches as `mode` says (a file is always replaced whole). Returns the Delta version written.
 pub fn write(
     batches: &[RecordBatch],
     path: &Path,

@@ -1,5 +1,6 @@
 //! A key (as values, or as a batch's key columns) and a shard count in, the shard that owns the
-//! key out: how a group's keys are split over cores.
+//! key out: how a group's keys are split over cores; and a batch's rows that a group's read
+//! range takes.
 //!
 //! The shard is a function of the key's value alone (a fixed-seed hash, the same in every
 //! process), never of the order or batching of events, so a key's events all reach one shard
@@ -73,9 +74,11 @@ pub(super) fn split_hashes(hashes: &[u64], rows: Option<&[u32]>, n: usize) -> Ve
 /// The rows of `batch` a read range `(after, until]` can take, when it is bounded: every row but
 /// those whose event time (column `ts`) reads and lies outside it. A row whose time does not
 /// read stays, for the shard to dead-letter. `None` means every row: an unbounded range, or
-/// times of a type the shards read row by row. The shards skip the same rows; leaving them out
-/// here spares hashing, routing and sorting them (a Lambda speed-layer replay reads a whole log
-/// for the hour after its cutoff).
+/// times of a type the shards read row by row. A row left out is neither counted nor
+/// dead-lettered, whatever else is wrong with it (as the columnar path always skipped it; the
+/// row path decoded it first, and dead-lettered a malformed one). Leaving the rows out here
+/// spares routing and sorting them, and hashing a batch that has none in range (a Lambda
+/// replay after the cutoff reads the whole log).
 pub(super) fn in_range(batch: &RecordBatch, ts: &str, (after, until): (i64, i64)) -> Option<Vec<u32>> {
     if after == i64::MIN && until == i64::MAX {
         return None;

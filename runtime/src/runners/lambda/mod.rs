@@ -184,8 +184,9 @@ impl LambdaRunner {
         keys
     }
 
-    /// How many keys group `gi` has over the layers, each counted once: [`LambdaRunner::keys`]
-    /// without putting them in order.
+    /// How many keys group `gi` has over the layers, each counted once, as
+    /// [`LambdaRunner::keys`] lists them, without merging the layers' lists into one sorted list
+    /// (a key of a later layer counts when no earlier layer holds it).
     pub fn key_count(&self, gi: usize) -> usize {
         let layers = self.layers(gi);
         let mut count = 0;

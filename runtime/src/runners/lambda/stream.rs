@@ -3,7 +3,7 @@
 //! time and merged with the speed layer as they come, never loaded into the view's state, on
 //! every core. The vectors are those [`LambdaRunner::lookup`] gives with the view loaded.
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use featc::ir::FeatureIr;
 
@@ -25,8 +25,8 @@ pub type Vectors = (Vec<Vec<Value>>, Vec<Option<Vec<Value>>>);
 #[derive(Debug)]
 pub struct ViewOnDisk {
     runner: LambdaRunner,
-    /// Each group's view file.
-    files: Vec<PathBuf>,
+    /// Each group's view file, open.
+    files: Vec<view::ViewFile>,
 }
 
 impl ViewOnDisk {
@@ -67,7 +67,7 @@ impl ViewOnDisk {
     /// answered a run at a time on every core, then the speed layer's keys the view lacks.
     pub fn vectors(&self, gi: usize, t: i64) -> Result<Vectors, String> {
         let serving = self.runner.serving(gi)?;
-        let (g, path) = (serving.g, self.files.get(gi).ok_or_else(|| format!("no group {gi}"))?);
+        let (g, file) = (serving.g, self.files.get(gi).ok_or_else(|| format!("no group {gi}"))?);
         let answer = |run: &[(Vec<Value>, KeyState)]| on_every_core(run, |(k, s)| serving.lookup_in(k, Some(s), t));
         // Runs are answered on other threads while this one reads the next (the file's
         // decoding has threads of its own), so that every core stays busy.
@@ -82,7 +82,7 @@ impl ViewOnDisk {
                 Ok::<_, String>(answered)
             });
             let mut run: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(KEYS_PER_RUN);
-            let read = view::stream_keys(g, path, self.runner.view.cutoff, &mut |key, state| {
+            let read = view::stream_keys(g, file, self.runner.view.cutoff, &mut |key, state| {
                 run.push((key, state));
                 if run.len() == KEYS_PER_RUN {
                     let full = std::mem::replace(&mut run, Vec::with_capacity(KEYS_PER_RUN));
@@ -100,6 +100,11 @@ impl ViewOnDisk {
         })?;
         // The file is in routing order; the speed layer's keys the view lacks come in between.
         let answered = sorted_by_key_values(answered, |a| &a.0);
+        // A key's rows are together in a file featc wrote: one found twice makes the file
+        // suspect (the loaded view refuses it too, and has the group computed again).
+        if let Some(twice) = answered.windows(2).find(|w| w[0].0 == w[1].0) {
+            return Err(format!("{}: key {:?} is there twice", file.path.display(), twice[0].0));
+        }
         let mut layer_keys: Vec<Vec<Value>> = serving.delta.keys();
         layer_keys.extend(serving.speed.map(|s| s.keys()).unwrap_or_default());
         let mut layer_keys = sorted_by_key_values(layer_keys, |k| k);

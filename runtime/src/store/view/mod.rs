@@ -22,7 +22,9 @@ use crate::io::durable;
 use crate::operators::group::{GroupRuntime, KeyOrder, window_aggs};
 use crate::operators::state::GroupSnapshot;
 use crate::runners::lambda::batch::BatchView;
+pub(crate) use file::ViewFile;
 
+mod file;
 mod read;
 pub(crate) mod table;
 
@@ -212,23 +214,24 @@ fn read_keys(
     totals: bool,
     each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<Result<(), Vec<String>>, String> {
-    let metadata = match open_file(g, path, version, cutoff)? {
+    let file = ViewFile::open(path)?;
+    let metadata = match open_file(g, &file, version, cutoff)? {
         Ok(metadata) => metadata,
         Err(missing) => return Ok(Err(missing)),
     };
-    read_file(g, path, &metadata, totals, each).map(Ok)
+    read_file(g, &file, &metadata, totals, each).map(Ok)
 }
 
 /// A view file's metadata, checked against its manifest entry (`version`, `cutoff`);
 /// `Ok(Err(names))` when it lacks features the group now serves from the view.
 fn open_file(
     g: &IrGroup,
-    path: &Path,
+    file: &ViewFile,
     version: &str,
     cutoff: i64,
 ) -> Result<Result<ArrowReaderMetadata, Vec<String>>, String> {
-    let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
-    let metadata = ArrowReaderMetadata::load(&file, ArrowReaderOptions::default())
+    let path = &file.path;
+    let metadata = ArrowReaderMetadata::load(file, ArrowReaderOptions::default())
         .map_err(|e| format!("{}: {e}", path.display()))?;
     let kv = metadata.metadata().file_metadata().key_value_metadata().cloned().unwrap_or_default();
     let get = |k: &str| kv.iter().find(|e| e.key == k).and_then(|e| e.value.clone()).unwrap_or_default();
@@ -254,11 +257,12 @@ fn open_file(
 /// The keys of a checked view file ([`open_file`]), given to `each` in the file's order.
 fn read_file(
     g: &IrGroup,
-    path: &Path,
+    file: &ViewFile,
     metadata: &ArrowReaderMetadata,
     totals: bool,
     each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<(), String> {
+    let path = &file.path;
     let windows = window_aggs(g)?;
     let row_groups = metadata.metadata().num_row_groups();
     // Only the columns the serving layer reads are decoded.
@@ -268,9 +272,8 @@ fn read_file(
     let roots: Vec<usize> = roots.filter(|(_, f)| wanted.iter().any(|w| w == f.name())).map(|(i, _)| i).collect();
     let projection = ProjectionMask::roots(schema, roots);
     let batches = |row_group: usize| {
-        // Opened again by each reader: a file's clones share its position, which its reads seek.
-        let file = File::open(path).map_err(|e| format!("cannot open the batch view file {}: {e}", path.display()))?;
-        ParquetRecordBatchReaderBuilder::new_with_metadata(file, metadata.clone())
+        // Every reader reads the one open file at its own positions.
+        ParquetRecordBatchReaderBuilder::new_with_metadata(file.clone(), metadata.clone())
             .with_projection(projection.clone())
             .with_row_groups(vec![row_group])
             .with_batch_size(8192)
@@ -325,27 +328,29 @@ fn read_file(
     read.map_err(|e| format!("{}: {e}", path.display()))
 }
 
-/// The current view left on disk: each group's batch-layer runtime without keys, and the file
-/// its keys are read from ([`stream_keys`]), for a reader that needs each key once (`featc
-/// materialize`) and so need not hold the view's state. `None` when the view cannot serve as
-/// it stands (none written, a group new or changed since, a file unreadable or lacking features
-/// the spec now serves from it): [`read`] loads it, or has it computed again.
-pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchView, Vec<PathBuf>)>, String> {
+/// The current view left on disk: each group's batch-layer runtime without keys, and its file,
+/// opened and checked, to read its keys from ([`stream_keys`]), for a reader that needs each
+/// key once (`featc materialize`) and so need not hold the view's state. The files stay open, so
+/// a newer view written meanwhile (which removes them by name) does not cut the read short.
+/// `None` when the view cannot serve as it stands (none written, a group new or changed since,
+/// a file unreadable or lacking features the spec now serves from it): [`read`] loads it, or
+/// has it computed again.
+pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchView, Vec<ViewFile>)>, String> {
     let Some(manifest) = manifest(data_dir)? else { return Ok(None) };
     let mut view = BatchView::empty(ir, manifest.cutoff)?;
-    let mut paths = Vec::with_capacity(ir.groups.len());
+    let mut files = Vec::with_capacity(ir.groups.len());
     for (gi, g) in ir.groups.iter().enumerate() {
         let Some(entry) = manifest.groups.iter().find(|e| e.group == g.name && e.version == g.version) else {
             return Ok(None);
         };
-        let path = root(data_dir).join(&entry.file);
-        if !matches!(open_file(g, &path, &g.version, manifest.cutoff), Ok(Ok(_))) {
+        let Ok(file) = ViewFile::open(&root(data_dir).join(&entry.file)) else { return Ok(None) };
+        if !matches!(open_file(g, &file, &g.version, manifest.cutoff), Ok(Ok(_))) {
             return Ok(None);
         }
         view.files[gi] = Some(entry.file.clone());
-        paths.push(path);
+        files.push(file);
     }
-    Ok(Some((view, paths)))
+    Ok(Some((view, files)))
 }
 
 /// Each key's state in the file of group `g` of a view that [`on_disk`] gave (at `cutoff`),
@@ -353,12 +358,12 @@ pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchVi
 /// path's state reads.
 pub(crate) fn stream_keys(
     g: &IrGroup,
-    path: &Path,
+    file: &ViewFile,
     cutoff: i64,
     each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<(), String> {
-    match open_file(g, path, &g.version, cutoff)? {
-        Ok(metadata) => read_file(g, path, &metadata, true, each),
-        Err(missing) => Err(format!("{} lacks the features {}", path.display(), missing.join(", "))),
+    match open_file(g, file, &g.version, cutoff)? {
+        Ok(metadata) => read_file(g, file, &metadata, true, each),
+        Err(missing) => Err(format!("{} lacks the features {}", file.path.display(), missing.join(", "))),
     }
 }

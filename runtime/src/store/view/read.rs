@@ -1,7 +1,9 @@
 //! The batch view's Arrow table of partials in ([`super::table`] writes it), each key's state
-//! out: every cell checked (a hash set that is not one, registers of the wrong length, more
-//! times than values are errors, never a panic), panes in time order, and the sliding windows'
-//! running totals rebuilt from their panes.
+//! out: the columns of the features the view serves read (the others' partials are empty),
+//! every cell read checked (a hash set that is not one, registers of the wrong length, more
+//! times than values, a sum's part that is not finite are errors, never a panic), panes in time
+//! order, and the sliding windows' running totals rebuilt from their panes where the state is
+//! read as it is (the columnar path rebuilds its own).
 
 use std::collections::VecDeque;
 
@@ -102,13 +104,18 @@ fn ints_at(a: &dyn Array, r: usize) -> Result<Vec<i64>, String> {
     }
 }
 
-/// An exact sum from its list of parts (null parts skipped).
+/// An exact sum from its list of parts (null parts skipped; a part that is not finite is an
+/// error, as any float cell of the view that is not).
 fn exact_at(a: &dyn Array, r: usize) -> Result<ExactSum, String> {
     let mut s = ExactSum::new();
     let Some((items, range)) = items_of(a, r)? else { return Ok(s) };
     if let Some(floats) = items.as_primitive_opt::<Float64Type>() {
         for i in range.filter(|&i| floats.is_valid(i)) {
-            s.add(floats.value(i));
+            let x = floats.value(i);
+            if !x.is_finite() {
+                return Err(format!("a sum's part that is not finite ({x}) in the batch view"));
+            }
+            s.add(x);
         }
         return Ok(s);
     }
@@ -296,8 +303,9 @@ pub(crate) fn decode(g: &IrGroup, windows: usize, b: &RecordBatch) -> Result<Dec
 
 /// The key states that decoded batches hold, put together as the batches come in the table's
 /// order: a key whose rows go on from one batch to the next is one state. Each key is given to
-/// `each` once its rows end; `each` refuses a key it has had (one found again after another
-/// key: the view is then computed again), never taking a second state.
+/// `each` once its rows end. A key found again after another one is given again: the loaded
+/// view's `each` refuses it (the view is then computed again), and a view read a key at a time
+/// finds it among its answers (see [`crate::runners::lambda::stream`]).
 pub(crate) struct Assembly<'w> {
     windows: &'w [(WindowSpec, WindowAggs)],
     /// Whether sliding windows get their running totals (see [`state_of`]).
