@@ -124,7 +124,10 @@ proptest! {
                 prop_assert_eq!(loaded.key_count(gi), keys.len());
                 let vectors: Vec<_> = keys.iter().map(|k| loaded.lookup(gi, k, t).unwrap()).collect();
                 prop_assert!(!keys.is_empty() || evs.is_empty() || text.contains("where"));
-                prop_assert_eq!(on_disk.vectors(gi, t).unwrap(), (keys, vectors), "{}\nat +{} ms", text, t - BASE);
+                let expected = (keys, vectors);
+                prop_assert_eq!(&on_disk.vectors(gi, t).unwrap(), &expected, "{}\nat +{} ms", text, t - BASE);
+                // Runs of a few keys: several go through the channel to the answering thread.
+                prop_assert_eq!(&on_disk.vectors_in_runs(gi, t, 3).unwrap(), &expected);
             }
         }
     }

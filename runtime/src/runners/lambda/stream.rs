@@ -66,6 +66,13 @@ impl ViewOnDisk {
     /// after the cutoff and every key's latest event): the view's keys as its file gives them,
     /// answered a run at a time on every core, then the speed layer's keys the view lacks.
     pub fn vectors(&self, gi: usize, t: i64) -> Result<Vectors, String> {
+        self.vectors_in_runs(gi, t, KEYS_PER_RUN)
+    }
+
+    /// [`ViewOnDisk::vectors`], the view's keys answered `per_run` at a time (tests use small
+    /// runs, so that a few keys go through several).
+    pub fn vectors_in_runs(&self, gi: usize, t: i64, per_run: usize) -> Result<Vectors, String> {
+        let per_run = per_run.max(1);
         let serving = self.runner.serving(gi)?;
         let (g, file) = (serving.g, self.files.get(gi).ok_or_else(|| format!("no group {gi}"))?);
         let answer = |run: &[(Vec<Value>, KeyState)]| on_every_core(run, |(k, s)| serving.lookup_in(k, Some(s), t));
@@ -81,11 +88,11 @@ impl ViewOnDisk {
                 }
                 Ok::<_, String>(answered)
             });
-            let mut run: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(KEYS_PER_RUN);
+            let mut run: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(per_run);
             let read = view::stream_keys(g, file, self.runner.view.cutoff, &mut |key, state| {
                 run.push((key, state));
-                if run.len() == KEYS_PER_RUN {
-                    let full = std::mem::replace(&mut run, Vec::with_capacity(KEYS_PER_RUN));
+                if run.len() == per_run {
+                    let full = std::mem::replace(&mut run, Vec::with_capacity(per_run));
                     // A closed channel: the answerer failed, and its error is the one reported.
                     send.send(full).map_err(|_| "the answers stopped".to_owned())?;
                 }
