@@ -504,10 +504,7 @@ impl GroupRuntime {
     /// finalized here, so windows decay as of the request's time. An error for a time before
     /// the key's latest event, or a state of another layout.
     pub fn lookup_stored(&self, state: &StoredKey, t: i64) -> Result<Vec<Value>, String> {
-        if state.0.windows.len() != self.ops.windows.len() {
-            return Err("the stored state has another layout than this group's version".to_owned());
-        }
-        Ok(self.finish(&self.partials_of(&state.0, t)?))
+        Ok(self.finish(&self.partials_stored(state, t)?))
     }
 
     fn check_time(max_ts: i64, t: i64) -> Result<(), String> {
@@ -526,14 +523,6 @@ impl GroupRuntime {
         let windows = self.ops.windows.iter().zip(&state.windows);
         let windows = windows.map(|((spec, aggs), st)| st.as_of_ref(*spec, aggs, t)).collect();
         Ok(self.by_aggregate(windows, |a| Cow::Owned(Partial::new(a.spec, a.integer))))
-    }
-
-    fn partials_of(&self, state: &KeyState, t: i64) -> Result<Vec<Partial>, String> {
-        Self::check_time(state.max_ts, t)?;
-        Ok(self.by_aggregate(
-            self.ops.windows.iter().zip(&state.windows).map(|((spec, aggs), st)| st.as_of(*spec, aggs, t)).collect(),
-            |a| Partial::new(a.spec, a.integer),
-        ))
     }
 
     /// Each window's partials (in slot order), as one partial per aggregate in the IR's order.
@@ -575,12 +564,13 @@ impl GroupRuntime {
         }
     }
 
-    /// [`GroupRuntime::partials`] of a key whose state was read from an online store.
-    pub fn partials_stored(&self, state: &StoredKey, t: i64) -> Result<Vec<Partial>, String> {
+    /// [`GroupRuntime::partials_ref`] of a key whose state was read from an online store
+    /// (borrowed from it); an error for a state of another layout.
+    pub fn partials_stored<'s>(&self, state: &'s StoredKey, t: i64) -> Result<Vec<Cow<'s, Partial>>, String> {
         if state.0.windows.len() != self.ops.windows.len() {
             return Err("the stored state has another layout than this group's version".to_owned());
         }
-        self.partials_of(&state.0, t)
+        self.partials_in(&state.0, t)
     }
 
     /// [`GroupRuntime::last_sessions`] of a key whose state was read from an online store.

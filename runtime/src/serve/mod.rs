@@ -535,9 +535,7 @@ impl Service {
                 high_water: stored.high_water,
                 vector: Box::new(move |t| {
                     let partials = |i: usize, at: i64| -> Result<_, String> {
-                        let owned = |p: Vec<_>| p.into_iter().map(Cow::Owned).collect::<Vec<_>>();
-                        let state = states.get(i).and_then(Option::as_ref);
-                        state.map(|s| template.partials_stored(s, at).map(owned)).transpose()
+                        states.get(i).and_then(Option::as_ref).map(|s| template.partials_stored(s, at)).transpose()
                     };
                     let layers = crate::runners::lambda::merge::Layers {
                         at_cutoff: partials(0, cutoff)?,

@@ -84,10 +84,10 @@ pub(super) fn in_range(batch: &RecordBatch, ts: &str, (after, until): (i64, i64)
         return None;
     }
     let times = TsColumn::read(batch.column_by_name(ts)?.as_ref())?;
-    let rows = batch.num_rows() as u32;
-    let keep = |r: &u32| times.get(*r as usize).is_none_or(|t| after < t && t <= until);
-    let kept: Vec<u32> = (0..rows).filter(keep).collect();
-    (kept.len() < rows as usize).then_some(kept)
+    let out = |r: &u32| times.get(*r as usize).is_some_and(|t| t <= after || t > until);
+    let rows = 0..batch.num_rows() as u32;
+    // Most batches of a stream lie wholly inside: no list is made for them.
+    rows.clone().any(|r| out(&r)).then(|| rows.filter(|r| !out(r)).collect())
 }
 
 /// A readable key's hash, 0 for the others.
@@ -147,6 +147,19 @@ mod tests {
     use arrow::datatypes::{Field, Schema};
 
     use super::*;
+
+    #[test]
+    fn a_read_range_takes_the_rows_inside_it_and_those_whose_time_does_not_read() {
+        use arrow::array::TimestampMillisecondArray;
+        let ts = TimestampMillisecondArray::from(vec![Some(5), Some(10), None, Some(11), Some(20), Some(21)]);
+        let schema = Arc::new(Schema::new(vec![Field::new("ts", ts.data_type().clone(), true)]));
+        let batch = RecordBatch::try_new(schema, vec![Arc::new(ts)]).unwrap();
+        assert_eq!(in_range(&batch, "ts", (10, 20)), Some(vec![2, 3, 4]), "(10, 20]: the null time stays");
+        assert_eq!(in_range(&batch, "ts", (4, 21)), None, "every row inside: no list");
+        assert_eq!(in_range(&batch, "ts", (30, 40)), Some(vec![2]), "only the unreadable time");
+        assert_eq!(in_range(&batch, "ts", (i64::MIN, i64::MAX)), None, "unbounded");
+        assert_eq!(in_range(&batch, "no such column", (10, 20)), None, "left to the shards");
+    }
 
     #[test]
     fn a_key_routes_the_same_from_a_batch_and_from_its_values() {

@@ -14,11 +14,13 @@ pub mod partials;
 pub mod spark;
 pub mod stream;
 
+use std::borrow::Cow;
 use std::path::Path;
 
 use featc::ir::FeatureIr;
 use featc::ir::MergeRule;
 
+use crate::operators::aggregate::Partial;
 use crate::operators::group::GroupRuntime;
 use crate::operators::window::reach;
 use crate::runners::kappa::{KappaRunner, ReplayReport};
@@ -282,18 +284,11 @@ pub(crate) struct Serving<'a> {
 impl Serving<'_> {
     /// See [`LambdaRunner::lookup`].
     pub(crate) fn lookup(&self, key: &[Value], t: i64) -> Result<Option<Vec<Value>>, String> {
-        let Serving { g, cutoff, view, delta, speed } = *self;
+        let Serving { cutoff, view, .. } = *self;
         self.check(t)?;
-        let layers = merge::Layers {
-            // The view as of its cutoff is the view as of `t` when they are the same time.
-            at_cutoff: if t == cutoff { None } else { view.partials_ref(key, cutoff)? },
-            batch_now: view.partials_ref(key, t)?,
-            after: delta.partials_ref(key, t)?,
-            speed: speed.map(|s| s.partials_ref(key, t)).transpose()?.flatten(),
-            batch_sessions: view.last_sessions(key),
-            delta_sessions: delta.last_sessions(key),
-        };
-        merge::merge(g, view, layers, t)
+        // The view as of its cutoff is the view as of `t` when they are the same time.
+        let at_cutoff = if t == cutoff { None } else { view.partials_ref(key, cutoff)? };
+        self.merged(key, t, at_cutoff, view.partials_ref(key, t)?, view.last_sessions(key))
     }
 
     /// [`Serving::lookup`] with the key's batch view state given (`None`: the view lacks the
@@ -305,14 +300,30 @@ impl Serving<'_> {
         state: Option<&crate::operators::state::KeyState>,
         t: i64,
     ) -> Result<Option<Vec<Value>>, String> {
-        let Serving { g, cutoff, view, delta, speed } = *self;
+        let Serving { cutoff, view, .. } = *self;
         self.check(t)?;
+        let at_cutoff = state.filter(|_| t != cutoff).map(|s| view.partials_in(s, cutoff)).transpose()?;
+        let batch_now = state.map(|s| view.partials_in(s, t)).transpose()?;
+        self.merged(key, t, at_cutoff, batch_now, view.last_sessions_of(state))
+    }
+
+    /// The key's batch view partials (as of the cutoff and as of `t`) and last sessions merged
+    /// with the speed layer's, by each feature's rule.
+    fn merged<'s>(
+        &'s self,
+        key: &[Value],
+        t: i64,
+        at_cutoff: Option<Vec<Cow<'s, Partial>>>,
+        batch_now: Option<Vec<Cow<'s, Partial>>>,
+        batch_sessions: merge::Sessions,
+    ) -> Result<Option<Vec<Value>>, String> {
+        let Serving { g, view, delta, speed, .. } = *self;
         let layers = merge::Layers {
-            at_cutoff: state.filter(|_| t != cutoff).map(|s| view.partials_in(s, cutoff)).transpose()?,
-            batch_now: state.map(|s| view.partials_in(s, t)).transpose()?,
+            at_cutoff,
+            batch_now,
             after: delta.partials_ref(key, t)?,
             speed: speed.map(|s| s.partials_ref(key, t)).transpose()?.flatten(),
-            batch_sessions: view.last_sessions_of(state),
+            batch_sessions,
             delta_sessions: delta.last_sessions(key),
         };
         merge::merge(g, view, layers, t)

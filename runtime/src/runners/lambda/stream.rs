@@ -25,8 +25,8 @@ pub type Vectors = (Vec<Vec<Value>>, Vec<Option<Vec<Value>>>);
 #[derive(Debug)]
 pub struct ViewOnDisk {
     runner: LambdaRunner,
-    /// Each group's view file, open.
-    files: Vec<view::ViewFile>,
+    /// Each group's view file, open and checked.
+    files: Vec<view::CheckedFile>,
 }
 
 impl ViewOnDisk {
@@ -89,7 +89,7 @@ impl ViewOnDisk {
                 Ok::<_, String>(answered)
             });
             let mut run: Vec<(Vec<Value>, KeyState)> = Vec::with_capacity(per_run);
-            let read = view::stream_keys(g, file, self.runner.view.cutoff, &mut |key, state| {
+            let read = view::stream_keys(g, file, &mut |key, state| {
                 run.push((key, state));
                 if run.len() == per_run {
                     let full = std::mem::replace(&mut run, Vec::with_capacity(per_run));
@@ -110,13 +110,10 @@ impl ViewOnDisk {
         // A key's rows are together in a file featc wrote: one found twice makes the file
         // suspect (the loaded view refuses it too, and has the group computed again).
         if let Some(twice) = answered.windows(2).find(|w| w[0].0 == w[1].0) {
-            return Err(format!("{}: key {:?} is there twice", file.path.display(), twice[0].0));
+            return Err(format!("{}: key {:?} is there twice", file.file.path.display(), twice[0].0));
         }
-        let mut layer_keys: Vec<Vec<Value>> = serving.delta.keys();
-        layer_keys.extend(serving.speed.map(|s| s.keys()).unwrap_or_default());
-        let mut layer_keys = sorted_by_key_values(layer_keys, |k| k);
-        layer_keys.dedup();
-        let only_speed = not_in(layer_keys, &answered);
+        // The runner's view holds no keys: its keys are the speed layer's, in order.
+        let only_speed = not_in(self.runner.keys(gi), &answered);
         let speed_vectors = on_every_core(&only_speed, |k| serving.lookup_in(k, None, t))?;
         Ok(merged(answered, only_speed.into_iter().zip(speed_vectors).collect()))
     }

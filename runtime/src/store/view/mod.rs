@@ -335,7 +335,7 @@ fn read_file(
 /// `None` when the view cannot serve as it stands (none written, a group new or changed since,
 /// a file unreadable or lacking features the spec now serves from it): [`read`] loads it, or
 /// has it computed again.
-pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchView, Vec<ViewFile>)>, String> {
+pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchView, Vec<CheckedFile>)>, String> {
     let Some(manifest) = manifest(data_dir)? else { return Ok(None) };
     let mut view = BatchView::empty(ir, manifest.cutoff)?;
     let mut files = Vec::with_capacity(ir.groups.len());
@@ -344,26 +344,26 @@ pub(crate) fn on_disk(ir: &FeatureIr, data_dir: &Path) -> Result<Option<(BatchVi
             return Ok(None);
         };
         let Ok(file) = ViewFile::open(&root(data_dir).join(&entry.file)) else { return Ok(None) };
-        if !matches!(open_file(g, &file, &g.version, manifest.cutoff), Ok(Ok(_))) {
-            return Ok(None);
-        }
+        let Ok(Ok(metadata)) = open_file(g, &file, &g.version, manifest.cutoff) else { return Ok(None) };
         view.files[gi] = Some(entry.file.clone());
-        files.push(file);
+        files.push(CheckedFile { file, metadata });
     }
     Ok(Some((view, files)))
 }
 
-/// Each key's state in the file of group `g` of a view that [`on_disk`] gave (at `cutoff`),
-/// given to `each` in the file's order (by routing hash) with the running totals the row
-/// path's state reads.
+/// A group's view file, open, with its metadata checked against the manifest ([`on_disk`]).
+#[derive(Debug)]
+pub(crate) struct CheckedFile {
+    pub(crate) file: ViewFile,
+    metadata: ArrowReaderMetadata,
+}
+
+/// Each key's state in the file of group `g` of a view that [`on_disk`] gave, given to `each`
+/// in the file's order (by routing hash) with the running totals the row path's state reads.
 pub(crate) fn stream_keys(
     g: &IrGroup,
-    file: &ViewFile,
-    cutoff: i64,
+    checked: &CheckedFile,
     each: &mut dyn FnMut(Vec<crate::value::Value>, crate::operators::state::KeyState) -> Result<(), String>,
 ) -> Result<(), String> {
-    match open_file(g, file, &g.version, cutoff)? {
-        Ok(metadata) => read_file(g, file, &metadata, true, each),
-        Err(missing) => Err(format!("{} lacks the features {}", file.path.display(), missing.join(", "))),
-    }
+    read_file(g, &checked.file, &checked.metadata, true, each)
 }
