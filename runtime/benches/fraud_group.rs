@@ -223,6 +223,12 @@ fn main() {
             n as f64 / secs / 1e6,
             base / secs,
         );
+        if run == 0 {
+            // Where the memory per key goes, as the state counts it.
+            for (part, bytes) in group.state_bytes_by_part() {
+                println!("| state of run 1 by part: {part} | | {:.0} bytes/key | |", bytes as f64 / keys);
+            }
+        }
         if tail > 0 {
             checkpoints.delta(&group, g, batches[batches.len() - tail..].iter().map(RecordBatch::num_rows).sum());
         }

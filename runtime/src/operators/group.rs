@@ -801,6 +801,23 @@ impl GroupRuntime {
             })
             .sum()
     }
+
+    /// [`GroupRuntime::state_bytes`] by part (summed over shards, in the order of the first):
+    /// where a group's memory per key goes. Empty on the row path.
+    pub fn state_bytes_by_part(&self) -> Vec<(String, usize)> {
+        let mut out: Vec<(String, usize)> = Vec::new();
+        for shard in &self.shards {
+            if let Store::Columnar(c) = &shard.state {
+                for (name, bytes) in c.bytes_by_part() {
+                    match out.iter_mut().find(|(n, _)| *n == name) {
+                        Some((_, b)) => *b += bytes,
+                        None => out.push((name, bytes)),
+                    }
+                }
+            }
+        }
+        out
+    }
 }
 
 /// A feature vector of `width` features from the partial `partial` finds for each aggregate

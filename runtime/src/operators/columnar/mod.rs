@@ -20,12 +20,11 @@ mod columns;
 mod exprs;
 mod filters;
 mod keys;
+mod panes;
 mod slots;
 mod spills;
 mod state;
 mod totals;
-
-use std::collections::VecDeque;
 
 use arrow::record_batch::RecordBatch;
 use featc::ir::{Eviction, Expr, FeatureIr, IrGroup, Ty, WindowSpec};
@@ -42,6 +41,7 @@ use exprs::Computed;
 use filters::{Filters, Verdict};
 pub(crate) use keys::KeyRef;
 use keys::{KeyIndex, Keys, Stamp};
+use panes::Panes;
 use slots::{AggInput, Num, Slots};
 use totals::Totals;
 
@@ -64,7 +64,7 @@ struct ColWindow {
     aggs: WindowAggs,
     slots: Slots,
     /// Sliding windows: each key's panes `(start, slot)`, oldest first.
-    panes: Vec<VecDeque<(i64, u32)>>,
+    panes: Panes,
     /// Sliding windows: each key's running totals of the aggregates evicted by subtraction.
     totals: Option<Totals>,
     /// Session windows: each key's sessions `(first event, last event, slot)`, oldest first,
@@ -271,7 +271,7 @@ impl Columnar {
                 spec: w.spec,
                 aggs,
                 slots,
-                panes: Vec::new(),
+                panes: Panes::default(),
                 totals,
                 sessions: Vec::new(),
                 off,
@@ -323,7 +323,7 @@ impl Columnar {
                     spec: w.spec,
                     aggs: w.aggs.clone(),
                     slots: w.slots.emptied(),
-                    panes: Vec::new(),
+                    panes: Panes::default(),
                     totals: w.totals.as_ref().map(Totals::emptied),
                     sessions: Vec::new(),
                     off: w.off,
@@ -366,9 +366,7 @@ impl Columnar {
         for w in self.windows.iter_mut().filter(|w| !w.off) {
             match w.spec {
                 WindowSpec::Sliding { .. } => {
-                    if w.panes.len() < n {
-                        w.panes.resize_with(n, VecDeque::new);
-                    }
+                    w.panes.ensure(n);
                     if let Some(totals) = &mut w.totals {
                         totals.ensure(n);
                     }
@@ -389,11 +387,7 @@ impl Columnar {
         self.keys.prefetch(id);
         for w in self.windows.iter().filter(|w| !w.off) {
             match w.spec {
-                WindowSpec::Sliding { .. } => {
-                    if let Some(p) = w.panes.get(id as usize) {
-                        prefetch(p);
-                    }
-                }
+                WindowSpec::Sliding { .. } => w.panes.prefetch(id),
                 _ => w.slots.prefetch(id),
             }
         }
@@ -427,12 +421,11 @@ impl Columnar {
                     // An event of an earlier window can no longer change an answerable value.
                 }
                 WindowSpec::Sliding { size_ms, hop_ms } => {
-                    let panes = &mut w.panes[id as usize];
                     let oldest = floor(max_ts.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
-                    while let Some(&(start, slot)) = panes.front()
+                    while let Some((start, slot)) = w.panes.front(id)
                         && start < oldest
                     {
-                        panes.pop_front();
+                        w.panes.pop_front(id);
                         if let Some(totals) = w.totals.as_mut().filter(|_| keep_totals) {
                             totals.retract(id, &w.slots, slot);
                         }
@@ -442,25 +435,8 @@ impl Columnar {
                     if s < oldest {
                         continue;
                     }
-                    let slot = match panes.back() {
-                        Some(&(last, slot)) if last == s => slot,
-                        Some(&(last, _)) if last > s => {
-                            let at = panes.partition_point(|(p, _)| *p < s);
-                            match panes.get(at) {
-                                Some(&(p, slot)) if p == s => slot,
-                                _ => {
-                                    let slot = w.slots.alloc();
-                                    panes.insert(at, (s, slot));
-                                    slot
-                                }
-                            }
-                        }
-                        _ => {
-                            let slot = w.slots.alloc();
-                            panes.push_back((s, slot));
-                            slot
-                        }
-                    };
+                    let slots = &mut w.slots;
+                    let slot = w.panes.find_or_add(id, s, || slots.alloc());
                     w.slots.update(slot, values, cells, ts, mask);
                     if let Some(totals) = w.totals.as_mut().filter(|_| keep_totals) {
                         totals.update(id, values, cells, ts, mask);

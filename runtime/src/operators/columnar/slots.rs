@@ -602,6 +602,17 @@ impl Slots {
         self.words[at] = if single == *s { s.value().to_bits() } else { self.spill_f.put(s.clone()) };
     }
 
+    /// Bytes the slots hold by part: `(words, boxed partials, what the boxed partials keep on
+    /// the heap, the rest: free list and spilled sums)`.
+    pub(crate) fn bytes_by_part(&self) -> [usize; 4] {
+        [
+            self.words.capacity() * 8,
+            self.boxes.capacity() * size_of::<Partial>(),
+            self.boxes.iter().map(Partial::heap_bytes).sum::<usize>(),
+            self.free.capacity() * 4 + self.spill_f.bytes() + self.spill_i.len() * 32,
+        ]
+    }
+
     /// Bytes the slots hold, spilled sums included.
     pub(crate) fn bytes(&self) -> usize {
         self.words.capacity() * 8

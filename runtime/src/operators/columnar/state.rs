@@ -3,7 +3,6 @@
 //! (restores), and the running totals a job built at its end.
 
 use std::borrow::Cow;
-use std::collections::VecDeque;
 
 use featc::ir::WindowSpec;
 
@@ -43,11 +42,7 @@ impl Columnar {
                         .unwrap_or_default(),
                 ),
                 _ => {
-                    let panes = w
-                        .panes
-                        .get(id as usize)
-                        .map(|p| p.iter().map(|&(s, slot)| (s, w.slots.partials(slot))).collect())
-                        .unwrap_or_default();
+                    let panes = w.panes.iter(id).map(|(s, slot)| (s, w.slots.partials(slot))).collect();
                     match w.totals.as_ref().filter(|_| !self.deferred) {
                         // The running totals the slots keep, not merged again from the panes.
                         Some(totals) => {
@@ -89,11 +84,7 @@ impl Columnar {
                         out.extend(s.iter().map(|&(a, b, slot)| unit(Some(a), Some(b), slot)));
                     }
                 }
-                WindowSpec::Sliding { .. } => {
-                    if let Some(p) = w.panes.get(id as usize) {
-                        out.extend(p.iter().map(|&(s, slot)| unit(Some(s), None, slot)));
-                    }
-                }
+                WindowSpec::Sliding { .. } => out.extend(w.panes.iter(id).map(|(s, slot)| unit(Some(s), None, slot))),
             }
         }
     }
@@ -139,17 +130,19 @@ impl Columnar {
                     }
                 }
                 WindowState::Panes { panes, .. } => {
-                    if w.panes.len() < n {
-                        w.panes.resize_with(n, VecDeque::new);
-                    }
+                    w.panes.ensure(n);
                     for (start, partials) in panes {
                         let slot = w.slots.alloc();
                         w.slots.load(slot, partials);
-                        w.panes[id as usize].push_back((start, slot));
+                        // Two panes of one start (a state written by hand) are one pane.
+                        let pane = w.panes.find_or_add(id, start, || slot);
+                        if pane != slot {
+                            w.slots.merge_into(pane, slot);
+                        }
                     }
                     if let Some(totals) = &mut w.totals {
                         totals.ensure(n);
-                        totals.rebuild(id, &w.slots, w.panes[id as usize].iter().map(|p| p.1));
+                        totals.rebuild(id, &w.slots, w.panes.iter(id).map(|p| p.1));
                     }
                 }
                 WindowState::Sessions(sessions) => {
@@ -201,10 +194,9 @@ impl Columnar {
                         }
                     }
                     WindowSpec::Sliding { size_ms, hop_ms } => {
-                        let none = VecDeque::new();
-                        let panes = w.panes.get(id as usize).unwrap_or(&none);
                         let start = floor(t.saturating_sub(i64::try_from(size_ms).unwrap_or(i64::MAX)), hop_ms);
-                        let from = panes.partition_point(|(s, _)| *s < start);
+                        // The panes the window has left by `t`: the oldest, those before `start`.
+                        let from = w.panes.iter(id).take_while(|(s, _)| *s < start).count();
                         (0..n)
                             .map(|i| {
                                 let spec = w.aggs.specs[i].spec;
@@ -214,14 +206,14 @@ impl Columnar {
                                     Some(total) if from == 0 => total,
                                     Some(total) => {
                                         let mut total = total.into_owned();
-                                        for &(_, slot) in panes.iter().take(from) {
+                                        for (_, slot) in w.panes.iter(id).take(from) {
                                             total.retract(&w.slots.partial(slot, i));
                                         }
                                         Cow::Owned(total)
                                     }
                                     None => {
                                         let mut acc = empty(i).into_owned();
-                                        for &(_, slot) in panes.iter().skip(from) {
+                                        for (_, slot) in w.panes.iter(id).skip(from) {
                                             acc.merge(spec, &w.slots.partial(slot, i));
                                         }
                                         Cow::Owned(acc)
@@ -249,8 +241,8 @@ impl Columnar {
         for w in &mut self.windows {
             if let Some(totals) = &mut w.totals {
                 totals.ensure(n);
-                for (id, panes) in w.panes.iter().enumerate().take(n) {
-                    totals.rebuild(id as u32, &w.slots, panes.iter().map(|p| p.1));
+                for id in 0..n as u32 {
+                    totals.rebuild(id, &w.slots, w.panes.iter(id).map(|p| p.1));
                 }
             }
         }
@@ -262,7 +254,30 @@ impl Columnar {
         (0..self.keys.len() as u32).map(|id| self.keys.key(id)).collect()
     }
 
-    /// Bytes of state: the key table, the slots, the pane rings and the interned strings.
+    /// Bytes of state by part, as [`Columnar::bytes`] counts them: the key table, the interned
+    /// strings, then each window's slots (words, boxed partials, their heap, the rest), pane
+    /// lists, sessions and running totals.
+    pub(crate) fn bytes_by_part(&self) -> Vec<(String, usize)> {
+        let mut out =
+            vec![("keys".to_string(), self.keys.bytes()), ("interned strings".to_string(), self.interner.bytes())];
+        for w in &self.windows {
+            let name = format!("{:?}", w.spec);
+            let [words, boxes, heap, rest] = w.slots.bytes_by_part();
+            out.push((format!("{name}: words"), words));
+            out.push((format!("{name}: boxed partials"), boxes));
+            out.push((format!("{name}: their heap"), heap));
+            out.push((format!("{name}: free slots, spilled sums"), rest));
+            out.push((format!("{name}: pane lists"), w.panes.bytes()));
+            let sessions = w.sessions.capacity() * size_of::<Vec<(i64, i64, u32)>>()
+                + w.sessions.iter().map(|s| s.capacity() * 24).sum::<usize>();
+            out.push((format!("{name}: sessions"), sessions));
+            out.push((format!("{name}: running totals"), w.totals.as_ref().map_or(0, Totals::bytes)));
+        }
+        out.retain(|(_, b)| *b > 0);
+        out
+    }
+
+    /// Bytes of state: the key table, the slots, the pane lists and the interned strings.
     pub(crate) fn bytes(&self) -> usize {
         self.keys.bytes()
             + self.interner.bytes()
@@ -271,8 +286,7 @@ impl Columnar {
                 .iter()
                 .map(|w| {
                     w.slots.bytes()
-                        + w.panes.capacity() * size_of::<VecDeque<(i64, u32)>>()
-                        + w.panes.iter().map(|p| p.capacity() * 16).sum::<usize>()
+                        + w.panes.bytes()
                         + w.sessions.capacity() * size_of::<Vec<(i64, i64, u32)>>()
                         + w.sessions.iter().map(|s| s.capacity() * 24).sum::<usize>()
                         + w.totals.as_ref().map_or(0, Totals::bytes)
