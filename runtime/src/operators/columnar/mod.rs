@@ -7,11 +7,12 @@
 //! words (`slots.rs`); every other aggregate, and every aggregate of a computed input
 //! (`exprs.rs`), is boxed: a partial of the aggregate library per slot, fed values decoded
 //! column by column with text interned (`cells.rs`). Session windows keep sessions of slots;
-//! sliding windows keep panes of slots and running totals (`totals.rs`). Groups with more than
-//! 64 feature filters take the row path of [`crate::operators::group`]. The two paths keep the
-//! same semantics: lookups read this one's slots in place, and it exports a key's state as the
-//! row path's `KeyState` (so snapshots, restores and the online store share one form) (all in
-//! `state.rs`); the tests run both over the same events. As in DataFusion's
+//! sliding windows keep panes of slots, listed per key (`panes.rs`), and running totals
+//! (`totals.rs`). Groups with more than 64 feature filters take the row path of
+//! [`crate::operators::group`]. The two paths keep the same semantics: lookups read this one's
+//! slots in place, and it exports a key's state as the row path's `KeyState` (so snapshots,
+//! restores and the online store share one form) (all in `state.rs`); the tests run both over
+//! the same events. As in DataFusion's
 //! `GroupsAccumulator`, keys become dense ids and each window's accumulators live in one flat
 //! array per window, not in per-key objects.
 
