@@ -8,7 +8,7 @@ use featc::ir::AggKind;
 use featc::ir::Param;
 use proptest::prelude::*;
 
-use super::{AggSpec, Partial};
+use super::{AggSpec, Partial, Quantiles, ValueCounts};
 use crate::value::Value;
 
 /// An event: its time and its value (null sometimes). Times repeat to exercise ties; floats are
@@ -214,4 +214,13 @@ fn variance_is_exact_where_the_textbook_formula_cancels() {
         moments_of(&[0.1, 1e8, 0.3, -7.25], AggKind::Variance),
         moments_of(&[-7.25, 0.3, 1e8, 0.1], AggKind::Variance)
     );
+}
+
+/// A partial stays 64 bytes, a sketch's and a value count's first value held inline (the
+/// columnar slots keep one per pane and aggregate: docs/benchmarks.md, "State per key").
+#[test]
+fn a_partial_is_64_bytes() {
+    assert_eq!(size_of::<Partial>(), 64);
+    assert_eq!(size_of::<Quantiles>(), 56);
+    assert!(size_of::<ValueCounts>() <= 56);
 }

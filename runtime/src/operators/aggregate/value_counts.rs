@@ -7,6 +7,7 @@
 //! counts are listed ([`ValueCounts::iter`]), so snapshots and views keep their bytes.
 
 use foldhash::fast::FixedState;
+use smallvec::SmallVec;
 
 use crate::value::Value;
 
@@ -15,15 +16,16 @@ type Table = hashbrown::HashMap<Value, i64, FixedState>;
 
 #[derive(Debug, Clone)]
 pub enum ValueCounts {
-    /// Sorted by value, each value once, every count positive.
-    Small(Vec<(Value, i64)>),
+    /// Sorted by value, each value once, every count positive; the first held inline (a pane
+    /// of one value allocates nothing).
+    Small(SmallVec<[(Value, i64); 1]>),
     /// Each value once, every count positive, in no order.
     Large(Table),
 }
 
 impl Default for ValueCounts {
     fn default() -> Self {
-        ValueCounts::Small(Vec::new())
+        ValueCounts::Small(SmallVec::new())
     }
 }
 
@@ -89,7 +91,7 @@ impl ValueCounts {
             ValueCounts::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(value)) {
                 Ok(i) => v[i].1 += n,
                 Err(i) => {
-                    super::insert_tight(v, i, (value.clone(), n));
+                    v.insert(i, (value.clone(), n));
                     if v.len() > Self::SMALL {
                         let mut table = Table::with_capacity_and_hasher(v.len() * 2, FixedState::default());
                         table.extend(std::mem::take(v));
@@ -129,11 +131,12 @@ impl ValueCounts {
         }
     }
 
-    /// Bytes on the heap: the vector's capacity, or the table's buckets with their control
-    /// bytes.
+    /// Bytes on the heap: the vector's capacity once it holds more than its one inline value,
+    /// or the table's buckets with their control bytes.
     pub fn heap_bytes(&self) -> usize {
         match self {
-            ValueCounts::Small(v) => v.capacity() * size_of::<(Value, i64)>(),
+            ValueCounts::Small(v) if v.spilled() => v.capacity() * size_of::<(Value, i64)>(),
+            ValueCounts::Small(_) => 0,
             ValueCounts::Large(m) => m.capacity() * (size_of::<(Value, i64)>() + 1),
         }
     }

@@ -105,7 +105,7 @@ impl Panes {
     }
 
     /// Adds a pane after key `id`'s newest, which starts before it.
-    pub(crate) fn push_back(&mut self, id: u32, start: i64, slot: u32) {
+    fn push_back(&mut self, id: u32, start: i64, slot: u32) {
         self.link(slot, start, NONE);
         let e = &mut self.ends[id as usize];
         debug_assert!(e.tail == NONE || e.tail_start < start, "panes are added in order");
@@ -174,13 +174,20 @@ mod tests {
                         free.push(list.remove(0).1);
                     }
                     panes.pop_front(id);
-                    continue;
-                }
-                let mut alloc = || free.pop().unwrap_or_else(|| { fresh += 1; fresh - 1 });
-                let got = panes.find_or_add(id, start, &mut alloc);
-                match list.binary_search_by_key(&start, |p| p.0) {
-                    Ok(at) => prop_assert_eq!(got, list[at].1),
-                    Err(at) => list.insert(at, (start, got)),
+                } else {
+                    let mut allocated = 0;
+                    let mut alloc = || {
+                        allocated += 1;
+                        free.pop().unwrap_or_else(|| { fresh += 1; fresh - 1 })
+                    };
+                    let got = panes.find_or_add(id, start, &mut alloc);
+                    match list.binary_search_by_key(&start, |p| p.0) {
+                        Ok(at) => {
+                            prop_assert_eq!(got, list[at].1);
+                            prop_assert_eq!(allocated, 0, "a pane found takes no slot");
+                        }
+                        Err(at) => list.insert(at, (start, got)),
+                    }
                 }
                 for (k, list) in want.iter().enumerate() {
                     prop_assert_eq!(&panes.iter(k as u32).collect::<Vec<_>>(), list);
