@@ -217,7 +217,8 @@ fn variance_is_exact_where_the_textbook_formula_cancels() {
 }
 
 /// A partial stays 64 bytes, a sketch's and a value count's first value held inline (the
-/// columnar slots keep one per pane and aggregate: docs/benchmarks.md, "State per key").
+/// columnar slots keep one per pane and aggregate: docs/benchmarks.md, "The fraud example's
+/// group at 1M keys").
 #[test]
 fn a_partial_is_64_bytes() {
     assert_eq!(size_of::<Partial>(), 64);
