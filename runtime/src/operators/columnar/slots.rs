@@ -615,12 +615,7 @@ impl Slots {
 
     /// Bytes the slots hold, spilled sums included.
     pub(crate) fn bytes(&self) -> usize {
-        self.words.capacity() * 8
-            + self.boxes.capacity() * size_of::<Partial>()
-            + self.boxes.iter().map(Partial::heap_bytes).sum::<usize>()
-            + self.free.capacity() * 4
-            + self.spill_f.bytes()
-            + self.spill_i.len() * 32
+        self.bytes_by_part().iter().sum()
     }
 }
 

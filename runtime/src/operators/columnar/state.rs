@@ -277,20 +277,9 @@ impl Columnar {
         out
     }
 
-    /// Bytes of state: the key table, the slots, the pane lists and the interned strings.
+    /// Bytes of state: the key table, the slots, the pane lists and the interned strings
+    /// (the parts of [`Columnar::bytes_by_part`], summed).
     pub(crate) fn bytes(&self) -> usize {
-        self.keys.bytes()
-            + self.interner.bytes()
-            + self
-                .windows
-                .iter()
-                .map(|w| {
-                    w.slots.bytes()
-                        + w.panes.bytes()
-                        + w.sessions.capacity() * size_of::<Vec<(i64, i64, u32)>>()
-                        + w.sessions.iter().map(|s| s.capacity() * 24).sum::<usize>()
-                        + w.totals.as_ref().map_or(0, Totals::bytes)
-                })
-                .sum::<usize>()
+        self.bytes_by_part().iter().map(|(_, b)| b).sum()
     }
 }
