@@ -3,7 +3,9 @@
 use std::cmp::Ordering;
 use std::sync::Arc;
 
-/// A scalar or list value. Timestamps are milliseconds since the epoch.
+/// A scalar or list value. Timestamps are milliseconds since the epoch. 24 bytes: a list is a
+/// boxed slice (16 bytes, where a vector takes 24), since every value counted by a distinct
+/// count, kept by `last_n` or held in a pane pays for the largest variant.
 #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
 pub enum Value {
     Null,
@@ -12,7 +14,7 @@ pub enum Value {
     F64(f64),
     Str(Arc<str>),
     Ts(i64),
-    List(Vec<Value>),
+    List(Box<[Value]>),
 }
 
 impl Value {

@@ -287,7 +287,7 @@ fn key_value(key: &[Val]) -> Vec<Value> {
             Val::F64(x) => Value::F64(*x),
             Val::Str(s) => Value::Str(std::sync::Arc::from(s.as_str())),
             Val::Ts(t) => Value::Ts(*t),
-            Val::List(items) => Value::List(key_value(items)),
+            Val::List(items) => Value::List(key_value(items).into()),
         })
         .collect()
 }

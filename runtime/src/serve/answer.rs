@@ -137,7 +137,7 @@ mod tests {
             Value::F64(f64::NAN),
             Value::Str(Arc::from("a\"b")),
             Value::Ts(1_700_000_000_123),
-            Value::List(vec![Value::I64(1), Value::Str(Arc::from("x"))]),
+            Value::List(Box::new([Value::I64(1), Value::Str(Arc::from("x"))])),
         ];
         for v in &values {
             let written: serde_json::Value = serde_json::to_value(Json(v)).unwrap();

@@ -342,28 +342,48 @@ fn keep_pair(
     }
 }
 
-/// Inserts `item` at `at`, the first entry of a vector in room for one: most partials of a
-/// pane hold a single entry (a pane's distinct value, sketch bucket, hash), where the standard
-/// growth would allocate room for four. From the second entry it grows as usual (to four, then
-/// doubling), so a vector that grows pays one extra allocation, once.
+/// Room for one more item in a vector that is full, grown by an eighth (at least one item)
+/// instead of doubled. A partial's vectors stay small (a pane's one value, a 30-day window's
+/// dozen merchants, the last five of a `last_n`), where doubling leaves up to half of each
+/// allocation unused in every key's state. An eighth keeps appends amortized (each item is moved
+/// at most eight times over), and steps of an eighth match the allocator's size classes, so most
+/// of these reallocations stay in place.
+macro_rules! make_room {
+    ($v:expr) => {
+        if $v.len() == $v.capacity() {
+            $v.reserve_exact(($v.len() / 8).max(1));
+        }
+    };
+}
+pub(crate) use make_room;
+
+/// Inserts `item` at `at`, the vector grown gently (see [`make_room`]).
 pub(crate) fn insert_tight<T>(v: &mut Vec<T>, at: usize, item: T) {
-    if v.capacity() == 0 {
-        v.reserve_exact(1);
-    }
+    make_room!(v);
     v.insert(at, item);
 }
 
-/// Keeps the `n` smallest (`smallest`) or largest items, sorted ascending.
+/// Keeps the `n` smallest (`smallest`) or largest items, sorted ascending; a full vector drops
+/// the item that leaves before the new one comes in, so it never holds more than `n`.
 fn insert_bounded(items: &mut Vec<(i64, Value)>, item: (i64, Value), n: usize, smallest: bool) {
-    let at = items.partition_point(|x| *x < item);
-    insert_tight(items, at, item);
-    if items.len() > n {
+    if n == 0 {
+        return;
+    }
+    if items.len() >= n {
+        // The item that would leave: the largest when keeping the smallest, else the smallest.
+        let leaving = if smallest { items.last() } else { items.first() };
+        match leaving {
+            Some(edge) if (smallest && item >= *edge) || (!smallest && item <= *edge) => return,
+            _ => {}
+        }
         if smallest {
-            items.truncate(n);
+            items.truncate(n - 1);
         } else {
-            items.drain(..items.len() - n);
+            items.drain(..items.len() + 1 - n);
         }
     }
+    let at = items.partition_point(|x| *x < item);
+    insert_tight(items, at, item);
 }
 
 /// The hash of a value for sketches: the same for equal values on every machine, and the one

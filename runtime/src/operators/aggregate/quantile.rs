@@ -35,7 +35,10 @@ impl Buckets {
     fn add(&mut self, index: i32, n: u64) {
         match self.0.binary_search_by_key(&index, |&(i, _)| i) {
             Ok(at) => self.0[at].1 += n,
-            Err(at) => self.0.insert(at, (index, n)),
+            Err(at) => {
+                super::make_room!(self.0);
+                self.0.insert(at, (index, n));
+            }
         }
     }
 

@@ -52,7 +52,7 @@ fn reference(kind: AggKind, evs: &[Ev], integer: bool) -> Value {
     let nums: Vec<f64> = vals.iter().filter_map(|e| e.value.as_f64()).collect();
     let mut pairs: Vec<(i64, Value)> = vals.iter().map(|e| (e.ts, e.value.clone())).collect();
     pairs.sort();
-    let list = |items: Vec<Value>| if items.is_empty() { Value::Null } else { Value::List(items) };
+    let list = |items: Vec<Value>| if items.is_empty() { Value::Null } else { Value::List(items.into()) };
     match kind {
         AggKind::Count => Value::I64(vals.len() as i64),
         AggKind::Sum if integer => {
@@ -224,4 +224,32 @@ fn a_partial_is_64_bytes() {
     assert_eq!(size_of::<Partial>(), 64);
     assert_eq!(size_of::<Quantiles>(), 56);
     assert!(size_of::<ValueCounts>() <= 56);
+    // A value counted, kept by `last_n` or held in a pane: a list is a boxed slice.
+    assert_eq!(size_of::<Value>(), 24);
+}
+
+/// Partials' vectors grow by an eighth, not by doubling: a 30-day total of nine merchants keeps
+/// room for nine (doubling gave sixteen), a sketch of nine buckets room for nine, and `last_n(5)`
+/// never room for more than five, however many events it saw.
+#[test]
+fn partials_grow_by_an_eighth() {
+    let merchants = AggSpec::new(AggKind::CountDistinct, None);
+    let mut counts = Partial::new(merchants, false);
+    for i in 0..9 {
+        counts.update(merchants, i, Some(&Value::Str(Arc::from(format!("m{i}").as_str()))));
+    }
+    assert_eq!(counts.heap_bytes(), 9 * size_of::<(Value, i64)>());
+
+    let mut sketch = Quantiles::default();
+    // Amounts far enough apart to fall in nine buckets.
+    (0..9).for_each(|i| sketch.insert(f64::from(1u32 << (2 * i))));
+    assert_eq!(sketch.bytes(), 9 * size_of::<(i32, u64)>());
+
+    let last = AggSpec::new(AggKind::LastN, Some(Param::Int(5)));
+    let mut kept = Partial::new(last, false);
+    for ts in 0..100 {
+        kept.update(last, ts, Some(&Value::I64(ts)));
+        assert!(kept.heap_bytes() <= 5 * size_of::<(i64, Value)>(), "after {ts}: {}", kept.heap_bytes());
+    }
+    assert_eq!(kept.finalize(last), Value::List((95..100).map(Value::I64).collect()));
 }
