@@ -62,11 +62,9 @@ pub enum Partial {
         sum: ExactSum,
         count: i64,
     },
-    Moments {
-        count: i64,
-        sum: ExactSum,
-        sum_sq: ExactSum,
-    },
+    /// Boxed: only the row layout keeps it (the columnar one keeps moments in words), and
+    /// inline its two exact sums would make every partial 64 bytes instead of 48.
+    Moments(Box<Moments>),
     Min(Option<Value>),
     Max(Option<Value>),
     /// The smallest `(ts, value)`.
@@ -81,6 +79,15 @@ pub enum Partial {
     Counts(ValueCounts),
     Hll(Hll),
     Quantiles(Quantiles),
+}
+
+/// The count, exact sum and exact sum of squares of the values (variance and standard
+/// deviation).
+#[derive(Debug, Clone, PartialEq, serde::Serialize, serde::Deserialize)]
+pub struct Moments {
+    pub count: i64,
+    pub sum: ExactSum,
+    pub sum_sq: ExactSum,
 }
 
 impl Partial {
@@ -107,7 +114,7 @@ impl Partial {
             AggKind::Sum => Partial::SumF(ExactSum::new()),
             AggKind::Avg => Partial::Avg { sum: ExactSum::new(), count: 0 },
             AggKind::Variance | AggKind::Stddev => {
-                Partial::Moments { count: 0, sum: ExactSum::new(), sum_sq: ExactSum::new() }
+                Partial::Moments(Box::new(Moments { count: 0, sum: ExactSum::new(), sum_sq: ExactSum::new() }))
             }
             AggKind::Min => Partial::Min(None),
             AggKind::Max => Partial::Max(None),
@@ -144,7 +151,8 @@ impl Partial {
                 add_exactly(sum, v);
                 *count += 1;
             }
-            Partial::Moments { count, sum, sum_sq } => {
+            Partial::Moments(m) => {
+                let Moments { count, sum, sum_sq } = &mut **m;
                 *count += 1;
                 add_exactly(sum, v);
                 // The exact square, from the exact parts of the value.
@@ -175,10 +183,10 @@ impl Partial {
                 sum.merge(s2);
                 *count += c2;
             }
-            (Partial::Moments { count, sum, sum_sq }, Partial::Moments { count: c2, sum: s2, sum_sq: q2 }) => {
-                *count += c2;
-                sum.merge(s2);
-                sum_sq.merge(q2);
+            (Partial::Moments(a), Partial::Moments(b)) => {
+                a.count += b.count;
+                a.sum.merge(&b.sum);
+                a.sum_sq.merge(&b.sum_sq);
             }
             (Partial::Min(a), Partial::Min(Some(b))) => keep(a, b, |new, old| new < old),
             (Partial::Max(a), Partial::Max(Some(b))) => keep(a, b, |new, old| new > old),
@@ -209,10 +217,10 @@ impl Partial {
                 sum.retract(s2);
                 *count -= c2;
             }
-            (Partial::Moments { count, sum, sum_sq }, Partial::Moments { count: c2, sum: s2, sum_sq: q2 }) => {
-                *count -= c2;
-                sum.retract(s2);
-                sum_sq.retract(q2);
+            (Partial::Moments(a), Partial::Moments(b)) => {
+                a.count -= b.count;
+                a.sum.retract(&b.sum);
+                a.sum_sq.retract(&b.sum_sq);
             }
             (Partial::Quantiles(a), Partial::Quantiles(b)) => a.retract(b),
             (Partial::Counts(a), Partial::Counts(b)) => b.each().for_each(|(v, c)| a.retract(v, *c)),
@@ -234,11 +242,11 @@ impl Partial {
                     Value::F64(sum.value() / *count as f64)
                 }
             }
-            Partial::Moments { count, sum, sum_sq } => {
-                if *count < 2 {
+            Partial::Moments(m) => {
+                if m.count < 2 {
                     return Value::Null;
                 }
-                let variance = variance(*count, sum, sum_sq);
+                let variance = variance(m.count, &m.sum, &m.sum_sq);
                 Value::F64(if spec.kind == AggKind::Stddev { variance.sqrt() } else { variance })
             }
             Partial::Min(m) | Partial::Max(m) => m.clone().unwrap_or(Value::Null),
@@ -273,7 +281,7 @@ impl Partial {
     pub(crate) fn heap_bytes(&self) -> usize {
         match self {
             Partial::SumF(s) | Partial::Avg { sum: s, .. } => s.heap_bytes(),
-            Partial::Moments { sum, sum_sq, .. } => sum.heap_bytes() + sum_sq.heap_bytes(),
+            Partial::Moments(m) => size_of::<Moments>() + m.sum.heap_bytes() + m.sum_sq.heap_bytes(),
             Partial::FirstN(items) | Partial::LastN(items) => items.capacity() * size_of::<(i64, Value)>(),
             Partial::Counts(counts) => counts.heap_bytes(),
             Partial::Hll(h) => h.bytes(),

@@ -14,11 +14,60 @@ use smallvec::SmallVec;
 /// Relative accuracy of every quantile.
 pub const RELATIVE_ACCURACY: f64 = 0.01;
 
+/// 40 bytes, so that a [`super::Partial`] takes 48 (tested).
 #[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
 pub struct Quantiles {
     positive: Buckets,
-    negative: Buckets,
+    negative: Negative,
     zeros: u64,
+}
+
+/// The buckets of negative values, boxed once there is one: most features' values are
+/// positive (amounts, durations, counts), and every pane's sketch would carry 24 bytes for none.
+/// Serialized as [`Buckets`] are (an empty map for none).
+#[derive(Debug, Clone, Default)]
+struct Negative(Option<Box<Buckets>>);
+
+impl Negative {
+    fn get(&self) -> &[Bucket] {
+        self.0.as_deref().map_or(&[], |b| &b.0[..])
+    }
+
+    fn get_mut(&mut self) -> &mut Buckets {
+        self.0.get_or_insert_with(Box::default)
+    }
+
+    fn take(&mut self, index: i32, n: u64) {
+        if let Some(b) = self.0.as_deref_mut() {
+            b.take(index, n);
+            if b.0.is_empty() {
+                self.0 = None;
+            }
+        }
+    }
+
+    fn heap_bytes(&self) -> usize {
+        self.0.as_deref().map_or(0, |b| size_of::<Buckets>() + b.heap_bytes())
+    }
+}
+
+impl PartialEq for Negative {
+    fn eq(&self, other: &Self) -> bool {
+        self.get() == other.get()
+    }
+}
+
+impl serde::Serialize for Negative {
+    fn serialize<S: serde::Serializer>(&self, s: S) -> Result<S::Ok, S::Error> {
+        s.collect_map(self.get().iter().map(|(i, c)| (i, c)))
+    }
+}
+
+impl<'de> serde::Deserialize<'de> for Negative {
+    fn deserialize<D: serde::Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let b = <Buckets as serde::Deserialize>::deserialize(d)?;
+        Ok(Negative((!b.0.is_empty()).then(|| Box::new(b))))
+    }
 }
 
 /// A bucket's index and count.
@@ -95,23 +144,22 @@ impl Quantiles {
     /// [`Partial::prefetch_contents`]: super::Partial::prefetch_contents
     #[inline]
     pub(crate) fn prefetch(&self) {
-        for b in [&self.positive, &self.negative] {
-            crate::operators::prefetch_first(&b.0);
-        }
+        crate::operators::prefetch_first(&self.positive.0);
     }
 
     /// The positive and negative buckets `(index, count)`, ascending, and the count of zeros.
     pub(crate) fn parts(&self) -> (&[Bucket], &[Bucket], u64) {
-        (&self.positive.0[..], &self.negative.0[..], self.zeros)
+        (&self.positive.0[..], self.negative.get(), self.zeros)
     }
 
     /// A sketch from its parts, in any order (buckets of one index add up; empty ones are left out).
     pub(crate) fn from_parts(positive: &[Bucket], negative: &[Bucket], zeros: u64) -> Quantiles {
         let mut q = Quantiles { zeros, ..Quantiles::default() };
-        for (buckets, parts) in [(&mut q.positive, positive), (&mut q.negative, negative)] {
-            for &(i, n) in parts.iter().filter(|(_, n)| *n > 0) {
-                buckets.add(i, n);
-            }
+        for &(i, n) in positive.iter().filter(|(_, n)| *n > 0) {
+            q.positive.add(i, n);
+        }
+        for &(i, n) in negative.iter().filter(|(_, n)| *n > 0) {
+            q.negative.get_mut().add(i, n);
         }
         q
     }
@@ -129,7 +177,7 @@ impl Quantiles {
             return;
         }
         let index = bucket_index(x);
-        let store = if x > 0.0 { &mut self.positive } else { &mut self.negative };
+        let store = if x > 0.0 { &mut self.positive } else { self.negative.get_mut() };
         store.add(index, n);
     }
 
@@ -137,8 +185,8 @@ impl Quantiles {
         for &(i, c) in &other.positive.0 {
             self.positive.add(i, c);
         }
-        for &(i, c) in &other.negative.0 {
-            self.negative.add(i, c);
+        for &(i, c) in other.negative.get() {
+            self.negative.get_mut().add(i, c);
         }
         self.zeros += other.zeros;
     }
@@ -147,16 +195,19 @@ impl Quantiles {
     /// counts subtract exactly, and emptied buckets are removed, so the result is the sketch of
     /// the remaining values.
     pub fn retract(&mut self, other: &Quantiles) {
-        for (store, theirs) in [(&mut self.positive, &other.positive), (&mut self.negative, &other.negative)] {
-            for &(i, c) in &theirs.0 {
-                store.take(i, c);
-            }
+        for &(i, c) in &other.positive.0 {
+            self.positive.take(i, c);
+        }
+        for &(i, c) in other.negative.get() {
+            self.negative.take(i, c);
         }
         self.zeros = self.zeros.saturating_sub(other.zeros);
     }
 
     pub fn count(&self) -> u64 {
-        self.zeros + self.positive.0.iter().map(|b| b.1).sum::<u64>() + self.negative.0.iter().map(|b| b.1).sum::<u64>()
+        self.zeros
+            + self.positive.0.iter().map(|b| b.1).sum::<u64>()
+            + self.negative.get().iter().map(|b| b.1).sum::<u64>()
     }
 
     fn representative(index: i32) -> f64 {
@@ -173,7 +224,7 @@ impl Quantiles {
         let rank = (p.clamp(0.0, 1.0) * (n - 1) as f64).floor() as u64;
         let mut seen = 0u64;
         // Ascending: most negative first (largest magnitude), then zeros, then positives.
-        for &(i, c) in self.negative.0.iter().rev() {
+        for &(i, c) in self.negative.get().iter().rev() {
             seen += c;
             if seen > rank {
                 return Some(-Self::representative(i));
@@ -223,6 +274,25 @@ mod tests {
         assert_eq!(json, want);
         assert_eq!(serde_json::from_value::<Quantiles>(json).unwrap(), q);
         assert_eq!(postcard::from_bytes::<Quantiles>(&postcard::to_stdvec(&q).unwrap()).unwrap(), q);
+    }
+
+    /// Negative buckets take heap only while the sketch has one: retracting the last frees
+    /// them, and the sketch is equal, and serializes the same, as one that never had any.
+    #[test]
+    fn negative_buckets_are_boxed_while_there_is_one() {
+        let mut positive = Quantiles::default();
+        positive.insert(3.0);
+        let mut negative = Quantiles::default();
+        negative.insert(-2.5);
+        let mut q = positive.clone();
+        q.merge(&negative);
+        assert_eq!(q.bytes(), size_of::<Buckets>());
+        assert_eq!(q.quantile(0.0), Some(-Quantiles::representative(bucket_index(-2.5))));
+        q.retract(&negative);
+        assert_eq!(q.bytes(), 0);
+        assert_eq!(q, positive);
+        assert_eq!(serde_json::to_value(&q).unwrap(), serde_json::to_value(&positive).unwrap());
+        assert_eq!(postcard::to_stdvec(&q).unwrap(), postcard::to_stdvec(&positive).unwrap());
     }
 
     fn exact(values: &mut [f64], p: f64) -> f64 {

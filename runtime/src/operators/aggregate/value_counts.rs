@@ -6,26 +6,30 @@
 //! third of a Kappa replay of the fraud example at 2K users). Value order is restored when the
 //! counts are listed ([`ValueCounts::iter`]), so snapshots and views keep their bytes.
 
+use std::cmp::Ordering;
+
 use foldhash::fast::FixedState;
-use smallvec::SmallVec;
 
 use crate::value::Value;
 
 /// The hash table of large counts: foldhash with a fixed seed, as the key tables use.
 type Table = hashbrown::HashMap<Value, i64, FixedState>;
 
+/// At most 40 bytes, so that a [`super::Partial`] takes 48 (tested).
 #[derive(Debug, Clone)]
 pub enum ValueCounts {
-    /// Sorted by value, each value once, every count positive; the first held inline (a pane
-    /// of one value allocates nothing).
-    Small(SmallVec<[(Value, i64); 1]>),
-    /// Each value once, every count positive, in no order.
-    Large(Table),
+    /// One value and its positive count, held inline: a pane of one value allocates nothing.
+    One((Value, i64)),
+    /// No value, or two to [`ValueCounts::SMALL`], sorted by value, each once, every count
+    /// positive.
+    Small(Vec<(Value, i64)>),
+    /// Each value once, every count positive, in no order; boxed, as few sets grow this large.
+    Large(Box<Table>),
 }
 
 impl Default for ValueCounts {
     fn default() -> Self {
-        ValueCounts::Small(SmallVec::new())
+        ValueCounts::Small(Vec::new())
     }
 }
 
@@ -55,6 +59,7 @@ impl ValueCounts {
 
     pub fn len(&self) -> usize {
         match self {
+            ValueCounts::One(_) => 1,
             ValueCounts::Small(v) => v.len(),
             ValueCounts::Large(m) => m.len(),
         }
@@ -67,6 +72,7 @@ impl ValueCounts {
     /// The values and their counts, in value order (a large table's are sorted first).
     pub fn iter(&self) -> Iter<'_> {
         match self {
+            ValueCounts::One(pair) => Iter::Small(std::slice::from_ref(pair).iter()),
             ValueCounts::Small(v) => Iter::Small(v.iter()),
             ValueCounts::Large(m) => {
                 let mut sorted: Vec<(&Value, &i64)> = m.iter().collect();
@@ -80,6 +86,7 @@ impl ValueCounts {
     /// does not matter.
     pub fn each(&self) -> Iter<'_> {
         match self {
+            ValueCounts::One(pair) => Iter::Small(std::slice::from_ref(pair).iter()),
             ValueCounts::Small(v) => Iter::Small(v.iter()),
             ValueCounts::Large(m) => Iter::Table(m.iter()),
         }
@@ -88,6 +95,17 @@ impl ValueCounts {
     /// Counts `value` `n` more times (the value is cloned only when it is new).
     pub fn add(&mut self, value: &Value, n: i64) {
         match self {
+            ValueCounts::One(pair) => {
+                let order = pair.0.cmp(value);
+                if order == Ordering::Equal {
+                    pair.1 += n;
+                    return;
+                }
+                let pair = std::mem::replace(pair, (Value::Null, 0));
+                let new = (value.clone(), n);
+                *self = ValueCounts::Small(if order == Ordering::Less { vec![pair, new] } else { vec![new, pair] });
+            }
+            ValueCounts::Small(v) if v.is_empty() => *self = ValueCounts::One((value.clone(), n)),
             ValueCounts::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(value)) {
                 Ok(i) => v[i].1 += n,
                 Err(i) => {
@@ -96,7 +114,7 @@ impl ValueCounts {
                     if v.len() > Self::SMALL {
                         let mut table = Table::with_capacity_and_hasher(v.len() * 2, FixedState::default());
                         table.extend(std::mem::take(v));
-                        *self = ValueCounts::Large(table);
+                        *self = ValueCounts::Large(Box::new(table));
                     }
                 }
             },
@@ -113,11 +131,25 @@ impl ValueCounts {
     /// alone.
     pub fn retract(&mut self, value: &Value, n: i64) {
         match self {
+            ValueCounts::One(pair) => {
+                if pair.0.cmp(value) == Ordering::Equal {
+                    pair.1 -= n;
+                    if pair.1 <= 0 {
+                        *self = ValueCounts::default();
+                    }
+                }
+            }
             ValueCounts::Small(v) => {
                 if let Ok(i) = v.binary_search_by(|(k, _)| k.cmp(value)) {
                     v[i].1 -= n;
                     if v[i].1 <= 0 {
                         v.remove(i);
+                        // Back inline at one value, its vector freed.
+                        if v.len() == 1
+                            && let Some(last) = v.pop()
+                        {
+                            *self = ValueCounts::One(last);
+                        }
                     }
                 }
             }
@@ -132,13 +164,13 @@ impl ValueCounts {
         }
     }
 
-    /// Bytes on the heap: the vector's capacity once it holds more than its one inline value,
-    /// or the table's buckets with their control bytes.
+    /// Bytes on the heap: the vector's capacity, or the table with its buckets and their
+    /// control bytes (none for one value, held inline).
     pub fn heap_bytes(&self) -> usize {
         match self {
-            ValueCounts::Small(v) if v.spilled() => v.capacity() * size_of::<(Value, i64)>(),
-            ValueCounts::Small(_) => 0,
-            ValueCounts::Large(m) => m.capacity() * (size_of::<(Value, i64)>() + 1),
+            ValueCounts::One(_) => 0,
+            ValueCounts::Small(v) => v.capacity() * size_of::<(Value, i64)>(),
+            ValueCounts::Large(m) => size_of::<Table>() + m.capacity() * (size_of::<(Value, i64)>() + 1),
         }
     }
 }

@@ -19,7 +19,7 @@ use featc::ir::{AggKind, Ty};
 use std::borrow::Cow;
 
 use super::spills::{SpilledSums, Spills, add_f, add_i};
-use crate::operators::aggregate::{AggSpec, ExactSum, Partial};
+use crate::operators::aggregate::{AggSpec, ExactSum, Moments, Partial};
 use crate::value::Value;
 
 /// One primitive accumulator; the index is a value column of the columnar group.
@@ -462,11 +462,11 @@ impl Slots {
             (AggKind::Sum, Some(v)) if a.integer => Partial::SumI(self.integer_sum(slot, v)),
             (AggKind::Sum, Some(v)) => Partial::SumF(self.exact(slot, v)),
             (AggKind::Avg, Some(v)) => Partial::Avg { sum: self.exact(slot, v), count },
-            (AggKind::Variance | AggKind::Stddev, Some(v)) => Partial::Moments {
+            (AggKind::Variance | AggKind::Stddev, Some(v)) => Partial::Moments(Box::new(Moments {
                 count,
                 sum: self.exact(slot, v),
                 sum_sq: a.square.map(|q| self.exact(slot, q)).unwrap_or_default(),
-            },
+            })),
             (AggKind::Min, Some(v)) => Partial::Min(bound(a.integer, self.word(slot, v).1)),
             (AggKind::Max, Some(v)) => Partial::Max(bound(a.integer, self.word(slot, v).1)),
             _ => Partial::Count(count),
@@ -571,11 +571,11 @@ impl Slots {
                     self.words[base + count] = *n as u64;
                     self.load_exact(base + v, sum);
                 }
-                (Partial::Moments { count: n, sum, sum_sq }, Some(v)) => {
-                    self.words[base + count] = *n as u64;
-                    self.load_exact(base + v, sum);
+                (Partial::Moments(m), Some(v)) => {
+                    self.words[base + count] = m.count as u64;
+                    self.load_exact(base + v, &m.sum);
                     if let Some(q) = square {
-                        self.load_exact(base + q, sum_sq);
+                        self.load_exact(base + q, &m.sum_sq);
                     }
                 }
                 (Partial::Min(m) | Partial::Max(m), Some(v)) => {

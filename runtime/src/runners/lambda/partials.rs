@@ -362,7 +362,10 @@ fn window_panes(
                     let (sum, sum_sq) = match slots.get_mut(slot) {
                         Some(Partial::SumF(s)) => (s, None),
                         Some(Partial::Avg { sum, .. }) => (sum, None),
-                        Some(Partial::Moments { sum, sum_sq, .. }) => (sum, Some(sum_sq)),
+                        Some(Partial::Moments(m)) => {
+                            let m = &mut **m;
+                            (&mut m.sum, Some(&mut m.sum_sq))
+                        }
                         _ => continue,
                     };
                     sum.add_scaled(decimal(m, r), u);
@@ -397,7 +400,7 @@ fn fill(slot: &mut Partial, a: &IrAggregate, b: &RecordBatch, statement: &str, r
                 sum.add_scaled(i128::from(int(col("sum")?, r).unwrap_or(0)), 0);
             }
         }
-        Partial::Moments { count, .. } => *count = int(col("count")?, r).unwrap_or(0),
+        Partial::Moments(m) => m.count = int(col("count")?, r).unwrap_or(0),
         Partial::Min(m) | Partial::Max(m) => *m = cell_of(col("")?, r, &a.ty.ty).filter(|v| !v.is_null()),
         Partial::First(p) | Partial::Last(p) => {
             let value = cell_of(col("")?, r, &input).filter(|v| !v.is_null());

@@ -12,7 +12,7 @@ use arrow::datatypes::{DataType, Float64Type, Int32Type, Int64Type};
 use featc::ir::{AggKind, IrGroup, Ty, WindowSpec};
 
 use super::table::{END, LATEST, START, WINDOW, fields, input_ty, int_of};
-use crate::operators::aggregate::{AggSpec, ExactSum, Hll, Partial, Quantiles, ValueCounts};
+use crate::operators::aggregate::{AggSpec, ExactSum, Hll, Moments, Partial, Quantiles, ValueCounts};
 use crate::operators::decode::cell_of;
 use crate::operators::state::KeyState;
 use crate::operators::window::{WindowAggs, WindowState};
@@ -144,9 +144,11 @@ fn partial_at(g: &IrGroup, ai: usize, cols: &[&ArrayRef], r: usize) -> Result<Pa
         }
         AggKind::Sum => Partial::SumF(exact_at(c(1)?, r)?),
         AggKind::Avg => Partial::Avg { count: count(0)?, sum: exact_at(c(2)?, r)? },
-        AggKind::Variance | AggKind::Stddev => {
-            Partial::Moments { count: count(0)?, sum: exact_at(c(2)?, r)?, sum_sq: exact_at(c(4)?, r)? }
-        }
+        AggKind::Variance | AggKind::Stddev => Partial::Moments(Box::new(Moments {
+            count: count(0)?,
+            sum: exact_at(c(2)?, r)?,
+            sum_sq: exact_at(c(4)?, r)?,
+        })),
         AggKind::Min => Partial::Min(value(0)?),
         AggKind::Max => Partial::Max(value(0)?),
         AggKind::First | AggKind::Last => {

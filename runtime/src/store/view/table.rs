@@ -319,10 +319,10 @@ fn push(cols: &mut [Cells], p: &Partial) -> Result<(), String> {
             next()?.int(*count);
             exact(next()?, next()?, sum)?;
         }
-        Partial::Moments { count, sum, sum_sq } => {
-            next()?.int(*count);
-            exact(next()?, next()?, sum)?;
-            exact(next()?, next()?, sum_sq)?;
+        Partial::Moments(m) => {
+            next()?.int(m.count);
+            exact(next()?, next()?, &m.sum)?;
+            exact(next()?, next()?, &m.sum_sq)?;
         }
         Partial::Min(v) | Partial::Max(v) => {
             if let Cells::Values(s) = next()? {
