@@ -1,7 +1,8 @@
 //! Bytes of state per key at 1M keys, for groups of simple aggregates on the columnar path: the
 //! key table, the latest event time per key and every window's slots, as allocated (capacity,
 //! not length). The baseline is the state a plain `HashMap<i64, (i64, f64, f64, f64)>` holds
-//! for the same keys (count, sum, min, max), measured the same way.
+//! for the same keys (count, sum, min, max), computed from its capacity (a formula, not a
+//! measurement of the process; the fraud group's bench measures resident memory).
 //! Run: `cargo bench -p featc-runtime --bench state`.
 
 use std::sync::Arc;
