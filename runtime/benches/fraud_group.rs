@@ -27,16 +27,6 @@ fn env(name: &str, default: usize) -> usize {
     std::env::var(name).ok().and_then(|v| v.parse().ok()).unwrap_or(default)
 }
 
-/// Resident memory of this process in bytes (Linux), for the per-key figure.
-fn rss() -> usize {
-    std::fs::read_to_string("/proc/self/status")
-        .ok()
-        .and_then(|s| {
-            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
-        })
-        .map_or(0, |kb| kb * 1024)
-}
-
 /// The events in arrival order, in batches of 8,192, with every 200th event moved 30 minutes
 /// back (late: the source's lateness is 10 minutes).
 fn events(n: usize, users: u64) -> Vec<RecordBatch> {
@@ -186,7 +176,7 @@ fn main() {
     for (run, (path, shards)) in
         [(Path::Auto, 1), (Path::Auto, 2), (Path::Rows, 1), (Path::Auto, 1)].into_iter().take(runs).enumerate()
     {
-        let before = rss();
+        let before = common::rss();
         let mut group = GroupRuntime::on_path(&ir, g, path).unwrap_or_else(|e| panic!("{e}"));
         group.set_shards(shards);
         // The first run checkpoints before its last 1% of events (time not counted), and
@@ -199,7 +189,7 @@ fn main() {
         let mut resident = None;
         for (i, b) in batches.iter().enumerate() {
             if tail > 0 && i == batches.len() - tail {
-                resident = Some((rss().saturating_sub(before), group.key_count().max(1)));
+                resident = Some((common::rss().saturating_sub(before), group.key_count().max(1)));
                 checkpoints.base(&group, g);
             }
             let start = Instant::now();

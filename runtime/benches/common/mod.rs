@@ -15,6 +15,16 @@ use arrow::array::{Float64Array, Int64Array, TimestampMillisecondArray};
 use arrow::datatypes::{DataType, Field, Schema, TimeUnit};
 use arrow::record_batch::RecordBatch;
 
+/// The process's resident size in bytes (`VmRSS`), 0 where it cannot be read.
+pub(crate) fn rss() -> usize {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse::<usize>().ok())
+        })
+        .map_or(0, |kb| kb * 1024)
+}
+
 /// `events` events `k: i64, x: f64, ts: timestamp` over a week in time order with a little
 /// disorder, `keys` keys spread uniformly, the amount of event `i` given by `amount`; in
 /// batches of 8,192.
