@@ -353,9 +353,9 @@ fn keep_pair(
 /// Room for one more item in a vector that is full, grown by an eighth (at least one item)
 /// instead of doubled. A partial's vectors stay small (a pane's one value, a 30-day window's
 /// dozen merchants, the last five of a `last_n`), where doubling leaves up to half of each
-/// allocation unused in every key's state. An eighth keeps appends amortized (each item is moved
-/// at most eight times over), and steps of an eighth match the allocator's size classes, so most
-/// of these reallocations stay in place.
+/// allocation unused in every key's state. An eighth keeps appends amortized (about eight moves
+/// per item over a vector's growth); the fraud bench's times did not change with it
+/// (docs/benchmarks.md, "The fraud example's group at 1M keys", stop 34).
 macro_rules! make_room {
     ($v:expr) => {
         if $v.len() == $v.capacity() {
