@@ -109,8 +109,7 @@ impl ValueCounts {
             ValueCounts::Small(v) => match v.binary_search_by(|(k, _)| k.cmp(value)) {
                 Ok(i) => v[i].1 += n,
                 Err(i) => {
-                    super::make_room!(v);
-                    v.insert(i, (value.clone(), n));
+                    super::insert_tight(v, i, (value.clone(), n));
                     if v.len() > Self::SMALL {
                         let mut table = Table::with_capacity_and_hasher(v.len() * 2, FixedState::default());
                         table.extend(std::mem::take(v));
