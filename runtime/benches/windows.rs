@@ -3,7 +3,11 @@
 //! no windows, with the hasher and table of the group's key tables: foldhash in hashbrown) and
 //! against the row path. Amounts are cents (`123.45`), so float sums take the exact-sum spill
 //! path as real amounts do.
+//! Sliding windows of a day with 1 to 1,440 hops run at 10K keys with every pane filled, their
+//! ingest and their lookups timed apart.
 //! Run: `cargo bench -p featc-runtime --bench windows`.
+
+mod common;
 
 use std::hint::black_box;
 use std::sync::Arc;
@@ -14,6 +18,7 @@ use arrow::record_batch::RecordBatch;
 use criterion::{BatchSize, Criterion, Throughput, criterion_group, criterion_main};
 use featc::ir::IrField;
 use featc_runtime::operators::group::{GroupRuntime, Path};
+use featc_runtime::value::Value;
 
 const KEYS: u64 = 1_000_000;
 const EVENTS: usize = 2_000_000;
@@ -47,27 +52,7 @@ fn event(day: i64, i: u64, skewed: bool) -> (i64, i64, f64) {
 
 /// One day of events, in batches.
 fn batches(day: i64, skewed: bool) -> Vec<RecordBatch> {
-    let schema = Arc::new(Schema::new(vec![
-        Field::new("k", DataType::Int64, false),
-        Field::new("x", DataType::Float64, false),
-        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
-    ]));
-    (0..EVENTS as u64)
-        .step_by(BATCH)
-        .map(|start| {
-            let evs: Vec<(i64, i64, f64)> =
-                (start..(start + BATCH as u64).min(EVENTS as u64)).map(|i| event(day, i, skewed)).collect();
-            RecordBatch::try_new(
-                schema.clone(),
-                vec![
-                    Arc::new(Int64Array::from_iter_values(evs.iter().map(|e| e.0))),
-                    Arc::new(Float64Array::from_iter_values(evs.iter().map(|e| e.2))),
-                    Arc::new(TimestampMillisecondArray::from_iter_values(evs.iter().map(|e| e.1))),
-                ],
-            )
-            .unwrap_or_else(|e| panic!("{e}"))
-        })
-        .collect()
+    batches_of(EVENTS as u64, |i| event(day, i, skewed))
 }
 
 fn fields(ir: &featc::ir::FeatureIr) -> Vec<IrField> {
@@ -137,9 +122,6 @@ fn bench(c: &mut Criterion) {
         let mut runs: Vec<(&str, &str, Path, usize)> = vec![
             ("tumbling(1h)", "tumbling(1h)", Path::Auto, 1),
             ("tumbling(1h), 2 shards", "tumbling(1h)", Path::Auto, 2),
-            ("sliding, 1 hop per window", "sliding(1h, every: 1h)", Path::Auto, 1),
-            ("sliding, 60 hops per window", "sliding(1h, every: 1m)", Path::Auto, 1),
-            ("sliding, 1440 hops per window", "sliding(1d, every: 1m)", Path::Auto, 1),
         ];
         if !skewed {
             runs.insert(0, ("row path: tumbling(1h)", "tumbling(1h)", Path::Rows, 1));
@@ -165,5 +147,122 @@ fn bench(c: &mut Criterion) {
     }
 }
 
-criterion_group!(benches, bench);
+/// Keys of the sliding runs: each holds a full day of panes (one event per key per minute), so
+/// 1,440 panes per key; at 1M keys that would be 1.44G panes, more than this machine holds.
+const SLIDING_KEYS: u64 = 10_000;
+/// Events of the timed part of the sliding runs: 200 minutes after the full day.
+const SLIDING_EVENTS: u64 = 2_000_000;
+/// Lookups timed after them.
+const LOOKUPS: usize = 1_000;
+
+/// The batches of `events` events `(k, x, ts)` given by `event(i)`.
+fn batches_of(events: u64, event: impl Fn(u64) -> (i64, i64, f64)) -> Vec<RecordBatch> {
+    let schema = Arc::new(Schema::new(vec![
+        Field::new("k", DataType::Int64, false),
+        Field::new("x", DataType::Float64, false),
+        Field::new("ts", DataType::Timestamp(TimeUnit::Millisecond, None), false),
+    ]));
+    (0..events)
+        .step_by(BATCH)
+        .map(|start| {
+            let evs: Vec<(i64, i64, f64)> = (start..(start + BATCH as u64).min(events)).map(&event).collect();
+            RecordBatch::try_new(
+                schema.clone(),
+                vec![
+                    Arc::new(Int64Array::from_iter_values(evs.iter().map(|e| e.0))),
+                    Arc::new(Float64Array::from_iter_values(evs.iter().map(|e| e.2))),
+                    Arc::new(TimestampMillisecondArray::from_iter_values(evs.iter().map(|e| e.1))),
+                ],
+            )
+            .unwrap_or_else(|e| panic!("{e}"))
+        })
+        .collect()
+}
+
+/// Sliding windows of one day with 1, 60 and 1,440 hops, every pane filled, lookups timed.
+///
+/// Before timing, a full day: every key has one event each minute (cent amounts), so each key
+/// holds every pane of its window. Timed: the next 200 minutes at the same rate (keys drawn
+/// uniformly or skewed among the 10K); then, apart, 1,000 lookups of the last batch's keys at
+/// its last time (a lookup reads every pane of an aggregate without a running total).
+fn sliding(c: &mut Criterion) {
+    const DAY: i64 = 86_400_000;
+    let start = 1_700_000_000_000_i64;
+    let per_minute = SLIDING_KEYS as i64;
+    let cents = |h: u64| ((h >> 24) % 40_000 + 1) as f64 / 100.0;
+    let day = batches_of(SLIDING_KEYS * 1_440, |i| {
+        let (minute, k) = ((i / SLIDING_KEYS) as i64, (i % SLIDING_KEYS) as i64);
+        let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
+        (k, start + minute * 60_000 + k * 60_000 / per_minute, cents(h))
+    });
+    for skewed in [false, true] {
+        let after = batches_of(SLIDING_EVENTS, |i| {
+            let h = (i ^ 1 << 40).wrapping_mul(0x9e37_79b9_7f4a_7c15);
+            let k = if skewed {
+                ((SLIDING_KEYS as f64).powf((h >> 11) as f64 / (1u64 << 53) as f64) as u64 - 1).min(SLIDING_KEYS - 1)
+            } else {
+                h % SLIDING_KEYS
+            };
+            (k as i64, start + DAY + i as i64 * 60_000 / per_minute, cents(h))
+        });
+        let mut group = c.benchmark_group(if skewed {
+            "sliding_1d_full_10K_keys_skewed"
+        } else {
+            "sliding_1d_full_10K_keys_uniform"
+        });
+        group.sample_size(10);
+        for (name, window) in [
+            ("1 hop", "sliding(1d, every: 1d)"),
+            ("60 hops", "sliding(1d, every: 24m)"),
+            ("1440 hops", "sliding(1d, every: 1m)"),
+        ] {
+            let ir = ir(window);
+            let fields = fields(&ir);
+            let mut full = GroupRuntime::new(&ir, &ir.groups[0]).unwrap_or_else(|e| panic!("{e}"));
+            full.set_shards(1);
+            assert!(full.is_columnar());
+            for batch in &day {
+                full.process_batch(batch, &fields);
+            }
+            group.throughput(Throughput::Elements(SLIDING_EVENTS));
+            group.bench_function(format!("{name}: ingest"), |b| {
+                b.iter_batched_ref(
+                    || full.clone(),
+                    |runtime| {
+                        for batch in &after {
+                            runtime.process_batch(batch, &fields);
+                        }
+                        assert_eq!(runtime.counters().0, SLIDING_KEYS * 1_440 + SLIDING_EVENTS);
+                        black_box(runtime.counters())
+                    },
+                    BatchSize::PerIteration,
+                )
+            });
+            // Lookups after the timed events, of the last batch's first keys at its last time.
+            let mut done = full;
+            after.iter().for_each(|batch| done.process_batch(batch, &fields));
+            let last = after.last().unwrap_or_else(|| panic!("no events"));
+            let keys = last.column(0).as_any().downcast_ref::<Int64Array>().map(|a| a.values().to_vec());
+            let ts = last.column(2).as_any().downcast_ref::<TimestampMillisecondArray>().map(|a| a.value(a.len() - 1));
+            let (Some(keys), Some(now)) = (keys, ts) else { panic!("bench batch columns") };
+            let keys: Vec<[Value; 1]> = keys.iter().take(LOOKUPS).map(|&k| [Value::I64(k)]).collect();
+            group.throughput(Throughput::Elements(LOOKUPS as u64));
+            group.bench_function(format!("{name}: {LOOKUPS} lookups"), |b| {
+                b.iter(|| {
+                    let mut found = 0;
+                    for key in &keys {
+                        if let Ok(Some(v)) = done.lookup(key, now) {
+                            found += v.len();
+                        }
+                    }
+                    assert_eq!(found, LOOKUPS * 5);
+                    black_box(found)
+                })
+            });
+        }
+        group.finish();
+    }
+}
+
+criterion_group!(benches, bench, sliding);
 criterion_main!(benches);
