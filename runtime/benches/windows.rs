@@ -150,8 +150,11 @@ fn bench(c: &mut Criterion) {
 /// Keys of the sliding runs: each holds a full day of panes (one event per key per minute), so
 /// 1,440 panes per key; at 1M keys that would be 1.44G panes, more than this machine holds.
 const SLIDING_KEYS: u64 = 10_000;
-/// Events of the timed part of the sliding runs: 200 minutes after the full day.
-const SLIDING_EVENTS: u64 = 2_000_000;
+/// Events of the timed part of the sliding runs: 200 minutes after the full day, unless
+/// `FEATC_SLIDING_EVENTS` says otherwise (14,400,000: a second full day).
+fn sliding_events() -> u64 {
+    std::env::var("FEATC_SLIDING_EVENTS").ok().and_then(|v| v.parse().ok()).unwrap_or(2_000_000)
+}
 /// Lookups timed after them.
 const LOOKUPS: usize = 1_000;
 
@@ -195,8 +198,9 @@ fn sliding(c: &mut Criterion) {
         let h = i.wrapping_mul(0x9e37_79b9_7f4a_7c15);
         (k, start + minute * 60_000 + k * 60_000 / per_minute, cents(h))
     });
+    let sliding_events = sliding_events();
     for skewed in [false, true] {
-        let after = batches_of(SLIDING_EVENTS, |i| {
+        let after = batches_of(sliding_events, |i| {
             let h = (i ^ 1 << 40).wrapping_mul(0x9e37_79b9_7f4a_7c15);
             let k = if skewed {
                 ((SLIDING_KEYS as f64).powf((h >> 11) as f64 / (1u64 << 53) as f64) as u64 - 1).min(SLIDING_KEYS - 1)
@@ -224,7 +228,7 @@ fn sliding(c: &mut Criterion) {
             for batch in &day {
                 full.process_batch(batch, &fields);
             }
-            group.throughput(Throughput::Elements(SLIDING_EVENTS));
+            group.throughput(Throughput::Elements(sliding_events));
             group.bench_function(format!("{name}: ingest"), |b| {
                 b.iter_batched_ref(
                     || full.clone(),
@@ -232,7 +236,7 @@ fn sliding(c: &mut Criterion) {
                         for batch in &after {
                             runtime.process_batch(batch, &fields);
                         }
-                        assert_eq!(runtime.counters().0, SLIDING_KEYS * 1_440 + SLIDING_EVENTS);
+                        assert_eq!(runtime.counters().0, SLIDING_KEYS * 1_440 + sliding_events);
                         black_box(runtime.counters())
                     },
                     BatchSize::PerIteration,
